@@ -1,0 +1,22 @@
+"""Run the benchmarks: ``python -m benchmarks`` (all) or ``python -m benchmarks emit``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUITES = {"emit": "benchmarks.bench_emit"}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(SUITES)
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(SUITES)}", file=sys.stderr)
+        return 2
+    for name in names:
+        importlib.import_module(SUITES[name]).main()
+    return 0
+
+
+raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,156 @@
+"""Emit cost: JSONL logger vs logging.FileHandler+JSON vs NullEmitter, and submit_order overhead.
+
+Targets (foundation issue): JSONL emit median <= 3 us and >= 5x faster than a
+logging.FileHandler with a JSON formatter; NullEmitter < 0.3 us; submit_order with the JSONL
+logger at most 15 us over NullEmitter. Everything is measured in this one run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks._timing import Timing, paired, per_call
+from src.execution import (
+    ExecutionPipeline,
+    KillSwitchGate,
+    MaxNotionalGate,
+    OrderIntent,
+    PaperExecutor,
+    PriceSanityGate,
+)
+from src.execution.events import ExecutionEvent
+from src.execution.telemetry import JsonlExecutionLogger, NullEmitter
+
+CALLS = 200_000
+
+
+def typical_event(n: int) -> ExecutionEvent:
+    return ExecutionEvent(
+        ts=datetime.now(UTC),
+        session_id="bench_session",
+        symbol="BTC-USD",
+        mode="paper",
+        kind="fill",
+        payload={
+            "client_id": f"ord-5f1c2a9b7d3e-{n:x}",
+            "intent_id": f"int-5f1c2a9b7d3e-{n:x}",
+            "side": "buy",
+            "filled_quantity": 0.25,
+            "fill_price": 100020.0,
+            "fill_notional": 25005.0,
+            "fill_fee": 2.5005,
+            "reference_price": 100000.0,
+        },
+        seq=n,
+        mono_ns=1_000_000 + n,
+    )
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(record.msg.to_dict())
+
+
+def _cycle(events: list[ExecutionEvent]):
+    index = [0]
+    size = len(events)
+
+    def next_event() -> ExecutionEvent:
+        i = index[0]
+        index[0] = i + 1 if i + 1 < size else 0
+        return events[i]
+
+    return next_event
+
+
+def bench_sinks(tmp: Path) -> dict[str, Timing]:
+    events = [typical_event(n) for n in range(4_096)]
+    results: dict[str, Timing] = {}
+
+    nxt = _cycle(events)
+    logger = JsonlExecutionLogger(tmp / "jsonl", fsync="none")
+    results["JsonlExecutionLogger.emit"] = per_call(lambda: logger.emit(nxt()), CALLS)
+    logger.close()
+
+    nxt = _cycle(events)
+    std = logging.getLogger("bench.filehandler")
+    std.propagate = False
+    std.setLevel(logging.INFO)
+    handler = logging.FileHandler(tmp / "filehandler.jsonl")
+    handler.setFormatter(JsonFormatter())
+    std.addHandler(handler)
+    results["logging.FileHandler + json"] = per_call(lambda: std.info(nxt()), CALLS // 4)
+    handler.close()
+    std.removeHandler(handler)
+
+    nxt = _cycle(events)
+    null = NullEmitter()
+    results["NullEmitter.emit"] = per_call(lambda: null.emit(nxt()), CALLS)
+
+    nxt = _cycle(events)
+    results["(baseline: fetch the event only)"] = per_call(nxt, CALLS)
+    return results
+
+
+def bench_submit(tmp: Path) -> dict[str, Timing]:
+    def pipeline_with(emitter) -> ExecutionPipeline:
+        pipeline = ExecutionPipeline(
+            executor=PaperExecutor(),
+            emitter=emitter,
+            gates=[KillSwitchGate(), PriceSanityGate(), MaxNotionalGate(1e9)],
+        )
+        pipeline.update_price("BTC-USD", 100_000.0)
+        return pipeline
+
+    intent = OrderIntent(
+        symbol="BTC-USD",
+        side="buy",
+        quantity=0.25,
+        current_price=100_000.0,
+        strategy_key="bench",
+        session_id="bench_submit",
+    )
+    null_pipeline = pipeline_with(NullEmitter())
+    logger = JsonlExecutionLogger(tmp / "submit", fsync="none")
+    jsonl_pipeline = pipeline_with(logger)
+    null, jsonl = paired(
+        lambda: null_pipeline.submit_order(intent),
+        lambda: jsonl_pipeline.submit_order(intent),
+        40_000,
+    )
+    logger.close()
+    return {"submit_order, NullEmitter": null, "submit_order, JsonlExecutionLogger": jsonl}
+
+
+def main() -> None:
+    print(
+        f"== emit benchmark ({platform.python_implementation()} {platform.python_version()}, "
+        f"{datetime.now(UTC):%Y-%m-%d}) =="
+    )
+    with tempfile.TemporaryDirectory(dir=".") as tmp_dir:
+        tmp = Path(tmp_dir)
+        sinks = bench_sinks(tmp)
+        submit = bench_submit(tmp)
+    for name, timing in {**sinks, **submit}.items():
+        print(f"  {name:38s} {timing}")
+    jsonl = sinks["JsonlExecutionLogger.emit"].median_us
+    std = sinks["logging.FileHandler + json"].median_us
+    null = sinks["NullEmitter.emit"].median_us
+    extra = (
+        submit["submit_order, JsonlExecutionLogger"].median_us
+        - submit["submit_order, NullEmitter"].median_us
+    )
+    print("  ratios and targets:")
+    print(f"    JSONL emit median            {jsonl:6.2f} us   (target <= 3 us)")
+    print(f"    FileHandler+json / JSONL     {std / jsonl:6.1f} x    (target >= 5x)")
+    print(f"    NullEmitter emit median      {null:6.3f} us   (target < 0.3 us)")
+    print(f"    submit_order JSONL - Null    {extra:6.2f} us   (target <= 15 us; 6 events/order)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""The main job: a simulated paper-trading session that writes live telemetry.
+
+A seeded random walk drives prices for a few symbols; a small mean-reversion strategy
+turns price moves into intents (market and limit); the configured gates and the paper
+executor handle them, and every step lands in ``logs/execution/<session>.jsonl``.
+Now and then the strategy quotes a stale price or an oversized order, so blocked gates
+show up in the telemetry as they would in real life.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from src.execution import (
+    ExecutionPipeline,
+    KillSwitchGate,
+    MaxNotionalGate,
+    OrderIntent,
+    PaperExecutor,
+    PriceSanityGate,
+)
+from src.execution.config import ConfigError, ExecutionConfig, load_config
+from src.execution.session_ids import validate_session_id
+from src.execution.telemetry import build_emitter
+
+__all__ = ["build_pipeline", "main", "run_session"]
+
+SYMBOLS = {"BTC-USD": 100_000.0, "ETH-USD": 3_500.0, "SOL-USD": 150.0}
+
+
+def build_pipeline(config: ExecutionConfig, emitter: object) -> ExecutionPipeline:
+    """The pipeline the demo (and a real paper deployment) runs: configured gates + paper fills."""
+    gates = [
+        KillSwitchGate(config.gates.kill_switch_file or None),
+        PriceSanityGate(config.gates.price_sanity_max_deviation_bps),
+        MaxNotionalGate(config.gates.max_notional),
+    ]
+    executor = PaperExecutor(config.paper.slippage_bps, config.paper.fee_bps)
+    return ExecutionPipeline(executor=executor, emitter=emitter, gates=gates, mode=config.mode)
+
+
+def run_session(
+    pipeline: ExecutionPipeline,
+    session_id: str,
+    *,
+    ticks: int,
+    interval: float,
+    seed: int,
+    stop: threading.Event | None = None,
+) -> Counter[str]:
+    """Drive ``ticks`` price updates through the strategy; return result counts by status."""
+    rng = random.Random(seed)
+    prices = dict(SYMBOLS)
+    anchors = dict(SYMBOLS)
+    outcomes: Counter[str] = Counter()
+    stop = stop or threading.Event()
+    for tick in range(ticks):
+        if stop.is_set():
+            break
+        for symbol in prices:
+            prices[symbol] *= 1 + rng.gauss(0, 0.0015)
+            pipeline.update_price(symbol, prices[symbol])
+        symbol = rng.choice(list(prices))
+        price = prices[symbol]
+        deviation = price / anchors[symbol] - 1
+        anchors[symbol] = 0.98 * anchors[symbol] + 0.02 * price
+        if abs(deviation) < 0.001 and rng.random() > 0.15:
+            if interval:
+                stop.wait(interval)
+            continue
+        side = "sell" if deviation > 0 else "buy"
+        notional = rng.choice([5_000, 10_000, 25_000, 50_000])
+        quoted = price
+        roll = rng.random()
+        if roll < 0.03:
+            quoted = price * (1.08 if rng.random() < 0.5 else 0.92)  # a stale quote
+        elif roll < 0.06:
+            notional = 400_000  # fat finger
+        quantity = round(notional / price, 6)
+        if rng.random() < 0.3:
+            offset = 0.0008 if side == "buy" else -0.0008
+            intent = OrderIntent(
+                symbol=symbol,
+                side=side,
+                quantity=quantity,
+                current_price=quoted,
+                order_type="limit",
+                limit_price=round(price * (1 - offset), 2),
+                strategy_key="mean_revert_v1",
+                session_id=session_id,
+            )
+        else:
+            intent = OrderIntent(
+                symbol=symbol,
+                side=side,
+                quantity=quantity,
+                current_price=quoted,
+                strategy_key="mean_revert_v1",
+                session_id=session_id,
+            )
+        outcomes[pipeline.submit_order(intent).status] += 1
+        if tick and tick % 50 == 0:
+            outcomes["ticks"] = tick
+        if interval:
+            stop.wait(interval)
+    return outcomes
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="telemetry-demo",
+        description="Run a simulated paper-trading session that writes execution telemetry.",
+    )
+    p.add_argument("--session", help="session id (default: demo-<UTC time>)")
+    p.add_argument("--ticks", type=int, default=600, help="price updates to simulate (600)")
+    p.add_argument("--interval", type=float, default=0.02, help="seconds between ticks (0.02)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (7)")
+    p.add_argument("--config", help="config file (default: config/execution.toml)")
+    p.add_argument("--base-path", help="telemetry directory (overrides the config)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    session_id = args.session or "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        validate_session_id(session_id)
+        overrides = {"execution.telemetry.base_path": args.base_path} if args.base_path else {}
+        config = load_config(args.config, overrides=overrides)
+        if args.ticks < 0 or args.interval < 0:
+            raise ValueError("--ticks and --interval must be >= 0")
+        emitter = build_emitter(config)
+        pipeline = build_pipeline(config, emitter)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log_file = Path(config.telemetry.base_path) / f"{session_id}.jsonl"
+    if config.telemetry.rotation == "daily":
+        log_file = Path(config.telemetry.base_path) / "<YYYY-MM-DD>" / f"{session_id}.jsonl"
+    print(f"session {session_id}: writing telemetry to {log_file}", flush=True)
+    print(f"  follow it live: tail -f {log_file}", flush=True)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    started = time.monotonic()
+    try:
+        outcomes = run_session(
+            pipeline,
+            session_id,
+            ticks=args.ticks,
+            interval=args.interval,
+            seed=args.seed,
+            stop=stop,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        emitter.close()
+    outcomes.pop("ticks", None)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "no intents"
+    print(f"done in {time.monotonic() - started:.1f}s: {summary}")
+    stats = emitter.stats
+    print(
+        f"telemetry: {stats.emitted} events written, {stats.errors} errors, "
+        f"{stats.dropped} dropped, {pipeline.telemetry_errors} pipeline telemetry errors"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""Execution pipeline with structured telemetry.
+
+Stable imports: ``from src.execution import ExecutionPipeline, OrderIntent, PaperExecutor``.
+"""
+
+from src.execution.events import ExecutionEvent, event_to_dict
+from src.execution.gates import Gate, KillSwitchGate, MaxNotionalGate, PriceSanityGate
+from src.execution.market import MarketState
+from src.execution.models import ExecutionResult, Fill, GateDecision, Order, OrderIntent
+from src.execution.paper import PaperExecutor
+from src.execution.pipeline import ExecutionPipeline
+
+__all__ = [
+    "ExecutionEvent",
+    "ExecutionPipeline",
+    "ExecutionResult",
+    "Fill",
+    "Gate",
+    "GateDecision",
+    "KillSwitchGate",
+    "MarketState",
+    "MaxNotionalGate",
+    "Order",
+    "OrderIntent",
+    "PaperExecutor",
+    "PriceSanityGate",
+    "event_to_dict",
+]

@@ -1,0 +1,128 @@
+"""The execution event: one record per intent, gate decision, order, fill or error.
+
+The six fields of the spec (``ts, session_id, symbol, mode, kind, payload``) are the line
+format every reader relies on. Three optional fields make the log usable for pairing and
+ordering: ``seq`` (per-session sequence number), ``event_id`` (unique) and ``mono_ns``
+(a monotonic clock reading, so latencies survive wall-clock steps). Readers that only
+know the six spec fields ignore the extra keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from src.execution.ids import new_id
+
+__all__ = [
+    "KINDS",
+    "MODES",
+    "SEVERITIES",
+    "EventKind",
+    "ExecutionEvent",
+    "Mode",
+    "event_severity",
+    "event_to_dict",
+]
+
+EventKind = Literal["intent", "order", "fill", "gate", "error"]
+Mode = Literal["backtest", "paper", "live"]
+KINDS: tuple[str, ...] = ("intent", "order", "fill", "gate", "error")
+MODES: tuple[str, ...] = ("backtest", "paper", "live")
+SEVERITIES: tuple[str, ...] = ("debug", "info", "warning", "error")
+
+_KIND_SET = frozenset(KINDS)
+_MODE_SET = frozenset(MODES)
+
+
+def _new_event_id() -> str:
+    return new_id("evt")
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionEvent:
+    """One telemetry event. ``ts`` should be timezone-aware UTC; naive values mean UTC."""
+
+    ts: datetime
+    session_id: str
+    symbol: str
+    mode: str
+    kind: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    seq: int | None = None
+    event_id: str = field(default_factory=_new_event_id)
+    mono_ns: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KIND_SET:
+            raise ValueError(
+                f"invalid event kind {self.kind!r}: expected one of {', '.join(KINDS)}"
+            )
+        if self.mode not in _MODE_SET:
+            raise ValueError(
+                f"invalid event mode {self.mode!r}: expected one of {', '.join(MODES)}"
+            )
+        if not isinstance(self.ts, datetime):
+            raise ValueError(f"invalid event ts {self.ts!r}: expected a datetime")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form: the spec's six keys first, then the optional extras."""
+        d: dict[str, Any] = {
+            "ts": self.ts.isoformat(),
+            "session_id": self.session_id,
+            "symbol": self.symbol,
+            "mode": self.mode,
+            "kind": self.kind,
+            "payload": dict(self.payload),
+        }
+        if self.seq is not None:
+            d["seq"] = self.seq
+        d["event_id"] = self.event_id
+        if self.mono_ns is not None:
+            d["mono_ns"] = self.mono_ns
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExecutionEvent:
+        """Rebuild an event from :meth:`to_dict` output (or a parsed JSONL line)."""
+        ts = data["ts"]
+        if isinstance(ts, str):
+            ts = datetime.fromisoformat(ts)
+        payload = data.get("payload")
+        extra: dict[str, Any] = {}
+        if data.get("event_id") is not None:
+            extra["event_id"] = str(data["event_id"])
+        return cls(
+            ts=ts,
+            session_id=str(data["session_id"]),
+            symbol=str(data.get("symbol") or ""),
+            mode=str(data.get("mode") or "paper"),
+            kind=str(data["kind"]),
+            payload=payload if isinstance(payload, Mapping) else {},
+            seq=data.get("seq") if isinstance(data.get("seq"), int) else None,
+            mono_ns=data.get("mono_ns") if isinstance(data.get("mono_ns"), int) else None,
+            **extra,
+        )
+
+
+def event_to_dict(event: ExecutionEvent) -> dict[str, Any]:
+    """Functional alias of :meth:`ExecutionEvent.to_dict`."""
+    return event.to_dict()
+
+
+def event_severity(event: ExecutionEvent) -> str:
+    """Severity used by the ``min_severity`` filter.
+
+    An explicit ``payload["severity"]`` wins; otherwise errors are ``error``, blocking gate
+    decisions are ``warning`` and everything else is ``info``.
+    """
+    explicit = event.payload.get("severity") if isinstance(event.payload, Mapping) else None
+    if explicit in SEVERITIES:
+        return str(explicit)
+    if event.kind == "error":
+        return "error"
+    if event.kind == "gate" and event.payload.get("passed") is False:
+        return "warning"
+    return "info"

@@ -1,0 +1,254 @@
+"""The execution pipeline: intent -> gates -> order -> fill, with telemetry at each step.
+
+``submit_order`` emits ``intent``, one ``gate`` event per gate evaluated, then ``order`` and
+``fill`` (or ``error`` when the executor fails). A blocking gate stops the intent: no order
+is created and the result names the gate and its reason.
+
+Telemetry never hurts trading: building or emitting an event is guarded, failures are
+counted in :attr:`ExecutionPipeline.telemetry_errors` and logged (rate-limited), and the
+order goes on (unless the emitter was built with ``strict=True``, for tests). Each event
+carries a wall-clock UTC ``ts`` for display and a monotonic ``mono_ns`` for latencies, so a
+clock step never produces a negative interval.
+
+``seq`` counts per session within one pipeline object: a restarted process, or several
+processes sharing a session, start their own count. Readers order by file position and use
+``event_id`` (whose middle part names the producing process) to tell producers apart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from src.execution.events import MODES, ExecutionEvent
+from src.execution.ids import new_id
+from src.execution.market import MarketState
+from src.execution.models import ExecutionResult, Fill, GateDecision, Order, OrderIntent
+
+__all__ = ["ExecutionPipeline"]
+
+log = logging.getLogger("src.execution.pipeline")
+_MAX_STACKTRACE = 8_000
+_REPORT_INTERVAL_S = 60.0
+
+
+class ExecutionPipeline:
+    """Run intents through gates and an executor, emitting telemetry events."""
+
+    def __init__(
+        self,
+        executor: Any,
+        emitter: Any = None,
+        gates: Iterable[Any] = (),
+        mode: str = "paper",
+        *,
+        market: MarketState | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"invalid mode {mode!r}: expected one of {', '.join(MODES)}")
+        self._executor = executor
+        self._emitter = emitter
+        self._gates = tuple(gates)
+        self.mode = mode
+        self.market = market if market is not None else MarketState()
+        self.telemetry_errors = 0
+        self._seq: dict[str, itertools.count[int]] = {}
+        self._resting: dict[str, Order] = {}
+        # -inf, not 0.0: monotonic() may be < 60 s after boot, which would mute the first report.
+        self._last_report = float("-inf")
+
+    @property
+    def gates(self) -> tuple[Any, ...]:
+        return self._gates
+
+    # -- market data ---------------------------------------------------------------------
+    def update_price(self, symbol: str, price: float) -> list[Fill]:
+        """Record a market price; resting paper limit orders it crosses fill (and are emitted)."""
+        self.market.update(symbol, price)
+        on_price = getattr(self._executor, "on_price", None)
+        if on_price is None or not self._resting:
+            return []
+        fills = on_price(symbol, price)
+        for fill in fills:
+            order = self._resting.pop(fill.client_id, None)
+            session_id = order.session_id if order is not None else "default"
+            self._emit("fill", session_id, fill.symbol, _fill_payload(fill))
+        return fills
+
+    # -- the order path ------------------------------------------------------------------
+    def submit_order(self, intent: OrderIntent) -> ExecutionResult:
+        sid, symbol = intent.session_id, intent.symbol
+        self._emit(
+            "intent",
+            sid,
+            symbol,
+            {
+                "intent_id": intent.intent_id,
+                "side": intent.side,
+                "quantity": intent.quantity,
+                "current_price": intent.current_price,
+                "strategy_key": intent.strategy_key,
+                "order_type": intent.order_type,
+                "limit_price": intent.limit_price,
+            },
+        )
+        decisions: list[tuple[str, GateDecision]] = []
+        for gate in self._gates:
+            name = getattr(gate, "name", type(gate).__name__)
+            decision = self._check_gate(gate, name, intent)
+            decisions.append((name, decision))
+            self._emit(
+                "gate",
+                sid,
+                symbol,
+                {
+                    "intent_id": intent.intent_id,
+                    "gate_name": name,
+                    "passed": decision.passed,
+                    "reason": decision.reason,
+                },
+            )
+            if not decision.passed:
+                return ExecutionResult(
+                    status="blocked",
+                    intent=intent,
+                    blocked_by=name,
+                    reason=decision.reason,
+                    gate_decisions=tuple(decisions),
+                )
+
+        order = Order(
+            client_id=new_id("ord"),
+            intent_id=intent.intent_id,
+            session_id=sid,
+            symbol=symbol,
+            side=intent.side,
+            quantity=intent.quantity,
+            order_type=intent.order_type,
+            limit_price=intent.limit_price,
+        )
+        self._emit(
+            "order",
+            sid,
+            symbol,
+            {
+                "client_id": order.client_id,
+                "intent_id": order.intent_id,
+                "side": order.side,
+                "quantity": order.quantity,
+                "order_type": order.order_type,
+                "limit_price": order.limit_price,
+            },
+        )
+        market_price = self.market.last_price(symbol) or intent.current_price
+        try:
+            fill = self._executor.execute(order, market_price)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            self._emit(
+                "error",
+                sid,
+                symbol,
+                {
+                    "error": message,
+                    "stacktrace": traceback.format_exc()[-_MAX_STACKTRACE:],
+                    "client_id": order.client_id,
+                    "intent_id": order.intent_id,
+                    "stage": "execute",
+                },
+            )
+            return ExecutionResult(
+                status="error",
+                intent=intent,
+                order=order,
+                error=message,
+                gate_decisions=tuple(decisions),
+            )
+        if fill is None:
+            self._resting[order.client_id] = order
+            return ExecutionResult(
+                status="open", intent=intent, order=order, gate_decisions=tuple(decisions)
+            )
+        self._emit("fill", sid, symbol, _fill_payload(fill))
+        return ExecutionResult(
+            status="filled",
+            intent=intent,
+            order=order,
+            fill=fill,
+            gate_decisions=tuple(decisions),
+        )
+
+    def _check_gate(self, gate: Any, name: str, intent: OrderIntent) -> GateDecision:
+        # A gate that crashes blocks (fails closed) and leaves an error event behind.
+        try:
+            decision = gate.check(intent, self.market)
+            if not isinstance(decision, GateDecision):
+                raise TypeError(f"gate returned {decision!r}, not a GateDecision")
+            return decision
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            self._emit(
+                "error",
+                intent.session_id,
+                intent.symbol,
+                {
+                    "error": f"gate {name} failed: {message}",
+                    "stacktrace": traceback.format_exc()[-_MAX_STACKTRACE:],
+                    "intent_id": intent.intent_id,
+                    "stage": "gate",
+                },
+            )
+            return GateDecision(False, f"gate error: {message}")
+
+    # -- telemetry -----------------------------------------------------------------------
+    def _emit(self, kind: str, session_id: str, symbol: str, payload: Mapping[str, Any]) -> None:
+        emitter = self._emitter
+        if emitter is None:
+            return
+        try:
+            counter = self._seq.get(session_id)
+            if counter is None:
+                counter = self._seq.setdefault(session_id, itertools.count(1))
+            emitter.emit(
+                ExecutionEvent(
+                    ts=datetime.now(UTC),
+                    session_id=session_id,
+                    symbol=symbol,
+                    mode=self.mode,
+                    kind=kind,
+                    payload=payload,
+                    seq=next(counter),
+                    mono_ns=time.monotonic_ns(),
+                )
+            )
+        except Exception as exc:
+            self.telemetry_errors += 1
+            if getattr(emitter, "strict", False) is True:
+                raise  # a test asked for loud telemetry failures
+            now = time.monotonic()
+            if now - self._last_report >= _REPORT_INTERVAL_S:
+                self._last_report = now
+                log.warning(
+                    "telemetry failed (%d so far), trading continues: %s: %s",
+                    self.telemetry_errors,
+                    type(exc).__name__,
+                    exc,
+                )
+
+
+def _fill_payload(fill: Fill) -> dict[str, Any]:
+    return {
+        "client_id": fill.client_id,
+        "intent_id": fill.intent_id,
+        "side": fill.side,
+        "filled_quantity": fill.filled_quantity,
+        "fill_price": fill.fill_price,
+        "fill_notional": fill.notional,
+        "fill_fee": fill.fee,
+        "reference_price": fill.reference_price,
+    }

@@ -1,0 +1,40 @@
+"""Telemetry sinks ("emitters") for execution events.
+
+Public API (stable import path ``src.execution.telemetry``)::
+
+    ExecutionEventEmitter   base interface: emit / flush / close, context manager
+    NullEmitter             telemetry disabled
+    JsonlExecutionLogger    one append-only JSONL file per session (default sink)
+    CompositeEmitter        several sinks, each isolated from the others' failures
+    QueuedEmitter           bounded queue + worker thread in front of a slow sink
+    FilteringEmitter        keep only some kinds / severities
+    build_emitter           build the configured sink from config/execution.toml
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from src.execution.telemetry.base import EmitterStats, ExecutionEventEmitter, NullEmitter
+from src.execution.telemetry.composite import CompositeEmitter
+from src.execution.telemetry.filtering import FilteringEmitter
+from src.execution.telemetry.jsonl import JsonlExecutionLogger
+from src.execution.telemetry.queued import QueuedEmitter
+
+__all__ = [
+    "CompositeEmitter",
+    "EmitterStats",
+    "ExecutionEventEmitter",
+    "FilteringEmitter",
+    "JsonlExecutionLogger",
+    "NullEmitter",
+    "QueuedEmitter",
+    "build_emitter",
+]
+
+
+def build_emitter(config: Any = None) -> ExecutionEventEmitter:
+    """Build the sink described by a ``TelemetryConfig`` (default: ``config/execution.toml``)."""
+    from src.execution.telemetry.factory import build_emitter as _build
+
+    return _build(config)

@@ -1,0 +1,281 @@
+"""Append-only JSONL files, one per session: the default sink.
+
+Each event is one line written by a single ``os.write`` on an ``O_APPEND`` descriptor that
+stays open, so:
+
+* the line is in the page cache when ``emit`` returns: readers see it at once and a
+  ``kill -9`` of the writer loses nothing that was acknowledged;
+* several threads or processes appending to the same session file never interleave;
+* a crash (or a full disk) leaves at most one torn last line, which readers count and skip.
+
+Durability against power loss is a policy: ``fsync="none"`` (page cache only),
+``"interval"`` (a background thread fsyncs every ``fsync_interval`` seconds, off the trading
+path) or ``"always"`` (fsync inside ``emit``; slow, the caller asked for it).
+
+With ``rotation="daily"`` files live under ``<base>/YYYY-MM-DD/<session>.jsonl`` and a new
+file starts at midnight UTC. Every open file holds a shared ``flock`` so retention can tell
+that a writer is still appending to it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import threading
+import time
+import weakref
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from src.execution.events import ExecutionEvent
+from src.execution.serialization import encode_event_line
+from src.execution.session_ids import validate_session_id
+from src.execution.telemetry.base import ExecutionEventEmitter, guarded
+
+__all__ = ["DEFAULT_BASE_PATH", "FSYNC_POLICIES", "ROTATIONS", "JsonlExecutionLogger"]
+
+DEFAULT_BASE_PATH = "logs/execution"
+FSYNC_POLICIES = ("none", "interval", "always")
+ROTATIONS = ("none", "daily")
+FsyncPolicy = Literal["none", "interval", "always"]
+Rotation = Literal["none", "daily"]
+
+_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+# A descriptor taken out of use (rotation, too many open files) is closed only after this
+# long, so a thread that fetched it a moment earlier can never write through a reused number.
+_RETIRE_GRACE_S = 5.0
+
+_live_loggers: weakref.WeakSet[JsonlExecutionLogger] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # The fsync thread does not survive fork; the child starts its own on demand.
+    for logger in list(_live_loggers):
+        logger._syncer = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def day_of(timestamp: float) -> str:
+    """UTC calendar day (``YYYY-MM-DD``) of a POSIX timestamp."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+class JsonlExecutionLogger(ExecutionEventEmitter):
+    """Write each event as one JSON line to ``<base_path>/<session_id>.jsonl``."""
+
+    def __init__(
+        self,
+        base_path: str | os.PathLike[str] = DEFAULT_BASE_PATH,
+        *,
+        fsync: FsyncPolicy = "none",
+        fsync_interval: float = 1.0,
+        rotation: Rotation = "none",
+        max_open_files: int = 256,
+        strict: bool = False,
+        clock: Any = time.time,
+    ) -> None:
+        super().__init__(strict=strict)
+        if fsync not in FSYNC_POLICIES:
+            raise ValueError(f"invalid fsync policy {fsync!r}: expected one of {FSYNC_POLICIES}")
+        if rotation not in ROTATIONS:
+            raise ValueError(f"invalid rotation {rotation!r}: expected one of {ROTATIONS}")
+        if fsync_interval <= 0:
+            raise ValueError(f"invalid fsync_interval {fsync_interval!r}: must be > 0")
+        if max_open_files < 1:
+            raise ValueError(f"invalid max_open_files {max_open_files!r}: must be >= 1")
+        self.base_path = Path(base_path)
+        self.fsync = fsync
+        self.fsync_interval = float(fsync_interval)
+        self.rotation = rotation
+        self.max_open_files = max_open_files
+        self._clock = clock
+        self._fsync_always = fsync == "always"
+        self._rotate_daily = rotation == "daily"
+        self._fds: dict[str, int] = {}
+        self._retired: list[tuple[float, int]] = []
+        self._open_lock = threading.Lock()
+        self._day = ""
+        self._next_rollover = float("-inf") if self._rotate_daily else float("inf")
+        self._syncer: threading.Thread | None = None
+        self._stop_syncer = threading.Event()
+        self.lock_contention = 0
+        self._torn: set[str] = set()
+        _live_loggers.add(self)
+
+    # -- paths -------------------------------------------------------------------------
+    def path_for(self, session_id: str, day: str | None = None) -> Path:
+        """The file a session's events go to (``day`` only matters with daily rotation)."""
+        validate_session_id(session_id)
+        if self._rotate_daily:
+            return self.base_path / (day or day_of(self._clock())) / f"{session_id}.jsonl"
+        return self.base_path / f"{session_id}.jsonl"
+
+    # -- the hot path --------------------------------------------------------------------
+    @guarded
+    def emit(self, event: ExecutionEvent) -> None:
+        if self._closed:
+            self._drop("emit after close")
+            return
+        try:
+            if self._rotate_daily and self._clock() >= self._next_rollover:
+                self._roll_over()
+            fd = self._fds.get(event.session_id)
+            if fd is None:
+                fd = self._open(event.session_id)
+            line = encode_event_line(event)
+            torn = bool(self._torn) and event.session_id in self._torn
+            if torn:
+                line = b"\n" + line  # end the fragment a full disk left behind
+            written = os.write(fd, line)
+            if torn:
+                self._torn.discard(event.session_id)
+            if written != len(line):
+                self._repair_short_write(event.session_id, fd, written, len(line))
+            if self._fsync_always:
+                os.fsync(fd)
+        except Exception as exc:
+            self._handle_error(exc, f"writing session {event.session_id!r}")
+            return
+        self._stats.emitted += 1
+
+    def _repair_short_write(self, session_id: str, fd: int, written: int, wanted: int) -> None:
+        # A full disk can accept part of a line. End the fragment with a newline so the next
+        # event starts on a line of its own; if not even one byte fits, the next write does it.
+        if written:
+            try:
+                ended = os.write(fd, b"\n") == 1
+            except OSError:
+                ended = False
+            if not ended:
+                self._torn.add(session_id)
+        raise OSError(errno.ENOSPC, f"short write: {written} of {wanted} bytes")
+
+    # -- opening, rotating, retiring descriptors ----------------------------------------
+    def _open(self, session_id: str) -> int:
+        with self._open_lock:
+            fd = self._fds.get(session_id)
+            if fd is not None:
+                return fd
+            path = self.path_for(session_id, self._day or None)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, _OPEN_FLAGS, 0o644)
+            try:
+                # Shared: any number of writers; retention's exclusive probe fails while we hold it.
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                # Another process holds it exclusively (a retention run probing it). Appends
+                # are still safe; retention re-checks the file before it touches it.
+                self.lock_contention += 1
+            if len(self._fds) >= self.max_open_files:
+                oldest = next(iter(self._fds))
+                self._retire(self._fds.pop(oldest))
+            self._fds[session_id] = fd
+            self._close_retired(force=False)
+            if self.fsync == "interval" and self._syncer is None:
+                self._start_syncer()
+            return fd
+
+    def _roll_over(self) -> None:
+        with self._open_lock:
+            now = self._clock()
+            if now < self._next_rollover:
+                return
+            self._day = day_of(now)
+            start = datetime.strptime(self._day, "%Y-%m-%d").replace(tzinfo=UTC)
+            self._next_rollover = (start + timedelta(days=1)).timestamp()
+            old, self._fds = self._fds, {}
+            for fd in old.values():
+                self._retire(fd)
+
+    def _retire(self, fd: int) -> None:
+        if self.fsync != "none":
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                self._handle_error(exc, "fsync on rotation")
+        self._retired.append((time.monotonic() + _RETIRE_GRACE_S, fd))
+
+    def _close_retired(self, *, force: bool) -> None:
+        now = time.monotonic()
+        keep: list[tuple[float, int]] = []
+        for due, fd in self._retired:
+            if force or now >= due:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            else:
+                keep.append((due, fd))
+        self._retired = keep
+
+    # -- durability ----------------------------------------------------------------------
+    def _start_syncer(self) -> None:
+        self._stop_syncer.clear()
+        ref = weakref.ref(self)
+        stop = self._stop_syncer
+        interval = self.fsync_interval
+
+        def run() -> None:
+            while not stop.wait(interval):
+                logger = ref()
+                if logger is None:
+                    return
+                logger._sync_all()
+                del logger
+
+        self._syncer = threading.Thread(target=run, name="jsonl-fsync", daemon=True)
+        self._syncer.start()
+
+    def _sync_all(self) -> bool:
+        ok = True
+        for fd in list(self._fds.values()):
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                ok = False
+                self._handle_error(exc, "fsync")
+        return ok
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Lines are already in the page cache; with an fsync policy, also force them to disk."""
+        if self._closed or self.fsync == "none":
+            return True
+        try:
+            return self._sync_all()
+        except Exception as exc:  # strict mode re-raises from _handle_error
+            self._handle_error(exc, "flush")
+            return False
+
+    def close(self) -> None:
+        with self._open_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._stop_syncer.set()
+            fds, self._fds = self._fds, {}
+        if self.fsync != "none":
+            for fd in fds.values():
+                try:
+                    os.fsync(fd)
+                except OSError as exc:
+                    self._handle_error(exc, "fsync on close")
+        for fd in fds.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._close_retired(force=True)
+
+    def open_sessions(self) -> list[str]:
+        """Session ids with a file currently open for appending."""
+        return list(self._fds)
+
+    def _name(self) -> str:
+        return f"JsonlExecutionLogger({str(self.base_path)!r})"
+
+    def health(self) -> dict[str, Any]:
+        return {**super().health(), "base_path": str(self.base_path), "open_files": len(self._fds)}

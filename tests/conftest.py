@@ -1,0 +1,50 @@
+"""Shared fixtures: event factories and a repository-root path for subprocess tests."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from src.execution.events import ExecutionEvent
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable
+
+
+@pytest.fixture
+def make_event() -> Callable[..., ExecutionEvent]:
+    """Build a fill event with overridable fields."""
+
+    def build(**overrides: Any) -> ExecutionEvent:
+        fields: dict[str, Any] = {
+            "ts": datetime(2025, 1, 1, 12, 0, 2, tzinfo=UTC),
+            "session_id": "session_123",
+            "symbol": "BTC-USD",
+            "mode": "paper",
+            "kind": "fill",
+            "payload": {
+                "client_id": "ord_001",
+                "filled_quantity": 1.0,
+                "fill_price": 100020.0,
+                "fill_notional": 100020.0,
+                "fill_fee": 10.0,
+            },
+        }
+        fields.update(overrides)
+        return ExecutionEvent(**fields)
+
+    return build
