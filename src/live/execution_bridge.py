@@ -1,0 +1,53 @@
+"""Live-Track bridge: a session's execution events as timeline rows and summary statistics.
+
+Thin functions over :mod:`src.query`, with the signatures the spec documents.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from src.execution.telemetry.jsonl import DEFAULT_BASE_PATH
+from src.query.engine import summarize, tail
+from src.query.filters import EventFilter
+from src.query.timeline import ExecutionTimelineRow, row_from_record
+
+__all__ = ["ExecutionTimelineRow", "get_execution_summary", "get_execution_timeline"]
+
+
+def get_execution_timeline(
+    session_id: str,
+    limit: int = 200,
+    base_path: str | os.PathLike[str] = DEFAULT_BASE_PATH,
+    kind: str | None = None,
+) -> list[ExecutionTimelineRow]:
+    """The newest ``limit`` events of a session (of ``kind``, if given), newest first.
+
+    An unknown session gives an empty list; an unsafe session id raises ``ValueError``.
+    """
+    flt = EventFilter.build(session_id=session_id, kind=kind)
+    return [row_from_record(rec) for rec in tail(base_path, flt, limit)]
+
+
+def get_execution_summary(
+    session_id: str,
+    base_path: str | os.PathLike[str] = DEFAULT_BASE_PATH,
+    *,
+    as_of: float | None = None,
+) -> dict[str, Any]:
+    """Exact counts, time range, parse statistics and execution analytics of a session.
+
+    Keys include ``found``, ``session_id``, ``event_count``, ``kind_counts``, ``symbols``,
+    ``start_time``, ``end_time``, ``parse``, ``latency``, ``slippage``, ``gates``, ``fills``,
+    ``timestamps`` and ``errors``. An unknown session gives ``found: False`` and zero counts.
+    ``as_of`` (POSIX seconds, default now) is the reference for open-order ages.
+    """
+    summary = summarize(base_path, EventFilter.build(session_id=session_id), as_of=as_of)
+    summary["kind_counts"] = {k: summary["kind_counts"].get(k, 0) for k in _KINDS} | {
+        k: v for k, v in summary["kind_counts"].items() if k not in _KINDS
+    }
+    return summary
+
+
+_KINDS = ("intent", "order", "fill", "gate", "error")

@@ -1,0 +1,158 @@
+"""The query engine every reader goes through: scans, summaries, newest-first tails.
+
+* :func:`summarize` streams every line once (constant memory apart from the analytics'
+  open pairs) and returns exact counts, parse statistics and analytics.
+* :func:`tail` returns the newest matching events, reading plain files backwards from the
+  end, so its cost grows with ``limit``, not with the file. The filter is applied before
+  the limit.
+* :func:`iter_events` streams matching events forward, fully decoded (exports, ``--json``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from src.query.analytics.summary import SummaryBuilder
+from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
+from src.query.files import GZIP_ERRORS, SessionFiles, list_sessions, open_segment, session_files
+from src.query.filters import EventFilter
+from src.query.lines import ReadError, iter_lines, iter_lines_reversed
+from src.query.records import ParseStats, Record, decode_record
+
+__all__ = ["ProgressFn", "iter_events", "select_sessions", "summarize", "tail"]
+
+# progress(files_done, files_total, lines_read): called between files and every 2**16 lines.
+ProgressFn = Callable[[int, int, int], None]
+
+
+def select_sessions(base: str | os.PathLike[str], flt: EventFilter) -> list[SessionFiles]:
+    """The sessions a filter reads: one (if named and present) or all under ``base``."""
+    if flt.session_id is not None:
+        found = session_files(base, flt.session_id)
+        return [found] if found is not None else []
+    return list_sessions(base)
+
+
+def summarize(
+    base: str | os.PathLike[str],
+    flt: EventFilter | None = None,
+    *,
+    as_of: float | None = None,
+    gap_threshold_s: float = DEFAULT_GAP_THRESHOLD_S,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Counts, time range, parse statistics and analytics of every matching event."""
+    flt = flt or EventFilter()
+    sessions = select_sessions(base, flt)
+    builder = SummaryBuilder(gap_threshold_s=gap_threshold_s)
+    stats = ParseStats()
+    match = None if flt.is_trivial else flt.matches
+    paths = [p for s in sessions for p in s.files]
+    for index, path in enumerate(paths):
+        stats.files += 1
+        try:
+            with open_segment(path) as fh:
+                builder.consume(
+                    _with_progress(fh, progress, index, len(paths), stats), stats, match
+                )
+        except FileNotFoundError:
+            stats.files -= 1  # vanished between listing and reading (retention)
+        except GZIP_ERRORS:
+            stats.unreadable_files += 1
+        if progress is not None:
+            progress(index + 1, len(paths), stats.total_lines)
+    out = builder.result(stats, as_of=as_of)
+    out["session_id"] = flt.session_id
+    out["found"] = bool(sessions)
+    out["size_bytes"] = sum(s.size_bytes for s in sessions)
+    return out
+
+
+def _with_progress(
+    lines: Iterable[bytes], progress: ProgressFn | None, index: int, files: int, stats: ParseStats
+) -> Iterable[bytes]:
+    if progress is None:
+        return lines
+
+    def counted() -> Iterator[bytes]:
+        base = stats.total_lines
+        for n, line in enumerate(lines, 1):
+            if not n & 0xFFFF:
+                progress(index, files, base + n)
+            yield line
+
+    return counted()
+
+
+def _reverse_file(path: Path, flt: EventFilter, limit: int) -> Iterator[Record]:
+    if path.name.endswith(".gz"):
+        # No backward reading in gzip: stream it, keeping only the newest `limit` matches.
+        keep: deque[Record] = deque(maxlen=limit)
+        for line, complete in iter_lines(path):
+            rec = decode_record(line) if complete else None
+            if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
+                keep.append(rec)
+        yield from reversed(keep)
+        return
+    for line, complete in iter_lines_reversed(path):
+        if not complete:
+            continue
+        rec = decode_record(line)
+        if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
+            yield rec
+
+
+def _reverse_session(session: SessionFiles, flt: EventFilter, limit: int) -> Iterator[Record]:
+    for path in reversed(session.files):
+        try:
+            yield from _reverse_file(path, flt, limit)
+        except ReadError:
+            continue
+
+
+def tail(
+    base: str | os.PathLike[str], flt: EventFilter | None = None, limit: int = 200
+) -> list[Record]:
+    """The newest ``limit`` matching events, newest first (merged by time across sessions)."""
+    flt = flt or EventFilter()
+    if limit <= 0:
+        return []
+    streams = [_reverse_session(s, flt, limit) for s in select_sessions(base, flt)]
+    if not streams:
+        return []
+    merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda r: -r.t)
+    out: list[Record] = []
+    for rec in merged:
+        out.append(rec)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def iter_events(
+    base: str | os.PathLike[str], flt: EventFilter | None = None, stats: ParseStats | None = None
+) -> Iterator[Record]:
+    """Every matching event in file order (session by session), fully decoded."""
+    flt = flt or EventFilter()
+    stats = stats if stats is not None else ParseStats()
+    for session in select_sessions(base, flt):
+        for path in session.files:
+            stats.files += 1
+            try:
+                for line, complete in iter_lines(path):
+                    stats.total_lines += 1
+                    rec = decode_record(line) if complete else None
+                    if rec is None:
+                        stats.invalid_lines += 1
+                        stats.torn_lines += not complete
+                        continue
+                    stats.valid_events += 1
+                    if flt.matches(rec.kind, rec.symbol, rec.t):
+                        yield rec
+            except ReadError:
+                stats.unreadable_files += 1

@@ -1,0 +1,71 @@
+"""Raw lines out of session files: forward (streaming) and backward (from the end).
+
+Both yield ``(line, complete)`` where ``complete`` is False only for a last line without
+its newline: a torn write (or, on a live file, a line caught mid-write), which readers
+count as invalid and skip. Reading backward costs O(lines read), not O(file), for plain
+files; gzip files cannot be read backward and are streamed forward by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from src.query.files import GZIP_ERRORS, open_segment
+
+__all__ = ["BLOCK_SIZE", "ReadError", "iter_lines", "iter_lines_reversed"]
+
+BLOCK_SIZE = 1 << 16
+
+
+class ReadError(Exception):
+    """A file could not be read to its end (vanished, corrupt gzip stream)."""
+
+
+def iter_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
+    """Yield every line of ``path`` in file order, without its newline."""
+    try:
+        with open_segment(path) as fh:
+            for line in fh:
+                if line.endswith(b"\n"):
+                    if len(line) > 1:  # blank lines are not events, nor errors
+                        yield line[:-1], True
+                elif line:
+                    yield line, False
+    except FileNotFoundError:
+        return
+    except GZIP_ERRORS as exc:
+        raise ReadError(f"{path}: {exc}") from exc
+
+
+def iter_lines_reversed(path: Path, block_size: int = BLOCK_SIZE) -> Iterator[tuple[bytes, bool]]:
+    """Yield the lines of a plain file last first, reading blocks backwards from the end."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return
+        # Whether the last line is whole is known from the last byte alone.
+        last_complete = os.pread(fd, 1, size - 1) == b"\n"
+        pos = size - 1 if last_complete else size
+        pending = b""  # the start of a line whose beginning lies in an earlier block
+        first = True
+        while pos > 0:
+            step = min(block_size, pos)
+            pos -= step
+            parts = (os.pread(fd, step, pos) + pending).split(b"\n")
+            pending = parts[0]
+            for line in reversed(parts[1:]):
+                complete = last_complete if first else True
+                first = False
+                if line or not complete:
+                    yield line, complete
+        complete = last_complete if first else True
+        if pending or not complete:
+            yield pending, complete
+    finally:
+        os.close(fd)

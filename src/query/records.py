@@ -1,0 +1,244 @@
+"""Decoding a line into an event record, and the parse statistics readers keep.
+
+A line is a valid event when it is UTF-8 JSON, an object, and has a string ``kind`` and a
+``ts`` that parses as ISO 8601 (naive values mean UTC). Anything else is counted as invalid
+and skipped; decoding never raises.
+
+Two decoders share those rules: :func:`decode_record` (the full event, for timelines and
+exports) and :func:`decode_scan` (only the fields analytics use, about twice as fast, for
+scans over millions of lines).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import orjson
+
+__all__ = [
+    "EMPTY_PAYLOAD",
+    "ParseStats",
+    "Record",
+    "ScanPayload",
+    "ScanRecord",
+    "decode_record",
+    "decode_scan",
+    "decode_scan_slow",
+    "is_utf8",
+    "parse_ts",
+    "scan_decoder",
+]
+
+
+def parse_ts(value: object) -> float | None:
+    """POSIX seconds of an ISO 8601 string (``Z`` or offset; naive means UTC), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+@dataclass(slots=True)
+class Record:
+    """A fully decoded event line: the parsed object plus its instant."""
+
+    data: dict[str, Any]
+    t: float
+
+    @property
+    def kind(self) -> str:
+        return self.data["kind"]
+
+    @property
+    def symbol(self) -> str:
+        symbol = self.data.get("symbol")
+        return symbol if isinstance(symbol, str) else ""
+
+    @property
+    def session_id(self) -> str:
+        sid = self.data.get("session_id")
+        return sid if isinstance(sid, str) else ""
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        payload = self.data.get("payload")
+        return payload if isinstance(payload, dict) else {}
+
+
+def decode_record(line: bytes) -> Record | None:
+    """Decode one line fully; ``None`` when it is not a valid event."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("kind"), str) or not data["kind"]:
+        return None
+    t = parse_ts(data.get("ts"))
+    if t is None:
+        return None
+    return Record(data, t)
+
+
+class ScanPayload(msgspec.Struct, gc=False):
+    """The payload keys analytics read; every other key is skipped while decoding."""
+
+    intent_id: Any = None
+    client_id: Any = None
+    order_id: Any = None
+    side: Any = None
+    quantity: Any = None
+    current_price: Any = None
+    limit_price: Any = None
+    order_type: Any = None
+    gate_name: Any = None
+    passed: Any = None
+    reason: Any = None
+    filled_quantity: Any = None
+    fill_price: Any = None
+    fill_fee: Any = None
+    reference_price: Any = None
+    error: Any = None
+
+
+EMPTY_PAYLOAD = ScanPayload()
+
+
+class ScanRecord(msgspec.Struct, gc=False):
+    """The fields of an event line that scans and analytics use; ``t`` is POSIX seconds."""
+
+    ts: datetime
+    session_id: Any = None
+    symbol: Any = None
+    mode: Any = None
+    kind: Any = None
+    payload: ScanPayload | None = None
+    seq: Any = None
+    event_id: Any = None
+    mono_ns: Any = None
+    t: float = 0.0
+
+
+class _LooseRecord(msgspec.Struct, gc=False):
+    ts: Any = None
+    session_id: Any = None
+    symbol: Any = None
+    mode: Any = None
+    kind: Any = None
+    payload: Any = None
+    seq: Any = None
+    event_id: Any = None
+    mono_ns: Any = None
+
+
+scan_decoder = msgspec.json.Decoder(ScanRecord)
+_loose_decoder = msgspec.json.Decoder(_LooseRecord)
+
+
+def is_utf8(line: bytes) -> bool:
+    """True when ``line`` is valid UTF-8 (the scan decoder skips, and so never checks,
+    keys it does not read; a line with undecodable bytes anywhere is invalid)."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_scan(line: bytes) -> ScanRecord | None:
+    """Decode the fields analytics need; ``None`` when the line is not a valid event.
+
+    The fast path parses ``ts`` in C; lines it rejects (an ISO form RFC 3339 does not
+    cover, a payload that is not an object) take the slower path with the same rules
+    as :func:`decode_record`.
+    """
+    if not line.isascii() and not is_utf8(line):
+        return None
+    try:
+        rec = scan_decoder.decode(line)
+    except msgspec.ValidationError:
+        return decode_scan_slow(line)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    kind = rec.kind
+    if kind.__class__ is not str or not kind:
+        return None
+    if rec.ts.tzinfo is None:
+        rec.ts = rec.ts.replace(tzinfo=UTC)
+    rec.t = rec.ts.timestamp()
+    if rec.payload is None:
+        rec.payload = EMPTY_PAYLOAD
+    return rec
+
+
+def decode_scan_slow(line: bytes) -> ScanRecord | None:
+    try:
+        loose = _loose_decoder.decode(line)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(loose.kind, str) or not loose.kind:
+        return None
+    t = parse_ts(loose.ts)
+    if t is None:
+        return None
+    payload = EMPTY_PAYLOAD
+    if isinstance(loose.payload, dict):
+        try:
+            payload = msgspec.convert(loose.payload, ScanPayload, strict=False)
+        except msgspec.ValidationError:
+            payload = EMPTY_PAYLOAD
+    return ScanRecord(
+        ts=datetime.fromtimestamp(t, UTC),
+        session_id=loose.session_id,
+        symbol=loose.symbol,
+        mode=loose.mode,
+        kind=loose.kind,
+        payload=payload,
+        seq=loose.seq,
+        event_id=loose.event_id,
+        mono_ns=loose.mono_ns,
+        t=t,
+    )
+
+
+@dataclass(slots=True)
+class ParseStats:
+    """Line counts of a read: what was there, what was usable, what was skipped."""
+
+    total_lines: int = 0
+    valid_events: int = 0
+    invalid_lines: int = 0
+    torn_lines: int = 0
+    files: int = 0
+    unreadable_files: int = 0
+
+    @property
+    def error_rate(self) -> float:
+        """Invalid lines as a fraction of all lines (0.0 for an empty read)."""
+        return self.invalid_lines / self.total_lines if self.total_lines else 0.0
+
+    def add(self, other: ParseStats) -> None:
+        self.total_lines += other.total_lines
+        self.valid_events += other.valid_events
+        self.invalid_lines += other.invalid_lines
+        self.torn_lines += other.torn_lines
+        self.files += other.files
+        self.unreadable_files += other.unreadable_files
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total_lines": self.total_lines,
+            "valid_events": self.valid_events,
+            "invalid_lines": self.invalid_lines,
+            "torn_lines": self.torn_lines,
+            "error_rate": self.error_rate,
+            "files": self.files,
+            "unreadable_files": self.unreadable_files,
+        }

@@ -1,0 +1,123 @@
+"""Timeline rows: one readable line per event, written in exactly one place.
+
+Descriptions follow the spec's wording (``Intent: BUY 1.000000 @ $100,000.00``,
+``Order: BUY 1.000000 (market)``, ``Fill: 1.000000 @ $100,020.00 (fee: $10.0000)``,
+``Gate [MaxNotional]: ❌ BLOCK (reason)``, ``Error: <message>``). Missing or odd values
+never raise: they show as ``?``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from src.query.records import Record
+
+__all__ = ["ExecutionTimelineRow", "describe", "row_from_record"]
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _qty(value: Any) -> str:
+    n = _num(value)
+    return "?" if n is None else f"{n:.6f}"
+
+
+def _money(value: Any, places: int = 2) -> str:
+    n = _num(value)
+    return "$?" if n is None else f"${n:,.{places}f}"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ("?" if value is None else str(value))
+
+
+def describe(kind: str, payload: dict[str, Any]) -> str:
+    """The one-line description of an event of ``kind`` with ``payload``."""
+    p = payload if isinstance(payload, dict) else {}
+    if kind == "intent":
+        side = _text(p.get("side")).upper()
+        price = p.get("current_price")
+        where = f" @ {_money(price)}" if price is not None else " (no price)"
+        return f"Intent: {side} {_qty(p.get('quantity'))}{where}"
+    if kind == "order":
+        side = _text(p.get("side")).upper()
+        order_type = _text(p.get("order_type") or "market")
+        if order_type == "limit" and p.get("limit_price") is not None:
+            order_type = f"limit @ {_money(p.get('limit_price'))}"
+        return f"Order: {side} {_qty(p.get('quantity'))} ({order_type})"
+    if kind == "fill":
+        return (
+            f"Fill: {_qty(p.get('filled_quantity'))} @ {_money(p.get('fill_price'))} "
+            f"(fee: {_money(p.get('fill_fee'), 4)})"
+        )
+    if kind == "gate":
+        name = _text(p.get("gate_name"))
+        if p.get("passed") is True:
+            return f"Gate [{name}]: ✅ PASS"
+        reason = p.get("reason")
+        suffix = f" ({_text(reason)})" if reason else ""
+        return f"Gate [{name}]: ❌ BLOCK{suffix}"
+    if kind == "error":
+        return f"Error: {_text(p.get('error'))}"
+    return f"{kind.capitalize()}: " + ", ".join(f"{k}={v}" for k, v in list(p.items())[:6])
+
+
+@dataclass(frozen=True)
+class ExecutionTimelineRow:
+    """One event as a timeline shows it; ``details`` is the event's payload."""
+
+    ts: datetime
+    kind: str
+    symbol: str
+    description: str
+    details: dict[str, Any] = field(default_factory=dict)
+    session_id: str = ""
+    seq: int | None = None
+    event_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ts": self.ts.isoformat(),
+            "kind": self.kind,
+            "symbol": self.symbol,
+            "description": self.description,
+            "details": self.details,
+            "session_id": self.session_id,
+            "seq": self.seq,
+            "event_id": self.event_id,
+        }
+
+
+def row_from_record(rec: Record) -> ExecutionTimelineRow:
+    data = rec.data
+    try:
+        ts = datetime.fromisoformat(data["ts"])
+    except (TypeError, ValueError):
+        ts = datetime.fromtimestamp(rec.t, UTC)
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    seq = data.get("seq")
+    event_id = data.get("event_id")
+    return ExecutionTimelineRow(
+        ts=ts,
+        kind=rec.kind,
+        symbol=rec.symbol,
+        description=describe(rec.kind, rec.payload),
+        details=rec.payload,
+        session_id=rec.session_id,
+        seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
+        event_id=event_id if isinstance(event_id, str) else None,
+    )
