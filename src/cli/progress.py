@@ -1,0 +1,58 @@
+"""A progress bar on stderr for scans that take more than a moment (never when piped)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from src.query.engine import ProgressFn
+
+__all__ = ["scan_progress"]
+
+_SHOW_AFTER_S = 0.5
+
+
+@contextmanager
+def scan_progress(
+    stream: TextIO | None = None, show_after: float = _SHOW_AFTER_S
+) -> Iterator[ProgressFn | None]:
+    """Yield a progress callback for :func:`summarize` (``None`` when stderr is no terminal).
+
+    The bar appears only once a scan has run for ``show_after`` seconds.
+    """
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    started = time.monotonic()
+    bar: Progress | None = None
+    task = None
+
+    def update(done: int, total: int, lines: int) -> None:
+        nonlocal bar, task
+        if bar is None:
+            if time.monotonic() - started < show_after:
+                return
+            bar = Progress(
+                TextColumn("scanning"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("files, {task.fields[lines]:,} lines"),
+                console=Console(file=stream, force_terminal=True),
+                transient=False,
+            )
+            bar.start()
+            task = bar.add_task("scan", total=total, lines=lines)
+        bar.update(task, completed=done, lines=lines)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.stop()

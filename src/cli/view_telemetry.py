@@ -1,0 +1,191 @@
+"""``view_execution_telemetry``: summaries, timelines, JSON export and health checks.
+
+Exit codes: 0 success (or --check healthy), 1 --check warning, 2 --check critical,
+3 bad input (unknown session, missing path, bad time, unsafe session id, bad flag).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_INPUT = 0, 1, 2, 3
+DEFAULT_TIMELINE = 20
+
+EPILOG = """\
+examples:
+  %(prog)s --session SESSION_ID --summary
+  %(prog)s --session SESSION_ID --type fill --timeline 50
+  %(prog)s --symbol BTC-USD --from 2025-12-20T10:15:00Z --to 2025-12-20T10:20:00Z --timeline 100
+  %(prog)s --session SESSION_ID --json | jq -r .ts | sort -c
+  %(prog)s --session SESSION_ID --check
+
+Without --summary, --timeline, --json or --check, a summary and the newest 20 events are
+shown. --limit caps the events a timeline or --json export returns (newest N); with
+--summary alone it also prints that many newest events. Times are ISO 8601; naive means
+UTC. Compressed (.jsonl.gz) and daily-rotated logs are read transparently.
+
+exit codes:
+  0  success (--check: healthy)
+  1  --check: warning
+  2  --check: critical
+  3  bad input: unknown session, missing path, bad time, unsafe session id, bad flag
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="view_execution_telemetry",
+        description="Inspect execution telemetry logs: summaries, timelines, exports, checks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--path", default="logs/execution", help="log root (default logs/execution)")
+    p.add_argument("--session", help="session id (default: all sessions under --path)")
+    p.add_argument("--type", dest="kind", help="event kind(s): intent,order,fill,gate,error")
+    p.add_argument("--symbol", help="symbol(s), comma-separated")
+    p.add_argument("--from", dest="start", metavar="TIME", help="earliest event time (ISO 8601)")
+    p.add_argument("--to", dest="end", metavar="TIME", help="latest event time (ISO 8601)")
+    p.add_argument("--limit", type=_positive_int, help="at most N newest matching events")
+    p.add_argument("--timeline", type=_positive_int, metavar="N", help="print the newest N events")
+    p.add_argument("--summary", action="store_true", help="print counts, latency, slippage, ...")
+    p.add_argument("--json", action="store_true", help="print matching events as JSON lines")
+    p.add_argument("--check", action="store_true", help="evaluate red flags; exit 0/1/2")
+    p.add_argument(
+        "--fill-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="--check: an order older than S seconds without fill is missing (60)",
+    )
+    p.add_argument("--p95-warn-ms", type=float, default=500.0, help="--check: p95 warning (500)")
+    p.add_argument(
+        "--p95-crit-ms", type=float, default=10_000.0, help="--check: p95 critical (10000)"
+    )
+    p.add_argument("--plain", action="store_true", help="plain text even on a terminal")
+    return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be > 0")
+    return value
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = stdout or sys.stdout
+    from src.query.files import list_sessions, session_files
+    from src.query.filters import EventFilter
+
+    root = Path(args.path)
+    if not root.is_dir():
+        return _fail(f"log path {str(root)!r} does not exist or is not a directory")
+    try:
+        flt = EventFilter.build(
+            session_id=args.session,
+            kind=args.kind,
+            symbol=args.symbol,
+            start=args.start,
+            end=args.end,
+        )
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.session and session_files(root, args.session) is None:
+        known = [s.session_id for s in list_sessions(root)]
+        close = difflib.get_close_matches(args.session, known, n=5, cutoff=0.5)
+        hint = f"; did you mean: {', '.join(close)}" if close else f" ({len(known)} sessions found)"
+        return _fail(f"no execution log found for session {args.session!r} in {root}{hint}")
+
+    rich = out.isatty() and not args.plain
+    if args.json:
+        return _print_json(root, flt, args.limit, out)
+    if args.check:
+        return _run_check(root, flt, args, out)
+    timeline_n = args.timeline
+    show_summary = args.summary or timeline_n is None
+    if timeline_n is None and (args.limit is not None or not args.summary):
+        timeline_n = args.limit or DEFAULT_TIMELINE
+    if show_summary:
+        _print_summary(root, flt, out, rich)
+    if timeline_n:
+        _print_timeline(root, flt, min(timeline_n, args.limit or timeline_n), out, rich)
+    return EXIT_OK
+
+
+def _scan(root: Path, flt):  # -> dict
+    from src.cli.progress import scan_progress
+    from src.query.engine import summarize
+
+    with scan_progress() as progress:
+        return summarize(root, flt, progress=progress)
+
+
+def _print_summary(root: Path, flt, out: TextIO, rich: bool) -> None:
+    from src.cli.render import render_summary
+
+    render_summary(_scan(root, flt), out, rich)
+
+
+def _print_timeline(root: Path, flt, n: int, out: TextIO, rich: bool) -> None:
+    from src.cli.render import render_timeline
+    from src.query.engine import tail
+    from src.query.timeline import row_from_record
+
+    if rich:
+        out.write("\n")
+    render_timeline([row_from_record(r) for r in tail(root, flt, n)], out, rich)
+
+
+def _print_json(root: Path, flt, limit: int | None, out: TextIO) -> int:
+    from src.execution.serialization import encode_json_line
+    from src.query.engine import iter_events, tail
+
+    records = reversed(tail(root, flt, limit)) if limit else iter_events(root, flt)
+    buffer = getattr(out, "buffer", None)
+    try:
+        for rec in records:
+            line = encode_json_line(rec.data)
+            if buffer is not None:
+                buffer.write(line)
+            else:
+                out.write(line.decode())
+        out.flush()
+    except BrokenPipeError:  # `| head` closed the pipe: not an error
+        sys.stderr.close()
+    return EXIT_OK
+
+
+def _run_check(root: Path, flt, args: argparse.Namespace, out: TextIO) -> int:
+    from src.cli.render import render_check
+    from src.query.checks import CRITICAL, WARNING, CheckThresholds, evaluate, worst
+
+    thresholds = CheckThresholds(
+        fill_timeout_s=args.fill_timeout, p95_warn_ms=args.p95_warn_ms, p95_crit_ms=args.p95_crit_ms
+    )
+    findings = evaluate(_scan(root, flt), thresholds)
+    status = worst(findings)
+    render_check(findings, status, out)
+    return {WARNING: EXIT_WARNING, CRITICAL: EXIT_CRITICAL}.get(status, EXIT_OK)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

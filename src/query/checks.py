@@ -1,0 +1,128 @@
+"""The runbook's red flags, evaluated on a summary: healthy, warning or critical.
+
+Used by ``view_execution_telemetry --check`` (exit code = worst severity) and meant for
+the alert engine and health checks, so every tool judges a session the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CRITICAL", "OK", "WARNING", "CheckThresholds", "Finding", "evaluate", "worst"]
+
+OK, WARNING, CRITICAL = "ok", "warning", "critical"
+_RANK = {OK: 0, WARNING: 1, CRITICAL: 2}
+
+
+@dataclass(frozen=True)
+class CheckThresholds:
+    """Defaults follow the incident runbook's red flags and escalation rules."""
+
+    parse_error_warn: float = 0.01
+    parse_error_crit: float = 0.05
+    p95_warn_ms: float = 500.0
+    p95_crit_ms: float = 10_000.0
+    fill_timeout_s: float = 60.0
+    backward_jump_warn_s: float = 1.0
+    backward_jump_crit_s: float = 3600.0
+    error_rate_crit: float = 0.10
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    severity: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"check": self.check, "severity": self.severity, "message": self.message}
+
+
+def worst(findings: list[Finding]) -> str:
+    return max((f.severity for f in findings), key=_RANK.__getitem__, default=OK)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.2f}%"
+
+
+def evaluate(summary: dict[str, Any], t: CheckThresholds | None = None) -> list[Finding]:
+    """All findings for one summary (from :func:`src.query.engine.summarize`)."""
+    t = t or CheckThresholds()
+    out: list[Finding] = []
+
+    rate = summary["parse"]["error_rate"]
+    invalid = summary["parse"]["invalid_lines"]
+    sev = CRITICAL if rate > t.parse_error_crit else WARNING if rate > t.parse_error_warn else OK
+    out.append(Finding("parse_errors", sev, f"{invalid} invalid lines, error rate {_pct(rate)}"))
+
+    fills = summary["fills"]
+    stale = [o for o in fills["open_orders"] if o["age_s"] > t.fill_timeout_s]
+    if fills["orders"] and fills["filled_orders"] == 0:
+        out.append(
+            Finding(
+                "missing_fills",
+                CRITICAL,
+                f"{fills['orders']} orders and not a single fill (fill rate 0%)",
+            )
+        )
+    elif stale:
+        oldest = stale[0]
+        out.append(
+            Finding(
+                "missing_fills",
+                WARNING,
+                f"{fills['orders_without_fills']} orders without a fill, the oldest "
+                f"{oldest['client_id']} for {oldest['age_s']:.0f}s (limit {t.fill_timeout_s:g}s)",
+            )
+        )
+    else:
+        out.append(
+            Finding("missing_fills", OK, f"{fills['orders_without_fills']} orders awaiting a fill")
+        )
+
+    orphan = fills["fills_without_orders"] + fills["duplicate_fills"]
+    out.append(
+        Finding(
+            "fills_without_orders",
+            WARNING if orphan else OK,
+            f"{fills['fills_without_orders']} fills without an order, "
+            f"{fills['duplicate_fills']} duplicate fills",
+        )
+    )
+
+    ts = summary["timestamps"]
+    jump = ts["max_backward_jump_s"]
+    sev = (
+        CRITICAL
+        if jump > t.backward_jump_crit_s
+        else WARNING
+        if ts["non_monotonic_steps"] and jump > t.backward_jump_warn_s
+        else WARNING
+        if ts["non_monotonic_steps"]
+        else OK
+    )
+    out.append(
+        Finding(
+            "timestamps", sev, f"{ts['non_monotonic_steps']} backward steps, largest {jump:.3f}s"
+        )
+    )
+
+    for leg in ("intent_to_order", "order_to_fill", "intent_to_fill"):
+        p95 = summary["latency"][leg]["p95_ms"]
+        if p95 is None:
+            continue
+        sev = CRITICAL if p95 > t.p95_crit_ms else WARNING if p95 > t.p95_warn_ms else OK
+        out.append(Finding(f"latency_{leg}", sev, f"p95 {leg.replace('_to_', '->')} {p95:.1f}ms"))
+
+    events = summary["event_count"]
+    errors = summary["errors"]["count"]
+    if errors:
+        share = errors / events if events else 0.0
+        sev = CRITICAL if share > t.error_rate_crit else WARNING
+        last = (summary["errors"].get("last") or {}).get("error", "")
+        out.append(Finding("errors", sev, f"{errors} error events ({_pct(share)}); last: {last}"))
+    else:
+        out.append(Finding("errors", OK, "no error events"))
+    return out
