@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = {"emit": "benchmarks.bench_emit"}
+SUITES = {"emit": "benchmarks.bench_emit", "query": "benchmarks.bench_query"}
 
 
 def main(argv: list[str]) -> int:
