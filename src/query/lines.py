@@ -41,15 +41,29 @@ def iter_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
 
 def iter_lines_reversed(path: Path, block_size: int = BLOCK_SIZE) -> Iterator[tuple[bytes, bool]]:
     """Yield the lines of a plain file last first, reading blocks backwards from the end."""
+    for _offset, line, complete in iter_lines_reversed_at(path, block_size=block_size):
+        yield line, complete
+
+
+def iter_lines_reversed_at(
+    path: Path, end: int | None = None, block_size: int = BLOCK_SIZE
+) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield ``(offset, line, complete)`` last first, for lines starting before ``end``.
+
+    ``offset`` is where the line starts in the file, usable as a paging cursor: passing it
+    as ``end`` continues with the line before it.
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return
     try:
         size = os.fstat(fd).st_size
+        if end is not None:
+            size = min(size, end)
         if size == 0:
             return
-        # Whether the last line is whole is known from the last byte alone.
+        # Whether the last line is whole is known from its last byte alone.
         last_complete = os.pread(fd, 1, size - 1) == b"\n"
         pos = size - 1 if last_complete else size
         pending = b""  # the start of a line whose beginning lies in an earlier block
@@ -59,13 +73,19 @@ def iter_lines_reversed(path: Path, block_size: int = BLOCK_SIZE) -> Iterator[tu
             pos -= step
             parts = (os.pread(fd, step, pos) + pending).split(b"\n")
             pending = parts[0]
-            for line in reversed(parts[1:]):
+            # parts[i] (i >= 1) starts right after the newline that ends parts[i - 1].
+            start = pos + len(parts[0]) + 1
+            starts = []
+            for part in parts[1:]:
+                starts.append(start)
+                start += len(part) + 1
+            for line, line_start in zip(reversed(parts[1:]), reversed(starts), strict=True):
                 complete = last_complete if first else True
                 first = False
                 if line or not complete:
-                    yield line, complete
+                    yield line_start, line, complete
         complete = last_complete if first else True
         if pending or not complete:
-            yield pending, complete
+            yield 0, pending, complete
     finally:
         os.close(fd)

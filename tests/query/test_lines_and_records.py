@@ -137,3 +137,23 @@ def test_parse_stats_error_rate():
     """error_rate is invalid/total and 0.0 for an empty read."""
     assert ParseStats().error_rate == 0.0
     assert ParseStats(total_lines=10_000, valid_events=9_987, invalid_lines=13).error_rate == 0.0013
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=20),
+    st.integers(1, 50),
+)
+def test_reverse_offsets_point_at_line_starts(tmp_path_factory, parts, block):
+    """Every offset yielded is where that line starts; resuming at it yields the earlier lines."""
+    from src.query.lines import iter_lines_reversed_at
+
+    path = tmp_path_factory.mktemp("off") / "f.jsonl"
+    data = b"\n".join(parts) + (b"\n" if parts else b"")
+    path.write_bytes(data)
+    got = list(iter_lines_reversed_at(path, block_size=block))
+    for offset, line, _ in got:
+        assert data[offset : offset + len(line)] == line
+    if len(got) >= 2:
+        resumed = list(iter_lines_reversed_at(path, end=got[0][0], block_size=block))
+        assert resumed == got[1:]

@@ -1,0 +1,104 @@
+"""A session summary kept up to date by reading only what was appended since last time.
+
+Session files are append-only, so the builder's state plus a byte offset per file is
+enough to bring a summary up to date in time proportional to the new lines. A line still
+being written (no newline yet) is left for the next refresh. If a file is replaced (for
+example compressed by retention) or a new file sorts before a known one, the summary is
+rebuilt from scratch.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from src.query.analytics.summary import SummaryBuilder
+from src.query.files import GZIP_ERRORS, open_segment, session_files
+from src.query.records import ParseStats
+
+__all__ = ["IncrementalSummary"]
+
+
+class IncrementalSummary:
+    def __init__(self, base: str | os.PathLike[str], session_id: str) -> None:
+        self.base = Path(base)
+        self.session_id = session_id
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._builder = SummaryBuilder()
+        self._stats = ParseStats()
+        self._files: list[tuple[Path, int]] = []  # (path, inode) in read order
+        self._offsets: dict[Path, int] = {}
+        self._size = 0
+
+    def refresh(self, *, as_of: float | None = None) -> dict[str, Any]:
+        """Read what is new and return the summary (same keys as ``summarize``)."""
+        with self._lock:
+            session = session_files(self.base, self.session_id)
+            paths = list(session.files) if session else []
+            known = [p for p, _ in self._files]
+            if paths[: len(known)] != known or not self._same_inodes():
+                self._reset()
+                known = []
+            for path in paths:
+                if path not in self._offsets:
+                    self._files.append((path, _inode(path)))
+                    self._offsets[path] = 0
+                    self._stats.files += 1
+                self._consume(path)
+            out = self._builder.result(
+                self._stats, as_of=as_of if as_of is not None else time.time()
+            )
+            out["session_id"] = self.session_id
+            out["found"] = session is not None
+            out["size_bytes"] = session.size_bytes if session else 0
+            return out
+
+    def _same_inodes(self) -> bool:
+        return all(_inode(path) == inode for path, inode in self._files)
+
+    def _consume(self, path: Path) -> None:
+        offset = self._offsets[path]
+        gz = path.name.endswith(".gz")
+        if gz and offset:
+            return  # a compressed file never grows
+        try:
+            with open_segment(path) as fh:
+                if not gz:
+                    fh.seek(offset)
+                reader = _CompleteLines(fh)
+                self._builder.consume(reader, self._stats)
+                self._offsets[path] = offset + reader.consumed if not gz else 1
+        except FileNotFoundError:
+            return
+        except GZIP_ERRORS:
+            self._stats.unreadable_files += 1
+            self._offsets[path] = 1
+
+
+class _CompleteLines:
+    """Iterate only newline-terminated lines, counting the bytes they cover."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self.consumed = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._fh:
+            if not line.endswith(b"\n"):
+                return  # still being written: next refresh picks it up whole
+            self.consumed += len(line)
+            yield line
+
+
+def _inode(path: Path) -> int:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return -1

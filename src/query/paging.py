@@ -1,0 +1,99 @@
+"""Paging back through one session, newest first, with an opaque cursor.
+
+A cursor names a file of the session (relative to the log root) and the offset of the
+first line already shown. It is only ever resolved against the session's own files, so a
+cursor from a request can never point anywhere else. Cost per page follows the page size.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from src.query.files import SessionFiles, session_files
+from src.query.filters import EventFilter
+from src.query.lines import ReadError, iter_lines, iter_lines_reversed_at
+from src.query.records import Record, decode_record
+
+__all__ = ["Page", "page_back"]
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Record]
+    next_cursor: str | None  # pass as ``before`` for the next (older) page
+
+
+def _encode(rel: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{rel}@{offset}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, base: Path, session: SessionFiles) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        rel, _, offset_text = raw.rpartition("@")
+        offset = int(offset_text)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"invalid cursor {cursor!r}") from None
+    names = [p.relative_to(base).as_posix() for p in session.files]
+    if rel not in names or offset < 0:
+        raise ValueError(f"invalid cursor {cursor!r}: not a position in this session")
+    return names.index(rel), offset
+
+
+def _reverse_at(
+    path: Path, end: int | None, flt: EventFilter, limit: int
+) -> Iterator[tuple[int, Record]]:
+    if path.name.endswith(".gz"):
+        keep: deque[tuple[int, Record]] = deque(maxlen=limit)
+        offset = 0
+        for line, complete in iter_lines(path):
+            start, offset = offset, offset + len(line) + 1
+            if end is not None and start >= end:
+                break
+            rec = decode_record(line) if complete else None
+            if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
+                keep.append((start, rec))
+        yield from reversed(keep)
+        return
+    for start, line, complete in iter_lines_reversed_at(path, end):
+        rec = decode_record(line) if complete else None
+        if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
+            yield start, rec
+
+
+def page_back(
+    base: str | os.PathLike[str], flt: EventFilter, limit: int, before: str | None = None
+) -> Page:
+    """The ``limit`` newest events of ``flt.session_id`` older than ``before`` (a cursor)."""
+    if flt.session_id is None:
+        raise ValueError("paging needs a session")
+    base = Path(base)
+    session = session_files(base, flt.session_id)
+    if session is None or limit <= 0:
+        return Page([], None)
+    index, end = len(session.files) - 1, None
+    if before:
+        index, end = _decode(before, base, session)
+    out: list[tuple[int, int, Record]] = []
+    for i in range(index, -1, -1):
+        try:
+            for start, rec in _reverse_at(
+                session.files[i], end if i == index else None, flt, limit - len(out)
+            ):
+                out.append((i, start, rec))
+                if len(out) >= limit:
+                    break
+        except ReadError:
+            continue
+        if len(out) >= limit:
+            break
+    cursor = None
+    if len(out) >= limit:
+        i, start, _ = out[-1]
+        cursor = _encode(session.files[i].relative_to(base).as_posix(), start)
+    return Page([rec for _, _, rec in out], cursor)
