@@ -19,7 +19,7 @@ system-deps:
 	@./scripts/install_system_deps.sh
 
 demo: install
-	$(PY) -m src.demo.paper_session
+	$(PY) -m src.demo.paper_session --dashboard --ticks 6000 --interval 0.05
 
 test: install system-deps
 	$(PY) -m pytest -q

@@ -3,7 +3,7 @@
 set -euo pipefail
 needed=()
 # (package -> command that proves it is present)
-declare -A probes=()
+declare -A probes=([chromium]=chromium)
 for pkg in "${!probes[@]}"; do
   command -v "${probes[$pkg]}" >/dev/null 2>&1 || needed+=("$pkg")
 done

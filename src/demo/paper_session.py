@@ -126,6 +126,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed (7)")
     p.add_argument("--config", help="config file (default: config/execution.toml)")
     p.add_argument("--base-path", help="telemetry directory (overrides the config)")
+    p.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="also serve the live dashboard; keeps serving after the session until Ctrl-C",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="dashboard address (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="dashboard port (8000)")
+    p.add_argument(
+        "--exit-when-done",
+        action="store_true",
+        help="with --dashboard: stop serving when the session ends",
+    )
     return p
 
 
@@ -146,32 +158,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_file = Path(config.telemetry.base_path) / f"{session_id}.jsonl"
     if config.telemetry.rotation == "daily":
         log_file = Path(config.telemetry.base_path) / "<YYYY-MM-DD>" / f"{session_id}.jsonl"
-    print(f"session {session_id}: writing telemetry to {log_file}", flush=True)
-    print(f"  follow it live: tail -f {log_file}", flush=True)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    started = time.monotonic()
+    dashboard = None
     try:
-        outcomes = run_session(
-            pipeline,
-            session_id,
-            ticks=args.ticks,
-            interval=args.interval,
-            seed=args.seed,
-            stop=stop,
-        )
+        if args.dashboard:
+            from src.demo.dashboard import start_dashboard
+
+            try:
+                dashboard = start_dashboard(config.telemetry.base_path, args.host, args.port)
+            except (ValueError, OSError) as exc:
+                emitter.close()
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(f"dashboard: {dashboard.url}/live/execution/{session_id}", flush=True)
+        print(f"session {session_id}: writing telemetry to {log_file}", flush=True)
+        print(f"  follow it live: tail -f {log_file}", flush=True)
+        started = time.monotonic()
+        try:
+            outcomes = run_session(
+                pipeline,
+                session_id,
+                ticks=args.ticks,
+                interval=args.interval,
+                seed=args.seed,
+                stop=stop,
+            )
+        finally:
+            emitter.close()
+        _report(outcomes, started, emitter, pipeline)
+        if dashboard is not None and not args.exit_when_done and not stop.is_set():
+            print("session finished; the dashboard keeps serving. Ctrl-C to stop.", flush=True)
+            stop.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
-        emitter.close()
+        if dashboard is not None:
+            dashboard.stop()
+    return 0
+
+
+def _report(
+    outcomes: Counter[str], started: float, emitter: object, pipeline: ExecutionPipeline
+) -> None:
     outcomes.pop("ticks", None)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "no intents"
     print(f"done in {time.monotonic() - started:.1f}s: {summary}")
-    stats = emitter.stats
+    stats = emitter.stats  # type: ignore[attr-defined]
     print(
         f"telemetry: {stats.emitted} events written, {stats.errors} errors, "
-        f"{stats.dropped} dropped, {pipeline.telemetry_errors} pipeline telemetry errors"
+        f"{stats.dropped} dropped, {pipeline.telemetry_errors} pipeline telemetry errors",
+        flush=True,
     )
-    return 0
 
 
 if __name__ == "__main__":

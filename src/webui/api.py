@@ -1,0 +1,223 @@
+"""JSON routes: timeline + summary, telemetry query (JSON/CSV), live stream, health, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from src.query.engine import tail
+from src.query.filters import EventFilter
+from src.query.paging import page_back
+from src.query.timeline import row_from_record
+from src.webui.deps import cap_limit, existing_session, settings_of, valid_session_id
+from src.webui.live import decode_position, read_rows
+
+router = APIRouter()
+
+KindParam = Literal["intent", "order", "fill", "gate", "error"]
+
+
+class TimelineRowModel(BaseModel):
+    ts: str
+    kind: str
+    symbol: str
+    description: str
+    details: dict[str, Any]
+    session_id: str
+    seq: int | None = None
+    event_id: str | None = None
+
+
+class TimelineResponse(BaseModel):
+    session_id: str
+    timeline: list[TimelineRowModel]
+    summary: dict[str, Any]
+    count: int
+    next_cursor: str | None = None
+
+
+def _timeline(
+    request: Request, session_id: str, kind: str | None, limit: int, before: str | None
+) -> dict[str, Any]:
+    settings = settings_of(request)
+    flt = EventFilter.build(session_id=session_id, kind=kind)
+    try:
+        page = page_back(settings.base_path, flt, limit, before)
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    rows = [row_from_record(r).to_dict() for r in page.records]
+    summary = request.app.state.summaries.summary(session_id)
+    return {
+        "session_id": session_id,
+        "timeline": rows,
+        "summary": summary,
+        "count": len(rows),
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/api/live/execution/{session_id}", response_model=TimelineResponse)
+def live_execution(
+    request: Request,
+    session_id: str,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    kind: KindParam | None = None,
+    before: Annotated[str | None, Query(max_length=400)] = None,
+) -> dict[str, Any]:
+    """Newest events of a session (optionally one kind), its summary, and a cursor for older."""
+    existing_session(request, session_id)
+    return _timeline(request, session_id, kind, cap_limit(request, limit, 200), before)
+
+
+@router.get("/api/telemetry")
+def telemetry(
+    request: Request,
+    session_id: str | None = None,
+    type: KindParam | None = None,
+    symbol: Annotated[str | None, Query(max_length=64)] = None,
+    start: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=64)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    format: Literal["json", "csv"] = "json",
+) -> Response:
+    """Newest matching events across sessions (default limit 2000); ``format=csv`` downloads."""
+    settings = settings_of(request)
+    if session_id is not None:
+        existing_session(request, session_id)
+    try:
+        flt = EventFilter.build(
+            session_id=session_id, kind=type, symbol=symbol, start=start, end=end
+        )
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    n = cap_limit(request, limit, settings.api_default_limit)
+    records = tail(settings.base_path, flt, n)
+    if format == "csv":
+        return _csv([r.data for r in records])
+    events = [r.data for r in records]
+    body = {
+        "count": len(events),
+        "events": events,
+        "filters": {
+            "session_id": session_id,
+            "type": type,
+            "symbol": symbol,
+            "from": start,
+            "to": end,
+            "limit": n,
+        },
+    }
+    return Response(json.dumps(body, default=str), media_type="application/json")
+
+
+def _csv(events: list[dict[str, Any]]) -> Response:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["ts", "session_id", "symbol", "mode", "kind", "seq", "event_id", "payload"])
+    for e in events:
+        writer.writerow(
+            [
+                _cell(e.get(k))
+                for k in ("ts", "session_id", "symbol", "mode", "kind", "seq", "event_id")
+            ]
+            + [json.dumps(e.get("payload"), default=str)]
+        )
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="telemetry.csv"'},
+    )
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheet formula injection: a cell starting with = + - @ is shown as text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@router.get("/api/sessions")
+def sessions(request: Request) -> list[dict[str, Any]]:
+    """Every session: lines, size, newest event time."""
+    return request.app.state.index.describe()
+
+
+@router.get("/api/live/execution/{session_id}/stream")
+async def stream(
+    request: Request, session_id: str, since: str | None = Query(None, max_length=400)
+) -> StreamingResponse:
+    """Server-Sent Events: every event appended to the session from now (or ``since``) on."""
+    valid_session_id(session_id)
+    await run_in_threadpool(existing_session, request, session_id)
+    hub = request.app.state.hub
+    metrics = request.app.state.metrics
+    sub = await hub.subscribe(session_id)
+    backlog: list[dict[str, Any]] = []
+    position = decode_position(since) if since else None
+    base = settings_of(request).base_path
+    if position and sub.start_file is not None:
+        rel, offset = position
+        if sub.start_file.relative_to(base).as_posix() == rel and offset < sub.start_offset:
+            backlog, _ = await asyncio.to_thread(
+                read_rows, sub.start_file, offset, sub.start_offset
+            )
+
+    async def events():  # type: ignore[no-untyped-def]
+        metrics.sse_clients.inc()
+        try:
+            yield "retry: 1000\n\n"
+            for row in backlog:
+                yield _sse(row)
+            while True:
+                try:
+                    row = await asyncio.wait_for(sub.queue.get(), timeout=10)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+                if row is None:
+                    metrics.sse_dropped.inc()
+                    yield "event: dropped\ndata: {}\n\n"
+                    return
+                metrics.sse_events.inc()
+                yield _sse(row)
+        finally:
+            metrics.sse_clients.dec()
+            hub.unsubscribe(sub)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _sse(row: dict[str, Any]) -> str:
+    return f"event: event\ndata: {json.dumps(row, default=str)}\n\n"
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> dict[str, Any]:
+    base = settings_of(request).base_path
+    return {
+        "status": "ok",
+        "base_path": str(base),
+        "base_path_exists": base.is_dir(),
+        "live_clients": request.app.state.hub.clients,
+    }
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request) -> Response:
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

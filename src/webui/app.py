@@ -1,0 +1,115 @@
+"""The live execution dashboard (FastAPI).
+
+``create_app(base_path=...)`` builds an app; the module-level ``app`` reads its settings
+from config/execution.toml and the environment, for ``uvicorn src.webui.app:app``. Run it
+with ``telemetry-dashboard`` (see :mod:`src.webui.server`), which refuses to bind beyond
+loopback without an access token.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from src.webui.api import router as api_router
+from src.webui.auth import TokenMiddleware
+from src.webui.live import FeedHub
+from src.webui.metrics import WebMetrics
+from src.webui.pages import router as page_router
+from src.webui.pages import templates
+from src.webui.sessions import SessionIndex
+from src.webui.settings import WebSettings
+from src.webui.state import SummaryCache
+
+__all__ = ["app", "create_app"]
+
+
+def create_app(
+    base_path: str | os.PathLike[str] | None = None, *, settings: WebSettings | None = None
+) -> FastAPI:
+    """A dashboard over the logs under ``base_path`` (or ``settings.base_path``)."""
+    if settings is None:
+        settings = WebSettings()
+    if base_path is not None:
+        settings = WebSettings(**{**settings.__dict__, "base_path": Path(base_path)})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.hub.close()
+
+    app = FastAPI(title="Execution telemetry", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.summaries = SummaryCache(settings)
+    app.state.index = SessionIndex(settings.base_path)
+    app.state.metrics = WebMetrics()
+    app.state.hub = FeedHub(
+        settings.base_path,
+        poll_interval=settings.poll_interval_s,
+        queue_size=settings.client_queue_size,
+    )
+    if settings.token:
+        app.add_middleware(TokenMiddleware, token=settings.token)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        app.state.metrics.requests.labels(name, str(response.status_code)).inc()
+        app.state.metrics.latency.labels(name).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_html(request):
+            return templates.TemplateResponse(
+                request,
+                "error.html",
+                {"status": exc.status_code, "detail": exc.detail},
+                status_code=exc.status_code,
+            )
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
+        )
+        if _wants_html(request):
+            return templates.TemplateResponse(
+                request, "error.html", {"status": 422, "detail": problems}, status_code=422
+            )
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    app.include_router(api_router)
+    app.include_router(page_router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    return app
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/metrics", "/healthz"))
+
+
+class _LazyApp:
+    """``uvicorn src.webui.app:app`` support without reading config at import time."""
+
+    _app: FastAPI | None = None
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if self._app is None:
+            self._app = create_app(settings=WebSettings.from_environment())
+        await self._app(scope, receive, send)
+
+
+app = _LazyApp()

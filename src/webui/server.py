@@ -1,0 +1,51 @@
+"""``telemetry-dashboard``: serve the dashboard with uvicorn (127.0.0.1 unless a token is set)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from src.webui.settings import TOKEN_ENV, WebSettings, check_bind
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="telemetry-dashboard", description="Serve the live execution telemetry dashboard."
+    )
+    p.add_argument("--path", help="log root (default: the config's telemetry base_path)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.epilog = (
+        f"Binding anything but loopback requires an access token in ${TOKEN_ENV}; "
+        "clients send it as 'Authorization: Bearer <token>' or log in at /login."
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = WebSettings.from_environment(base_path=args.path, host=args.host, port=args.port)
+        check_bind(settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from src.webui.app import create_app
+
+    print(
+        f"dashboard: http://{settings.host}:{settings.port}/ (logs in {settings.base_path})",
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings=settings), host=settings.host, port=settings.port, log_level="warning"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""Dashboard settings: from arguments, the environment and config/execution.toml."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from src.execution.config import load_config
+
+__all__ = ["TOKEN_ENV", "WebSettings", "check_bind", "is_loopback"]
+
+TOKEN_ENV = "TELEMETRY_DASHBOARD_TOKEN"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    base_path: Path = Path("logs/execution")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = None
+    default_limit: int = 200
+    max_limit: int = 5000
+    api_default_limit: int = 2000
+    poll_interval_s: float = 0.1
+    client_queue_size: int = 1000
+    max_cached_sessions: int = 64
+
+    @classmethod
+    def from_environment(
+        cls, env: Mapping[str, str] | None = None, **overrides: object
+    ) -> WebSettings:
+        """Base path from the config's telemetry section; token from $TELEMETRY_DASHBOARD_TOKEN."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "base_path": Path(load_config(env=env).telemetry.base_path),
+            "token": env.get(TOKEN_ENV) or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "base_path" in overrides and overrides["base_path"] is not None:
+            values["base_path"] = Path(str(overrides["base_path"]))
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: WebSettings) -> None:
+    """Refuse to serve beyond this machine without an access token."""
+    if not is_loopback(settings.host) and not settings.token:
+        raise ValueError(
+            f"refusing to bind {settings.host}: the dashboard shows trading activity, so "
+            f"binding beyond 127.0.0.1 needs an access token (set ${TOKEN_ENV})"
+        )
