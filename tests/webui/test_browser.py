@@ -1,0 +1,79 @@
+"""The dashboard in a real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian chromium missing: `make test` installs it"
+)
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        pg = browser.new_page()
+        yield pg
+        browser.close()
+
+
+def test_page_counts_filter_live_update_and_escaping(page, server, logs):
+    """Counts are right, the kind filter works, appended events (XSS included) appear as text."""
+    page.goto(f"{server}/live/execution/session_clean")
+    assert page.text_content("#count-total") == "22"
+    assert page.text_content("#count-fill") == "4"
+    assert page.locator("#rows tr").count() == 22
+    page.wait_for_selector("#live-status.live", timeout=5000)
+
+    evil = {
+        "ts": "2025-12-20T12:00:00Z",
+        "session_id": "session_clean",
+        "symbol": "<script>window.pwned=1</script>",
+        "mode": "paper",
+        "kind": "error",
+        "payload": {"error": "<img src=x onerror=window.pwned=2> ${window.pwned=3}"},
+        "event_id": "xss-1",
+    }
+    with (logs / "session_clean.jsonl").open("a") as fh:
+        fh.write(json.dumps(evil) + "\n")
+    page.wait_for_selector("#rows tr[data-key='xss-1']", timeout=2000)  # within 2 s, no reload
+    row = page.locator("#rows tr").first
+    assert "<script>window.pwned=1</script>" in row.inner_text()
+    assert page.evaluate("window.pwned") is None
+    assert page.text_content("#count-total") == "23"
+    assert page.text_content("#count-error") == "1"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-session.png"), full_page=True)
+
+    page.click("#filters a[data-kind='fill']")
+    page.wait_for_url("**kind=fill**")
+    kinds = page.locator("#rows tr .badge").all_inner_texts()
+    assert kinds and set(kinds) == {"fill"}
+
+
+def test_index_page_links_to_sessions(page, server):
+    """The sessions index opens and links through to a session page."""
+    page.goto(server + "/")
+    page.click("text=session_latency")
+    page.wait_for_url("**/live/execution/session_latency")
+    assert page.text_content("#count-total") == "25"
