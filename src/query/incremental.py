@@ -60,6 +60,16 @@ class IncrementalSummary:
             out["size_bytes"] = session.size_bytes if session else 0
             return out
 
+    def samples(self, last: int = 20_000) -> dict[str, Any]:
+        """The newest latency (ms) and slippage (bps) samples, for charts."""
+        with self._lock:
+            pairer = self._builder.pairer
+            return {
+                "intent_to_order": list(pairer.intent_to_order[-last:]),
+                "order_to_fill": list(pairer.order_to_fill[-last:]),
+                "slippage": {str(k): list(v[-last:]) for k, v in pairer.slippage.items()},
+            }
+
     def _same_inodes(self) -> bool:
         return all(_inode(path) == inode for path, inode in self._files)
 
