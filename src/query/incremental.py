@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,13 +25,24 @@ __all__ = ["IncrementalSummary"]
 
 
 class IncrementalSummary:
-    def __init__(self, base: str | os.PathLike[str], session_id: str) -> None:
+    """``max_age_s``: on a session that keeps growing, the (sorting) result is recomputed at
+    most this often; in between callers get the previous one with open-order ages updated.
+    Lines are still consumed on every refresh, so nothing is missed, only reported later."""
+
+    def __init__(
+        self, base: str | os.PathLike[str], session_id: str, *, max_age_s: float = 1.0
+    ) -> None:
         self.base = Path(base)
         self.session_id = session_id
+        self.max_age_s = max_age_s
         self._lock = threading.Lock()
+        self._result: dict[str, Any] | None = None
+        self._result_at = float("-inf")
+        self._dirty = True
         self._reset()
 
     def _reset(self) -> None:
+        self._dirty = True
         self._builder = SummaryBuilder()
         self._stats = ParseStats()
         self._files: list[tuple[Path, int]] = []  # (path, inode) in read order
@@ -51,14 +63,20 @@ class IncrementalSummary:
                     self._files.append((path, _inode(path)))
                     self._offsets[path] = 0
                     self._stats.files += 1
-                self._consume(path)
-            out = self._builder.result(
-                self._stats, as_of=as_of if as_of is not None else time.time()
-            )
-            out["session_id"] = self.session_id
-            out["found"] = session is not None
-            out["size_bytes"] = session.size_bytes if session else 0
-            return out
+                    self._dirty = True
+                if self._consume(path):
+                    self._dirty = True
+            now = time.monotonic()
+            as_of = time.time() if as_of is None else as_of
+            stale = self._dirty and now - self._result_at >= self.max_age_s
+            if self._result is None or stale:
+                out = self._builder.result(self._stats, as_of=as_of)
+                out["session_id"] = self.session_id
+                out["found"] = session is not None
+                out["size_bytes"] = session.size_bytes if session else 0
+                self._result, self._result_at, self._dirty = out, now, False
+                return out
+            return _with_ages(self._result, as_of)
 
     def samples(self, last: int = 20_000) -> dict[str, Any]:
         """The newest latency (ms) and slippage (bps) samples, for charts."""
@@ -73,23 +91,38 @@ class IncrementalSummary:
     def _same_inodes(self) -> bool:
         return all(_inode(path) == inode for path, inode in self._files)
 
-    def _consume(self, path: Path) -> None:
+    def _consume(self, path: Path) -> bool:
+        """Read what is new in ``path``; True when anything was."""
         offset = self._offsets[path]
         gz = path.name.endswith(".gz")
         if gz and offset:
-            return  # a compressed file never grows
+            return False  # a compressed file never grows
         try:
+            if not gz and os.stat(path).st_size <= offset:
+                return False
             with open_segment(path) as fh:
                 if not gz:
                     fh.seek(offset)
                 reader = _CompleteLines(fh)
                 self._builder.consume(reader, self._stats)
                 self._offsets[path] = offset + reader.consumed if not gz else 1
+                return gz or reader.consumed > 0
         except FileNotFoundError:
-            return
+            return False
         except GZIP_ERRORS:
             self._stats.unreadable_files += 1
             self._offsets[path] = 1
+            return True
+
+
+def _with_ages(result: dict[str, Any], as_of: float) -> dict[str, Any]:
+    """A shallow copy of ``result`` whose open-order ages are measured at ``as_of``."""
+    fills = dict(result["fills"])
+    fills["open_orders"] = [
+        {**o, "age_s": max(0.0, as_of - datetime.fromisoformat(o["ts"]).timestamp())}
+        for o in fills["open_orders"]
+    ]
+    return {**result, "fills": fills}
 
 
 class _CompleteLines:

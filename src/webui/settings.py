@@ -27,6 +27,8 @@ class WebSettings:
     poll_interval_s: float = 0.1
     client_queue_size: int = 1000
     max_cached_sessions: int = 64
+    # A growing session's summary is recomputed at most this often (new rows stream live).
+    summary_max_age_s: float = 1.0
 
     @classmethod
     def from_environment(

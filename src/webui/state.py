@@ -27,7 +27,11 @@ class SummaryCache:
         with self._lock:
             item = self._items.get(session_id)
             if item is None:
-                item = IncrementalSummary(self._settings.base_path, session_id)
+                item = IncrementalSummary(
+                    self._settings.base_path,
+                    session_id,
+                    max_age_s=self._settings.summary_max_age_s,
+                )
                 self._items[session_id] = item
             self._items.move_to_end(session_id)
             while len(self._items) > self._settings.max_cached_sessions:

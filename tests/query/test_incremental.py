@@ -30,7 +30,7 @@ def test_refresh_reads_only_appended_lines_and_matches_a_full_scan(tmp_path):
     """After several appends the incremental summary equals a fresh full summary."""
     path = tmp_path / "s.jsonl"
     path.write_bytes(b"".join(ev(n) for n in range(10)))
-    inc = IncrementalSummary(tmp_path, "s")
+    inc = IncrementalSummary(tmp_path, "s", max_age_s=0)
     assert inc.refresh(as_of=0)["event_count"] == 10
     with path.open("ab") as fh:
         fh.write(b"".join(ev(n, "fill") for n in range(10, 15)))
@@ -44,7 +44,7 @@ def test_a_line_being_written_waits_for_its_newline(tmp_path):
     path = tmp_path / "s.jsonl"
     line = ev(1)
     path.write_bytes(ev(0) + line[:20])
-    inc = IncrementalSummary(tmp_path, "s")
+    inc = IncrementalSummary(tmp_path, "s", max_age_s=0)
     first = inc.refresh()
     assert first["event_count"] == 1 and first["parse"]["invalid_lines"] == 0
     with path.open("ab") as fh:
@@ -63,3 +63,38 @@ def test_compressed_replacement_triggers_a_rebuild(tmp_path):
         fh.write(data)
     path.unlink()
     assert inc.refresh()["event_count"] == 8
+
+
+def test_unchanged_session_reuses_the_result_but_updates_ages(tmp_path, monkeypatch):
+    """No new bytes: no recomputation (no re-sorting), yet open-order ages follow the clock."""
+    order = {
+        "ts": "2025-01-01T00:00:00Z",
+        "session_id": "s",
+        "symbol": "X",
+        "mode": "paper",
+        "kind": "order",
+        "payload": {"client_id": "c1", "side": "buy", "quantity": 1},
+    }
+    (tmp_path / "s.jsonl").write_text(json.dumps(order) + "\n")
+    inc = IncrementalSummary(tmp_path, "s")
+    first = inc.refresh(as_of=1735689600.0 + 10)
+    calls = []
+    real = inc._builder.result
+    monkeypatch.setattr(inc._builder, "result", lambda *a, **k: calls.append(1) or real(*a, **k))
+    second = inc.refresh(as_of=1735689600.0 + 70)
+    assert calls == []
+    assert first["fills"]["open_orders"][0]["age_s"] == 10
+    assert second["fills"]["open_orders"][0]["age_s"] == 70
+
+
+def test_growing_session_recomputes_at_most_once_per_max_age(tmp_path):
+    """Appends within max_age_s are consumed but reported at the next recomputation."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(ev(0))
+    inc = IncrementalSummary(tmp_path, "s", max_age_s=3600)
+    assert inc.refresh()["event_count"] == 1
+    with path.open("ab") as fh:
+        fh.write(ev(1))
+    assert inc.refresh()["event_count"] == 1  # throttled
+    inc.max_age_s = 0
+    assert inc.refresh()["event_count"] == 2  # consumed earlier, reported now

@@ -27,7 +27,8 @@ def logs(tmp_path) -> Path:
 
 @pytest.fixture
 def client(logs) -> TestClient:
-    with TestClient(create_app(logs)) as c:
+    settings = WebSettings(base_path=logs, summary_max_age_s=0)
+    with TestClient(create_app(settings=settings)) as c:
         yield c
 
 
@@ -41,7 +42,7 @@ def free_port() -> int:
 def server(logs):
     """A real uvicorn server on a free loopback port, stopped after the test."""
     port = free_port()
-    settings = WebSettings(base_path=logs, port=port, poll_interval_s=0.05)
+    settings = WebSettings(base_path=logs, port=port, poll_interval_s=0.05, summary_max_age_s=0)
     config = uvicorn.Config(
         create_app(settings=settings), host="127.0.0.1", port=port, log_level="warning"
     )
