@@ -8,7 +8,10 @@ Public API (stable import path ``src.execution.telemetry``)::
     CompositeEmitter        several sinks, each isolated from the others' failures
     QueuedEmitter           bounded queue + worker thread in front of a slow sink
     FilteringEmitter        keep only some kinds / severities
+    RedisStreamEmitter      XADD to a Redis stream from a background thread (extra "scale")
     build_emitter           build the configured sink from config/execution.toml
+
+The scale-out sinks import their libraries when instantiated, not on import.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from src.execution.telemetry.composite import CompositeEmitter
 from src.execution.telemetry.filtering import FilteringEmitter
 from src.execution.telemetry.jsonl import JsonlExecutionLogger
 from src.execution.telemetry.queued import QueuedEmitter
+from src.execution.telemetry.redis_stream import RedisStreamEmitter
 
 __all__ = [
     "CompositeEmitter",
@@ -29,6 +33,7 @@ __all__ = [
     "JsonlExecutionLogger",
     "NullEmitter",
     "QueuedEmitter",
+    "RedisStreamEmitter",
     "build_emitter",
 ]
 
