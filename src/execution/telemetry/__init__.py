@@ -9,9 +9,10 @@ Public API (stable import path ``src.execution.telemetry``)::
     QueuedEmitter           bounded queue + worker thread in front of a slow sink
     FilteringEmitter        keep only some kinds / severities
     RedisStreamEmitter      XADD to a Redis stream from a background thread (extra "scale")
+    PrometheusEmitter       counters and latency / slippage histograms (extra "scale")
     build_emitter           build the configured sink from config/execution.toml
 
-The scale-out sinks import their libraries when instantiated, not on import.
+The two scale-out sinks import their libraries when instantiated, not on import.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from src.execution.telemetry.base import EmitterStats, ExecutionEventEmitter, Nu
 from src.execution.telemetry.composite import CompositeEmitter
 from src.execution.telemetry.filtering import FilteringEmitter
 from src.execution.telemetry.jsonl import JsonlExecutionLogger
+from src.execution.telemetry.prometheus import PrometheusEmitter
 from src.execution.telemetry.queued import QueuedEmitter
 from src.execution.telemetry.redis_stream import RedisStreamEmitter
 
@@ -32,6 +34,7 @@ __all__ = [
     "FilteringEmitter",
     "JsonlExecutionLogger",
     "NullEmitter",
+    "PrometheusEmitter",
     "QueuedEmitter",
     "RedisStreamEmitter",
     "build_emitter",

@@ -49,7 +49,14 @@ def _redis(config: TelemetryConfig) -> ExecutionEventEmitter:
     return RedisStreamEmitter.from_config(config.redis)
 
 
+def _prometheus(config: TelemetryConfig) -> ExecutionEventEmitter:
+    from src.execution.telemetry.prometheus import PrometheusEmitter
+
+    return PrometheusEmitter.from_config(config.prometheus)
+
+
 register_backend("redis", _redis)
+register_backend("prometheus", _prometheus)
 
 
 def build_emitter(config: TelemetryConfig | ExecutionConfig | None = None) -> ExecutionEventEmitter:

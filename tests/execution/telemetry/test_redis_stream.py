@@ -220,12 +220,12 @@ batch_size = 32
 
 
 def test_importing_the_package_does_not_import_redis(repo_root, python):
-    """`from src.execution.telemetry import RedisStreamEmitter` leaves redis unimported."""
+    """Importing the scale-out sinks leaves redis and prometheus_client unimported."""
     code = (
         "import sys\n"
-        "from src.execution.telemetry import RedisStreamEmitter, build_emitter\n"
+        "from src.execution.telemetry import RedisStreamEmitter, PrometheusEmitter, build_emitter\n"
         "assert 'redis' not in sys.modules, 'redis imported eagerly'\n"
-
+        "assert 'prometheus_client' not in sys.modules, 'prometheus_client imported eagerly'\n"
         "RedisStreamEmitter('redis://127.0.0.1:1/0').close()\n"
         "assert 'redis' in sys.modules\n"
     )
