@@ -64,3 +64,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server):
+    """A redis-py client for the redis_server fixture, closed afterwards (no leaked sockets)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        client.close()

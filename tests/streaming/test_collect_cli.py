@@ -14,9 +14,10 @@ from src.streaming.redis_server import free_port
 
 
 def test_console_scripts_are_declared():
-    """pyproject declares telemetry-collect as a main(argv) entry point."""
+    """pyproject declares telemetry-collect and telemetry-metrics as main(argv) entry points."""
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
     assert scripts["telemetry-collect"] == "src.streaming.collect_cli:main"
+    assert scripts["telemetry-metrics"] == "src.streaming.metrics_cli:main"
 
 
 @pytest.mark.parametrize(

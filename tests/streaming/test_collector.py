@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 
 from src.execution import ExecutionPipeline, MaxNotionalGate, OrderIntent, PaperExecutor
 from src.execution.serialization import encode_event_line
@@ -67,9 +66,9 @@ def test_archive_is_byte_identical_to_the_producers_local_logs(redis_server, tmp
         assert (tmp_path / "archive" / f"{session}.jsonl").read_bytes() == local
 
 
-def test_duplicate_entries_give_one_line(redis_server, tmp_path, make_event):
+def test_duplicate_entries_give_one_line(redis_server, redis_client, tmp_path, make_event):
     """The same event XADDed three times (a re-sent batch) is archived once."""
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis_client
     line = encode_event_line(make_event(seq=1))
     for _ in range(3):
         client.xadd(STREAM, {"line": line})
@@ -97,7 +96,7 @@ def test_crash_after_write_before_ack_leaves_no_duplicate(redis_server, tmp_path
     monkeypatch.setattr(first, "_acknowledge", die)
     with pytest.raises(Crash):
         drain(first)
-    first.archive.close()
+    first.close()  # releases the archive and the connection, as the dead process would
     assert first.stats.written == 80 and first.pending() == 80  # written, never acknowledged
 
     second = make_collector(redis_server.url, tmp_path / "archive", batch_size=80)
@@ -109,10 +108,12 @@ def test_crash_after_write_before_ack_leaves_no_duplicate(redis_server, tmp_path
     assert (tmp_path / "archive" / "s1.jsonl").read_bytes() == local
 
 
-def test_a_new_consumer_claims_what_a_dead_one_left_pending_in_order(redis_server, tmp_path):
+def test_a_new_consumer_claims_what_a_dead_one_left_pending_in_order(
+    redis_server, redis_client, tmp_path
+):
     """XAUTOCLAIM hands a dead consumer's pending entries over; they are written first."""
     produce(redis_server.url, tmp_path / "local", "s1", 25)  # 100 events
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis_client
     client.xgroup_create(STREAM, "archive", id="0")
     client.xreadgroup("archive", "dead", {STREAM: ">"}, count=40)  # read, never acknowledged
     with make_collector(redis_server.url, tmp_path / "archive", consumer="alive",
@@ -150,9 +151,11 @@ def test_entries_are_acknowledged_only_after_their_line_is_written(
     assert (tmp_path / "archive" / "s1.jsonl").read_bytes() == local
 
 
-def test_poison_entries_go_to_the_dead_letter_stream(redis_server, tmp_path, make_event):
+def test_poison_entries_go_to_the_dead_letter_stream(
+    redis_server, redis_client, tmp_path, make_event
+):
     """Entries that can never be written are moved to <stream>:dead and acknowledged."""
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis_client
     client.xadd(STREAM, {"line": b"not json"})
     client.xadd(STREAM, {"other": b"field"})
     client.xadd(STREAM, {"line": encode_event_line(make_event(session_id="../escape"))})
@@ -165,9 +168,11 @@ def test_poison_entries_go_to_the_dead_letter_stream(redis_server, tmp_path, mak
     assert [p.name for p in tmp_path.rglob("*.jsonl")] == ["session_123.jsonl"]
 
 
-def test_trimmed_pending_entries_are_acknowledged_not_written(redis_server, tmp_path, make_event):
+def test_trimmed_pending_entries_are_acknowledged_not_written(
+    redis_server, redis_client, tmp_path, make_event
+):
     """Entries trimmed away while pending come back empty; they are counted and cleared."""
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis_client
     for n in range(10):
         client.xadd(STREAM, {"line": encode_event_line(make_event(seq=n))})
     client.xgroup_create(STREAM, "archive", id="0")
