@@ -37,7 +37,8 @@ class RedisServer:
         executable: str = "redis-server",
         extra_args: tuple[str, ...] = (),
     ) -> None:
-        self.directory = Path(directory)
+        # Absolute: redis-server changes into --dir before it opens --logfile.
+        self.directory = Path(directory).resolve()
         self.port = port or free_port()
         self._fixed_port = port is not None
         self.executable = executable
