@@ -1,11 +1,11 @@
-"""Run the benchmarks: ``python -m benchmarks`` (all) or ``python -m benchmarks emit``."""
+"""Run the benchmarks: ``python -m benchmarks`` (all) or ``python -m benchmarks emit|redis``."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-SUITES = {"emit": "benchmarks.bench_emit"}
+SUITES = {"emit": "benchmarks.bench_emit", "redis": "benchmarks.bench_redis"}
 
 
 def main(argv: list[str]) -> int:
