@@ -7,6 +7,7 @@ this run against a redis-server this benchmark starts on a free loopback port.
 Throughput is end to end: from the first ``emit`` until ``flush`` returns, i.e. until Redis
 has confirmed every entry. The emit cost is what the trading thread pays; the encoding and
 the network happen on the emitter's worker thread, whose CPU is reported separately.
+For sizing, it also times one collector archiving that stream (no target).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from benchmarks._timing import Timing, paired
 from benchmarks.bench_emit import _cycle, typical_event
 from src.execution.telemetry import JsonlExecutionLogger, RedisStreamEmitter
+from src.streaming.collector import Collector
 from src.streaming.redis_server import RedisServer
 
 EVENTS = 300_000
@@ -47,6 +49,21 @@ def bench_throughput(url: str) -> dict[str, float]:
     }
 
 
+def bench_collector(url: str, tmp: Path) -> float:
+    """Events/s one collector archives from the stream bench_throughput filled."""
+    collector = Collector(
+        url, archive_path=str(tmp / "archive"), stream="bench:throughput", consumer="bench",
+        block_ms=50, fsync="none",
+    )  # fmt: skip
+    start = time.perf_counter()
+    while collector.step() or collector.stats.read < EVENTS:
+        pass
+    elapsed = time.perf_counter() - start
+    written = collector.stats.written
+    collector.close()
+    return written / elapsed
+
+
 def bench_emit(url: str, tmp: Path) -> tuple[Timing, Timing, int]:
     events = [typical_event(n) for n in range(4_096)]
     jsonl = JsonlExecutionLogger(tmp / "jsonl", fsync="none")
@@ -71,6 +88,7 @@ def main() -> None:
         tmp = Path(tmp_dir)
         with RedisServer(tmp / "redis") as server:
             throughput = bench_throughput(server.url)
+            collected = bench_collector(server.url, tmp)
             jsonl_t, redis_t, dropped = bench_emit(server.url, tmp)
     rate = throughput["events/s"]
     print(
@@ -79,6 +97,7 @@ def main() -> None:
         f"dropped {throughput['dropped']:.0f}); process CPU {throughput['cpu us/event']:.1f} "
         "us/event incl. the worker thread"
     )
+    print(f"  one collector, stream -> JSONL archive: {collected:,.0f} events/s (fsync none)")
     print(f"  {'JsonlExecutionLogger.emit':38s} {jsonl_t}")
     print(f"  {'RedisStreamEmitter.emit':38s} {redis_t}   (dropped {dropped})")
     ratio = redis_t.median_us / jsonl_t.median_us
