@@ -126,7 +126,11 @@ class StreamFollower(Iterator[StreamEntry]):
                 left = self.idle_timeout - (time.monotonic() - self._last_event)
                 block = max(1, min(block, int(left * 1000) + 1))
             reply = self._client.xread({self.stream: self.last_id}, count=self.count, block=block)
-        except self._transient as exc:
+        except Exception as exc:
+            if self._closed or self._stop.is_set():
+                return  # close() from another thread cut the read short: just stop
+            if not isinstance(exc, self._transient):
+                raise
             delay = self._backoff.next_delay()
             if self._backoff.failures == 1:  # once per outage, not once per attempt
                 log.warning(

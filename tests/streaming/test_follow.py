@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from src.execution.serialization import encode_event_line
@@ -76,3 +77,26 @@ def test_keeps_its_place_across_a_redis_restart(redis_server, make_event):
         reader.join(30)
     assert not reader.is_alive(), "setting stop ends the iteration"
     assert got[-1] == 2 and follower.reconnects >= 1
+
+
+def test_close_from_another_thread_ends_a_blocked_read(redis_server, caplog):
+    """close() while the reader waits inside XREAD ends the iteration, without an error or
+    a false "Redis unavailable" warning."""
+    caplog.set_level(logging.WARNING, logger="src.streaming.follow")
+    follower = follow_stream(redis_server.url, stream=STREAM, block_ms=5_000)
+    follower.position()
+    outcome = []
+
+    def read() -> None:
+        try:
+            outcome.append(list(follower))
+        except Exception as exc:  # the reader must not die with an error
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    threading.Event().wait(0.2)  # let it block in XREAD (a bound, not an assertion)
+    follower.close()
+    reader.join(30)
+    assert not reader.is_alive() and outcome == [[]]
+    assert caplog.records == []

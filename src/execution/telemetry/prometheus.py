@@ -147,20 +147,19 @@ class PrometheusEmitter(ExecutionEventEmitter):
             payload = event.payload
             if event.kind == "gate" and payload.get("passed") is False:
                 self._rejections.labels(str(payload.get("gate_name") or "unknown")).inc()
-            if event.kind in ("intent", "order", "fill", "gate", "error"):
-                with self._lock:
-                    evicted_before = self._tracker.evicted
-                    paired = self._tracker.observe(event)
-                    evicted = self._tracker.evicted - evicted_before
-                if evicted:
-                    self._evicted.inc(evicted)
-                if paired is not None:
-                    if paired.intent_to_order_s is not None:
-                        self._intent_to_order.observe(paired.intent_to_order_s)
-                    if paired.order_to_fill_s is not None:
-                        self._order_to_fill.observe(paired.order_to_fill_s)
-                    if paired.slippage_bps is not None:
-                        self._slippage.observe(paired.slippage_bps)
+            with self._lock:
+                evicted_before = self._tracker.evicted
+                paired = self._tracker.observe(event)
+                evicted = self._tracker.evicted - evicted_before
+            if evicted:
+                self._evicted.inc(evicted)
+            if paired is not None:
+                if paired.intent_to_order_s is not None:
+                    self._intent_to_order.observe(paired.intent_to_order_s)
+                if paired.order_to_fill_s is not None:
+                    self._order_to_fill.observe(paired.order_to_fill_s)
+                if paired.slippage_bps is not None:
+                    self._slippage.observe(paired.slippage_bps)
         except Exception as exc:
             self._handle_error(exc, "updating metrics")
             return
