@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m benchmarks`` (all) or ``python -m benchmarks emit``."""
+"""Run the benchmarks: ``python -m benchmarks`` (all) or ``python -m benchmarks emit|redis``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ SUITES = {
     "emit": "benchmarks.bench_emit",
     "query": "benchmarks.bench_query",
     "dashboard": "benchmarks.bench_dashboard",
+    "redis": "benchmarks.bench_redis",
 }
 
 

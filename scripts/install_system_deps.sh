@@ -3,7 +3,10 @@
 set -euo pipefail
 needed=()
 # (package -> command that proves it is present)
-declare -A probes=([chromium]=chromium)
+declare -A probes=(
+  [chromium]=chromium
+  [redis-server]=redis-server
+)
 for pkg in "${!probes[@]}"; do
   command -v "${probes[$pkg]}" >/dev/null 2>&1 || needed+=("$pkg")
 done

@@ -48,3 +48,31 @@ def make_event() -> Callable[..., ExecutionEvent]:
         return ExecutionEvent(**fields)
 
     return build
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real redis-server on a free 127.0.0.1 port (nothing persisted), stopped afterwards."""
+    import shutil
+
+    from src.streaming.redis_server import RedisServer
+
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed: run scripts/install_system_deps.sh")
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server):
+    """A redis-py client for the redis_server fixture, closed afterwards (no leaked sockets)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        client.close()

@@ -22,10 +22,13 @@ from src.execution.events import KINDS, MODES, SEVERITIES
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "CollectorConfig",
     "ConfigError",
     "ExecutionConfig",
     "GateConfig",
     "PaperConfig",
+    "PrometheusConfig",
+    "RedisConfig",
     "TelemetryConfig",
     "TelemetryFilters",
     "load_config",
@@ -50,6 +53,53 @@ class TelemetryFilters:
 
 
 @dataclass(frozen=True)
+class RedisConfig:
+    """``[execution.telemetry.redis]``: where ``backend = "redis"`` sends events."""
+
+    # A password belongs in $EXECUTION_TELEMETRY_REDIS_URL, not in a committed file.
+    url: str = "redis://127.0.0.1:6379/0"
+    stream: str = "execution:events"
+    # XADD MAXLEN ~ maxlen: the stream keeps about this many entries (0 = never trimmed).
+    maxlen: int = field(default=1_000_000, metadata={"min": 0})
+    # Producer-side buffer while Redis is slow or away; beyond it events are dropped (counted).
+    queue_size: int = field(default=100_000, metadata={"min": 1})
+    batch_size: int = field(default=512, metadata={"min": 1})
+    connect_timeout_s: float = field(default=1.0, metadata={"gt": 0.0})
+    timeout_s: float = field(default=2.0, metadata={"gt": 0.0})
+    backoff_max_s: float = field(default=5.0, metadata={"gt": 0.0})
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """``[execution.telemetry.collector]``: the ``telemetry-collect`` archive service."""
+
+    archive_path: str = "logs/archive"
+    group: str = "archive"
+    # "" = this host's name: stable across restarts, so a restarted collector resumes its own
+    # pending entries at once.
+    consumer: str = ""
+    batch_size: int = field(default=500, metadata={"min": 1})
+    block_ms: int = field(default=1000, metadata={"min": 1})
+    # Pending entries of another consumer idle this long are claimed (XAUTOCLAIM).
+    claim_idle_ms: int = field(default=30_000, metadata={"min": 0})
+    # How many recent event ids are remembered for de-duplication, and how much of each
+    # archive file's tail is read at start-up to remember them again after a restart.
+    dedup_capacity: int = field(default=200_000, metadata={"min": 2})
+    dedup_tail_bytes: int = field(default=1_048_576, metadata={"min": 4096})
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """``[execution.telemetry.prometheus]``: the ``backend = "prometheus"`` metrics."""
+
+    # > 0: serve /metrics from this process on addr:port (0 = no HTTP exporter).
+    port: int = field(default=0, metadata={"min": 0})
+    addr: str = "127.0.0.1"
+    # Intents and orders waiting for their order / fill, for the latency histograms.
+    pending_max: int = field(default=10_000, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
 class TelemetryConfig:
     enabled: bool = True
     backend: tuple[str, ...] = ("jsonl",)
@@ -63,6 +113,9 @@ class TelemetryConfig:
     # > 0 puts the sinks behind a bounded queue drained by a worker thread.
     queue_size: int = field(default=0, metadata={"min": 0})
     filters: TelemetryFilters = field(default_factory=TelemetryFilters)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    collector: CollectorConfig = field(default_factory=CollectorConfig)
+    prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
 
 
 @dataclass(frozen=True)

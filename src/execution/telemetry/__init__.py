@@ -8,7 +8,11 @@ Public API (stable import path ``src.execution.telemetry``)::
     CompositeEmitter        several sinks, each isolated from the others' failures
     QueuedEmitter           bounded queue + worker thread in front of a slow sink
     FilteringEmitter        keep only some kinds / severities
+    RedisStreamEmitter      XADD to a Redis stream from a background thread (extra "scale")
+    PrometheusEmitter       counters and latency / slippage histograms (extra "scale")
     build_emitter           build the configured sink from config/execution.toml
+
+The two scale-out sinks import their libraries when instantiated, not on import.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from src.execution.telemetry.base import EmitterStats, ExecutionEventEmitter, Nu
 from src.execution.telemetry.composite import CompositeEmitter
 from src.execution.telemetry.filtering import FilteringEmitter
 from src.execution.telemetry.jsonl import JsonlExecutionLogger
+from src.execution.telemetry.prometheus import PrometheusEmitter
 from src.execution.telemetry.queued import QueuedEmitter
+from src.execution.telemetry.redis_stream import RedisStreamEmitter
 
 __all__ = [
     "CompositeEmitter",
@@ -28,7 +34,9 @@ __all__ = [
     "FilteringEmitter",
     "JsonlExecutionLogger",
     "NullEmitter",
+    "PrometheusEmitter",
     "QueuedEmitter",
+    "RedisStreamEmitter",
     "build_emitter",
 ]
 

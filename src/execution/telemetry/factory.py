@@ -42,6 +42,23 @@ def register_backend(name: str, builder: BackendBuilder) -> None:
     BACKENDS[name] = builder
 
 
+# The scale-out backends import their libraries (redis, prometheus_client) only when built.
+def _redis(config: TelemetryConfig) -> ExecutionEventEmitter:
+    from src.execution.telemetry.redis_stream import RedisStreamEmitter
+
+    return RedisStreamEmitter.from_config(config.redis)
+
+
+def _prometheus(config: TelemetryConfig) -> ExecutionEventEmitter:
+    from src.execution.telemetry.prometheus import PrometheusEmitter
+
+    return PrometheusEmitter.from_config(config.prometheus)
+
+
+register_backend("redis", _redis)
+register_backend("prometheus", _prometheus)
+
+
 def build_emitter(config: TelemetryConfig | ExecutionConfig | None = None) -> ExecutionEventEmitter:
     """Return the sink the config asks for (``NullEmitter`` when telemetry is disabled)."""
     if config is None:

@@ -127,3 +127,65 @@ def test_emit_after_close_goes_nowhere(make_event):
     queued.close()
     queued.emit(make_event())
     assert queued.stats.dropped == 1 and len(inner) == 0
+
+
+def test_batch_capable_inner_sink_gets_whole_batches(make_event):
+    """An inner sink with emit_batch() receives batches of at most batch_size, in order."""
+
+    class Batching:
+        def __init__(self):
+            self.batches = []
+
+        def emit_batch(self, events):
+            self.batches.append([e.seq for e in events])
+            return len(events)
+
+        def emit(self, event):  # never used when emit_batch exists
+            raise AssertionError("emit() called on a batch sink")
+
+        def flush(self, timeout=None):
+            return True
+
+        def close(self):
+            pass
+
+    inner = Batching()
+    queued = QueuedEmitter(inner, batch_size=64)
+    for n in range(1_000):
+        queued.emit(make_event(seq=n))
+    assert queued.flush(5)
+    queued.close()
+    assert [seq for batch in inner.batches for seq in batch] == list(range(1_000))
+    assert max(len(batch) for batch in inner.batches) <= 64
+    assert queued.stats.emitted == 1_000 and queued.stats.dropped == 0
+
+
+def test_undelivered_part_of_a_batch_counts_as_dropped(make_event):
+    """emit_batch() returning fewer than it got (or raising) counts the rest as dropped."""
+
+    class HalfDelivering:
+        down = False
+
+        def emit_batch(self, events):
+            if self.down:
+                raise ConnectionError("down")
+            return sum(1 for e in events if e.seq % 2 == 0)  # however the worker split them
+
+        def flush(self, timeout=None):
+            return True
+
+        def close(self):
+            pass
+
+    inner = HalfDelivering()
+    queued = QueuedEmitter(inner, batch_size=10)
+    for n in range(10):
+        queued.emit(make_event(seq=n))
+    assert queued.flush(5)
+    inner.down = True
+    for n in range(10):
+        queued.emit(make_event(seq=n))
+    assert queued.flush(5)
+    queued.close()
+    assert queued.stats.emitted == 5
+    assert queued.stats.dropped == 15 and queued.stats.errors >= 1

@@ -1,0 +1,125 @@
+"""``telemetry-collect``: run the collector (the Redis stream -> the JSONL archive).
+
+Settings come from ``[execution.telemetry.redis]`` and ``[execution.telemetry.collector]``
+(the archive uses the ``rotation`` and ``fsync`` of ``[execution.telemetry]``); flags win
+over the environment, which wins over the file.
+
+Exit codes: 0 stopped by SIGTERM or SIGINT; 1 an unexpected error (logged); 2 a bad flag or
+setting (one line naming it); 3 the ``redis`` package is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+# flag -> dotted config key
+_FLAGS = {
+    "redis_url": "execution.telemetry.redis.url",
+    "stream": "execution.telemetry.redis.stream",
+    "archive": "execution.telemetry.collector.archive_path",
+    "group": "execution.telemetry.collector.group",
+    "consumer": "execution.telemetry.collector.consumer",
+    "batch_size": "execution.telemetry.collector.batch_size",
+    "block_ms": "execution.telemetry.collector.block_ms",
+    "claim_idle_ms": "execution.telemetry.collector.claim_idle_ms",
+    "fsync": "execution.telemetry.fsync",
+    "rotation": "execution.telemetry.rotation",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="telemetry-collect",
+        description="Archive the Redis event stream into per-session JSONL files.",
+    )
+    p.add_argument("--config", help="config file (default: config/execution.toml)")
+    p.add_argument("--redis-url", help="Redis URL (better: $EXECUTION_TELEMETRY_REDIS_URL)")
+    p.add_argument("--stream", help="stream key")
+    p.add_argument("--archive", help="archive directory")
+    p.add_argument("--group", help="consumer group")
+    p.add_argument("--consumer", help="consumer name (default: host name)")
+    p.add_argument("--batch-size", type=int, help="entries per read")
+    p.add_argument("--block-ms", type=int, help="how long one read waits for new entries")
+    p.add_argument("--claim-idle-ms", type=int, help="claim others' entries pending this long")
+    p.add_argument("--fsync", help="archive fsync policy: none | interval | always")
+    p.add_argument("--rotation", help="archive layout: none | daily")
+    p.add_argument(
+        "--from-now", action="store_true",
+        help="a group created now skips what the stream already holds (default: archive it)",
+    )  # fmt: skip
+    p.add_argument("--log-level", default="INFO", help="DEBUG | INFO | WARNING | ERROR")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from src.execution.config import ConfigError, load_config
+
+    overrides = {key: getattr(args, flag) for flag, key in _FLAGS.items()}
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        config = load_config(args.config, overrides=overrides)
+        collector = _build(config.telemetry, start_id="$" if args.from_now else "0")
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _SIGNALS}
+    try:
+        collector.run(stop)
+    except Exception as exc:
+        logging.getLogger("src.streaming.collector").error(
+            "collector failed: %s", collector._err(exc)
+        )
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        collector.close()
+    return 0
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _build(telemetry: Any, *, start_id: str) -> Any:
+    from src.streaming.collector import Collector
+
+    redis, c = telemetry.redis, telemetry.collector
+    return Collector(
+        redis.url,
+        archive_path=c.archive_path,
+        stream=redis.stream,
+        group=c.group,
+        consumer=c.consumer or None,
+        batch_size=c.batch_size,
+        block_ms=c.block_ms,
+        claim_idle_ms=c.claim_idle_ms,
+        start_id=start_id,
+        dedup_capacity=c.dedup_capacity,
+        dedup_tail_bytes=c.dedup_tail_bytes,
+        rotation=telemetry.rotation,
+        fsync=telemetry.fsync,
+        fsync_interval=telemetry.fsync_interval_s,
+        backoff_max=redis.backoff_max_s,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

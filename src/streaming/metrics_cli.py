@@ -1,0 +1,117 @@
+"""``telemetry-metrics``: a standalone Prometheus exporter for the whole fleet.
+
+Follows the Redis event stream (every producer's events) and serves the
+:class:`~src.execution.telemetry.PrometheusEmitter` metrics at
+``http://<addr>:<port>/metrics``. Run one per stream; Prometheus scrapes it instead of every
+trading process. Settings: ``[execution.telemetry.redis]`` for the stream,
+``[execution.telemetry.prometheus]`` for ``addr``, ``port`` (9108 when the file says 0)
+and ``pending_max``.
+
+Exit codes: 0 stopped by SIGTERM or SIGINT; 1 an unexpected error; 2 a bad flag or setting;
+3 ``redis`` or ``prometheus_client`` is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from src.execution.telemetry.redis_common import scrubber, transient_errors
+
+__all__ = ["DEFAULT_PORT", "main"]
+
+DEFAULT_PORT = 9108
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="telemetry-metrics",
+        description="Serve Prometheus metrics computed from the Redis event stream.",
+    )
+    p.add_argument("--config", help="config file (default: config/execution.toml)")
+    p.add_argument("--redis-url", help="Redis URL (better: $EXECUTION_TELEMETRY_REDIS_URL)")
+    p.add_argument("--stream", help="stream key")
+    p.add_argument("--addr", help="listen address (default from config: 127.0.0.1)")
+    p.add_argument("--port", type=int, help=f"listen port (default {DEFAULT_PORT}; 0 = any)")
+    p.add_argument(
+        "--from-start", action="store_true",
+        help="count what the stream already holds too (default: only new events)",
+    )  # fmt: skip
+    p.add_argument("--log-level", default="INFO", help="DEBUG | INFO | WARNING | ERROR")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    log = logging.getLogger("src.streaming.metrics")
+    from src.execution.config import ConfigError, load_config
+
+    overrides = {
+        "execution.telemetry.redis.url": args.redis_url,
+        "execution.telemetry.redis.stream": args.stream,
+        "execution.telemetry.prometheus.addr": args.addr,
+        "execution.telemetry.prometheus.port": args.port,
+    }
+    try:
+        config = load_config(
+            args.config, overrides={k: v for k, v in overrides.items() if v is not None}
+        )
+        redis_config, prom = config.telemetry.redis, config.telemetry.prometheus
+        port = args.port if args.port is not None else (prom.port or DEFAULT_PORT)
+        from src.execution.telemetry.prometheus import PrometheusEmitter
+        from src.streaming.follow import follow_stream
+
+        stop = threading.Event()
+        follower = follow_stream(
+            redis_config.url,
+            stream=redis_config.stream,
+            last_id="0" if args.from_start else "$",
+            stop=stop,
+        )
+        emitter = PrometheusEmitter(pending_max=prom.pending_max, port=port, addr=prom.addr)
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _SIGNALS}
+    try:
+        follower.position()  # from here on nothing is missed
+    except transient_errors():
+        pass  # Redis is away: the follower waits for it and starts from its newest entry
+    # The line a supervisor (or a test) waits for: the exporter is up.
+    print(
+        f"serving metrics of stream {redis_config.stream!r} from {follower.safe_url} "
+        f"at http://{prom.addr}:{emitter.port}/metrics",
+        flush=True,
+    )
+    try:
+        for entry in follower:
+            emitter.emit(entry.event)
+    except Exception as exc:
+        scrub = scrubber(redis_config.url)
+        log.error("metrics exporter failed: %s", scrub(f"{type(exc).__name__}: {exc}"))
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        follower.close()
+        emitter.close()
+    return 0
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
