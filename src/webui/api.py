@@ -8,6 +8,7 @@ import io
 import json
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
@@ -72,10 +73,20 @@ def live_execution(
     limit: Annotated[int | None, Query(ge=1)] = None,
     kind: KindParam | None = None,
     before: Annotated[str | None, Query(max_length=400)] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Newest events of a session (optionally one kind), its summary, and a cursor for older."""
     existing_session(request, session_id)
-    return _timeline(request, session_id, kind, cap_limit(request, limit, 200), before)
+    n = cap_limit(request, limit, 200)
+    cache = request.app.state.pages
+    key = (session_id, kind, n, before)
+    fingerprint = cache.fingerprint(session_id)
+    encoded = cache.get(key, fingerprint)
+    if encoded is None:
+        body = _timeline(request, session_id, kind, n, before)
+        # Built from our own types: serialised directly (the model documents it), which
+        # saves re-validating ~70 KB per request.
+        encoded = cache.put(key, fingerprint, _json(body))
+    return Response(encoded, media_type="application/json")
 
 
 @router.get("/api/telemetry")
@@ -116,7 +127,11 @@ def telemetry(
             "limit": n,
         },
     }
-    return Response(json.dumps(body, default=str), media_type="application/json")
+    return Response(_json(body), media_type="application/json")
+
+
+def _json(body: Any) -> bytes:
+    return orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _csv(events: list[dict[str, Any]]) -> Response:

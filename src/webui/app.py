@@ -27,7 +27,7 @@ from src.webui.pages import router as page_router
 from src.webui.pages import templates
 from src.webui.sessions import SessionIndex
 from src.webui.settings import WebSettings
-from src.webui.state import SummaryCache
+from src.webui.state import PageCache, SummaryCache
 
 __all__ = ["app", "create_app"]
 
@@ -49,6 +49,7 @@ def create_app(
     app = FastAPI(title="Execution telemetry", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.summaries = SummaryCache(settings)
+    app.state.pages = PageCache(settings)
     app.state.index = SessionIndex(settings.base_path)
     app.state.metrics = WebMetrics()
     app.state.hub = FeedHub(

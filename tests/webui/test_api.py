@@ -170,3 +170,32 @@ def test_server_command_refuses_open_bind_without_token(capsys, monkeypatch):
     assert main(["--host", "0.0.0.0", "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert "refusing to bind 0.0.0.0" in err and err.count("\n") == 1
+
+
+def test_page_cache_serves_repeats_and_notices_appends(client, logs, monkeypatch):
+    """A repeated request is served from the cache; an append invalidates it at once."""
+    import src.webui.api as api_module
+
+    calls = []
+    real = api_module._timeline
+    monkeypatch.setattr(api_module, "_timeline", lambda *a: calls.append(1) or real(*a))
+    url = "/api/live/execution/session_clean?limit=3"
+    first = client.get(url).json()
+    second = client.get(url).json()
+    assert first == second and len(calls) in (1, 2)  # 2 only if a second boundary passed
+    with (logs / "session_clean.jsonl").open("a") as fh:
+        fh.write(
+            json.dumps(
+                {
+                    "ts": "2025-12-20T11:00:00Z",
+                    "session_id": "session_clean",
+                    "symbol": "X",
+                    "mode": "paper",
+                    "kind": "fill",
+                    "payload": {},
+                }
+            )
+            + "\n"
+        )
+    third = client.get(url).json()
+    assert third["summary"]["event_count"] == first["summary"]["event_count"] + 1
