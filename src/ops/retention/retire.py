@@ -30,6 +30,7 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -75,6 +76,7 @@ class RootDirs:
     def __init__(self, root: os.PathLike[str] | str) -> None:
         self.root_fd = os.open(root, _DIR_FLAGS)
         self._fds: dict[str, int] = {"": self.root_fd}
+        self._lock = threading.Lock()
         self.touched: set[str] = set()
 
     def fd(self, directory: str) -> int:
@@ -82,8 +84,11 @@ class RootDirs:
         if fd is None:
             if "/" in directory or directory in ("", ".", ".."):
                 raise ValueError(f"not a day directory: {directory!r}")
-            fd = os.open(directory, _DIR_FLAGS, dir_fd=self.root_fd)
-            self._fds[directory] = fd
+            with self._lock:
+                fd = self._fds.get(directory)
+                if fd is None:
+                    fd = os.open(directory, _DIR_FLAGS, dir_fd=self.root_fd)
+                    self._fds[directory] = fd
         return fd
 
     @property
@@ -255,11 +260,11 @@ def finalize(dirs: RootDirs, retired: Retired, note: Callable[[str], None]) -> N
 def salvage_tail(
     d: int, hidden: str, name: str, size: int, note: Callable[[str], None], directory: str = ""
 ) -> None:
+    if os.stat(hidden, dir_fd=d, follow_symlinks=False).st_size <= size:
+        return
     fd = os.open(hidden, _READ_FLAGS, dir_fd=d)
     try:
         end = os.fstat(fd).st_size
-        if end <= size:
-            return
         tail = os.pread(fd, end - size, size)
     finally:
         os.close(fd)

@@ -16,7 +16,8 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,9 @@ __all__ = ["LOCK_FILE", "Outcome", "RetentionBusy", "RunReport", "run_retention"
 LOCK_FILE = ".retention.lock"
 SAMPLE_FILES = 8
 SAMPLE_BYTES = 256 * 1024
+# Threads for compressing and removing files: the time goes to fsync and to journal waits
+# in unlink, which overlap across threads (the GIL is released), not to CPU.
+IO_WORKERS = 8
 
 StepFn = Callable[[str, int, int], None]  # progress(stage, done, total)
 
@@ -177,16 +181,45 @@ def _execute(
 ) -> list[Outcome]:
     outcomes: list[Outcome] = []
     pending: list[Retired] = []
-    phase = None
-    for index, action in enumerate(actions):
-        if action.phase != phase:
-            _finish(dirs, pending, note)
-            phase = action.phase
-        outcomes.append(_act(dirs, action, pending, extra))
-        if progress is not None:
-            progress("applying", index + 1, len(actions))
-    _finish(dirs, pending, note)
+    for phase_actions in _by_phase(actions):
+        if phase_actions[0].kind == "compress" and len(phase_actions) > 1:
+            results = _in_parallel(dirs, phase_actions, pending, extra)
+        else:
+            results = (_act(dirs, a, pending, extra) for a in phase_actions)
+        for outcome in results:
+            outcomes.append(outcome)
+            if progress is not None:
+                progress("applying", len(outcomes), len(actions))
+        _finish(dirs, pending, note)
     return outcomes
+
+
+def _by_phase(actions: list[Action]) -> list[list[Action]]:
+    groups: list[list[Action]] = []
+    for action in actions:
+        if groups and groups[-1][0].phase == action.phase:
+            groups[-1].append(action)
+        else:
+            groups.append([action])
+    return groups
+
+
+def _in_parallel(
+    dirs: RootDirs, actions: list[Action], pending: list[Retired], extra: bool
+) -> Iterator[Outcome]:
+    """Compress several files at once: most of the time goes to fsync, which overlaps."""
+    for action in actions:  # open the directories here, not concurrently in the workers
+        if action.file is not None:
+            dirs.fd(action.file.directory)
+    with ThreadPoolExecutor(max_workers=IO_WORKERS) as pool:
+        futures = [pool.submit(_act, dirs, a, pending, extra) for a in actions]
+        try:
+            for future in futures:
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _act(dirs: RootDirs, action: Action, pending: list[Retired], extra: bool) -> Outcome:
@@ -218,11 +251,19 @@ def _finish(dirs: RootDirs, pending: list[Retired], note: Callable[[str], None])
     if not pending:
         return
     dirs.sync()
-    for retired in pending:
+
+    def remove(retired: Retired) -> None:
         try:
             finalize(dirs, retired, note)
         except OSError as exc:
             note(f"could not remove {retired.hidden}: {exc}; the next --apply finishes it")
+
+    if len(pending) == 1:
+        remove(pending[0])
+    else:
+        with ThreadPoolExecutor(max_workers=IO_WORKERS) as pool:
+            for _ in pool.map(remove, pending):
+                pass
     pending.clear()
     dirs.sync()
 
