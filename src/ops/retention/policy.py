@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from src.execution.config import TelemetryConfig
+from src.ops.units import plural
 
 __all__ = ["DAY_S", "RetentionPolicy"]
 
@@ -61,7 +62,8 @@ class RetentionPolicy:
         cap = f"{self.max_total_mb} MB" if self.max_total_mb else "none"
         compress = f"after {self.compress_after_days} days" if self.compress_after_days else "off"
         return (
-            f"max age {self.max_age_days} days, keep last {self.keep_last_n} sessions, "
+            f"max age {plural(self.max_age_days, 'day')}, "
+            f"keep last {plural(self.keep_last_n, 'session')}, "
             f"size cap {cap}, compress {compress}, "
             f"files written in the last {self.live_grace_minutes} min are live"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from src.ops.units import human_bytes
+from src.ops.units import human_bytes, plural
 
 from .run import RunReport
 
@@ -30,7 +30,7 @@ def render_plan(report: RunReport, out: TextIO) -> None:
     w(f"Root:     {report.root}\n")
     w(f"Policy:   {plan.policy.describe()}\n")
     w(
-        f"Sessions: {plan.sessions} in {plan.files} files "
+        f"Sessions: {plan.sessions} in {plural(plan.files, 'file')} "
         f"({plan.protected_sessions} protected by --keep-last-n, {plan.live_sessions} live)\n"
     )
     estimate = "estimated"
@@ -42,7 +42,7 @@ def render_plan(report: RunReport, out: TextIO) -> None:
     )
     if report.leftovers:
         verb = "completed" if report.applied else "to complete with --apply"
-        w(f"Interrupted run: {report.leftovers} leftover files ({verb})\n")
+        w(f"Interrupted run: {plural(report.leftovers, 'leftover file')} ({verb})\n")
     w("\nActions (oldest first):\n")
     if not plan.actions:
         w("  none\n")
@@ -57,7 +57,7 @@ def render_plan(report: RunReport, out: TextIO) -> None:
             w(f"  ... and {len(plan.skipped) - SHOW_SKIPPED} more (--json lists all)\n")
     foreign = report.inventory.foreign
     if foreign:
-        w(f"\nLeft alone ({len(foreign)} files that are not this project's session logs):\n")
+        w(f"\nLeft alone ({plural(len(foreign), 'file')}: not this project's session logs):\n")
         for rel, size, why in foreign[:SHOW_SKIPPED]:
             w(f"  {rel} ({human_bytes(size)}): {why}\n")
         if len(foreign) > SHOW_SKIPPED:
