@@ -23,7 +23,7 @@ from typing import Any
 
 from src.execution.telemetry.heartbeat import read_heartbeats
 from src.ops.retention.state import read_state
-from src.ops.units import human_bytes
+from src.ops.units import human_bytes, plural
 from src.query.checks import CRITICAL, OK, WARNING, Finding
 from src.query.files import list_sessions
 from src.query.lines import ReadError, iter_lines, iter_lines_reversed
@@ -102,14 +102,16 @@ def check_disk(
             Finding(
                 "root_size",
                 WARNING,
-                f"{human_bytes(size)} in {len(sessions)} sessions, above the retention size cap "
-                f"{t.size_cap_mb} MB: run telemetry_retention --apply",
+                f"{human_bytes(size)} in {plural(len(sessions), 'session')}, above the "
+                f"retention size cap {t.size_cap_mb} MB: run telemetry_retention --apply",
             )
         )
     else:
         limit = f" (size cap {t.size_cap_mb} MB)" if cap else ""
         findings.append(
-            Finding("root_size", OK, f"{human_bytes(size)} in {len(sessions)} sessions{limit}")
+            Finding(
+                "root_size", OK, f"{human_bytes(size)} in {plural(len(sessions), 'session')}{limit}"
+            )
         )
     return findings
 
@@ -209,7 +211,8 @@ def check_writers(root: Path, t: HealthThresholds, *, now: float) -> Finding:
                 failing_now.append(hb)
             elif now - hb.last_error_at <= RECENT_WRITER_S:
                 failed_lately.append(hb)
-    parts = [f"{len(running)} running writers"]
+    closed = sum(1 for hb in beats if hb.closed)
+    parts = [f"{plural(len(running), 'running writer')}, {closed} closed"]
     for hb in failing_now + failed_lately:
         parts.append(
             f"writer {hb.name}: {hb.errors} write errors, last {_ago(now - hb.last_error_at)} "

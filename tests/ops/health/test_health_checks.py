@@ -158,7 +158,7 @@ def test_write_errors_of_another_process_are_critical(root, python, repo_root):
     try:
         wait_for(lambda: check_writers(root, T, now=time.time()).severity == CRITICAL)
         finding = check_writers(root, T, now=time.time())
-        assert "1 running writers" in finding.message
+        assert "1 running writer, 0 closed" in finding.message
         assert "1 write errors" in finding.message and "IsADirectoryError" in finding.message
         later = check_writers(root, T, now=time.time() + 3600)
         assert later.severity == WARNING  # older than the 15-minute window, within a day
