@@ -65,8 +65,11 @@ def test_writer_appending_during_apply_loses_nothing(
     try:
         assert writer.stdout.readline().strip() == "ready"
         policy = RetentionPolicy(keep_last_n=0, compress_after_days=1, max_total_mb=0)
-        compressed = 0
-        for _ in range(20):
+        compressed = passes = 0
+        # Passes until retention has compressed files under the writer's feet a few times
+        # (how many a pass manages depends on the machine's load), at least 20 passes.
+        while passes < 20 or (compressed < 10 and passes < 400):
+            passes += 1
             old = time.time() - 10 * 86_400
             for path in root.glob("w*.jsonl"):
                 try:
@@ -80,7 +83,7 @@ def test_writer_appending_during_apply_loses_nothing(
         out, _ = writer.communicate(timeout=60)
     assert writer.returncode == 0
     result = json.loads(out.strip().splitlines()[-1])
-    assert compressed >= 5  # retention really compressed files the writer kept appending to
+    assert compressed >= 10  # retention really compressed files the writer kept appending to
     for sid, last in result["last"].items():
         seen = seqs_of(root, sid)
         expected = [1, 2, 3, 4, 5, *range(1001, last + 1)]
