@@ -10,6 +10,7 @@ SUITES = {
     "query": "benchmarks.bench_query",
     "dashboard": "benchmarks.bench_dashboard",
     "redis": "benchmarks.bench_redis",
+    "retention": "benchmarks.bench_retention",
 }
 
 

@@ -1,16 +1,16 @@
-"""A progress bar on stderr for scans that take more than a moment (never when piped)."""
+"""Progress bars on stderr for jobs that take more than a moment (never when piped)."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
 from src.query.engine import ProgressFn
 
-__all__ = ["scan_progress"]
+__all__ = ["scan_progress", "step_progress"]
 
 _SHOW_AFTER_S = 0.5
 
@@ -50,6 +50,54 @@ def scan_progress(
             bar.start()
             task = bar.add_task("scan", total=total, lines=lines)
         bar.update(task, completed=done, lines=lines)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+@contextmanager
+def step_progress(
+    stream: TextIO | None = None, show_after: float = _SHOW_AFTER_S
+) -> Iterator[Callable[[str, int, int], None] | None]:
+    """Yield ``progress(stage, done, total)`` for multi-stage jobs (``None`` when stderr is
+    no terminal). One bar per stage, shown once the job has run for ``show_after`` seconds
+    and gone when the stage completes, so output printed between stages stays readable.
+    """
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    started = time.monotonic()
+    bar: Progress | None = None
+    tasks: dict[str, object] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            if time.monotonic() - started < show_after:
+                return
+            bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(file=stream, force_terminal=True),
+                transient=True,
+            )
+            bar.start()
+        task = tasks.get(stage)
+        if task is None:
+            task = tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(task, completed=done, total=total)  # type: ignore[arg-type]
+        if done >= total:  # stage over: leave the terminal to whatever prints next
+            bar.stop()
+            bar = None
+            tasks.clear()
 
     try:
         yield update

@@ -26,9 +26,11 @@ __all__ = [
     "ConfigError",
     "ExecutionConfig",
     "GateConfig",
+    "HealthConfig",
     "PaperConfig",
     "PrometheusConfig",
     "RedisConfig",
+    "RetentionConfig",
     "TelemetryConfig",
     "TelemetryFilters",
     "load_config",
@@ -100,6 +102,36 @@ class PrometheusConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """``[execution.telemetry.retention]``: the retention tool's defaults.
+
+    The age limit is ``execution.telemetry.retention_days`` and whether to compress at all is
+    ``execution.telemetry.compression``; the keys here refine them.
+    """
+
+    keep_last_n: int = field(default=200, metadata={"min": 0})
+    max_total_mb: int = field(default=2048, metadata={"min": 0})  # 0: no size cap
+    compress_after_days: int = field(default=7, metadata={"min": 0})  # 0: never compress
+    # A file written this recently may still be appended to: never compressed or deleted.
+    live_grace_minutes: int = field(default=15, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """``[execution.telemetry.health]``: thresholds of the health check."""
+
+    disk_warn_percent: float = field(default=80.0, metadata={"min": 0.0})
+    disk_crit_percent: float = field(default=90.0, metadata={"min": 0.0})
+    parse_error_warn: float = field(default=0.01, metadata={"min": 0.0})
+    parse_error_crit: float = field(default=0.05, metadata={"min": 0.0})
+    sample_files: int = field(default=20, metadata={"min": 1})
+    sample_lines: int = field(default=5000, metadata={"min": 1})
+    retention_stale_warn_hours: float = field(default=192.0, metadata={"gt": 0.0})
+    retention_stale_crit_hours: float = field(default=360.0, metadata={"gt": 0.0})
+    write_error_window_minutes: float = field(default=15.0, metadata={"gt": 0.0})
+
+
+@dataclass(frozen=True)
 class TelemetryConfig:
     enabled: bool = True
     backend: tuple[str, ...] = ("jsonl",)
@@ -108,6 +140,8 @@ class TelemetryConfig:
     # Consumed by the retention tool: compress closed files, delete after retention_days.
     compression: bool = True
     retention_days: int = field(default=30, metadata={"min": 1})
+    # Seconds between writer heartbeats under <base_path>/.writers/ (0: none).
+    heartbeat_interval_s: float = field(default=10.0, metadata={"min": 0.0})
     fsync: str = field(default="interval", metadata=_choice("none", "interval", "always"))
     fsync_interval_s: float = field(default=1.0, metadata={"min": 0.001})
     # > 0 puts the sinks behind a bounded queue drained by a worker thread.
@@ -116,6 +150,8 @@ class TelemetryConfig:
     redis: RedisConfig = field(default_factory=RedisConfig)
     collector: CollectorConfig = field(default_factory=CollectorConfig)
     prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
 
 @dataclass(frozen=True)

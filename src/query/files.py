@@ -17,7 +17,14 @@ from pathlib import Path
 
 from src.execution.session_ids import validate_session_id
 
-__all__ = ["SessionFiles", "list_sessions", "open_segment", "session_files"]
+__all__ = [
+    "SessionFiles",
+    "is_day_dir",
+    "list_sessions",
+    "open_segment",
+    "parse_file_name",
+    "session_files",
+]
 
 _DAY_DIR = re.compile(r"\d{4}-\d{2}-\d{2}")
 SUFFIXES = (".jsonl.gz", ".jsonl")
@@ -43,6 +50,16 @@ def _split_name(name: str) -> tuple[str, bool] | None:
                 return None
             return stem, suffix == ".jsonl.gz"
     return None
+
+
+def parse_file_name(name: str) -> tuple[str, bool] | None:
+    """``(session_id, is_gzip)`` for a session file name, ``None`` for any other name."""
+    return _split_name(name)
+
+
+def is_day_dir(name: str) -> bool:
+    """True for a daily-rotation directory name (``YYYY-MM-DD``)."""
+    return _DAY_DIR.fullmatch(name) is not None
 
 
 def _scan_dir(directory: Path, day: str, found: dict[str, list[tuple[str, bool, Path]]]) -> None:

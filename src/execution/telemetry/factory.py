@@ -28,6 +28,7 @@ def _jsonl(config: TelemetryConfig) -> ExecutionEventEmitter:
         fsync=config.fsync,  # type: ignore[arg-type]
         fsync_interval=config.fsync_interval_s,
         rotation=config.rotation,  # type: ignore[arg-type]
+        heartbeat_interval=config.heartbeat_interval_s,
     )
 
 

@@ -15,6 +15,17 @@ path) or ``"always"`` (fsync inside ``emit``; slow, the caller asked for it).
 With ``rotation="daily"`` files live under ``<base>/YYYY-MM-DD/<session>.jsonl`` and a new
 file starts at midnight UTC. Every open file holds a shared ``flock`` so retention can tell
 that a writer is still appending to it.
+
+The lock hand-off with retention: retention takes ``LOCK_EX | LOCK_NB`` on a file before it
+compresses or removes it, and first renames it away from its session name. A logger that
+opens the file at that very moment cannot get its shared lock (and never waits for it). It
+then re-checks before every write, until it holds the lock, that the session name still
+refers to the file it has open; once retention has moved the file away, the logger starts a
+new file under the session name. So no acknowledged event goes to a file retention retired.
+
+With ``heartbeat_interval > 0`` a background thread publishes the logger's counters to
+``<base>/.writers/`` (see :mod:`src.execution.telemetry.heartbeat`), so the health check,
+another process, can report write errors.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from src.execution.events import ExecutionEvent
 from src.execution.serialization import encode_event_line
 from src.execution.session_ids import validate_session_id
 from src.execution.telemetry.base import ExecutionEventEmitter, guarded
+from src.execution.telemetry.heartbeat import HeartbeatWriter
 
 __all__ = ["DEFAULT_BASE_PATH", "FSYNC_POLICIES", "ROTATIONS", "JsonlExecutionLogger"]
 
@@ -54,6 +66,7 @@ def _after_fork_in_child() -> None:
     # The fsync thread does not survive fork; the child starts its own on demand.
     for logger in list(_live_loggers):
         logger._syncer = None
+        logger._heartbeat = None  # the child publishes its own, from its next file open
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -75,6 +88,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         fsync_interval: float = 1.0,
         rotation: Rotation = "none",
         max_open_files: int = 256,
+        heartbeat_interval: float = 0.0,
         strict: bool = False,
         clock: Any = time.time,
     ) -> None:
@@ -87,6 +101,8 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             raise ValueError(f"invalid fsync_interval {fsync_interval!r}: must be > 0")
         if max_open_files < 1:
             raise ValueError(f"invalid max_open_files {max_open_files!r}: must be >= 1")
+        if heartbeat_interval < 0:
+            raise ValueError(f"invalid heartbeat_interval {heartbeat_interval!r}: must be >= 0")
         self.base_path = Path(base_path)
         self.fsync = fsync
         self.fsync_interval = float(fsync_interval)
@@ -104,7 +120,13 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         self._stop_syncer = threading.Event()
         self.lock_contention = 0
         self._torn: set[str] = set()
+        # Sessions whose file was opened while retention held it exclusively: re-checked
+        # before each write until the shared lock is ours (see the module docstring).
+        self._unlocked: set[str] = set()
+        self.heartbeat_interval = float(heartbeat_interval)
+        self._heartbeat: HeartbeatWriter | None = None
         _live_loggers.add(self)
+        self._ensure_heartbeat()
 
     # -- paths -------------------------------------------------------------------------
     def path_for(self, session_id: str, day: str | None = None) -> Path:
@@ -126,6 +148,8 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             fd = self._fds.get(event.session_id)
             if fd is None:
                 fd = self._open(event.session_id)
+            if self._unlocked and event.session_id in self._unlocked:
+                fd = self._revalidate(event.session_id, fd)
             line = encode_event_line(event)
             torn = bool(self._torn) and event.session_id in self._torn
             if torn:
@@ -167,17 +191,51 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                 # Shared: any number of writers; retention's exclusive probe fails while we hold it.
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except OSError:
-                # Another process holds it exclusively (a retention run probing it). Appends
-                # are still safe; retention re-checks the file before it touches it.
+                # Retention holds it exclusively. Never wait in the trading path: write, but
+                # re-check the file is still the session's before every write (_revalidate).
                 self.lock_contention += 1
+                self._unlocked.add(session_id)
             if len(self._fds) >= self.max_open_files:
                 oldest = next(iter(self._fds))
                 self._retire(self._fds.pop(oldest))
+                self._unlocked.discard(oldest)
             self._fds[session_id] = fd
             self._close_retired(force=False)
             if self.fsync == "interval" and self._syncer is None:
                 self._start_syncer()
-            return fd
+        if self._heartbeat is None:
+            self._ensure_heartbeat()
+        return fd
+
+    def _revalidate(self, session_id: str, fd: int) -> int:
+        """The descriptor to write to for a session whose shared lock we do not hold yet."""
+        with self._open_lock:
+            if self._fds.get(session_id) != fd:
+                fd = self._fds.get(session_id)  # another thread already reopened it
+                if fd is not None and session_id not in self._unlocked:
+                    return fd
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    locked = True
+                except OSError:
+                    locked = False
+                path = self.path_for(session_id, self._day or None)
+                try:
+                    here = os.stat(path, follow_symlinks=False)
+                    mine = os.fstat(fd)
+                    same = (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    if locked:
+                        self._unlocked.discard(session_id)
+                    return fd
+                # Retention moved the file away: carry on in a new file under the session name.
+                self._fds.pop(session_id, None)
+                self._retire(fd)
+            self._unlocked.discard(session_id)
+        return self._open(session_id)
 
     def _roll_over(self) -> None:
         with self._open_lock:
@@ -190,6 +248,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             old, self._fds = self._fds, {}
             for fd in old.values():
                 self._retire(fd)
+            self._unlocked.clear()
 
     def _retire(self, fd: int) -> None:
         if self.fsync != "none":
@@ -257,6 +316,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             self._closed = True
             self._stop_syncer.set()
             fds, self._fds = self._fds, {}
+            heartbeat, self._heartbeat = self._heartbeat, None
         if self.fsync != "none":
             for fd in fds.values():
                 try:
@@ -269,6 +329,39 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             except OSError:
                 pass
         self._close_retired(force=True)
+        if heartbeat is not None:
+            heartbeat.stop(final=True)
+
+    # -- heartbeat -----------------------------------------------------------------------
+    def _ensure_heartbeat(self) -> None:
+        if self.heartbeat_interval <= 0 or self._closed:
+            return
+        with self._open_lock:
+            if self._heartbeat is not None:
+                return
+            ref = weakref.ref(self)
+
+            def snapshot() -> dict[str, Any]:
+                logger = ref()
+                return logger._heartbeat_counters() if logger is not None else {}
+
+            def on_error(exc: BaseException) -> None:
+                logger = ref()
+                if logger is not None:
+                    logger._report(f"heartbeat write failed: {type(exc).__name__}: {exc}")
+
+            self._heartbeat = HeartbeatWriter(
+                self.base_path, self.heartbeat_interval, snapshot, on_error
+            )
+            self._heartbeat.start()
+
+    def _heartbeat_counters(self) -> dict[str, Any]:
+        return {
+            "base_path": str(self.base_path),
+            **self.stats.as_dict(),
+            "lock_contention": self.lock_contention,
+            "open_files": len(self._fds),
+        }
 
     def open_sessions(self) -> list[str]:
         """Session ids with a file currently open for appending."""

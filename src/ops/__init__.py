@@ -1,0 +1,1 @@
+"""Operations tooling for the telemetry logs: retention (compress, delete) and health."""

@@ -1,0 +1,1 @@
+"""Health check of the telemetry root: disk, parse errors, retention, writer errors."""

@@ -1,0 +1,1 @@
+"""Telemetry log retention: plan, then (with --apply) compress and delete safely."""
