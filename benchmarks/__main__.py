@@ -5,7 +5,11 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = {"emit": "benchmarks.bench_emit", "query": "benchmarks.bench_query"}
+SUITES = {
+    "emit": "benchmarks.bench_emit",
+    "query": "benchmarks.bench_query",
+    "export": "benchmarks.bench_export",
+}
 
 
 def main(argv: list[str]) -> int:
