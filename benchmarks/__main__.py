@@ -11,6 +11,7 @@ SUITES = {
     "dashboard": "benchmarks.bench_dashboard",
     "redis": "benchmarks.bench_redis",
     "retention": "benchmarks.bench_retention",
+    "export": "benchmarks.bench_export",
 }
 
 

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from src.query.engine import ProgressFn
+from src.query.engine import BytesProgressFn, ProgressFn
 
-__all__ = ["scan_progress", "step_progress"]
+__all__ = ["byte_progress", "scan_progress", "step_progress"]
 
 _SHOW_AFTER_S = 0.5
 
@@ -103,4 +103,59 @@ def step_progress(
         yield update
     finally:
         if bar is not None:
+            bar.stop()
+
+
+@contextmanager
+def byte_progress(
+    total: int, label: str, stream: TextIO | None = None, show_after: float = _SHOW_AFTER_S
+) -> Iterator[BytesProgressFn | None]:
+    """Yield a ``progress(n_bytes)`` callback drawing a bar of ``total`` bytes on stderr.
+
+    ``None`` when stderr is no terminal; the bar appears once the work has run for
+    ``show_after`` seconds, and shows bytes read, speed and time left.
+    """
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    started = time.monotonic()
+    bar: Progress | None = None
+    task = None
+    done = 0
+
+    def update(n: int) -> None:
+        nonlocal bar, task, done
+        done += n
+        if bar is None:
+            if time.monotonic() - started < show_after:
+                return
+            bar = Progress(
+                TextColumn(label),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=stream, force_terminal=True),
+                transient=False,
+            )
+            bar.start()
+            task = bar.add_task(label, total=max(total, 1))
+        bar.update(task, completed=min(done, total))
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.update(task, completed=total)
             bar.stop()

@@ -24,10 +24,12 @@ from src.query.filters import EventFilter
 from src.query.lines import ReadError, iter_lines, iter_lines_reversed
 from src.query.records import ParseStats, Record, decode_record
 
-__all__ = ["ProgressFn", "iter_events", "select_sessions", "summarize", "tail"]
+__all__ = ["BytesProgressFn", "ProgressFn", "iter_events", "select_sessions", "summarize", "tail"]
 
 # progress(files_done, files_total, lines_read): called between files and every 2**16 lines.
 ProgressFn = Callable[[int, int, int], None]
+# progress(bytes): that many more bytes of the source were read (streaming exports).
+BytesProgressFn = Callable[[int], None]
 
 
 def select_sessions(base: str | os.PathLike[str], flt: EventFilter) -> list[SessionFiles]:
@@ -135,17 +137,33 @@ def tail(
 
 
 def iter_events(
-    base: str | os.PathLike[str], flt: EventFilter | None = None, stats: ParseStats | None = None
+    base: str | os.PathLike[str],
+    flt: EventFilter | None = None,
+    stats: ParseStats | None = None,
+    *,
+    progress: BytesProgressFn | None = None,
 ) -> Iterator[Record]:
-    """Every matching event in file order (session by session), fully decoded."""
+    """Every matching event in file order (session by session), fully decoded.
+
+    ``progress(n)`` is told that ``n`` more bytes of the source were read: every 2**16
+    lines of a plain file, and a gzip file's size once it is done (its compressed offset
+    is not known while reading).
+    """
     flt = flt or EventFilter()
     stats = stats if stats is not None else ParseStats()
     for session in select_sessions(base, flt):
         for path in session.files:
             stats.files += 1
+            plain = progress is not None and not path.name.endswith(".gz")
+            pending = 0
             try:
-                for line, complete in iter_lines(path):
+                for n, (line, complete) in enumerate(iter_lines(path), 1):
                     stats.total_lines += 1
+                    if plain:
+                        pending += len(line) + complete
+                        if not n & 0xFFFF:
+                            progress(pending)  # type: ignore[misc]
+                            pending = 0
                     rec = decode_record(line) if complete else None
                     if rec is None:
                         stats.invalid_lines += 1
@@ -156,3 +174,12 @@ def iter_events(
                         yield rec
             except ReadError:
                 stats.unreadable_files += 1
+            if progress is not None:
+                progress(pending if plain else _size(path))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

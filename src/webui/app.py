@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from src.webui.api import router as api_router
 from src.webui.auth import TokenMiddleware
+from src.webui.export_api import router as export_router
 from src.webui.live import FeedHub
 from src.webui.metrics import WebMetrics
 from src.webui.pages import router as page_router
@@ -93,6 +94,7 @@ def create_app(
         return JSONResponse({"detail": problems}, status_code=422)
 
     app.include_router(api_router)
+    app.include_router(export_router)
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -1,0 +1,101 @@
+"""What the telemetry commands share: the viewer's filter flags, bad-input errors, exit codes.
+
+Every command selects events the way ``view_execution_telemetry`` does (``--path``,
+``--session``, ``--type``, ``--symbol``, ``--from``, ``--to``), reports bad input as one
+line on stderr and exits with 3 for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from src.query.filters import EventFilter
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "BadInput",
+    "Parser",
+    "add_filter_args",
+    "fail",
+    "filter_from_args",
+    "positive_float",
+    "positive_int",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 3
+
+
+class BadInput(Exception):
+    """Input the command cannot work with; its message is the one line shown."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the project's convention: a bad flag is one line and exit code 3."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be > 0")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be > 0")
+    return value
+
+
+def add_filter_args(p: argparse.ArgumentParser, *, path_help: str = "log root") -> None:
+    p.add_argument("--path", default="logs/execution", help=f"{path_help} (default logs/execution)")
+    p.add_argument("--session", help="session id (default: all sessions under --path)")
+    p.add_argument("--type", dest="kind", help="event kind(s): intent,order,fill,gate,error")
+    p.add_argument("--symbol", help="symbol(s), comma-separated")
+    p.add_argument("--from", dest="start", metavar="TIME", help="earliest event time (ISO 8601)")
+    p.add_argument("--to", dest="end", metavar="TIME", help="latest event time (ISO 8601)")
+
+
+def filter_from_args(args: argparse.Namespace) -> tuple[Path, EventFilter]:
+    """The log root and the filter the flags name; ``BadInput`` for anything wrong."""
+    from src.query.files import list_sessions, session_files
+
+    root = Path(args.path)
+    if not root.is_dir():
+        raise BadInput(f"log path {str(root)!r} does not exist or is not a directory")
+    try:
+        flt = EventFilter.build(
+            session_id=args.session,
+            kind=args.kind,
+            symbol=args.symbol,
+            start=args.start,
+            end=args.end,
+        )
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    if args.session and session_files(root, args.session) is None:
+        known = [s.session_id for s in list_sessions(root)]
+        close = difflib.get_close_matches(args.session, known, n=5, cutoff=0.5)
+        hint = f"; did you mean: {', '.join(close)}" if close else f" ({len(known)} sessions found)"
+        raise BadInput(f"no execution log found for session {args.session!r} in {root}{hint}")
+    return root, flt
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
