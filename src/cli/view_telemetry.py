@@ -7,13 +7,25 @@ Exit codes: 0 success (or --check healthy), 1 --check warning, 2 --check critica
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
-EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_INPUT = 0, 1, 2, 3
+from src.cli.common import (
+    EXIT_INPUT,
+    EXIT_OK,
+    BadInput,
+    Parser,
+    add_filter_args,
+    fail,
+    filter_from_args,
+    positive_int,
+)
+
+__all__ = ["EXIT_CRITICAL", "EXIT_INPUT", "EXIT_OK", "EXIT_WARNING", "build_parser", "main"]
+
+EXIT_WARNING, EXIT_CRITICAL = 1, 2
 DEFAULT_TIMELINE = 20
 
 EPILOG = """\
@@ -37,26 +49,16 @@ exit codes:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_INPUT, f"error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="view_execution_telemetry",
         description="Inspect execution telemetry logs: summaries, timelines, exports, checks.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--path", default="logs/execution", help="log root (default logs/execution)")
-    p.add_argument("--session", help="session id (default: all sessions under --path)")
-    p.add_argument("--type", dest="kind", help="event kind(s): intent,order,fill,gate,error")
-    p.add_argument("--symbol", help="symbol(s), comma-separated")
-    p.add_argument("--from", dest="start", metavar="TIME", help="earliest event time (ISO 8601)")
-    p.add_argument("--to", dest="end", metavar="TIME", help="latest event time (ISO 8601)")
-    p.add_argument("--limit", type=_positive_int, help="at most N newest matching events")
-    p.add_argument("--timeline", type=_positive_int, metavar="N", help="print the newest N events")
+    add_filter_args(p)
+    p.add_argument("--limit", type=positive_int, help="at most N newest matching events")
+    p.add_argument("--timeline", type=positive_int, metavar="N", help="print the newest N events")
     p.add_argument("--summary", action="store_true", help="print counts, latency, slippage, ...")
     p.add_argument("--json", action="store_true", help="print matching events as JSON lines")
     p.add_argument("--check", action="store_true", help="evaluate red flags; exit 0/1/2")
@@ -75,45 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be > 0")
-    return value
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_INPUT
-
-
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = stdout or sys.stdout
-    from src.query.files import list_sessions, session_files
-    from src.query.filters import EventFilter
-
-    root = Path(args.path)
-    if not root.is_dir():
-        return _fail(f"log path {str(root)!r} does not exist or is not a directory")
     try:
-        flt = EventFilter.build(
-            session_id=args.session,
-            kind=args.kind,
-            symbol=args.symbol,
-            start=args.start,
-            end=args.end,
-        )
-    except ValueError as exc:
-        return _fail(str(exc))
-    if args.session and session_files(root, args.session) is None:
-        known = [s.session_id for s in list_sessions(root)]
-        close = difflib.get_close_matches(args.session, known, n=5, cutoff=0.5)
-        hint = f"; did you mean: {', '.join(close)}" if close else f" ({len(known)} sessions found)"
-        return _fail(f"no execution log found for session {args.session!r} in {root}{hint}")
+        root, flt = filter_from_args(args)
+    except BadInput as exc:
+        return fail(str(exc))
 
     rich = out.isatty() and not args.plain
     if args.json:
