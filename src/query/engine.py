@@ -13,20 +13,29 @@ from __future__ import annotations
 import heapq
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from src.query.analytics.summary import SummaryBuilder
+from src.query.analytics.summary import Matcher, SummaryBuilder
 from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
 from src.query.files import GZIP_ERRORS, SessionFiles, list_sessions, open_segment, session_files
 from src.query.filters import EventFilter
-from src.query.lines import ReadError, iter_lines, iter_lines_reversed
+from src.query.lines import ReadError, iter_blocks, iter_lines, iter_lines_reversed
 from src.query.records import ParseStats, Record, decode_record
 
-__all__ = ["BytesProgressFn", "ProgressFn", "iter_events", "select_sessions", "summarize", "tail"]
+__all__ = [
+    "BytesProgressFn",
+    "ProgressFn",
+    "iter_events",
+    "scan_files",
+    "select_sessions",
+    "summarize",
+    "tail",
+]
 
-# progress(files_done, files_total, lines_read): called between files and every 2**16 lines.
+# progress(files_done, files_total, lines_read): called between files and about every
+# 2**16 lines.
 ProgressFn = Callable[[int, int, int], None]
 # progress(bytes): that many more bytes of the source were read (streaming exports).
 BytesProgressFn = Callable[[int], None]
@@ -51,23 +60,11 @@ def summarize(
     """Counts, time range, parse statistics and analytics of every matching event."""
     flt = flt or EventFilter()
     sessions = select_sessions(base, flt)
-    builder = SummaryBuilder(gap_threshold_s=gap_threshold_s)
-    stats = ParseStats()
     match = None if flt.is_trivial else flt.matches
     paths = [p for s in sessions for p in s.files]
-    for index, path in enumerate(paths):
-        stats.files += 1
-        try:
-            with open_segment(path) as fh:
-                builder.consume(
-                    _with_progress(fh, progress, index, len(paths), stats), stats, match
-                )
-        except FileNotFoundError:
-            stats.files -= 1  # vanished between listing and reading (retention)
-        except GZIP_ERRORS:
-            stats.unreadable_files += 1
-        if progress is not None:
-            progress(index + 1, len(paths), stats.total_lines)
+    builder, stats = scan_files(paths, gap_threshold_s, match, progress)
+    if builder.needs_exact_steps:
+        builder, stats = scan_files(paths, gap_threshold_s, match, progress, exact_steps=True)
     out = builder.result(stats, as_of=as_of)
     out["session_id"] = flt.session_id
     out["found"] = bool(sessions)
@@ -75,20 +72,36 @@ def summarize(
     return out
 
 
-def _with_progress(
-    lines: Iterable[bytes], progress: ProgressFn | None, index: int, files: int, stats: ParseStats
-) -> Iterable[bytes]:
-    if progress is None:
-        return lines
+def scan_files(
+    paths: list[Path],
+    gap_threshold_s: float,
+    match: Matcher | None,
+    progress: ProgressFn | None,
+    *,
+    exact_steps: bool = False,
+) -> tuple[SummaryBuilder, ParseStats]:
+    """One pass over ``paths`` in order, in this process."""
+    builder = SummaryBuilder(gap_threshold_s=gap_threshold_s, exact_steps=exact_steps)
+    stats = ParseStats()
+    for index, path in enumerate(paths):
+        stats.files += 1
+        report = None
+        if progress is not None:
+            done = stats.total_lines
 
-    def counted() -> Iterator[bytes]:
-        base = stats.total_lines
-        for n, line in enumerate(lines, 1):
-            if not n & 0xFFFF:
-                progress(index, files, base + n)
-            yield line
+            def report(lines: int, index: int = index, done: int = done) -> None:
+                progress(index, len(paths), done + lines)
 
-    return counted()
+        try:
+            with open_segment(path) as fh:
+                builder.consume(iter_blocks(fh), stats, match, progress=report)
+        except FileNotFoundError:
+            stats.files -= 1  # vanished between listing and reading (retention)
+        except GZIP_ERRORS:
+            stats.unreadable_files += 1
+        if progress is not None:
+            progress(index + 1, len(paths), stats.total_lines)
+    return builder, stats
 
 
 def _reverse_file(path: Path, flt: EventFilter, limit: int) -> Iterator[Record]:

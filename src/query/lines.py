@@ -1,9 +1,13 @@
 """Raw lines out of session files: forward (streaming) and backward (from the end).
 
-Both yield ``(line, complete)`` where ``complete`` is False only for a last line without
-its newline: a torn write (or, on a live file, a line caught mid-write), which readers
-count as invalid and skip. Reading backward costs O(lines read), not O(file), for plain
-files; gzip files cannot be read backward and are streamed forward by the caller.
+Both line readers yield ``(line, complete)`` where ``complete`` is False only for a last
+line without its newline: a torn write (or, on a live file, a line caught mid-write),
+which readers count as invalid and skip. Reading backward costs O(lines read), not
+O(file), for plain files; gzip files cannot be read backward and are streamed forward by
+the caller.
+
+Full scans read raw blocks instead (:func:`iter_blocks`, :func:`iter_range_blocks`) and
+split lines in the scan loop: much cheaper than a Python call per line.
 """
 
 from __future__ import annotations
@@ -11,12 +15,45 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from src.query.files import GZIP_ERRORS, open_segment
 
-__all__ = ["BLOCK_SIZE", "ReadError", "iter_lines", "iter_lines_reversed"]
+__all__ = [
+    "BLOCK_SIZE",
+    "SCAN_BLOCK_SIZE",
+    "ReadError",
+    "iter_blocks",
+    "iter_lines",
+    "iter_lines_reversed",
+    "iter_range_blocks",
+]
 
 BLOCK_SIZE = 1 << 16
+SCAN_BLOCK_SIZE = 1 << 20
+
+
+def iter_blocks(fh: BinaryIO, size: int = SCAN_BLOCK_SIZE) -> Iterator[bytes]:
+    """Consecutive blocks of an open file to its end (lines may span blocks)."""
+    read = fh.read
+    while block := read(size):
+        yield block
+
+
+def iter_range_blocks(
+    fd: int, start: int, end: int | None, size: int = SCAN_BLOCK_SIZE
+) -> Iterator[bytes]:
+    """Blocks of bytes ``start`` to ``end`` (to the end of file when None) of ``fd``.
+
+    Positional reads: processes sharing the descriptor do not share a file offset.
+    """
+    pos = start
+    while end is None or pos < end:
+        block = os.pread(fd, size if end is None else min(size, end - pos), pos)
+        if not block:
+            return
+        pos += len(block)
+        yield block
 
 
 class ReadError(Exception):

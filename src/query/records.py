@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import orjson
@@ -28,22 +28,27 @@ __all__ = [
     "decode_scan",
     "decode_scan_slow",
     "is_utf8",
+    "parse_instant_dt",
     "parse_ts",
     "scan_decoder",
 ]
 
 
-def parse_ts(value: object) -> float | None:
-    """POSIX seconds of an ISO 8601 string (``Z`` or offset; naive means UTC), else None."""
+def parse_instant_dt(value: object) -> datetime | None:
+    """The aware datetime of an ISO 8601 string (naive means UTC), else None."""
     if not isinstance(value, str):
         return None
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def parse_ts(value: object) -> float | None:
+    """POSIX seconds of an ISO 8601 string (``Z`` or offset; naive means UTC), else None."""
+    dt = parse_instant_dt(value)
+    return None if dt is None else dt.timestamp()
 
 
 @dataclass(slots=True)
@@ -111,19 +116,29 @@ class ScanPayload(msgspec.Struct, gc=False):
 EMPTY_PAYLOAD = ScanPayload()
 
 
-class ScanRecord(msgspec.Struct, gc=False):
-    """The fields of an event line that scans and analytics use; ``t`` is POSIX seconds."""
+class ScanRecord(msgspec.Struct, gc=False, kw_only=True):
+    """The fields of an event line that scans and analytics use.
 
-    ts: datetime
+    ``ts`` is always timezone-aware and ``kind`` a non-empty string: the fast decoder
+    rejects anything else (naive times, other ISO forms, mistyped fields) with a
+    ``ValidationError``, and such lines take the slower path with the same rules as
+    :func:`decode_record`. Instants are compared as datetimes; :attr:`t` converts.
+    """
+
+    ts: Annotated[datetime, msgspec.Meta(tz=True)]
     session_id: Any = None
     symbol: Any = None
     mode: Any = None
-    kind: Any = None
+    kind: Annotated[str, msgspec.Meta(min_length=1)]
     payload: ScanPayload | None = None
     seq: Any = None
     event_id: Any = None
     mono_ns: Any = None
-    t: float = 0.0
+
+    @property
+    def t(self) -> float:
+        """POSIX seconds of ``ts``."""
+        return self.ts.timestamp()
 
 
 class _LooseRecord(msgspec.Struct, gc=False):
@@ -156,8 +171,8 @@ def decode_scan(line: bytes) -> ScanRecord | None:
     """Decode the fields analytics need; ``None`` when the line is not a valid event.
 
     The fast path parses ``ts`` in C; lines it rejects (an ISO form RFC 3339 does not
-    cover, a payload that is not an object) take the slower path with the same rules
-    as :func:`decode_record`.
+    cover, a naive time, a payload that is not an object, a mistyped ``kind``) take the
+    slower path with the same rules as :func:`decode_record`.
     """
     if not line.isascii() and not is_utf8(line):
         return None
@@ -167,26 +182,21 @@ def decode_scan(line: bytes) -> ScanRecord | None:
         return decode_scan_slow(line)
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
-    kind = rec.kind
-    if kind.__class__ is not str or not kind:
-        return None
-    if rec.ts.tzinfo is None:
-        rec.ts = rec.ts.replace(tzinfo=UTC)
-    rec.t = rec.ts.timestamp()
     if rec.payload is None:
         rec.payload = EMPTY_PAYLOAD
     return rec
 
 
 def decode_scan_slow(line: bytes) -> ScanRecord | None:
+    """:func:`decode_scan` for lines the typed decoder rejects (no UTF-8 check here)."""
     try:
         loose = _loose_decoder.decode(line)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         return None
     if not isinstance(loose.kind, str) or not loose.kind:
         return None
-    t = parse_ts(loose.ts)
-    if t is None:
+    ts = parse_instant_dt(loose.ts)
+    if ts is None:
         return None
     payload = EMPTY_PAYLOAD
     if isinstance(loose.payload, dict):
@@ -194,8 +204,9 @@ def decode_scan_slow(line: bytes) -> ScanRecord | None:
             payload = msgspec.convert(loose.payload, ScanPayload, strict=False)
         except msgspec.ValidationError:
             payload = EMPTY_PAYLOAD
+    # ts keeps the exact instant (and offset) parsed: no round trip through float seconds.
     return ScanRecord(
-        ts=datetime.fromtimestamp(t, UTC),
+        ts=ts,
         session_id=loose.session_id,
         symbol=loose.symbol,
         mode=loose.mode,
@@ -204,7 +215,6 @@ def decode_scan_slow(line: bytes) -> ScanRecord | None:
         seq=loose.seq,
         event_id=loose.event_id,
         mono_ns=loose.mono_ns,
-        t=t,
     )
 
 

@@ -149,3 +149,13 @@ def test_progress_callback_reports_files_and_lines(tmp_path):
     calls = []
     summarize(tmp_path, progress=lambda done, total, lines: calls.append((done, total, lines)))
     assert calls[-1] == (2, 2, 7)
+
+
+def test_far_future_instants_are_stepped_in_float_seconds(tmp_path):
+    """Beyond 2242 float seconds are coarser than a microsecond: the scan redoes the exact check."""
+    stamps = ["2300-01-01T00:00:00.000002Z", "2300-01-01T00:00:00.000001Z", "2300-01-01T00:00:01Z"]
+    write(tmp_path / "s.jsonl", [ev(ts) for ts in stamps])
+    t = [parse_instant(ts) for ts in stamps]
+    s = summarize(tmp_path, EventFilter.build(session_id="s"))
+    assert s["timestamps"]["non_monotonic_steps"] == int(t[1] - t[0] < 0)
+    assert s["end_time"].startswith("2300-01-01T00:00:01")

@@ -12,6 +12,8 @@ latency and is counted in ``negative_intervals`` instead.
 Slippage is the fill price against the intent's quoted price (the fill's
 ``reference_price`` when the intent has none), in basis points, signed so that positive
 is worse for the trader: a buy filled above, or a sell below, the quote.
+
+Open orders are listed oldest first (ties in file order).
 """
 
 from __future__ import annotations
@@ -21,12 +23,33 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
 
-from src.query.analytics.stats import distribution
-from src.query.records import ScanRecord
+import msgspec
 
-__all__ = ["Pairer"]
+from src.query.analytics.stats import distribution
+from src.query.records import EMPTY_PAYLOAD, ScanRecord
+
+__all__ = ["Intent", "Order", "Pairer"]
 
 _OPEN_ORDER_LIST_MAX = 50
+_MS = timedelta(milliseconds=1)
+
+# An intent waiting for its order: (ts, mono_ns, quoted price, side). A tuple is by far
+# the cheapest object to build, and intents are a sixth of all events.
+Intent = tuple[datetime, Any, "float | None", "str | None"]
+
+
+class Order(msgspec.Struct, gc=False):
+    """An order waiting for (more) fills. ``seq`` orders events in file order."""
+
+    ts: datetime
+    mono: Any
+    intent: Intent | None
+    quantity: float | None
+    side: str | None
+    symbol: Any
+    client_id: Any
+    seq: int
+    filled: float = 0.0
 
 
 def _num(value: Any) -> float | None:
@@ -44,53 +67,21 @@ def _side(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
 
-class _Intent:
-    __slots__ = ("mono", "price", "side", "ts")
-
-    def __init__(self, ts: datetime, mono: Any, price: float | None, side: str | None) -> None:
-        self.ts, self.mono, self.price, self.side = ts, mono, price, side
-
-
-class _Order:
-    __slots__ = ("client_id", "filled", "intent", "mono", "quantity", "side", "symbol", "t", "ts")
-
-    def __init__(self, rec: ScanRecord, intent: _Intent | None, client_id: Any) -> None:
-        p = rec.payload
-        self.t, self.mono, self.ts = rec.t, rec.mono_ns, rec.ts  # ts: aware datetime
-        self.intent = intent
-        self.quantity = _num(p.quantity)
-        self.side = _side(p.side) or (intent.side if intent else None)
-        self.symbol = rec.symbol
-        self.client_id = client_id
-        self.filled = 0.0
-
-
-_MS = timedelta(milliseconds=1)
-
-
-def _interval_ms(ts1: datetime, m1: Any, ts2: datetime, m2: Any) -> float | None:
-    if m1.__class__ is int and m2.__class__ is int:
-        delta = (m2 - m1) / 1e6
-        if delta >= 0:
-            return delta
-    delta = (ts2 - ts1) / _MS  # exact to the microsecond, unlike float epoch seconds
-    return delta if delta >= 0 else None
-
-
 class Pairer:
     """Feed intent/gate/order/fill records in file order; read :meth:`result` at the end."""
 
-    def __init__(self) -> None:
-        self._intents: dict[tuple[Any, Any], _Intent] = {}
-        self._intent_fifo: dict[tuple[Any, Any, Any], deque[_Intent]] = {}
-        self._orders: dict[tuple[Any, Any], _Order] = {}
-        self._order_fifo: dict[tuple[Any, Any], deque[_Order]] = {}
+    def __init__(self, seq_base: int = 0) -> None:
+        self.next_seq = seq_base  # numbers orders in file order (for ties among open ones)
+        self._intents: dict[tuple[Any, Any], Intent] = {}
+        self._intent_fifo: dict[tuple[Any, Any, Any], deque[Intent]] = {}
+        self._orders: dict[tuple[Any, Any], Order] = {}
+        self._order_fifo: dict[tuple[Any, Any], deque[Order]] = {}
         self._completed: set[tuple[Any, Any]] = set()
         self._fill_ids: set[Any] = set()
         self.intent_to_order = array("d")
         self.order_to_fill = array("d")
         self.intent_to_fill = array("d")
-        self.slippage: dict[str, array[float]] = {}
+        self.slippage: dict[Any, array[float]] = {}  # by raw symbol; grouped by str() later
         self.negative_intervals = 0
         self.orders = 0
         self.fills = 0
@@ -99,49 +90,77 @@ class Pairer:
         self.duplicate_fills = 0
 
     def intent(self, rec: ScanRecord) -> None:
-        p = rec.payload
-        info = _Intent(rec.ts, rec.mono_ns, _num(p.current_price), _side(p.side))
+        p = rec.payload or EMPTY_PAYLOAD
+        price = p.current_price
+        if price.__class__ is not float:
+            price = _num(price)
+        side = p.side
+        side = side.lower() if side.__class__ is str else None
+        info = (rec.ts, rec.mono_ns, price, side)
         if p.intent_id is not None:
             self._intents[(rec.session_id, p.intent_id)] = info
         else:
-            key = (rec.session_id, rec.symbol, info.side)
-            self._intent_fifo.setdefault(key, deque()).append(info)
+            key = (rec.session_id, rec.symbol, side)
+            queue = self._intent_fifo.get(key)
+            if queue is None:
+                queue = self._intent_fifo[key] = deque()
+            queue.append(info)
 
     def blocked(self, rec: ScanRecord) -> None:
         """A blocking gate decision: its intent will never get an order."""
-        iid = rec.payload.intent_id
+        iid = (rec.payload or EMPTY_PAYLOAD).intent_id
         if iid is not None:
             self._intents.pop((rec.session_id, iid), None)
 
-    def order(self, rec: ScanRecord) -> None:
-        p = rec.payload
+    def order(self, rec: ScanRecord, seq: int | None = None) -> None:
+        if seq is None:
+            seq = self.next_seq
+            self.next_seq = seq + 1
+        p = rec.payload or EMPTY_PAYLOAD
         self.orders += 1
-        intent: _Intent | None = None
+        side = p.side
+        side = side.lower() if side.__class__ is str else None
+        intent: Intent | None = None
         if p.intent_id is not None:
             intent = self._intents.pop((rec.session_id, p.intent_id), None)
         else:
-            queue = self._intent_fifo.get((rec.session_id, rec.symbol, _side(p.side)))
+            queue = self._intent_fifo.get((rec.session_id, rec.symbol, side))
             if queue:
                 intent = queue.popleft()
+        ts, mono = rec.ts, rec.mono_ns
         if intent is not None:
-            self._sample(self.intent_to_order, intent.ts, intent.mono, rec.ts, rec.mono_ns)
+            m1 = intent[1]
+            if m1.__class__ is int and mono.__class__ is int and mono >= m1:
+                self.intent_to_order.append((mono - m1) / 1e6)
+            else:
+                self._sample(self.intent_to_order, intent[0], m1, ts, mono)
+        if not side:
+            side = intent[3] if intent is not None else None
+        quantity = p.quantity
+        if quantity.__class__ is not float:
+            quantity = _num(quantity)
         client_id = p.client_id if p.client_id is not None else p.order_id
-        order = _Order(rec, intent, client_id)
+        order = Order(ts, mono, intent, quantity, side, rec.symbol, client_id, seq)
         if client_id is not None:
             self._orders[(rec.session_id, client_id)] = order
         else:
-            self._order_fifo.setdefault((rec.session_id, rec.symbol), deque()).append(order)
+            key = (rec.session_id, rec.symbol)
+            queue = self._order_fifo.get(key)
+            if queue is None:
+                queue = self._order_fifo[key] = deque()
+            queue.append(order)
 
     def fill(self, rec: ScanRecord) -> None:
-        p = rec.payload
-        if rec.event_id is not None:
-            if rec.event_id in self._fill_ids:
+        p = rec.payload or EMPTY_PAYLOAD
+        event_id = rec.event_id
+        if event_id is not None:
+            if event_id in self._fill_ids:
                 self.duplicate_fills += 1
                 return
-            self._fill_ids.add(rec.event_id)
+            self._fill_ids.add(event_id)
         self.fills += 1
         client_id = p.client_id if p.client_id is not None else p.order_id
-        order: _Order | None = None
+        order: Order | None = None
         if client_id is not None:
             key = (rec.session_id, client_id)
             order = self._orders.get(key)
@@ -152,53 +171,78 @@ class Pairer:
             queue = self._order_fifo.get((rec.session_id, rec.symbol))
             if queue:
                 order = queue[0]
-        price = _num(p.fill_price)
+        price = p.fill_price
+        if price.__class__ is not float:
+            price = _num(price)
         if order is None:
             self.fills_without_orders += 1
             self._slippage(rec.symbol, _side(p.side), _num(p.reference_price), price)
             return
+        ts, mono = rec.ts, rec.mono_ns
+        intent = order.intent
         if order.filled == 0.0:
             self.filled_orders += 1
-            self._sample(self.order_to_fill, order.ts, order.mono, rec.ts, rec.mono_ns)
-            if order.intent is not None:
-                intent = order.intent
-                self._sample(self.intent_to_fill, intent.ts, intent.mono, rec.ts, rec.mono_ns)
-        reference = order.intent.price if order.intent and order.intent.price else None
+            m1 = order.mono
+            if m1.__class__ is int and mono.__class__ is int and mono >= m1:
+                self.order_to_fill.append((mono - m1) / 1e6)
+            else:
+                self._sample(self.order_to_fill, order.ts, m1, ts, mono)
+            if intent is not None:
+                m1 = intent[1]
+                if m1.__class__ is int and mono.__class__ is int and mono >= m1:
+                    self.intent_to_fill.append((mono - m1) / 1e6)
+                else:
+                    self._sample(self.intent_to_fill, intent[0], m1, ts, mono)
+        reference = intent[2] if intent is not None and intent[2] else None
         if reference is None:
             reference = _num(p.reference_price)
         self._slippage(rec.symbol, order.side or _side(p.side), reference, price)
-        order.filled += _num(p.filled_quantity) or 0.0
+        quantity = p.filled_quantity
+        if quantity.__class__ is not float:
+            quantity = _num(quantity)
+        order.filled += quantity or 0.0
         if order.quantity is None or order.filled >= order.quantity * (1 - 1e-9):
             if client_id is not None:
-                del self._orders[(rec.session_id, client_id)]
-                self._completed.add((rec.session_id, client_id))
+                del self._orders[key]
+                self._completed.add(key)
             else:
                 self._order_fifo[(rec.session_id, rec.symbol)].popleft()
 
     def _sample(self, into: array[float], t1: datetime, m1: Any, t2: datetime, m2: Any) -> None:
-        ms = _interval_ms(t1, m1, t2, m2)
-        if ms is None:
-            self.negative_intervals += 1
+        if m1.__class__ is int and m2.__class__ is int and m2 >= m1:
+            into.append((m2 - m1) / 1e6)
+            return
+        delta = (t2 - t1) / _MS  # exact to the microsecond, unlike float epoch seconds
+        if delta >= 0:
+            into.append(delta)
         else:
-            into.append(ms)
+            self.negative_intervals += 1
 
     def _slippage(self, symbol: Any, side: str | None, ref: float | None, px: float | None) -> None:
-        if ref is None or px is None or ref <= 0 or side not in ("buy", "sell"):
+        if ref is None or px is None or ref <= 0 or (side != "buy" and side != "sell"):
             return
         bps = (px - ref) / ref * 10_000 if side == "buy" else (ref - px) / ref * 10_000
-        self.slippage.setdefault(str(symbol), array("d")).append(bps)
+        if bps != bps:
+            return  # a price of "nan" gives no sample (and NaN would make percentiles arbitrary)
+        values = self.slippage.get(symbol)
+        if values is None:
+            values = self.slippage[symbol] = array("d")
+        values.append(bps)
 
-    def open_orders(self) -> list[_Order]:
+    def open_orders(self) -> list[Order]:
         orders = list(self._orders.values())
         for queue in self._order_fifo.values():
             orders.extend(queue)
-        orders.sort(key=lambda o: o.t)
+        orders.sort(key=lambda o: (o.ts, o.seq))
         return orders
 
     def result(self, as_of: float) -> dict[str, Any]:
         open_orders = self.open_orders()
+        by_symbol: dict[str, array[float]] = {}
+        for symbol, values in self.slippage.items():
+            by_symbol.setdefault(str(symbol), array("d")).extend(values)
         all_slippage = array("d")
-        for values in self.slippage.values():
+        for values in by_symbol.values():
             all_slippage.extend(values)
         return {
             "latency": {
@@ -210,7 +254,7 @@ class Pairer:
             "slippage": {
                 "overall": distribution(all_slippage, "bps"),
                 "by_symbol": {
-                    sym: distribution(vals, "bps") for sym, vals in sorted(self.slippage.items())
+                    sym: distribution(vals, "bps") for sym, vals in sorted(by_symbol.items())
                 },
             },
             "fills": {
@@ -224,7 +268,7 @@ class Pairer:
                         "client_id": o.client_id,
                         "symbol": o.symbol,
                         "ts": o.ts.isoformat(),
-                        "age_s": max(0.0, as_of - o.t),
+                        "age_s": max(0.0, as_of - o.ts.timestamp()),
                         "filled_quantity": o.filled,
                         "quantity": o.quantity,
                     }

@@ -2,27 +2,63 @@
 
 :class:`SummaryBuilder` is what every reader (bridge, CLI, dashboard, alerts) uses, so the
 numbers an operator sees are the same everywhere. :meth:`SummaryBuilder.consume` is the hot
-loop of every scan (millions of lines): decoding, counting, time range and timestamp health
-are inlined there on purpose; pairing and gate statistics live in their own modules.
+loop of every scan (millions of lines): splitting, decoding, counting, time range,
+timestamp health and gate counts are inlined there on purpose; the rare paths and the
+pairing of intents, orders and fills live in their own modules.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
 from typing import Any
 
 import msgspec
 
 from src.query.analytics.gates import GateStats
 from src.query.analytics.pairing import Pairer
-from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S, TimestampHealth
-from src.query.records import ParseStats, ScanRecord, decode_scan_slow, is_utf8, scan_decoder
+from src.query.analytics.timestamps import (
+    ALWAYS,
+    DEFAULT_GAP_THRESHOLD_S,
+    TimestampHealth,
+    fast_window,
+    in_exact_range,
+)
+from src.query.records import EMPTY_PAYLOAD, ParseStats, ScanRecord, decode_scan_slow, is_utf8
+from src.query.records import scan_decoder as _decoder
 
-__all__ = ["SummaryBuilder"]
+__all__ = ["LineProgress", "Matcher", "SummaryBuilder"]
 
 Matcher = Callable[[Any, Any, float], bool]
+LineProgress = Callable[[int], None]  # called with the lines read so far, about every 64 K
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
+_EVER = datetime.min.replace(tzinfo=UTC)
+_NO_SESSION = object()
+
+
+class _Always:
+    """A limit every instant is past: each timestamp step gets the exact check."""
+
+    def __lt__(self, other: object) -> bool:
+        return True
+
+    def __gt__(self, other: object) -> bool:
+        return False
+
+
+_ALWAYS = _Always()
+
+
+def _limit(ts: datetime, window: timedelta) -> datetime | _Always:
+    if window is ALWAYS:
+        return _ALWAYS
+    try:
+        return ts + window
+    except OverflowError:
+        return _NEVER  # no later instant can be a window past ts
 
 
 def _iso(t: float | None) -> str | None:
@@ -30,121 +66,206 @@ def _iso(t: float | None) -> str | None:
 
 
 class SummaryBuilder:
-    """Feed lines (:meth:`consume`) or records (:meth:`add`); :meth:`result` gives the dict."""
+    """Feed byte blocks (:meth:`consume`) or records (:meth:`add`); :meth:`result` gives
+    the dict.
 
-    def __init__(self, *, gap_threshold_s: float = DEFAULT_GAP_THRESHOLD_S) -> None:
+    ``exact_steps`` checks every timestamp step in float seconds (see
+    :mod:`src.query.analytics.timestamps`); :attr:`needs_exact_steps` says when a read must
+    be redone that way.
+    """
+
+    def __init__(
+        self,
+        *,
+        gap_threshold_s: float = DEFAULT_GAP_THRESHOLD_S,
+        exact_steps: bool = False,
+    ) -> None:
         self.kind_counts: dict[str, int] = {}
         self.symbols: set[Any] = set()
-        self.sessions: set[Any] = set()
-        self.start = float("inf")
-        self.end = float("-inf")
+        self.first_ts = _NEVER
+        self.last_ts = _EVER
         self.pairer = Pairer()
         self.gates = GateStats()
         self.timestamps = TimestampHealth(gap_threshold_s)
         self.errors: dict[str, int] = {}
         self.last_error: dict[str, Any] | None = None
+        self.exact_steps = exact_steps
+        self._window = fast_window(gap_threshold_s, exact=exact_steps)
 
     def add(self, rec: ScanRecord) -> None:
         """Account for one decoded record (the slow, simple path; tests and small inputs)."""
         self._account(rec)
 
     def consume(
-        self, lines: Iterable[bytes], stats: ParseStats, match: Matcher | None = None
+        self,
+        blocks: Iterable[bytes],
+        stats: ParseStats,
+        match: Matcher | None = None,
+        *,
+        progress: LineProgress | None = None,
     ) -> None:
-        """Decode and account for raw lines (each with its newline, as a file yields them)."""
-        decode = scan_decoder.decode
+        """Decode and account for the lines in consecutive blocks of one file's bytes.
+
+        Blocks may split lines anywhere; a last line without its newline is counted as
+        torn.
+        """
+        decode = _decoder.decode
         validation_error = msgspec.ValidationError
         decode_error = (msgspec.DecodeError, UnicodeDecodeError)
-        counts = self.kind_counts
-        symbols_add = self.symbols.add
-        sessions_add = self.sessions.add
-        gate_add = self.gates.add
-        blocked = self.pairer.blocked
-        intent, order, fill = self.pairer.intent, self.pairer.order, self.pairer.fill
-        ts_add = self.timestamps.add
-        start, end = self.start, self.end
-        total = valid = invalid = torn = 0
-        utc = UTC
-        for line in lines:
-            if line[-1:] != b"\n":
-                if line:
-                    total += 1
-                    invalid += 1
-                    torn += 1
-                continue
-            if len(line) == 1:
-                continue  # blank lines are neither events nor errors
-            total += 1
-            if not line.isascii() and not is_utf8(line):
-                invalid += 1
-                continue
-            try:
-                rec = decode(line)
-            except validation_error:
-                rec = decode_scan_slow(line)
-                if rec is None:
-                    invalid += 1
-                    continue
-            except decode_error:
-                invalid += 1
-                continue
-            kind = rec.kind
-            if kind.__class__ is not str or not kind:
-                invalid += 1
-                continue
-            ts = rec.ts
-            if ts.tzinfo is None:
-                ts = rec.ts = ts.replace(tzinfo=utc)
-            t = rec.t = ts.timestamp()
-            valid += 1
-            if match is not None and not match(kind, rec.symbol, t):
-                continue
-            if rec.payload is None:
-                rec.payload = _EMPTY
-            counts[kind] = counts.get(kind, 0) + 1
-            if t < start:
-                start = t
-            if t > end:
-                end = t
-            symbols_add(rec.symbol)
-            sid = rec.session_id
-            sessions_add(sid)
-            ts_add(sid, t)
-            if kind == "gate":
-                if gate_add(rec):
-                    blocked(rec)
-            elif kind == "intent":
-                intent(rec)
-            elif kind == "order":
-                order(rec)
-            elif kind == "fill":
-                fill(rec)
-            elif kind == "error":
-                self._error(rec)
-        self.start, self.end = start, end
-        stats.total_lines += total
-        stats.valid_events += valid
-        stats.invalid_lines += invalid
-        stats.torn_lines += torn
+        symbols = self.symbols
+        evaluations = self.gates.evaluations
+        pairer = self.pairer
+        intent, order, fill = pairer.intent, pairer.order, pairer.fill
+        health = self.timestamps
+        step, window = health.step, self._window
+        first, last = self.first_ts, self.last_ts
+        # Within a run of one session's lines whose instants never step back, the earliest
+        # is the run's first and the latest its last; runs end at a session switch or a
+        # backward step, where `first` and `last` are updated. `limit` trails the latest
+        # instant by at most `window`: only a line past it can open a long gap.
+        session: Any = _NO_SESSION
+        previous = limit = first
+        total = invalid = gates = intents = orders = fills = 0
+        next_report = 1 << 16
+        carry = b""
+        try:
+            for block in blocks:
+                lines = BytesIO(block).readlines()
+                ascii_only = block.isascii()
+                if carry:
+                    lines[0] = carry + lines[0]
+                    ascii_only = ascii_only and carry.isascii()
+                carry = b"" if lines[-1][-1:] == b"\n" else lines.pop()
+                total += len(lines)
+                for line in lines:
+                    if not ascii_only and not line.isascii() and not is_utf8(line):
+                        invalid += 1
+                        continue
+                    try:
+                        rec = decode(line)
+                    except validation_error:
+                        rec = decode_scan_slow(line)
+                        if rec is None:
+                            invalid += 1
+                            continue
+                    except decode_error:
+                        if line == b"\n":
+                            total -= 1  # blank lines are neither events nor errors
+                        else:
+                            invalid += 1
+                        continue
+                    ts = rec.ts
+                    kind = rec.kind
+                    if match is not None and not match(kind, rec.symbol, ts.timestamp()):
+                        continue
+                    symbol = rec.symbol
+                    if symbol not in symbols:
+                        symbols.add(symbol)
+                    sid = rec.session_id
+                    if sid == session:
+                        if ts < previous or ts > limit:
+                            if ts < previous:
+                                if previous > last:
+                                    last = previous
+                                if ts < first:
+                                    first = ts
+                            step(sid, previous, ts)
+                            limit = _limit(ts, window)
+                    else:
+                        if session is not _NO_SESSION:
+                            health.last[session] = previous
+                            if previous > last:
+                                last = previous
+                        session = sid
+                        before = health.last.get(sid)
+                        if before is None:
+                            health.first[sid] = ts
+                        else:
+                            step(sid, before, ts)
+                        if ts < first:
+                            first = ts
+                        limit = _limit(ts, window)
+                    previous = ts
+                    if kind == "gate":
+                        gates += 1
+                        p = rec.payload or EMPTY_PAYLOAD
+                        name = p.gate_name
+                        if name.__class__ is not str:
+                            name = "?"
+                        try:
+                            evaluations[name] += 1
+                        except KeyError:
+                            evaluations[name] = 1
+                        if p.passed is False:
+                            self.gates.block(name, p.reason)
+                            pairer.blocked(rec)
+                    elif kind == "intent":
+                        intents += 1
+                        intent(rec)
+                    elif kind == "fill":
+                        fills += 1
+                        fill(rec)
+                    elif kind == "order":
+                        orders += 1
+                        order(rec)
+                    else:
+                        self._other(rec)
+                if progress is not None and total >= next_report:
+                    progress(total)
+                    next_report = (total | 0xFFFF) + 1
+        finally:
+            # Also after a read error (a corrupt gzip stream): what was read counts.
+            if session is not _NO_SESSION:
+                health.last[session] = previous
+                if previous > last:
+                    last = previous
+            self.first_ts, self.last_ts = first, last
+            counts = self.kind_counts
+            for kind, n in (
+                ("gate", gates),
+                ("intent", intents),
+                ("order", orders),
+                ("fill", fills),
+            ):
+                if n:
+                    counts[kind] = counts.get(kind, 0) + n
+            torn = 1 if carry else 0
+            stats.total_lines += total + torn
+            stats.valid_events += total - invalid
+            stats.invalid_lines += invalid + torn
+            stats.torn_lines += torn
+
+    def _other(self, rec: ScanRecord) -> None:
+        kind = rec.kind
+        self.kind_counts[kind] = self.kind_counts.get(kind, 0) + 1
+        if kind == "error":
+            self._error(rec)
 
     def _account(self, rec: ScanRecord) -> None:
         kind = rec.kind
         self.kind_counts[kind] = self.kind_counts.get(kind, 0) + 1
-        self.start = min(self.start, rec.t)
-        self.end = max(self.end, rec.t)
+        self.first_ts = min(self.first_ts, rec.ts)
+        self.last_ts = max(self.last_ts, rec.ts)
         self.symbols.add(rec.symbol)
-        self.sessions.add(rec.session_id)
-        self.timestamps.add(rec.session_id, rec.t)
+        self.timestamps.add(rec.session_id, rec.ts)
+        p = rec.payload or EMPTY_PAYLOAD
         if kind == "gate":
-            if self.gates.add(rec):
+            name = p.gate_name if isinstance(p.gate_name, str) else "?"
+            self.gates.evaluations[name] = self.gates.evaluations.get(name, 0) + 1
+            if p.passed is False:
+                self.gates.block(name, p.reason)
                 self.pairer.blocked(rec)
-        elif kind in ("intent", "order", "fill"):
-            getattr(self.pairer, kind)(rec)
+        elif kind == "intent":
+            self.pairer.intent(rec)
+        elif kind == "order":
+            self.pairer.order(rec)
+        elif kind == "fill":
+            self.pairer.fill(rec)
         elif kind == "error":
             self._error(rec)
 
     def _error(self, rec: ScanRecord) -> None:
-        message = rec.payload.error
+        message = (rec.payload or EMPTY_PAYLOAD).error
         text = message if isinstance(message, str) else "(no message)"
         key = text[:200]
         self.errors[key] = self.errors.get(key, 0) + 1
@@ -154,6 +275,15 @@ class SummaryBuilder:
     def event_count(self) -> int:
         return sum(self.kind_counts.values())
 
+    @property
+    def needs_exact_steps(self) -> bool:
+        """True when this read has instants the fast timestamp-step check cannot judge."""
+        return (
+            not self.exact_steps
+            and self.event_count > 0
+            and not in_exact_range(self.first_ts, self.last_ts)
+        )
+
     def result(self, parse: ParseStats, *, as_of: float | None = None) -> dict[str, Any]:
         as_of = time.time() if as_of is None else as_of
         has_events = self.event_count > 0
@@ -162,9 +292,9 @@ class SummaryBuilder:
             "event_count": self.event_count,
             "kind_counts": dict(sorted(self.kind_counts.items())),
             "symbols": sorted(s for s in self.symbols if isinstance(s, str) and s),
-            "sessions": sorted(str(s) for s in self.sessions if s is not None),
-            "start_time": _iso(self.start) if has_events else None,
-            "end_time": _iso(self.end) if has_events else None,
+            "sessions": sorted(str(s) for s in self.timestamps.sessions if s is not None),
+            "start_time": _iso(self.first_ts.timestamp()) if has_events else None,
+            "end_time": _iso(self.last_ts.timestamp()) if has_events else None,
             "parse": parse.as_dict(),
         }
         out.update(self.pairer.result(as_of))
@@ -177,6 +307,3 @@ class SummaryBuilder:
             "last": self.last_error,
         }
         return out
-
-
-from src.query.records import EMPTY_PAYLOAD as _EMPTY  # noqa: E402

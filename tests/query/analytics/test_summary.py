@@ -1,0 +1,100 @@
+"""The scan loop: blocks split anywhere count like whole lines; fast and exact step checks agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from src.query.analytics.summary import SummaryBuilder
+from src.query.records import ParseStats, decode_scan
+
+GOOD = b'{"ts": "2025-01-01T00:00:00Z", "kind": "fill", "symbol": "X", "payload": {}}'
+LINES = [
+    GOOD,
+    b"",
+    b" ",
+    b"\r",
+    b"garbage",
+    b"\xff\xfe",
+    '{"ts": "2025-01-01T00:00:00Z", "kind": "caf\u00e9"}'.encode(),
+    b'{"ts": "2025-01-01T00:00:00Z", "kind": "x", "s": "\xe9"}',
+    b'{"ts": "2025-01-01T10:00:00", "kind": "gate", "payload": {"passed": false}}',
+    b'{"ts": "2025-01-01 10:00:00+02:00", "kind": "intent", "payload": "odd"}',
+    b'{"ts": "2025-01-01T00:00:00Z", "kind": ""}',
+]
+
+
+def blocks_of(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(LINES), max_size=30), st.booleans(), st.integers(1, 120))
+def test_blocks_split_anywhere_count_like_whole_lines(lines, newline_at_end, size):
+    """Any block size: the same totals, invalid, torn and kind counts as decoding line by line."""
+    data = b"\n".join(lines) + (b"\n" if newline_at_end else b"")
+    builder, stats = SummaryBuilder(), ParseStats()
+    builder.consume(blocks_of(data, size), stats)
+
+    expected = ParseStats()
+    kinds: dict[str, int] = {}
+    parts = data.split(b"\n")
+    for n, line in enumerate(parts):
+        last = n == len(parts) - 1
+        if not line:
+            continue
+        expected.total_lines += 1
+        rec = None if last else decode_scan(line)
+        if rec is None:
+            expected.invalid_lines += 1
+            expected.torn_lines += last
+        else:
+            expected.valid_events += 1
+            kinds[rec.kind] = kinds.get(rec.kind, 0) + 1
+    assert stats == expected
+    assert builder.kind_counts == kinds
+
+
+def _line(session: str, ts: datetime) -> bytes:
+    return orjson.dumps({"ts": ts.isoformat(), "session_id": session, "kind": "gate"})
+
+
+steps_s = st.sampled_from(
+    [0.0, 1e-6, 0.5, 29.999, 29.9995, 30.0, 30.000001, 31.0, 5e4, -1e-6, -2.0]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b"]), steps_s), max_size=40),
+    st.sampled_from([30.0, 0.005, -1.0, float("inf"), 1e300]),
+    st.datetimes(
+        min_value=datetime(1700, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+    ),
+)
+def test_fast_step_check_agrees_with_checking_every_step(steps, threshold, start):
+    """Backward steps and gaps come out the same whether or not every step is checked."""
+    now = {"a": start, "b": start}
+    lines = []
+    for session, step in steps:
+        now[session] += timedelta(seconds=step)
+        lines.append(_line(session, now[session]))
+    data = b"\n".join(lines) + b"\n"
+    results = []
+    for exact in (False, True):
+        builder = SummaryBuilder(gap_threshold_s=threshold, exact_steps=exact)
+        builder.consume(blocks_of(data, 64), ParseStats())
+        assert not builder.needs_exact_steps
+        results.append(builder.result(ParseStats(), as_of=0.0))
+    assert results[0] == results[1]
+
+
+def test_instants_outside_the_fast_range_ask_for_exact_steps():
+    """A year-2300 instant makes the fast check unsafe: the builder says so."""
+    builder = SummaryBuilder()
+    builder.consume([_line("a", datetime(2300, 1, 1, tzinfo=UTC)) + b"\n"], ParseStats())
+    assert builder.needs_exact_steps
+    assert not SummaryBuilder(exact_steps=True).needs_exact_steps
