@@ -13,7 +13,9 @@ Slippage is the fill price against the intent's quoted price (the fill's
 ``reference_price`` when the intent has none), in basis points, signed so that positive
 is worse for the trader: a buy filled above, or a sell below, the quote.
 
-Open orders are listed oldest first (ties in file order).
+Open orders are listed oldest first (ties in file order). :class:`Pairer` is fed every
+record of a read in file order; :mod:`src.query.analytics.pairing_ranges` pairs a later
+part of a file on its own and merges it in, for parallel scans.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import msgspec
@@ -28,7 +31,7 @@ import msgspec
 from src.query.analytics.stats import distribution
 from src.query.records import EMPTY_PAYLOAD, ScanRecord
 
-__all__ = ["Intent", "Order", "Pairer"]
+__all__ = ["TAINTED", "Intent", "Order", "Pairer"]
 
 _OPEN_ORDER_LIST_MAX = 50
 _MS = timedelta(milliseconds=1)
@@ -67,15 +70,31 @@ def _side(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
 
+class _Mark(Enum):
+    TAINTED = "tainted"  # pickles by name, so it stays itself in another process
+
+
+# In a RangePairer, the value of a key whose operations are replayed on the earlier part.
+TAINTED = _Mark.TAINTED
+_MISSING: Any = object()
+
+
 class Pairer:
-    """Feed intent/gate/order/fill records in file order; read :meth:`result` at the end."""
+    """Feed intent/gate/order/fill records in file order; read :meth:`result` at the end.
+
+    The ``ranged`` branches serve :class:`~src.query.analytics.pairing_ranges.RangePairer`
+    (a later part of a read, paired on its own): they only run for it, and are inlined
+    here because these methods run for half of all events.
+    """
 
     def __init__(self, seq_base: int = 0) -> None:
+        self.ranged = False
         self.next_seq = seq_base  # numbers orders in file order (for ties among open ones)
-        self._intents: dict[tuple[Any, Any], Intent] = {}
-        self._intent_fifo: dict[tuple[Any, Any, Any], deque[Intent]] = {}
-        self._orders: dict[tuple[Any, Any], Order] = {}
-        self._order_fifo: dict[tuple[Any, Any], deque[Order]] = {}
+        # Intent ids -> pending intent (ranged: None once removed here, or TAINTED).
+        self._intents: dict[tuple[Any, Any], Any] = {}
+        self._intent_fifo: dict[tuple[Any, Any, Any], Any] = {}
+        self._orders: dict[tuple[Any, Any], Any] = {}
+        self._order_fifo: dict[tuple[Any, Any], Any] = {}
         self._completed: set[tuple[Any, Any]] = set()
         self._fill_ids: set[Any] = set()
         self.intent_to_order = array("d")
@@ -89,6 +108,9 @@ class Pairer:
         self.fills_without_orders = 0
         self.duplicate_fills = 0
 
+    def _defer(self, op: tuple[Any, ...], **keys: Any) -> None:
+        raise NotImplementedError  # only a RangePairer defers
+
     def intent(self, rec: ScanRecord) -> None:
         p = rec.payload or EMPTY_PAYLOAD
         price = p.current_price
@@ -98,35 +120,62 @@ class Pairer:
         side = side.lower() if side.__class__ is str else None
         info = (rec.ts, rec.mono_ns, price, side)
         if p.intent_id is not None:
-            self._intents[(rec.session_id, p.intent_id)] = info
+            key = (rec.session_id, p.intent_id)
+            if self.ranged:
+                old = self._intents.setdefault(key, info)
+                if old is not info:
+                    if old is TAINTED:
+                        self._defer(("intent", rec))
+                        return
+                    self._intents[key] = info
+                return
+            self._intents[key] = info
         else:
             key = (rec.session_id, rec.symbol, side)
             queue = self._intent_fifo.get(key)
             if queue is None:
                 queue = self._intent_fifo[key] = deque()
+            elif queue is TAINTED:
+                self._defer(("intent", rec))
+                return
             queue.append(info)
 
     def blocked(self, rec: ScanRecord) -> None:
         """A blocking gate decision: its intent will never get an order."""
         iid = (rec.payload or EMPTY_PAYLOAD).intent_id
-        if iid is not None:
-            self._intents.pop((rec.session_id, iid), None)
+        if iid is None:
+            return
+        key = (rec.session_id, iid)
+        if not self.ranged:
+            self._intents.pop(key, None)
+        elif self._intents.get(key, _MISSING) in (_MISSING, TAINTED):
+            self._defer(("blocked", rec), intent=key)  # the intent may be in an earlier part
+        else:
+            self._intents[key] = None
 
     def order(self, rec: ScanRecord, seq: int | None = None) -> None:
         if seq is None:
             seq = self.next_seq
             self.next_seq = seq + 1
         p = rec.payload or EMPTY_PAYLOAD
-        self.orders += 1
         side = p.side
         side = side.lower() if side.__class__ is str else None
+        client_id = p.client_id if p.client_id is not None else p.order_id
         intent: Intent | None = None
-        if p.intent_id is not None:
+        if self.ranged:
+            if not self._settled_here(rec, p.intent_id, client_id, side):
+                self._defer(("order", rec, seq), **self._order_keys(rec, client_id, side))
+                return
+            key = (rec.session_id, p.intent_id)
+            intent = self._intents[key]
+            self._intents[key] = None
+        elif p.intent_id is not None:
             intent = self._intents.pop((rec.session_id, p.intent_id), None)
         else:
             queue = self._intent_fifo.get((rec.session_id, rec.symbol, side))
             if queue:
                 intent = queue.popleft()
+        self.orders += 1
         ts, mono = rec.ts, rec.mono_ns
         if intent is not None:
             m1 = intent[1]
@@ -139,7 +188,6 @@ class Pairer:
         quantity = p.quantity
         if quantity.__class__ is not float:
             quantity = _num(quantity)
-        client_id = p.client_id if p.client_id is not None else p.order_id
         order = Order(ts, mono, intent, quantity, side, rec.symbol, client_id, seq)
         if client_id is not None:
             self._orders[(rec.session_id, client_id)] = order
@@ -150,27 +198,64 @@ class Pairer:
                 queue = self._order_fifo[key] = deque()
             queue.append(order)
 
+    def _settled_here(self, rec: ScanRecord, intent_id: Any, client_id: Any, side: Any) -> bool:
+        """Ranged: can this order be paired from this part's state alone?"""
+        if intent_id is None:
+            return False  # an intent queue may hold older intents from an earlier part
+        if self._intents.get((rec.session_id, intent_id), _MISSING) in (_MISSING, TAINTED):
+            return False
+        if client_id is not None:
+            return self._orders.get((rec.session_id, client_id)) is not TAINTED
+        return self._order_fifo.get((rec.session_id, rec.symbol)) is not TAINTED
+
+    def _order_keys(self, rec: ScanRecord, client_id: Any, side: Any) -> dict[str, Any]:
+        p = rec.payload or EMPTY_PAYLOAD
+        sid = rec.session_id
+        keys: dict[str, Any] = {}
+        if p.intent_id is not None:
+            keys["intent"] = (sid, p.intent_id)
+        else:
+            keys["intent_queue"] = (sid, rec.symbol, side)
+        if client_id is not None:
+            keys["order"] = (sid, client_id)
+        else:
+            keys["order_queue"] = (sid, rec.symbol)
+        return keys
+
     def fill(self, rec: ScanRecord) -> None:
         p = rec.payload or EMPTY_PAYLOAD
         event_id = rec.event_id
-        if event_id is not None:
-            if event_id in self._fill_ids:
-                self.duplicate_fills += 1
-                return
-            self._fill_ids.add(event_id)
-        self.fills += 1
+        if event_id is not None and event_id in self._fill_ids:
+            self.duplicate_fills += 1
+            return
         client_id = p.client_id if p.client_id is not None else p.order_id
         order: Order | None = None
         if client_id is not None:
             key = (rec.session_id, client_id)
             order = self._orders.get(key)
-            if order is None and key in self._completed:
-                self.duplicate_fills += 1
+            if order is None:
+                if key in self._completed:
+                    if event_id is not None:
+                        self._fill_ids.add(event_id)
+                    self.fills += 1
+                    self.duplicate_fills += 1
+                    return
+                if self.ranged:
+                    self._defer(("fill", rec), order=key, event_id=event_id)
+                    return
+            elif order is TAINTED:
+                self._defer(("fill", rec), order=key, event_id=event_id)
                 return
+        elif self.ranged:
+            self._defer(("fill", rec), order_queue=(rec.session_id, rec.symbol), event_id=event_id)
+            return
         else:
             queue = self._order_fifo.get((rec.session_id, rec.symbol))
             if queue:
                 order = queue[0]
+        if event_id is not None:
+            self._fill_ids.add(event_id)
+        self.fills += 1
         price = p.fill_price
         if price.__class__ is not float:
             price = _num(price)

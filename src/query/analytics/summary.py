@@ -5,6 +5,10 @@ numbers an operator sees are the same everywhere. :meth:`SummaryBuilder.consume`
 loop of every scan (millions of lines): splitting, decoding, counting, time range,
 timestamp health and gate counts are inlined there on purpose; the rare paths and the
 pairing of intents, orders and fills live in their own modules.
+
+A builder can also summarise one part of a read on its own (a byte range of a big file,
+for parallel scans) and be merged into the builder of the part before it with
+:meth:`SummaryBuilder.absorb`; the result is identical to one pass over both parts.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import msgspec
 
 from src.query.analytics.gates import GateStats
 from src.query.analytics.pairing import Pairer
+from src.query.analytics.pairing_ranges import RangePairer
 from src.query.analytics.timestamps import (
     ALWAYS,
     DEFAULT_GAP_THRESHOLD_S,
@@ -69,6 +74,10 @@ class SummaryBuilder:
     """Feed byte blocks (:meth:`consume`) or records (:meth:`add`); :meth:`result` gives
     the dict.
 
+    ``follows_unknown`` marks a builder for a part of a read whose earlier part is being
+    summarised elsewhere; it must then be :meth:`absorb`-ed into that part's builder.
+    ``seq_base`` must exceed the number of lines of every earlier part (a byte offset
+    does): it keeps orders numbered in file order across parts.
     ``exact_steps`` checks every timestamp step in float seconds (see
     :mod:`src.query.analytics.timestamps`); :attr:`needs_exact_steps` says when a read must
     be redone that way.
@@ -78,13 +87,15 @@ class SummaryBuilder:
         self,
         *,
         gap_threshold_s: float = DEFAULT_GAP_THRESHOLD_S,
+        follows_unknown: bool = False,
+        seq_base: int = 0,
         exact_steps: bool = False,
     ) -> None:
         self.kind_counts: dict[str, int] = {}
         self.symbols: set[Any] = set()
         self.first_ts = _NEVER
         self.last_ts = _EVER
-        self.pairer = Pairer()
+        self.pairer = RangePairer(seq_base) if follows_unknown else Pairer(seq_base)
         self.gates = GateStats()
         self.timestamps = TimestampHealth(gap_threshold_s)
         self.errors: dict[str, int] = {}
@@ -283,6 +294,30 @@ class SummaryBuilder:
             and self.event_count > 0
             and not in_exact_range(self.first_ts, self.last_ts)
         )
+
+    def absorb(self, later: SummaryBuilder) -> bool:
+        """Merge in the builder of the part that follows this one (``follows_unknown``).
+
+        Returns False, changing nothing, when the parts cannot be merged exactly (a fill
+        event id of ``later`` was already seen here); that part must then be re-read into
+        this builder instead.
+        """
+        assert isinstance(later.pairer, RangePairer)
+        if not later.pairer.can_follow(self.pairer):
+            return False
+        later.pairer.merge_into(self.pairer)
+        for kind, count in later.kind_counts.items():
+            self.kind_counts[kind] = self.kind_counts.get(kind, 0) + count
+        self.symbols |= later.symbols
+        self.first_ts = min(self.first_ts, later.first_ts)
+        self.last_ts = max(self.last_ts, later.last_ts)
+        self.gates.absorb(later.gates)
+        self.timestamps.absorb(later.timestamps)
+        for text, count in later.errors.items():
+            self.errors[text] = self.errors.get(text, 0) + count
+        if later.last_error is not None:
+            self.last_error = later.last_error
+        return True
 
     def result(self, parse: ParseStats, *, as_of: float | None = None) -> dict[str, Any]:
         as_of = time.time() if as_of is None else as_of
