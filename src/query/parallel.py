@@ -166,6 +166,7 @@ def _summarise_ranges(
         )
         stats = ParseStats()
         scan_range(builder, stats, pieces, match, progress)
+        builder.pairer.presort()
         out.append((builder, stats))
     return out
 

@@ -1,7 +1,7 @@
 """Pairing a later part of a read on its own, then merging it exactly (parallel scans).
 
 A :class:`RangePairer` sees only its part of the file; what the earlier parts leave
-behind (pending intents, open orders, completed order ids, seen fill ids) is unknown
+behind (pending intents, open and completed orders, seen fill ids) is unknown
 while it runs. Every operation whose outcome could depend on that unknown state is
 *deferred*: kept, with its record, to be replayed in file order on the earlier parts'
 :class:`Pairer` when the two are merged. So that a replayed operation sees exactly the
@@ -86,14 +86,11 @@ class RangePairer(Pairer):
         if old is TAINTED:
             return
         self._orders[key] = TAINTED
-        done = key in self._completed
-        if done:
-            self._completed.discard(key)
-        if old is not None or done:
-            # Only an order deferred for its intent taints a live order id, and replaying it
-            # replaces this order; handing the state over anyway keeps the replay simple
-            # to reason about: every tainted key starts from its exact state.
-            self._deferred.append(("order_state", key, old, done))
+        if old is not None:
+            # Only an order deferred for its intent taints an order id used here, and
+            # replaying it replaces this state; handing the state over anyway keeps the
+            # rule simple: every tainted key starts the replay from its exact state.
+            self._deferred.append(("order_state", key, old))
 
     # -- merging ---------------------------------------------------------------------------
 
@@ -116,10 +113,8 @@ class RangePairer(Pairer):
         intents.update(
             (k, v) for k, v in self._intents.items() if v is not None and v is not TAINTED
         )
-        orders = earlier._orders
-        for key in orders.keys() & self._completed:
-            del orders[key]  # replaced and filled in this part
-        orders.update((k, v) for k, v in self._orders.items() if v is not TAINTED)
+        # Orders (open, or COMPLETED) placed here replace any under the same id before.
+        earlier._orders.update((k, v) for k, v in self._orders.items() if v is not TAINTED)
         for mine, theirs in (
             (self._intent_fifo, earlier._intent_fifo),
             (self._order_fifo, earlier._order_fifo),
@@ -127,7 +122,6 @@ class RangePairer(Pairer):
             for key, queue in mine.items():
                 if queue is not TAINTED:
                     theirs.setdefault(key, deque()).extend(queue)
-        earlier._completed |= self._completed
         earlier._fill_ids |= self._fill_ids
         earlier.intent_to_order.extend(self.intent_to_order)
         earlier.order_to_fill.extend(self.order_to_fill)
@@ -153,7 +147,7 @@ def _replay(pairer: Pairer, op: tuple[Any, ...]) -> None:
     elif what == "blocked":
         pairer.blocked(op[1])
     elif what == "order":
-        pairer.order(op[1], op[2])
+        pairer.order(op[1], seq=op[2])
     elif what == "fill":
         pairer.fill(op[1])
     elif what == "intent_state":
@@ -165,13 +159,7 @@ def _replay(pairer: Pairer, op: tuple[Any, ...]) -> None:
     elif what == "intent_queue":
         pairer._intent_fifo.setdefault(op[1], deque()).extend(op[2])
     elif what == "order_state":
-        _, key, order, done = op
-        if order is None:
-            pairer._orders.pop(key, None)
-        else:
-            pairer._orders[key] = order
-        if done:
-            pairer._completed.add(key)
+        pairer._orders[op[1]] = op[2]
     elif what == "order_queue":
         pairer._order_fifo.setdefault(op[1], deque()).extend(op[2])
     else:  # pragma: no cover - the ops above are the only ones recorded
