@@ -13,7 +13,9 @@ Slippage is the fill price against the intent's quoted price (the fill's
 ``reference_price`` when the intent has none), in basis points, signed so that positive
 is worse for the trader: a buy filled above, or a sell below, the quote.
 
-Open orders are listed oldest first (ties in file order).
+Open orders are listed oldest first (ties in file order). :class:`Pairer` is fed every
+record of a read in file order; :mod:`src.query.analytics.pairing_ranges` pairs a later
+part of a file on its own and merges it in, for parallel scans.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import msgspec
@@ -28,10 +31,11 @@ import msgspec
 from src.query.analytics.stats import distribution
 from src.query.records import EMPTY_PAYLOAD, ScanRecord
 
-__all__ = ["Intent", "Order", "Pairer"]
+__all__ = ["COMPLETED", "TAINTED", "Intent", "Order", "Pairer"]
 
 _OPEN_ORDER_LIST_MAX = 50
 _MS = timedelta(milliseconds=1)
+_NAN = float("nan")
 
 # An intent waiting for its order: (ts, mono_ns, quoted price, side). A tuple is by far
 # the cheapest object to build, and intents are a sixth of all events.
@@ -67,16 +71,38 @@ def _side(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
 
+class _Mark(Enum):
+    COMPLETED = "completed"
+    TAINTED = "tainted"
+
+
+# Values in the order map besides open orders (enum members pickle as themselves):
+# an order id whose order was completely filled (a later fill for it is a duplicate),
+# and in a RangePairer a key whose operations are replayed on the earlier part.
+COMPLETED = _Mark.COMPLETED
+TAINTED = _Mark.TAINTED
+_MISSING: Any = object()
+
+
 class Pairer:
-    """Feed intent/gate/order/fill records in file order; read :meth:`result` at the end."""
+    """Feed intent/gate/order/fill records in file order; read :meth:`result` at the end.
+
+    ``sid`` arguments pass the record's session id as an object the caller already
+    holds (equal, and with its hash computed): keys then share one string.
+
+    The ``ranged`` branches serve :class:`~src.query.analytics.pairing_ranges.RangePairer`
+    (a later part of a read, paired on its own): they only run for it, and are inlined
+    here because these methods run for half of all events.
+    """
 
     def __init__(self, seq_base: int = 0) -> None:
+        self.ranged = False
         self.next_seq = seq_base  # numbers orders in file order (for ties among open ones)
-        self._intents: dict[tuple[Any, Any], Intent] = {}
-        self._intent_fifo: dict[tuple[Any, Any, Any], deque[Intent]] = {}
-        self._orders: dict[tuple[Any, Any], Order] = {}
-        self._order_fifo: dict[tuple[Any, Any], deque[Order]] = {}
-        self._completed: set[tuple[Any, Any]] = set()
+        # Intent ids -> pending intent (ranged: None once removed here, or TAINTED).
+        self._intents: dict[tuple[Any, Any], Any] = {}
+        self._intent_fifo: dict[tuple[Any, Any, Any], Any] = {}
+        self._orders: dict[tuple[Any, Any], Any] = {}  # -> Order, COMPLETED or TAINTED
+        self._order_fifo: dict[tuple[Any, Any], Any] = {}
         self._fill_ids: set[Any] = set()
         self.intent_to_order = array("d")
         self.order_to_fill = array("d")
@@ -89,7 +115,12 @@ class Pairer:
         self.fills_without_orders = 0
         self.duplicate_fills = 0
 
-    def intent(self, rec: ScanRecord) -> None:
+    def _defer(self, op: tuple[Any, ...], **keys: Any) -> None:
+        raise NotImplementedError  # only a RangePairer defers
+
+    def intent(self, rec: ScanRecord, sid: Any = _MISSING) -> None:
+        if sid is _MISSING:
+            sid = rec.session_id
         p = rec.payload or EMPTY_PAYLOAD
         price = p.current_price
         if price.__class__ is not float:
@@ -98,35 +129,64 @@ class Pairer:
         side = side.lower() if side.__class__ is str else None
         info = (rec.ts, rec.mono_ns, price, side)
         if p.intent_id is not None:
-            self._intents[(rec.session_id, p.intent_id)] = info
+            key = (sid, p.intent_id)
+            if self.ranged:
+                old = self._intents.setdefault(key, info)
+                if old is not info:
+                    if old is TAINTED:
+                        self._defer(("intent", rec))
+                        return
+                    self._intents[key] = info
+                return
+            self._intents[key] = info
         else:
-            key = (rec.session_id, rec.symbol, side)
+            key = (sid, rec.symbol, side)
             queue = self._intent_fifo.get(key)
             if queue is None:
                 queue = self._intent_fifo[key] = deque()
+            elif queue is TAINTED:
+                self._defer(("intent", rec))
+                return
             queue.append(info)
 
     def blocked(self, rec: ScanRecord) -> None:
         """A blocking gate decision: its intent will never get an order."""
         iid = (rec.payload or EMPTY_PAYLOAD).intent_id
-        if iid is not None:
-            self._intents.pop((rec.session_id, iid), None)
+        if iid is None:
+            return
+        key = (rec.session_id, iid)
+        if not self.ranged:
+            self._intents.pop(key, None)
+        elif self._intents.get(key, _MISSING) in (_MISSING, TAINTED):
+            self._defer(("blocked", rec), intent=key)  # the intent may be in an earlier part
+        else:
+            self._intents[key] = None
 
-    def order(self, rec: ScanRecord, seq: int | None = None) -> None:
+    def order(self, rec: ScanRecord, sid: Any = _MISSING, seq: int | None = None) -> None:
+        if sid is _MISSING:
+            sid = rec.session_id
         if seq is None:
             seq = self.next_seq
             self.next_seq = seq + 1
         p = rec.payload or EMPTY_PAYLOAD
-        self.orders += 1
         side = p.side
         side = side.lower() if side.__class__ is str else None
+        client_id = p.client_id if p.client_id is not None else p.order_id
         intent: Intent | None = None
-        if p.intent_id is not None:
-            intent = self._intents.pop((rec.session_id, p.intent_id), None)
+        if self.ranged:
+            if not self._settled_here(sid, rec.symbol, p.intent_id, client_id):
+                self._defer(("order", rec, seq), **self._order_keys(rec, client_id, side))
+                return
+            key = (sid, p.intent_id)
+            intent = self._intents[key]
+            self._intents[key] = None
+        elif p.intent_id is not None:
+            intent = self._intents.pop((sid, p.intent_id), None)
         else:
-            queue = self._intent_fifo.get((rec.session_id, rec.symbol, side))
+            queue = self._intent_fifo.get((sid, rec.symbol, side))
             if queue:
                 intent = queue.popleft()
+        self.orders += 1
         ts, mono = rec.ts, rec.mono_ns
         if intent is not None:
             m1 = intent[1]
@@ -139,38 +199,74 @@ class Pairer:
         quantity = p.quantity
         if quantity.__class__ is not float:
             quantity = _num(quantity)
-        client_id = p.client_id if p.client_id is not None else p.order_id
         order = Order(ts, mono, intent, quantity, side, rec.symbol, client_id, seq)
         if client_id is not None:
-            self._orders[(rec.session_id, client_id)] = order
+            self._orders[(sid, client_id)] = order
         else:
-            key = (rec.session_id, rec.symbol)
+            key = (sid, rec.symbol)
             queue = self._order_fifo.get(key)
             if queue is None:
                 queue = self._order_fifo[key] = deque()
             queue.append(order)
 
-    def fill(self, rec: ScanRecord) -> None:
+    def _settled_here(self, sid: Any, symbol: Any, intent_id: Any, client_id: Any) -> bool:
+        """Ranged: can this order be paired from this part's state alone?"""
+        if intent_id is None:
+            return False  # an intent queue may hold older intents from an earlier part
+        if self._intents.get((sid, intent_id), _MISSING) in (_MISSING, TAINTED):
+            return False
+        if client_id is not None:
+            return self._orders.get((sid, client_id)) is not TAINTED
+        return self._order_fifo.get((sid, symbol)) is not TAINTED
+
+    def _order_keys(self, rec: ScanRecord, client_id: Any, side: Any) -> dict[str, Any]:
+        p = rec.payload or EMPTY_PAYLOAD
+        sid = rec.session_id
+        keys: dict[str, Any] = {}
+        if p.intent_id is not None:
+            keys["intent"] = (sid, p.intent_id)
+        else:
+            keys["intent_queue"] = (sid, rec.symbol, side)
+        if client_id is not None:
+            keys["order"] = (sid, client_id)
+        else:
+            keys["order_queue"] = (sid, rec.symbol)
+        return keys
+
+    def fill(self, rec: ScanRecord, sid: Any = _MISSING) -> None:
+        if sid is _MISSING:
+            sid = rec.session_id
         p = rec.payload or EMPTY_PAYLOAD
         event_id = rec.event_id
-        if event_id is not None:
-            if event_id in self._fill_ids:
+        if event_id is not None and event_id in self._fill_ids:
+            self.duplicate_fills += 1
+            return
+        client_id = p.client_id if p.client_id is not None else p.order_id
+        if client_id is not None:
+            key = (sid, client_id)
+            order = self._orders.get(key)
+            if order is None:
+                if self.ranged:
+                    self._defer(("fill", rec), order=key, event_id=event_id)
+                    return
+            elif order.__class__ is not Order:
+                if order is TAINTED:
+                    self._defer(("fill", rec), order=key, event_id=event_id)
+                    return
+                if event_id is not None:  # COMPLETED: a fill for a filled order
+                    self._fill_ids.add(event_id)
+                self.fills += 1
                 self.duplicate_fills += 1
                 return
+        elif self.ranged:
+            self._defer(("fill", rec), order_queue=(sid, rec.symbol), event_id=event_id)
+            return
+        else:
+            queue = self._order_fifo.get((sid, rec.symbol))
+            order = queue[0] if queue else None
+        if event_id is not None:
             self._fill_ids.add(event_id)
         self.fills += 1
-        client_id = p.client_id if p.client_id is not None else p.order_id
-        order: Order | None = None
-        if client_id is not None:
-            key = (rec.session_id, client_id)
-            order = self._orders.get(key)
-            if order is None and key in self._completed:
-                self.duplicate_fills += 1
-                return
-        else:
-            queue = self._order_fifo.get((rec.session_id, rec.symbol))
-            if queue:
-                order = queue[0]
         price = p.fill_price
         if price.__class__ is not float:
             price = _num(price)
@@ -196,17 +292,29 @@ class Pairer:
         reference = intent[2] if intent is not None and intent[2] else None
         if reference is None:
             reference = _num(p.reference_price)
-        self._slippage(rec.symbol, order.side or _side(p.side), reference, price)
+        side = order.side or _side(p.side)
+        if reference is not None and price is not None and reference > 0:
+            # Inlined _slippage (the common case, a fill of a known order).
+            if side == "buy":
+                bps = (price - reference) / reference * 10_000
+            elif side == "sell":
+                bps = (reference - price) / reference * 10_000
+            else:
+                bps = _NAN
+            if bps == bps:
+                values = self.slippage.get(rec.symbol)
+                if values is None:
+                    values = self.slippage[rec.symbol] = array("d")
+                values.append(bps)
         quantity = p.filled_quantity
         if quantity.__class__ is not float:
             quantity = _num(quantity)
         order.filled += quantity or 0.0
         if order.quantity is None or order.filled >= order.quantity * (1 - 1e-9):
             if client_id is not None:
-                del self._orders[key]
-                self._completed.add(key)
+                self._orders[key] = COMPLETED
             else:
-                self._order_fifo[(rec.session_id, rec.symbol)].popleft()
+                queue.popleft()
 
     def _sample(self, into: array[float], t1: datetime, m1: Any, t2: datetime, m2: Any) -> None:
         if m1.__class__ is int and m2.__class__ is int and m2 >= m1:
@@ -229,8 +337,16 @@ class Pairer:
             values = self.slippage[symbol] = array("d")
         values.append(bps)
 
+    def presort(self) -> None:
+        """Sort the samples now (in a worker, in parallel): merging sorted runs later is
+        linear, where sorting everything in one process would not be."""
+        for values in (self.intent_to_order, self.order_to_fill, self.intent_to_fill):
+            values[:] = array("d", sorted(values))
+        for values in self.slippage.values():
+            values[:] = array("d", sorted(values))
+
     def open_orders(self) -> list[Order]:
-        orders = list(self._orders.values())
+        orders = [o for o in self._orders.values() if o.__class__ is Order]
         for queue in self._order_fifo.values():
             orders.extend(queue)
         orders.sort(key=lambda o: (o.ts, o.seq))

@@ -5,6 +5,10 @@ numbers an operator sees are the same everywhere. :meth:`SummaryBuilder.consume`
 loop of every scan (millions of lines): splitting, decoding, counting, time range,
 timestamp health and gate counts are inlined there on purpose; the rare paths and the
 pairing of intents, orders and fills live in their own modules.
+
+A builder can also summarise one part of a read on its own (a byte range of a big file,
+for parallel scans) and be merged into the builder of the part before it with
+:meth:`SummaryBuilder.absorb`; the result is identical to one pass over both parts.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import msgspec
 
 from src.query.analytics.gates import GateStats
 from src.query.analytics.pairing import Pairer
+from src.query.analytics.pairing_ranges import RangePairer
 from src.query.analytics.timestamps import (
     ALWAYS,
     DEFAULT_GAP_THRESHOLD_S,
@@ -26,8 +31,22 @@ from src.query.analytics.timestamps import (
     fast_window,
     in_exact_range,
 )
-from src.query.records import EMPTY_PAYLOAD, ParseStats, ScanRecord, decode_scan_slow, is_utf8
-from src.query.records import scan_decoder as _decoder
+from src.query.records import (
+    EMPTY_PAYLOAD,
+    ParseStats,
+    ScanRecord,
+    decode_scan,
+    decode_scan_slow,
+    is_utf8,
+)
+from src.query.scan_events import (
+    FillEvent,
+    GateEvent,
+    GatePayload,
+    IntentEvent,
+    OrderEvent,
+)
+from src.query.scan_events import scan_decoder as _decoder
 
 __all__ = ["LineProgress", "Matcher", "SummaryBuilder"]
 
@@ -37,6 +56,7 @@ LineProgress = Callable[[int], None]  # called with the lines read so far, about
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _EVER = datetime.min.replace(tzinfo=UTC)
 _NO_SESSION = object()
+_NO_GATE = GatePayload()
 
 
 class _Always:
@@ -69,6 +89,10 @@ class SummaryBuilder:
     """Feed byte blocks (:meth:`consume`) or records (:meth:`add`); :meth:`result` gives
     the dict.
 
+    ``follows_unknown`` marks a builder for a part of a read whose earlier part is being
+    summarised elsewhere; it must then be :meth:`absorb`-ed into that part's builder.
+    ``seq_base`` must exceed the number of lines of every earlier part (a byte offset
+    does): it keeps orders numbered in file order across parts.
     ``exact_steps`` checks every timestamp step in float seconds (see
     :mod:`src.query.analytics.timestamps`); :attr:`needs_exact_steps` says when a read must
     be redone that way.
@@ -78,13 +102,15 @@ class SummaryBuilder:
         self,
         *,
         gap_threshold_s: float = DEFAULT_GAP_THRESHOLD_S,
+        follows_unknown: bool = False,
+        seq_base: int = 0,
         exact_steps: bool = False,
     ) -> None:
         self.kind_counts: dict[str, int] = {}
         self.symbols: set[Any] = set()
         self.first_ts = _NEVER
         self.last_ts = _EVER
-        self.pairer = Pairer()
+        self.pairer = RangePairer(seq_base) if follows_unknown else Pairer(seq_base)
         self.gates = GateStats()
         self.timestamps = TimestampHealth(gap_threshold_s)
         self.errors: dict[str, int] = {}
@@ -154,14 +180,21 @@ class SummaryBuilder:
                         else:
                             invalid += 1
                         continue
-                    ts = rec.ts
-                    kind = rec.kind
-                    if match is not None and not match(kind, rec.symbol, ts.timestamp()):
+                    # Each kind is its own class: loading fields in one branch per
+                    # class keeps CPython's attribute caches monomorphic (much faster).
+                    cls = rec.__class__
+                    if cls is GateEvent:  # noqa: SIM114 - one branch per class, on purpose
+                        ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
+                    elif cls is IntentEvent:  # noqa: SIM114
+                        ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
+                    elif cls is FillEvent:
+                        ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
+                    else:
+                        ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
+                    if match is not None and not match(rec.kind, symbol, ts.timestamp()):
                         continue
-                    symbol = rec.symbol
                     if symbol not in symbols:
                         symbols.add(symbol)
-                    sid = rec.session_id
                     if sid == session:
                         if ts < previous or ts > limit:
                             if ts < previous:
@@ -186,9 +219,9 @@ class SummaryBuilder:
                             first = ts
                         limit = _limit(ts, window)
                     previous = ts
-                    if kind == "gate":
+                    if cls is GateEvent:
                         gates += 1
-                        p = rec.payload or EMPTY_PAYLOAD
+                        p = rec.payload or _NO_GATE
                         name = p.gate_name
                         if name.__class__ is not str:
                             name = "?"
@@ -197,17 +230,16 @@ class SummaryBuilder:
                         except KeyError:
                             evaluations[name] = 1
                         if p.passed is False:
-                            self.gates.block(name, p.reason)
-                            pairer.blocked(rec)
-                    elif kind == "intent":
+                            self._block(name, line)
+                    elif cls is IntentEvent:
                         intents += 1
-                        intent(rec)
-                    elif kind == "fill":
+                        intent(rec, session)
+                    elif cls is FillEvent:
                         fills += 1
-                        fill(rec)
-                    elif kind == "order":
+                        fill(rec, session)
+                    elif cls is OrderEvent:
                         orders += 1
-                        order(rec)
+                        order(rec, session)
                     else:
                         self._other(rec)
                 if progress is not None and total >= next_report:
@@ -235,21 +267,25 @@ class SummaryBuilder:
             stats.invalid_lines += invalid + torn
             stats.torn_lines += torn
 
-    def _other(self, rec: ScanRecord) -> None:
+    def _block(self, name: str, line: bytes) -> None:
+        rec = decode_scan(line)  # the lean gate record has no intent id nor reason
+        assert rec is not None  # it decoded a moment ago
+        self.gates.block(name, (rec.payload or EMPTY_PAYLOAD).reason)
+        self.pairer.blocked(rec)
+
+    def _other(self, rec: Any) -> None:
+        """An error, another kind, or any line the lean decoder left to the slow path."""
         kind = rec.kind
         self.kind_counts[kind] = self.kind_counts.get(kind, 0) + 1
         if kind == "error":
             self._error(rec)
+        elif rec.__class__ is ScanRecord:
+            self._pair(rec)
 
-    def _account(self, rec: ScanRecord) -> None:
+    def _pair(self, rec: ScanRecord) -> None:
         kind = rec.kind
-        self.kind_counts[kind] = self.kind_counts.get(kind, 0) + 1
-        self.first_ts = min(self.first_ts, rec.ts)
-        self.last_ts = max(self.last_ts, rec.ts)
-        self.symbols.add(rec.symbol)
-        self.timestamps.add(rec.session_id, rec.ts)
-        p = rec.payload or EMPTY_PAYLOAD
         if kind == "gate":
+            p = rec.payload or EMPTY_PAYLOAD
             name = p.gate_name if isinstance(p.gate_name, str) else "?"
             self.gates.evaluations[name] = self.gates.evaluations.get(name, 0) + 1
             if p.passed is False:
@@ -261,8 +297,13 @@ class SummaryBuilder:
             self.pairer.order(rec)
         elif kind == "fill":
             self.pairer.fill(rec)
-        elif kind == "error":
-            self._error(rec)
+
+    def _account(self, rec: ScanRecord) -> None:
+        self.first_ts = min(self.first_ts, rec.ts)
+        self.last_ts = max(self.last_ts, rec.ts)
+        self.symbols.add(rec.symbol)
+        self.timestamps.add(rec.session_id, rec.ts)
+        self._other(rec)
 
     def _error(self, rec: ScanRecord) -> None:
         message = (rec.payload or EMPTY_PAYLOAD).error
@@ -283,6 +324,30 @@ class SummaryBuilder:
             and self.event_count > 0
             and not in_exact_range(self.first_ts, self.last_ts)
         )
+
+    def absorb(self, later: SummaryBuilder) -> bool:
+        """Merge in the builder of the part that follows this one (``follows_unknown``).
+
+        Returns False, changing nothing, when the parts cannot be merged exactly (a fill
+        event id of ``later`` was already seen here); that part must then be re-read into
+        this builder instead.
+        """
+        assert isinstance(later.pairer, RangePairer)
+        if not later.pairer.can_follow(self.pairer):
+            return False
+        later.pairer.merge_into(self.pairer)
+        for kind, count in later.kind_counts.items():
+            self.kind_counts[kind] = self.kind_counts.get(kind, 0) + count
+        self.symbols |= later.symbols
+        self.first_ts = min(self.first_ts, later.first_ts)
+        self.last_ts = max(self.last_ts, later.last_ts)
+        self.gates.absorb(later.gates)
+        self.timestamps.absorb(later.timestamps)
+        for text, count in later.errors.items():
+            self.errors[text] = self.errors.get(text, 0) + count
+        if later.last_error is not None:
+            self.last_error = later.last_error
+        return True
 
     def result(self, parse: ParseStats, *, as_of: float | None = None) -> dict[str, Any]:
         as_of = time.time() if as_of is None else as_of

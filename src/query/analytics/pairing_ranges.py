@@ -1,0 +1,166 @@
+"""Pairing a later part of a read on its own, then merging it exactly (parallel scans).
+
+A :class:`RangePairer` sees only its part of the file; what the earlier parts leave
+behind (pending intents, open and completed orders, seen fill ids) is unknown
+while it runs. Every operation whose outcome could depend on that unknown state is
+*deferred*: kept, with its record, to be replayed in file order on the earlier parts'
+:class:`Pairer` when the two are merged. So that a replayed operation sees exactly the
+state it would have seen in one pass, each key it touches (an intent id, an order id, an
+arrival-order queue) becomes *tainted*: its local state so far is handed over to the
+replay, and every later operation on it in this part is deferred too. Keys that are
+never tainted are settled locally, which is almost all of them: dependencies across a
+part boundary are round trips in flight at the cut.
+
+Fill ids are the one optimistic assumption: a fill whose event id is new to this part
+is applied as new. :meth:`RangePairer.can_follow` checks that none of those ids was seen
+earlier; when one was, the part cannot be merged and is re-read by the caller.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from src.query.analytics.pairing import _MISSING, TAINTED, Pairer
+
+__all__ = ["RangePairer"]
+
+
+class RangePairer(Pairer):
+    """A :class:`Pairer` for a part of a read that follows parts summarised elsewhere.
+
+    Its state marks what this part settled: a removed intent stays as None, and a
+    tainted key maps to ``TAINTED`` (in the intent and order maps and queues).
+    """
+
+    def __init__(self, seq_base: int) -> None:
+        super().__init__(seq_base)
+        self.ranged = True
+        self._deferred: list[tuple[Any, ...]] = []
+        self._deferred_fill_ids: set[Any] = set()
+
+    def _defer(
+        self,
+        op: tuple[Any, ...],
+        *,
+        intent: tuple[Any, Any] | None = None,
+        intent_queue: tuple[Any, Any, Any] | None = None,
+        order: tuple[Any, Any] | None = None,
+        order_queue: tuple[Any, Any] | None = None,
+        event_id: Any = None,
+    ) -> None:
+        """Keep ``op`` for the replay, first tainting every key it touches."""
+        if intent is not None:
+            self._taint_intent(intent)
+        if intent_queue is not None:
+            self._taint_queue(self._intent_fifo, intent_queue, "intent_queue")
+        if order is not None:
+            self._taint_order(order)
+        if order_queue is not None:
+            self._taint_queue(self._order_fifo, order_queue, "order_queue")
+        if event_id is not None:
+            self._fill_ids.add(event_id)  # later fills with this id are duplicates anyway
+            self._deferred_fill_ids.add(event_id)
+        self._deferred.append(op)
+
+    # -- tainting: hand a key's state so far over to the replay ----------------------------
+
+    def _taint_intent(self, key: tuple[Any, Any]) -> None:
+        old = self._intents.get(key, _MISSING)
+        if old is TAINTED:
+            return
+        self._intents[key] = TAINTED
+        if old is not _MISSING:
+            self._deferred.append(("intent_state", key, old))
+
+    def _taint_queue(self, queues: dict[Any, Any], key: tuple[Any, ...], what: str) -> None:
+        old = queues.get(key)
+        if old is TAINTED:
+            return
+        queues[key] = TAINTED
+        if old:
+            self._deferred.append((what, key, list(old)))
+
+    def _taint_order(self, key: tuple[Any, Any]) -> None:
+        old = self._orders.get(key)
+        if old is TAINTED:
+            return
+        self._orders[key] = TAINTED
+        if old is not None:
+            # Only an order deferred for its intent taints an order id used here, and
+            # replaying it replaces this state; handing the state over anyway keeps the
+            # rule simple: every tainted key starts the replay from its exact state.
+            self._deferred.append(("order_state", key, old))
+
+    # -- merging ---------------------------------------------------------------------------
+
+    def can_follow(self, earlier: Pairer) -> bool:
+        """False when a fill settled here as new had an event id seen in ``earlier``."""
+        clash = earlier._fill_ids & self._fill_ids
+        return not clash or clash <= self._deferred_fill_ids
+
+    def merge_into(self, earlier: Pairer) -> None:
+        """Replay the deferred operations on ``earlier``, then add this part's own state.
+
+        Call only after :meth:`can_follow` returned True.
+        """
+        for op in self._deferred:
+            _replay(earlier, op)
+        intents = earlier._intents
+        for key in intents.keys() & self._intents.keys():
+            if self._intents[key] is None:
+                del intents[key]  # set again and paired (or blocked) in this part
+        intents.update(
+            (k, v) for k, v in self._intents.items() if v is not None and v is not TAINTED
+        )
+        # Orders (open, or COMPLETED) placed here replace any under the same id before.
+        earlier._orders.update((k, v) for k, v in self._orders.items() if v is not TAINTED)
+        for mine, theirs in (
+            (self._intent_fifo, earlier._intent_fifo),
+            (self._order_fifo, earlier._order_fifo),
+        ):
+            for key, queue in mine.items():
+                if queue is not TAINTED:
+                    theirs.setdefault(key, deque()).extend(queue)
+        earlier._fill_ids |= self._fill_ids
+        earlier.intent_to_order.extend(self.intent_to_order)
+        earlier.order_to_fill.extend(self.order_to_fill)
+        earlier.intent_to_fill.extend(self.intent_to_fill)
+        for symbol, values in self.slippage.items():
+            into = earlier.slippage.get(symbol)
+            if into is None:
+                earlier.slippage[symbol] = values
+            else:
+                into.extend(values)
+        earlier.negative_intervals += self.negative_intervals
+        earlier.orders += self.orders
+        earlier.fills += self.fills
+        earlier.filled_orders += self.filled_orders
+        earlier.fills_without_orders += self.fills_without_orders
+        earlier.duplicate_fills += self.duplicate_fills
+
+
+def _replay(pairer: Pairer, op: tuple[Any, ...]) -> None:
+    what = op[0]
+    if what == "intent":
+        pairer.intent(op[1])
+    elif what == "blocked":
+        pairer.blocked(op[1])
+    elif what == "order":
+        pairer.order(op[1], seq=op[2])
+    elif what == "fill":
+        pairer.fill(op[1])
+    elif what == "intent_state":
+        _, key, info = op
+        if info is None:
+            pairer._intents.pop(key, None)
+        else:
+            pairer._intents[key] = info
+    elif what == "intent_queue":
+        pairer._intent_fifo.setdefault(op[1], deque()).extend(op[2])
+    elif what == "order_state":
+        pairer._orders[op[1]] = op[2]
+    elif what == "order_queue":
+        pairer._order_fifo.setdefault(op[1], deque()).extend(op[2])
+    else:  # pragma: no cover - the ops above are the only ones recorded
+        raise ValueError(f"unknown deferred operation {what!r}")

@@ -1,0 +1,322 @@
+"""Summaries of big reads on several cores: byte ranges, forked workers, an exact merge.
+
+The files of a read are cut into ranges of about equal size at line starts (a gzip
+file is never cut: it cannot be read from the middle). Each range is summarised on its
+own by a :class:`~src.query.analytics.summary.SummaryBuilder`: the first one as usual,
+the others knowing that an unknown part of the read comes before them. Forked worker
+processes take the earlier ranges and send their builders back through a pipe; this
+process takes the last ones. The builders are then merged in file order
+(:meth:`SummaryBuilder.absorb`), which gives exactly the summary one pass would; a range
+whose merge cannot be exact is re-read here instead.
+
+Forking (not spawning) keeps the start-up cost at a few milliseconds: the worker already
+has every module and the open files. Workers only read files and compute; they never
+run the parent's cleanup (``os._exit``) nor its garbage collector.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import signal
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from src.query.analytics.summary import LineProgress, Matcher, SummaryBuilder
+from src.query.files import GZIP_ERRORS, open_segment
+from src.query.lines import iter_blocks, iter_range_blocks
+from src.query.records import ParseStats
+
+__all__ = [
+    "MIN_PARALLEL_BYTES",
+    "Piece",
+    "ProgressFn",
+    "default_workers",
+    "plan_ranges",
+    "scan_parallel",
+]
+
+MIN_PARALLEL_BYTES = 32 << 20  # below this, starting a worker costs more than it saves
+MAX_WORKERS = 4
+_GZIP_RATIO = 6  # rough size of a gzip file's content, for balancing ranges only
+_FIND_STEP = 1 << 16
+_RANGE_SEQ = 1 << 48  # order numbers per range: more than any range has lines
+
+# progress(files_done, files_total, lines_read): called between files and about every
+# 2**16 lines (in a parallel read: with the lines this process has read, then at the end).
+ProgressFn = Callable[[int, int, int], None]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Bytes ``start`` to ``end`` (None: to the end) of one file of the read."""
+
+    index: int  # position of the file in the read
+    path: Path
+    fd: int | None  # open descriptor of a plain file; None for gzip (opened by path)
+    start: int = 0
+    end: int | None = None
+
+
+def default_workers() -> int:
+    """Processes a big scan uses: the usable CPUs (at most 4), 1 where fork is unsafe."""
+    if not sys.platform.startswith("linux"):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cpus))
+
+
+def _next_line_start(fd: int, offset: int, size: int) -> int:
+    """The first line start at or after ``offset`` (``size`` when there is none)."""
+    pos = offset - 1  # a line starts at `offset` when the byte before it is a newline
+    while pos < size:
+        chunk = os.pread(fd, _FIND_STEP, pos)
+        if not chunk:
+            break
+        found = chunk.find(b"\n")
+        if found >= 0:
+            return pos + found + 1
+        pos += len(chunk)
+    return size
+
+
+def plan_ranges(files: Sequence[tuple[Path, int | None, int]], ranges: int) -> list[list[Piece]]:
+    """Cut ``files`` (path, descriptor or None for gzip, size) into at most ``ranges``
+    ranges of about equal weight, each a list of pieces in file order."""
+    weights = [size * _GZIP_RATIO if fd is None else size for _, fd, size in files]
+    total = sum(weights)
+    cuts: set[tuple[int, int]] = set()  # (file, offset of a line start); (i, 0): before file i
+    done = index = 0
+    for k in range(1, ranges):
+        target = total * k // ranges
+        while done + weights[index] <= target:
+            done += weights[index]
+            index += 1
+        _, fd, size = files[index]
+        if target == done:
+            cuts.add((index, 0))
+        elif fd is None:
+            cuts.add((index + 1, 0))  # a gzip file is never cut: the range ends after it
+        else:
+            offset = _next_line_start(fd, target - done, size)
+            cuts.add((index, offset) if offset < size else (index + 1, 0))
+    out: list[list[Piece]] = [[]]
+    for index, (path, fd, _) in enumerate(files):
+        if (index, 0) in cuts and out[-1]:
+            out.append([])
+        start = 0
+        for _, offset in sorted(c for c in cuts if c[0] == index and c[1] > 0):
+            out[-1].append(Piece(index, path, fd, start, offset))
+            out.append([])
+            start = offset
+        out[-1].append(Piece(index, path, fd, start, None))
+    return [r for r in out if r]
+
+
+def scan_range(
+    builder: SummaryBuilder,
+    stats: ParseStats,
+    pieces: Sequence[Piece],
+    match: Matcher | None,
+    progress: LineProgress | None = None,
+) -> None:
+    """Consume ``pieces`` into ``builder``, counting files as one sequential pass does.
+
+    A read error in a plain file propagates (:func:`scan_parallel` then gives up);
+    gzip files are counted unreadable exactly as in a sequential pass.
+    """
+    for piece in pieces:
+        if piece.fd is not None:
+            stats.files += piece.start == 0
+            blocks = iter_range_blocks(piece.fd, piece.start, piece.end)
+            builder.consume(blocks, stats, match, progress=progress)
+            continue
+        stats.files += 1
+        try:
+            with open_segment(piece.path) as fh:
+                builder.consume(iter_blocks(fh), stats, match, progress=progress)
+        except FileNotFoundError:
+            stats.files -= 1
+        except GZIP_ERRORS:
+            stats.unreadable_files += 1
+
+
+def _summarise_ranges(
+    ranges: Sequence[tuple[int, list[Piece]]],
+    gap_threshold_s: float,
+    match: Matcher | None,
+    exact_steps: bool,
+    progress: LineProgress | None = None,
+) -> list[tuple[SummaryBuilder, ParseStats]]:
+    out = []
+    for number, pieces in ranges:
+        builder = SummaryBuilder(
+            gap_threshold_s=gap_threshold_s,
+            follows_unknown=number > 0,
+            seq_base=number * _RANGE_SEQ,
+            exact_steps=exact_steps,
+        )
+        stats = ParseStats()
+        scan_range(builder, stats, pieces, match, progress)
+        builder.pairer.presort()
+        out.append((builder, stats))
+    return out
+
+
+def _fork(work: Callable[[], Any]) -> tuple[int, int]:
+    """Run ``work`` in a forked child; returns (pid, read end of its result pipe)."""
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork() in a threaded process. The child only reads
+        # files and computes; it takes no lock another thread could hold.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which never returns
+        code = 0
+        try:
+            gc.disable()  # no finalizers of the parent's garbage; no copy-on-write churn
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.close(read_fd)
+            try:
+                result: tuple[str, Any] = ("ok", work())
+            except BaseException as exc:  # sent back, not raised: the parent decides
+                result = ("error", f"{type(exc).__name__}: {exc}")
+            data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(write_fd, view) :]
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def _discard(pid: int, read_fd: int) -> None:
+    os.close(read_fd)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+
+
+def _collect(pid: int, read_fd: int) -> Any | None:
+    """The child's result, or None when it failed; reaps the child."""
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            data = pipe.read()
+    finally:
+        os.waitpid(pid, 0)
+    if not data:
+        return None
+    status, value = pickle.loads(data)
+    return value if status == "ok" else None
+
+
+def _open_plain(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+
+
+def scan_parallel(
+    paths: Sequence[Path],
+    gap_threshold_s: float,
+    match: Matcher | None,
+    progress: ProgressFn | None,
+    *,
+    workers: int,
+    range_bytes: int | None = None,
+    exact_steps: bool = False,
+) -> tuple[SummaryBuilder, ParseStats] | None:
+    """Summarise ``paths`` with up to ``workers`` processes.
+
+    ``None`` when the read is too small to gain from it (under ``MIN_PARALLEL_BYTES``
+    or a single range), or when a file could not be read: then read sequentially.
+    ``range_bytes`` (default: an equal share per worker) sets how big ranges are.
+    """
+    fds: list[int] = []
+    try:
+        files: list[tuple[Path, int | None, int]] = []
+        for path in paths:
+            if path.name.endswith(".gz"):
+                try:
+                    files.append((path, None, path.stat().st_size))
+                except FileNotFoundError:
+                    files.append((path, None, 0))
+                continue
+            fd = _open_plain(path)
+            if fd is None:
+                continue  # vanished since listing: a sequential pass would skip it too
+            fds.append(fd)
+            files.append((path, fd, os.fstat(fd).st_size))
+        total = sum(size for _, _, size in files)
+        if workers < 2 or (range_bytes is None and total < MIN_PARALLEL_BYTES):
+            return None
+        count = workers if range_bytes is None else max(1, -(-total // max(1, range_bytes)))
+        ranges = list(enumerate(plan_ranges(files, count)))
+        if len(ranges) < 2:
+            return None
+        processes = min(workers, len(ranges))
+        return _run(ranges, processes, gap_threshold_s, match, progress, len(paths), exact_steps)
+    except OSError:
+        return None
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _run(
+    ranges: list[tuple[int, list[Piece]]],
+    processes: int,
+    gap_threshold_s: float,
+    match: Matcher | None,
+    progress: ProgressFn | None,
+    files: int,
+    exact_steps: bool,
+) -> tuple[SummaryBuilder, ParseStats] | None:
+    # Contiguous shares of ranges; this process takes the last share.
+    bounds = [len(ranges) * k // processes for k in range(processes + 1)]
+    shares = [ranges[bounds[k] : bounds[k + 1]] for k in range(processes)]
+    report = None
+    if progress is not None:
+
+        def report(lines: int) -> None:
+            progress(0, files, lines)  # lines this process has read so far
+
+    children: list[tuple[int, int]] = []
+    try:
+        for share in shares[:-1]:
+
+            def work(share: list[tuple[int, list[Piece]]] = share) -> Any:
+                return _summarise_ranges(share, gap_threshold_s, match, exact_steps)
+
+            children.append(_fork(work))
+        mine = _summarise_ranges(shares[-1], gap_threshold_s, match, exact_steps, report)
+        parts: list[tuple[SummaryBuilder, ParseStats]] = []
+        while children:
+            got = _collect(*children.pop(0))
+            if got is None:
+                return None
+            parts.extend(got)
+    finally:
+        for child in children:
+            _discard(*child)
+    parts.extend(mine)
+    builder, stats = parts[0]
+    for (_, pieces), (later, later_stats) in zip(ranges[1:], parts[1:], strict=True):
+        if builder.absorb(later):
+            stats.add(later_stats)
+        else:
+            scan_range(builder, stats, pieces, match)  # re-read: exact, if slower
+    if progress is not None:
+        progress(files, files, stats.total_lines)
+    return builder, stats

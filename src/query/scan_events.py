@@ -1,0 +1,93 @@
+"""Lean per-kind records for the summary scan: only the fields analytics read.
+
+The scan decoder picks the record type from ``kind`` (a tagged union), so each line
+decodes just what its kind needs: a gate decision, half of all events, skips its intent
+id and reason (a blocking one, which needs them, is decoded again in full). The
+record's class then tells the scan loop its kind without comparing strings.
+
+Lines of other kinds, or that the typed decoder rejects, take
+:func:`~src.query.records.decode_scan_slow` with the same validity rules, and come back
+as a :class:`~src.query.records.ScanRecord`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+
+import msgspec
+
+__all__ = ["ErrorEvent", "FillEvent", "GateEvent", "IntentEvent", "OrderEvent", "scan_decoder"]
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class GatePayload(msgspec.Struct, gc=False):
+    gate_name: Any = None
+    passed: Any = None
+
+
+class IntentPayload(msgspec.Struct, gc=False):
+    intent_id: Any = None
+    side: Any = None
+    current_price: Any = None
+
+
+class OrderPayload(msgspec.Struct, gc=False):
+    client_id: Any = None
+    intent_id: Any = None
+    side: Any = None
+    quantity: Any = None
+    order_id: Any = None
+
+
+class FillPayload(msgspec.Struct, gc=False):
+    client_id: Any = None
+    side: Any = None
+    filled_quantity: Any = None
+    fill_price: Any = None
+    reference_price: Any = None
+    order_id: Any = None
+
+
+class ErrorPayload(msgspec.Struct, gc=False):
+    error: Any = None
+
+
+# Fields in the logger's key order: the decoder tries the next field first.
+class _Event(msgspec.Struct, gc=False, kw_only=True, tag_field="kind"):
+    ts: AwareDatetime
+    session_id: Any = None
+    symbol: Any = None
+
+
+class GateEvent(_Event, tag="gate"):
+    kind: ClassVar[str] = "gate"
+    payload: GatePayload | None = None
+
+
+class IntentEvent(_Event, tag="intent"):
+    kind: ClassVar[str] = "intent"
+    payload: IntentPayload | None = None
+    mono_ns: Any = None
+
+
+class OrderEvent(_Event, tag="order"):
+    kind: ClassVar[str] = "order"
+    payload: OrderPayload | None = None
+    mono_ns: Any = None
+
+
+class FillEvent(_Event, tag="fill"):
+    kind: ClassVar[str] = "fill"
+    payload: FillPayload | None = None
+    event_id: Any = None
+    mono_ns: Any = None
+
+
+class ErrorEvent(_Event, tag="error"):
+    kind: ClassVar[str] = "error"
+    payload: ErrorPayload | None = None
+
+
+scan_decoder = msgspec.json.Decoder(GateEvent | IntentEvent | OrderEvent | FillEvent | ErrorEvent)
