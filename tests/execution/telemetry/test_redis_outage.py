@@ -91,8 +91,12 @@ def test_producers_keep_filling_orders_through_a_redis_outage(
     assert [proc.returncode for proc in procs] == [0, 0, 0]
     for result in results:
         assert result["statuses"] == ["filled"], "every order filled, Redis or not"
-        assert result["dropped"] > 0 and result["flushed"] and result["reconnects"] >= 1
+        assert result["dropped"] > 0 and result["flushed"]
         assert result["emitted"] + result["dropped"] == result["events"], "none vanish uncounted"
+    # Each producer's post-outage events reaching the restarted server (checked below) proves
+    # it reconnected; whether its worker saw a failed send during the outage depends on
+    # scheduling, so the counter is required of the producers together.
+    assert sum(result["reconnects"] for result in results) >= 1
     records = [orjson.loads(fields[b"line"]) for _id, fields in redis_client.xrange(STREAM)]
     for session, result in zip(sessions, results, strict=True):
         seqs = [r["seq"] for r in records if r["session_id"] == session]
