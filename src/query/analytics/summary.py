@@ -20,9 +20,12 @@ from src.query.analytics.pairing import Pairer
 from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S, TimestampHealth
 from src.query.records import ParseStats, ScanRecord, decode_scan_slow, is_utf8, scan_decoder
 
-__all__ = ["SummaryBuilder"]
+__all__ = ["Matcher", "Observer", "SummaryBuilder"]
 
 Matcher = Callable[[Any, Any, float], bool]
+# observe(record): called for every matching event after it was accounted for (alerts keep
+# sliding windows this way without a second decoder).
+Observer = Callable[[ScanRecord], None]
 
 
 def _iso(t: float | None) -> str | None:
@@ -32,7 +35,10 @@ def _iso(t: float | None) -> str | None:
 class SummaryBuilder:
     """Feed lines (:meth:`consume`) or records (:meth:`add`); :meth:`result` gives the dict."""
 
-    def __init__(self, *, gap_threshold_s: float = DEFAULT_GAP_THRESHOLD_S) -> None:
+    def __init__(
+        self, *, gap_threshold_s: float = DEFAULT_GAP_THRESHOLD_S, observe: Observer | None = None
+    ) -> None:
+        self.observe = observe
         self.kind_counts: dict[str, int] = {}
         self.symbols: set[Any] = set()
         self.sessions: set[Any] = set()
@@ -62,6 +68,7 @@ class SummaryBuilder:
         blocked = self.pairer.blocked
         intent, order, fill = self.pairer.intent, self.pairer.order, self.pairer.fill
         ts_add = self.timestamps.add
+        observe = self.observe
         start, end = self.start, self.end
         total = valid = invalid = torn = 0
         utc = UTC
@@ -121,6 +128,8 @@ class SummaryBuilder:
                 fill(rec)
             elif kind == "error":
                 self._error(rec)
+            if observe is not None:
+                observe(rec)
         self.start, self.end = start, end
         stats.total_lines += total
         stats.valid_events += valid
@@ -142,6 +151,8 @@ class SummaryBuilder:
             getattr(self.pairer, kind)(rec)
         elif kind == "error":
             self._error(rec)
+        if self.observe is not None:
+            self.observe(rec)
 
     def _error(self, rec: ScanRecord) -> None:
         message = rec.payload.error
