@@ -215,6 +215,8 @@ class EmailChannelConfig:
     host: str = "127.0.0.1"
     port: int = field(default=25, metadata={"min": 1})
     starttls: bool = False
+    # CA bundle to verify the server's certificate with ("" = the system's).
+    ca_file: str = ""
     username: str = ""  # "" = no login
     password_env: str = "TELEMETRY_ALERTS_SMTP_PASSWORD"
     sender: str = "telemetry-alerts@localhost"
@@ -246,6 +248,9 @@ class AlertsConfig:
     # A firing alert nobody acknowledged is announced again this often (0 = never).
     renotify_s: float = field(default=3600.0, metadata=_min(0.0))
     notify_resolved: bool = True
+    # Base URL of the dashboard (e.g. "http://trading-box:8000"): notifications link to the
+    # session's page. "" = no link.
+    dashboard_url: str = ""
     # Resolved alerts stay in the state file (and on the dashboard) this long.
     keep_resolved_s: float = field(default=86_400.0, metadata=_min(0.0))
     rules: AlertRules = field(default_factory=AlertRules)
