@@ -31,7 +31,7 @@ from src.alerts.lifecycle import Policy, apply
 from src.alerts.model import SEVERITY_RANK, Condition
 from src.alerts.rules import evaluate_session
 from src.alerts.sources import Source
-from src.alerts.state import StateStore
+from src.alerts.state import StateError, StateStore
 from src.execution.config_alerts import AlertsConfig
 
 __all__ = ["AlertEngine", "Evaluation", "horizon_s", "open_alerts"]
@@ -102,7 +102,11 @@ class AlertEngine:
         """Submit what the outbox still holds from a previous run; how many items."""
         if self.store is None or self.dispatcher is None:
             return 0
-        pending = list(self.store.read()["outbox"])
+        try:
+            pending = list(self.store.read()["outbox"])
+        except StateError as exc:  # the first evaluation moves a corrupt file aside
+            log.error("%s", exc)
+            return 0
         for item in pending:
             self.dispatcher.submit(item)
         return len(pending)
