@@ -96,7 +96,7 @@ def dispatch(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> 
 
 
 def _list(args: argparse.Namespace, store: Any, out: TextIO) -> int:
-    from src.alerts.engine import open_alerts
+    from src.alerts.lifecycle import open_alerts
     from src.alerts.render import render_alerts, render_silences
 
     now = time.time()

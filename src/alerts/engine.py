@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from src.alerts.delivery import Dispatcher, OutboxItem
-from src.alerts.lifecycle import Policy, apply
-from src.alerts.model import SEVERITY_RANK, Condition
+from src.alerts.lifecycle import Policy, apply, open_alerts
+from src.alerts.model import Condition
 from src.alerts.rules import evaluate_session
 from src.alerts.sources import Source
 from src.alerts.state import StateError, StateStore
@@ -43,24 +43,6 @@ def horizon_s(config: AlertsConfig) -> float:
     """How much event time the windows must keep: the longest window of any rule."""
     rules = config.rules
     return max(rules.gate_rejection.window_s, rules.errors.window_s, rules.latency.window_s)
-
-
-def open_alerts(state: dict[str, Any], now: float) -> list[dict[str, Any]]:
-    """Pending and firing alerts, worst first, each marked ``acked`` and ``snoozed``."""
-    from src.alerts.lifecycle import matching
-
-    out = []
-    for rec in state["alerts"].values():
-        if rec["status"] == "resolved":
-            continue
-        ack = rec.get("ack")
-        acked = bool(ack) and (ack["until"] is None or ack["until"] > now)
-        snoozed = any(
-            s["until"] > now and matching(s["pattern"], rec["key"]) for s in state["silences"]
-        )
-        out.append({**rec, "acked": acked, "snoozed": snoozed})
-    out.sort(key=lambda r: (-SEVERITY_RANK[r["severity"]], r["key"]))
-    return out
 
 
 @dataclass

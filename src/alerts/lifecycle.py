@@ -32,7 +32,7 @@ from typing import Any
 from src.alerts.model import SEVERITY_RANK, Condition
 from src.execution.config_alerts import AlertsConfig
 
-__all__ = ["Policy", "acknowledge", "apply", "matching", "snooze", "unsnooze"]
+__all__ = ["Policy", "acknowledge", "apply", "matching", "open_alerts", "snooze", "unsnooze"]
 
 Notification = dict[str, Any]
 
@@ -262,3 +262,19 @@ def unsnooze(state: dict[str, Any], target: str) -> list[dict[str, Any]]:
     removed = [s for s in state["silences"] if target in (s["id"], s["pattern"])]
     state["silences"] = [s for s in state["silences"] if s not in removed]
     return removed
+
+
+def open_alerts(state: dict[str, Any], now: float) -> list[dict[str, Any]]:
+    """Pending and firing alerts, worst first, each marked ``acked`` and ``snoozed``."""
+    out = []
+    for rec in state["alerts"].values():
+        if rec["status"] == "resolved":
+            continue
+        ack = rec.get("ack")
+        acked = bool(ack) and (ack["until"] is None or ack["until"] > now)
+        snoozed = any(
+            s["until"] > now and matching(s["pattern"], rec["key"]) for s in state["silences"]
+        )
+        out.append({**rec, "acked": acked, "snoozed": snoozed})
+    out.sort(key=lambda r: (-SEVERITY_RANK[r["severity"]], r["key"]))
+    return out
