@@ -209,3 +209,41 @@ def test_dry_run_judges_without_recording_or_sending(session_log, logs):
     result = engine.evaluate()
     assert [c.key for c in result.conditions] == ["errors:live-7"]
     assert result.notifications == [] and not state_path(cfg).exists()
+
+
+def test_a_session_held_open_by_a_silent_logger_is_reported_stalled(logs):
+    """A logger keeps the file open but writes nothing: stalled; once it closes: resolved."""
+    import os
+    from datetime import UTC, datetime
+
+    from src.execution.events import ExecutionEvent
+    from src.execution.telemetry import JsonlExecutionLogger
+
+    logger = JsonlExecutionLogger(logs, fsync="none")
+    out = io.StringIO()
+    engine = build_engine(config(logs), channels={"console": ConsoleChannel(stream=out)})
+    try:
+        logger.emit(
+            ExecutionEvent(
+                ts=datetime.now(UTC),
+                session_id="quiet",
+                symbol="X",
+                mode="live",
+                kind="intent",
+                payload={},
+            )
+        )
+        assert engine.evaluate().conditions == []
+        engine.clock = lambda: time.time() + 400  # nothing written for 400 s
+        stalled = engine.evaluate()
+        assert [(c.key, c.severity) for c in stalled.conditions] == [
+            ("stalled_session:quiet", "warning")
+        ]
+        assert "held open by a logger" in stalled.conditions[0].message
+        logger.close()
+        done = engine.evaluate()
+        assert done.conditions == [] and [n["event"] for n in done.notifications] == ["resolved"]
+        assert os.path.exists(logs / "quiet.jsonl")
+    finally:
+        logger.close()
+        engine.close()

@@ -184,3 +184,14 @@ def test_disabled_rules_are_not_evaluated(session_log, logs, t0):
         base, gate_rejection=dataclasses.replace(base.gate_rejection, enabled=False)
     )
     assert not any(k.startswith("gate_rejection") for k in judge(logs, t0 + 5, rules=rules))
+
+
+def test_windows_keep_only_the_horizon_in_memory(session_log, logs, t0):
+    """After an hour of events only the newest horizon's worth stays in the window."""
+    log = session_log()
+    for i in range(0, 3600, 2):
+        log.trade(t0 + i)
+    tracker = FileTracker(logs, "s1", horizon_s=300)
+    view = tracker.view(t0 + 3600, running=None, last_write_t=None)
+    assert len(view.window.intents) <= 152
+    assert view.summary["kind_counts"]["intent"] == 1800
