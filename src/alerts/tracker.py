@@ -59,19 +59,26 @@ class FileTracker:
         until: float | None = None,
     ) -> None:
         self.session_id = session_id
+        self.horizon_s = horizon_s
+        self._floor = float("-inf")
         self._summary = IncrementalSummary(
             base,
             session_id,
             max_age_s=0.0,
-            builder_factory=lambda: WindowedBuilder(horizon_s),
+            builder_factory=lambda: WindowedBuilder(horizon_s, floor=self._floor),
             match=_until(until),
         )
 
     def view(
         self, as_of: float, *, running: bool | None, last_write_t: float | None
     ) -> SessionView:
-        summary = self._summary.refresh(as_of=as_of)
+        # Windows end at as_of, which only moves forward: older events need no window work.
+        self._floor = max(self._floor, as_of - self.horizon_s)
         builder = self._summary.builder
+        assert isinstance(builder, WindowedBuilder)
+        builder.window.floor = self._floor
+        summary = self._summary.refresh(as_of=as_of)
+        builder = self._summary.builder  # a new one if the files were replaced
         assert isinstance(builder, WindowedBuilder)
         builder.window.prune()
         last = builder.end if builder.event_count else None

@@ -9,6 +9,10 @@ completed them (pairing itself stays in :class:`~src.query.analytics.pairing.Pai
 
 Queries take ``(since, until]`` in event time; iterating from the newest entry stops at the
 first one older than ``since``, so a query costs what is in the window, not the session.
+
+``floor``: events older than it can never fall in a window again (windows end at the
+evaluation instant, which only moves forward), so they are only counted in the summary. The
+first scan of a long session therefore does almost no window work.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class WindowStats:
     def __init__(self, builder: SummaryBuilder, horizon_s: float) -> None:
         self.horizon_s = horizon_s
         self._pairer = builder.pairer
+        self.floor = float("-inf")
         self.newest = float("-inf")
         self.events: deque[float] = deque()
         self.errors: deque[float] = deque()
@@ -56,10 +61,18 @@ class WindowStats:
 
     def observe(self, rec: ScanRecord) -> None:
         t = rec.t
+        kind = rec.kind
+        if t < self.floor:
+            # Too old for any window: only keep the sample counters in step with the pairer.
+            if kind == "fill":
+                self._seen["order_to_fill"] = len(self._pairer.order_to_fill)
+                self._seen["intent_to_fill"] = len(self._pairer.intent_to_fill)
+            elif kind == "order":
+                self._seen["intent_to_order"] = len(self._pairer.intent_to_order)
+            return
         if t > self.newest:
             self.newest = t
         self.events.append(t)
-        kind = rec.kind
         if kind == "gate":
             p = rec.payload
             name = p.gate_name if isinstance(p.gate_name, str) else "?"
@@ -87,8 +100,8 @@ class WindowStats:
             self._seen[leg] = n
 
     def prune(self) -> None:
-        """Forget what is older than the horizon before the newest event."""
-        cutoff = self.newest - self.horizon_s
+        """Forget what is older than the horizon before the newest event (or the floor)."""
+        cutoff = max(self.newest - self.horizon_s, self.floor)
         for times in (self.events, self.errors, self.intents):
             while times and times[0] < cutoff:
                 times.popleft()
@@ -130,7 +143,8 @@ def _newest_first(
 class WindowedBuilder(SummaryBuilder):
     """A summary builder that also keeps :attr:`window` for the newest ``horizon_s`` seconds."""
 
-    def __init__(self, horizon_s: float) -> None:
+    def __init__(self, horizon_s: float, *, floor: float = float("-inf")) -> None:
         super().__init__()
         self.window = WindowStats(self, horizon_s)
+        self.window.floor = floor
         self.observe = self.window.observe
