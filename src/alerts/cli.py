@@ -45,7 +45,8 @@ exit codes:
   0  check: nothing needs attention; other commands: done
   1  check: a warning is firing; test: a channel failed
   2  check: a critical alert is firing
-  3  bad input: flag, config, missing secret, unknown session or alert
+  3  bad input: flag, config, missing secret, unknown session or alert; run: another
+     engine already uses the state file (check then only judges, and says so)
 """
 
 
@@ -156,7 +157,7 @@ def _check(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> in
     from src.alerts.delivery import backoff_delays
     from src.alerts.render import render_alerts
     from src.alerts.service import build_engine
-    from src.alerts.state import StateError
+    from src.alerts.state import EngineBusy, StateError
     from src.query.filters import parse_instant
 
     if not root.is_dir():
@@ -171,8 +172,13 @@ def _check(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> in
             return fail(str(exc))
     dry = args.dry_run or as_of is not None
     try:
-        engine = build_engine(config, base_path=root, dry_run=dry, until=as_of)
-    except (ChannelConfigError, ValueError) as exc:
+        try:
+            engine = build_engine(config, base_path=root, dry_run=dry, until=as_of)
+        except EngineBusy as exc:
+            print(f"note: {exc}; judging only (nothing recorded or sent)", file=sys.stderr)
+            dry = True
+            engine = build_engine(config, base_path=root, dry_run=True)
+    except (ChannelConfigError, StateError, ValueError) as exc:
         return fail(str(exc))
     delivery = config.alerts.delivery
     patience = delivery.max_attempts * delivery.timeout_s + sum(backoff_delays(delivery)) + 1.0
@@ -225,6 +231,7 @@ def _run(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> int:
     from src.alerts.channels import ChannelConfigError
     from src.alerts.engine import horizon_s
     from src.alerts.service import build_engine, state_path
+    from src.alerts.state import StateError
 
     source = None
     if args.redis is not None:
@@ -245,7 +252,7 @@ def _run(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> int:
         return fail(f"invalid --interval {args.interval!r}: must be > 0")
     try:
         engine = build_engine(config, base_path=root, source=source)
-    except (ChannelConfigError, ValueError) as exc:
+    except (ChannelConfigError, StateError, ValueError) as exc:
         if source is not None:
             source.close()
         return fail(str(exc))

@@ -165,4 +165,6 @@ class AlertEngine:
         if self.dispatcher is not None:
             drained = self.dispatcher.close(timeout)
         self.source.close()
+        if self.store is not None:
+            self.store.release()
         return drained

@@ -51,7 +51,8 @@ def build_engine(
     """An engine over ``base_path`` (default: the config's) with the configured channels.
 
     ``dry_run``: judge only (no state written, nothing sent). Raises
-    :class:`~src.alerts.channels.ChannelConfigError` for a channel that cannot be built.
+    :class:`~src.alerts.channels.ChannelConfigError` for a channel that cannot be built and
+    :class:`~src.alerts.state.EngineBusy` when another engine uses the same state file.
     """
     alerts = config.alerts
     base = Path(base_path or config.telemetry.base_path)
@@ -66,7 +67,9 @@ def build_engine(
         return AlertEngine(alerts, source, store=None)
     if channels is None:
         channels = build_channels(alerts, env)
-    engine = AlertEngine(alerts, source, store=StateStore(state_path(config, base)))
+    store = StateStore(state_path(config, base))
+    store.claim()
+    engine = AlertEngine(alerts, source, store=store)
     record = DeliveryLog(delivery_log_path(config, base), max_bytes=alerts.delivery.log_max_bytes)
     engine.dispatcher = Dispatcher(channels, alerts.delivery, record, on_done=engine.delivered)
     return engine

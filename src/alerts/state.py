@@ -9,6 +9,10 @@ acknowledgement typed while the engine runs is never overwritten.
 
 A restart reads the file back: alerts already announced are not announced again, and
 notifications still in the outbox (queued, not yet delivered or given up) are sent.
+
+One engine at a time: an engine claims (:meth:`~StateStore.claim`) ``<name>.engine.lock`` for as
+long as it runs, so a cron ``check`` started while ``run`` is active (or while the previous
+``check`` is still delivering) cannot send the same outbox twice.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from src.execution.atomicfile import write_atomic
 
-__all__ = ["FORMAT_VERSION", "StateError", "StateStore", "empty_state"]
+__all__ = ["FORMAT_VERSION", "EngineBusy", "StateError", "StateStore", "empty_state"]
 
 FORMAT_VERSION = 1
 log = logging.getLogger("src.alerts")
@@ -34,6 +38,10 @@ log = logging.getLogger("src.alerts")
 
 class StateError(Exception):
     """The state file cannot be read or written; the message says which and why."""
+
+
+class EngineBusy(StateError):
+    """Another engine holds the state file's engine lock."""
 
 
 def empty_state() -> dict[str, Any]:
@@ -64,7 +72,36 @@ class StateStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.engine_lock_path = self.path.with_name(self.path.name + ".engine.lock")
         self._thread_lock = threading.Lock()
+        self._claim_fd: int | None = None
+
+    def claim(self) -> None:
+        """Become the one engine using this state (until :meth:`release` or exit).
+
+        Raises :class:`EngineBusy` when another engine (any process) holds it.
+        """
+        if self._claim_fd is not None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.engine_lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StateError(f"cannot lock alert state {str(self.path)!r}: {exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise EngineBusy(
+                f"another telemetry-alerts engine (run or check) is using {self.path}"
+            ) from None
+        self._claim_fd = fd
+
+    def release(self) -> None:
+        """Give up the claim (idempotent)."""
+        fd, self._claim_fd = self._claim_fd, None
+        if fd is not None:
+            os.close(fd)
 
     def read(self) -> dict[str, Any]:
         """The current state (an empty one when there is no file yet). Takes no lock."""

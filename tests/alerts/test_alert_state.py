@@ -76,3 +76,23 @@ def test_unreadable_state_is_an_error_for_readers_and_moved_aside_by_writers(tmp
         state["seq"] = 7
     assert store.read()["seq"] == 7
     assert len(list(tmp_path.glob("state.json.corrupt-*"))) == 1
+
+
+def test_only_one_engine_claims_a_state_file_at_a_time(tmp_path, repo_root):
+    """A second claim (here or in another process) is refused until the first is released."""
+    from src.alerts.state import EngineBusy
+
+    first = StateStore(tmp_path / "state.json")
+    first.claim()
+    with pytest.raises(EngineBusy, match="another telemetry-alerts engine"):
+        StateStore(tmp_path / "state.json").claim()
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from src.alerts.state import EngineBusy, StateStore\n"
+        "try:\n    StateStore(sys.argv[2]).claim()\nexcept EngineBusy:\n    sys.exit(9)\n"
+    )
+    args = [sys.executable, "-c", script, str(repo_root), str(first.path)]
+    assert subprocess.run(args, timeout=60).returncode == 9
+    first.release()
+    first.release()
+    assert subprocess.run(args, timeout=60).returncode == 0

@@ -213,3 +213,23 @@ def test_run_follows_the_logs_and_stops_cleanly_on_sigterm(cfg, session_log, rep
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_check_while_another_engine_runs_only_judges(cfg, session_log, capsys):
+    """With the state claimed by a running engine, check says so, sends nothing, still exits 1;
+    run refuses to start a second engine (exit 3)."""
+    from src.alerts.service import build_engine
+    from src.execution.config import load_config
+
+    path = cfg()
+    recent_errors(session_log("s1"))
+    engine = build_engine(load_config(path))
+    try:
+        code, out = run("check", "--config", path)
+        err = capsys.readouterr()
+        assert code == 1 and "(dry run)" in out
+        assert "judging only" in err.err and "ALERT" not in err.out
+        assert main(["run", "--config", path]) == 3
+        assert "another telemetry-alerts engine" in capsys.readouterr().err
+    finally:
+        engine.close()
