@@ -114,8 +114,7 @@ def test_backoff_doubles_up_to_the_cap():
 
 
 def test_a_dead_endpoint_holds_up_neither_submit_nor_other_channels(receiver, note, tmp_path):
-    """While the webhook hangs, submit returns at once, the console channel still delivers,
-    and notifications beyond the queue are dropped and recorded, not waited for."""
+    """A hanging webhook: submit never waits, console still delivers, overflow is dropped."""
     receiver.hang = True
     out = io.StringIO()
     config = DeliveryConfig(timeout_s=60.0, max_attempts=1, queue_size=2)

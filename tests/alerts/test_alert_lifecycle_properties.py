@@ -33,8 +33,7 @@ policies = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(steps=steps, policy=policies)
 def test_announcements_are_consistent_for_any_sequence(steps, policy):
-    """Whatever happens: one 'firing' per episode at most, escalations only upwards, a
-    'resolved' only after an announced firing, never a notification below min_severity."""
+    """Any sequence: one firing per episode, escalations upwards, resolved only if announced."""
     state, now = empty_state(), 0.0
     announced: int | None = None  # severity rank announced in the current episode
     for severity, gap, ack in steps:

@@ -216,8 +216,7 @@ def test_run_follows_the_logs_and_stops_cleanly_on_sigterm(cfg, session_log, rep
 
 
 def test_check_while_another_engine_runs_only_judges(cfg, session_log, capsys):
-    """With the state claimed by a running engine, check says so, sends nothing, still exits 1;
-    run refuses to start a second engine (exit 3)."""
+    """While an engine runs, check only judges (still exit 1) and run refuses (exit 3)."""
     from src.alerts.service import build_engine
     from src.execution.config import load_config
 
