@@ -199,3 +199,37 @@ def test_missing_password_or_recipients_fail_at_start_up():
         )
     with pytest.raises(ChannelConfigError, match="at least one recipient"):
         build_channels(AlertsConfig(channels=("email",)), {})
+
+
+def test_a_temporary_smtp_refusal_is_retried_by_the_worker(note, tmp_path):
+    """451 on the first DATA, 250 on the second: delivered on attempt 2, both recorded."""
+    from src.alerts.delivery import Dispatcher
+    from src.alerts.deliverylog import DeliveryLog, read_deliveries
+    from src.execution.config_alerts import DeliveryConfig
+
+    class Flaky(Mailbox):
+        async def handle_DATA(self, server, session, envelope):
+            if not getattr(self, "refused", False):
+                self.refused = True
+                return "451 4.3.0 try again later"
+            return await super().handle_DATA(server, session, envelope)
+
+    box = Flaky()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    done = threading.Event()
+    record = DeliveryLog(tmp_path / "d.jsonl")
+    channel = EmailChannel(
+        host="127.0.0.1", port=controller.port, sender="a@desk", recipients=("b@desk",)
+    )
+    config = DeliveryConfig(max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.01)
+    dispatcher = Dispatcher({"email": channel}, config, record, on_done=lambda i, o: done.set())
+    try:
+        dispatcher.submit({"id": "n-1/email", "channel": "email", "notification": note()})
+        assert done.wait(30)
+    finally:
+        dispatcher.close()
+        controller.stop()
+    outcomes = [(r["outcome"], r["status"]) for r in read_deliveries(record.path)]
+    assert outcomes == [("retry", 451), ("ok", None)]
+    assert len(box.messages) == 1
