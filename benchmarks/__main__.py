@@ -12,6 +12,7 @@ SUITES = {
     "redis": "benchmarks.bench_redis",
     "retention": "benchmarks.bench_retention",
     "export": "benchmarks.bench_export",
+    "alerts": "benchmarks.bench_alerts",
 }
 
 

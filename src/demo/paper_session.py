@@ -134,6 +134,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="dashboard address (127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="dashboard port (8000)")
     p.add_argument(
+        "--no-alerts",
+        action="store_true",
+        help="with --dashboard: do not run the alert engine next to the session",
+    )
+    p.add_argument(
         "--exit-when-done",
         action="store_true",
         help="with --dashboard: stop serving when the session ends",
@@ -160,8 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_file = Path(config.telemetry.base_path) / "<YYYY-MM-DD>" / f"{session_id}.jsonl"
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    dashboard = None
+    dashboard = alerts = None
     try:
+        if args.dashboard and not args.no_alerts:
+            from src.demo.alerts import start_alerts
+
+            try:
+                alerts = start_alerts(config)
+                print("alerts: evaluated every 2 s, shown on the dashboard", flush=True)
+            except ValueError as exc:
+                print(f"alerts: not running ({exc})", file=sys.stderr, flush=True)
         if args.dashboard:
             from src.demo.dashboard import start_dashboard
 
@@ -192,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stop.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
+        if alerts is not None:
+            alerts.stop()
         if dashboard is not None:
             dashboard.stop()
     return 0

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from src.execution.config_alerts import AlertsConfig
 from src.execution.events import KINDS, MODES, SEVERITIES
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "AlertsConfig",
     "CollectorConfig",
     "ConfigError",
     "ExecutionConfig",
@@ -175,6 +177,7 @@ class ExecutionConfig:
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     paper: PaperConfig = field(default_factory=PaperConfig)
     gates: GateConfig = field(default_factory=GateConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
 
 def load_config(
@@ -257,7 +260,10 @@ def _build(
         else:
             continue
         values[f.name] = _coerce(raw, hint, f.metadata, dotted, origin)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as exc:  # a table's own consistency check (__post_init__)
+        raise ConfigError(f"{source}: invalid {prefix}: {exc}") from None
 
 
 def _from_env(text: str, hint: Any) -> Any:

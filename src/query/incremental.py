@@ -5,6 +5,10 @@ enough to bring a summary up to date in time proportional to the new lines. A li
 being written (no newline yet) is left for the next refresh. If a file is replaced (for
 example compressed by retention) or a new file sorts before a known one, the summary is
 rebuilt from scratch.
+
+``builder_factory`` lets a reader keep more state per event than the summary does (the alert
+engine's sliding windows, via the builder's ``observe`` hook); it is called again on every
+rebuild. ``match(kind, symbol, t)`` selects the events the summary accounts for.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from src.query.analytics.summary import SummaryBuilder
+from src.query.analytics.summary import Matcher, SummaryBuilder
 from src.query.files import GZIP_ERRORS, open_segment, session_files
 from src.query.records import ParseStats
 
@@ -30,11 +34,19 @@ class IncrementalSummary:
     Lines are still consumed on every refresh, so nothing is missed, only reported later."""
 
     def __init__(
-        self, base: str | os.PathLike[str], session_id: str, *, max_age_s: float = 1.0
+        self,
+        base: str | os.PathLike[str],
+        session_id: str,
+        *,
+        max_age_s: float = 1.0,
+        builder_factory: Callable[[], SummaryBuilder] = SummaryBuilder,
+        match: Matcher | None = None,
     ) -> None:
         self.base = Path(base)
         self.session_id = session_id
         self.max_age_s = max_age_s
+        self._factory = builder_factory
+        self._match = match
         self._lock = threading.Lock()
         self._result: dict[str, Any] | None = None
         self._result_at = float("-inf")
@@ -43,7 +55,7 @@ class IncrementalSummary:
 
     def _reset(self) -> None:
         self._dirty = True
-        self._builder = SummaryBuilder()
+        self._builder = self._factory()
         self._stats = ParseStats()
         self._files: list[tuple[Path, int]] = []  # (path, inode) in read order
         self._offsets: dict[Path, int] = {}
@@ -78,6 +90,11 @@ class IncrementalSummary:
                 return out
             return _with_ages(self._result, as_of)
 
+    @property
+    def builder(self) -> SummaryBuilder:
+        """The builder behind the summary (replaced by a new one on every rebuild)."""
+        return self._builder
+
     def samples(self, last: int = 20_000) -> dict[str, Any]:
         """The newest latency (ms) and slippage (bps) samples, for charts."""
         with self._lock:
@@ -104,7 +121,7 @@ class IncrementalSummary:
                 if not gz:
                     fh.seek(offset)
                 reader = _CompleteLines(fh)
-                self._builder.consume(reader, self._stats)
+                self._builder.consume(reader, self._stats, self._match)
                 self._offsets[path] = offset + reader.consumed if not gz else 1
                 return gz or reader.consumed > 0
         except FileNotFoundError:

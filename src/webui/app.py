@@ -19,6 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from src.webui.alerts import AlertBoard
+from src.webui.alerts import router as alerts_router
 from src.webui.api import router as api_router
 from src.webui.auth import TokenMiddleware
 from src.webui.export_api import router as export_router
@@ -52,6 +54,7 @@ def create_app(
     app.state.summaries = SummaryCache(settings)
     app.state.pages = PageCache(settings)
     app.state.index = SessionIndex(settings.base_path)
+    app.state.alerts = AlertBoard(settings.alerts_state)
     app.state.metrics = WebMetrics()
     app.state.hub = FeedHub(
         settings.base_path,
@@ -94,6 +97,7 @@ def create_app(
         return JSONResponse({"detail": problems}, status_code=422)
 
     app.include_router(api_router)
+    app.include_router(alerts_router)
     app.include_router(export_router)
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

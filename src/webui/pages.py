@@ -27,7 +27,8 @@ KINDS = ("intent", "order", "fill", "gate", "error")
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> Response:
     rows = request.app.state.index.describe()
-    return templates.TemplateResponse(request, "index.html", {"sessions": rows})
+    alerts = request.app.state.alerts.snapshot()
+    return templates.TemplateResponse(request, "index.html", {"sessions": rows, "alerts": alerts})
 
 
 @router.get("/live/execution/{session_id}", response_class=HTMLResponse)
@@ -66,6 +67,7 @@ def session_page(
         "paged": before is not None,
         "position": position,
         "charts": chart_markup(request, session_id),
+        "alerts": request.app.state.alerts.snapshot(session_id),
     }
     return templates.TemplateResponse(request, "session.html", context)
 

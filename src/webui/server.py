@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from src.webui.settings import TOKEN_ENV, WebSettings, check_bind
 
@@ -18,6 +19,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--path", help="log root (default: the config's telemetry base_path)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--alerts-state",
+        help="the alert engine's state file (default: the config's, or <path>/.alerts/state.json)",
+    )
     p.epilog = (
         f"Binding anything but loopback requires an access token in ${TOKEN_ENV}; "
         "clients send it as 'Authorization: Bearer <token>' or log in at /login."
@@ -28,7 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = WebSettings.from_environment(base_path=args.path, host=args.host, port=args.port)
+        settings = WebSettings.from_environment(
+            base_path=args.path,
+            host=args.host,
+            port=args.port,
+            alerts_state_path=Path(args.alerts_state) if args.alerts_state else None,
+        )
         check_bind(settings)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -29,16 +29,28 @@ class WebSettings:
     max_cached_sessions: int = 64
     # A growing session's summary is recomputed at most this often (new rows stream live).
     summary_max_age_s: float = 1.0
+    # The alert engine's state file (None: <base_path>/.alerts/state.json, its default).
+    alerts_state_path: Path | None = None
+
+    @property
+    def alerts_state(self) -> Path:
+        if self.alerts_state_path is not None:
+            return self.alerts_state_path
+        return self.base_path / ".alerts" / "state.json"
 
     @classmethod
     def from_environment(
         cls, env: Mapping[str, str] | None = None, **overrides: object
     ) -> WebSettings:
-        """Base path from the config's telemetry section; token from $TELEMETRY_DASHBOARD_TOKEN."""
+        """Base path and alert state file from the config; token from $TELEMETRY_DASHBOARD_TOKEN."""
         env = os.environ if env is None else env
+        config = load_config(env=env)
         values: dict[str, object] = {
-            "base_path": Path(load_config(env=env).telemetry.base_path),
+            "base_path": Path(config.telemetry.base_path),
             "token": env.get(TOKEN_ENV) or None,
+            "alerts_state_path": Path(config.alerts.state_path)
+            if config.alerts.state_path
+            else None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "base_path" in overrides and overrides["base_path"] is not None:

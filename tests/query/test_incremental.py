@@ -98,3 +98,46 @@ def test_growing_session_recomputes_at_most_once_per_max_age(tmp_path):
     assert inc.refresh()["event_count"] == 1  # throttled
     inc.max_age_s = 0
     assert inc.refresh()["event_count"] == 2  # consumed earlier, reported now
+
+
+def test_observer_sees_each_matching_event_once_across_appends(tmp_path):
+    """A builder's observe hook gets every accounted event exactly once, in file order."""
+    from src.query.analytics.summary import SummaryBuilder
+
+    seen: list[float] = []
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"".join(ev(n) for n in range(5)))
+    inc = IncrementalSummary(
+        tmp_path,
+        "s",
+        max_age_s=0,
+        builder_factory=lambda: SummaryBuilder(observe=lambda rec: seen.append(rec.t)),
+        match=lambda kind, symbol, t: t % 60 != 3,
+    )
+    inc.refresh()
+    with path.open("ab") as fh:
+        fh.write(ev(5) + ev(6)[:10])
+    got = inc.refresh()
+    assert [int(t % 60) for t in seen] == [0, 1, 2, 4, 5]
+    assert got["event_count"] == 5 and got["parse"]["valid_events"] == 6
+
+
+def test_builder_factory_runs_again_on_rebuild(tmp_path):
+    """When a file is replaced the summary starts over with a fresh builder from the factory."""
+    from src.query.analytics.summary import SummaryBuilder
+
+    made: list[SummaryBuilder] = []
+
+    def factory() -> SummaryBuilder:
+        made.append(SummaryBuilder())
+        return made[-1]
+
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(ev(0))
+    inc = IncrementalSummary(tmp_path, "s", max_age_s=0, builder_factory=factory)
+    inc.refresh()
+    with gzip.open(tmp_path / "s.jsonl.gz", "wb") as fh:
+        fh.write(ev(0) + ev(1))
+    path.unlink()
+    assert inc.refresh()["event_count"] == 2
+    assert len(made) == 2 and inc.builder is made[-1]

@@ -77,3 +77,40 @@ def test_index_page_links_to_sessions(page, server):
     page.click("text=session_latency")
     page.wait_for_url("**/live/execution/session_latency")
     assert page.text_content("#count-total") == "25"
+
+
+def test_alerts_panel_refreshes_in_place(page, server, logs):
+    """The index's alerts panel picks up a new alert from the engine's state without a reload."""
+    import dataclasses
+    import io
+    from datetime import UTC, datetime
+
+    from src.alerts.channels import ConsoleChannel
+    from src.alerts.service import build_engine
+    from src.execution.config import ExecutionConfig
+
+    page.goto(server + "/")
+    assert "has not run here yet" in page.text_content("#alerts")
+    line = {
+        "ts": datetime.now(UTC).isoformat(),
+        "session_id": "live-browser",
+        "symbol": "<b>X</b>",
+        "mode": "paper",
+        "kind": "error",
+        "payload": {"error": "<img src=x onerror=window.pwned=1>"},
+    }
+    (logs / "live-browser.jsonl").write_text(json.dumps(line) + "\n")
+    base = ExecutionConfig()
+    config = dataclasses.replace(
+        base, telemetry=dataclasses.replace(base.telemetry, base_path=str(logs))
+    )
+    engine = build_engine(config, channels={"console": ConsoleChannel(stream=io.StringIO())})
+    try:
+        engine.evaluate()
+    finally:
+        engine.close()
+    page.wait_for_selector("#alerts tr[data-key='errors:live-browser']", timeout=15000)
+    assert "<img src=x onerror=window.pwned=1>" in page.text_content("#alerts")
+    assert page.evaluate("window.pwned") is None
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-alerts.png"), full_page=True)

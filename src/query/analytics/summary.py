@@ -48,15 +48,33 @@ from src.query.scan_events import (
 )
 from src.query.scan_events import scan_decoder as _decoder
 
-__all__ = ["LineProgress", "Matcher", "SummaryBuilder"]
+__all__ = ["LineProgress", "Matcher", "Observer", "SummaryBuilder"]
 
 Matcher = Callable[[Any, Any, float], bool]
+# observe(record): called for every matching event after it was accounted for (the alert
+# engine keeps its sliding windows this way without a second decoder). The record has
+# ``kind``, ``t`` (POSIX seconds), ``ts``, ``session_id``, ``symbol`` and ``payload``.
+Observer = Callable[[Any], None]
 LineProgress = Callable[[int], None]  # called with the lines read so far, about every 64 K
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _EVER = datetime.min.replace(tzinfo=UTC)
 _NO_SESSION = object()
 _NO_GATE = GatePayload()
+
+
+class _Observed:
+    """What an observer sees of a record, whatever decoder produced it."""
+
+    __slots__ = ("kind", "payload", "session_id", "symbol", "t", "ts")
+
+    def __init__(self, rec: Any, ts: datetime) -> None:
+        self.kind = rec.kind
+        self.payload = rec.payload or EMPTY_PAYLOAD
+        self.session_id = rec.session_id
+        self.symbol = rec.symbol
+        self.ts = ts
+        self.t = ts.timestamp()
 
 
 class _Always:
@@ -105,7 +123,9 @@ class SummaryBuilder:
         follows_unknown: bool = False,
         seq_base: int = 0,
         exact_steps: bool = False,
+        observe: Observer | None = None,
     ) -> None:
+        self.observe = observe
         self.kind_counts: dict[str, int] = {}
         self.symbols: set[Any] = set()
         self.first_ts = _NEVER
@@ -121,6 +141,8 @@ class SummaryBuilder:
     def add(self, rec: ScanRecord) -> None:
         """Account for one decoded record (the slow, simple path; tests and small inputs)."""
         self._account(rec)
+        if self.observe is not None:
+            self.observe(_Observed(rec, rec.ts))
 
     def consume(
         self,
@@ -149,6 +171,7 @@ class SummaryBuilder:
         # is the run's first and the latest its last; runs end at a session switch or a
         # backward step, where `first` and `last` are updated. `limit` trails the latest
         # instant by at most `window`: only a line past it can open a long gap.
+        observe = self.observe
         session: Any = _NO_SESSION
         previous = limit = first
         total = invalid = gates = intents = orders = fills = 0
@@ -242,6 +265,8 @@ class SummaryBuilder:
                         order(rec, session)
                     else:
                         self._other(rec)
+                    if observe is not None:
+                        observe(_Observed(rec, ts))
                 if progress is not None and total >= next_report:
                     progress(total)
                     next_report = (total | 0xFFFF) + 1

@@ -1,3 +1,18 @@
+// The alerts panel (index and session pages): re-fetched in place every 5 s. The server
+// renders it with every string escaped, as it does the charts.
+(function () {
+  "use strict";
+  function refreshAlerts() {
+    const box = document.getElementById("alerts");
+    if (!box || document.hidden) return;
+    fetch(box.dataset.src, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : null))
+      .then((html) => { if (html !== null) box.outerHTML = html; })
+      .catch(() => {});
+  }
+  setInterval(refreshAlerts, 5000);
+})();
+
 // Live updates for the session page. Everything from the logs is inserted with
 // textContent, never as HTML, so a symbol or payload containing markup shows as text.
 (function () {

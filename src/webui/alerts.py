@@ -1,0 +1,156 @@
+"""The alerts panel: active and recent alerts read from the alert engine's state file.
+
+The dashboard does not run the engine; it reads the state file ``telemetry-alerts`` keeps
+(replaced atomically, so always whole), re-parsing it only when its size or mtime changed.
+A missing file means the engine has not run here yet; an evaluation older than
+``STALE_AFTER_S`` is flagged, since a dead engine pages nobody.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+
+from src.alerts.format import iso
+from src.alerts.lifecycle import open_alerts
+from src.alerts.rules import human_duration
+from src.webui.deps import valid_session_id
+
+__all__ = ["AlertBoard", "router"]
+
+STALE_AFTER_S = 300.0
+RECENT_MAX = 20
+
+router = APIRouter()
+
+
+class AlertBoard:
+    """Snapshots of one state file for the pages and the API."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._key: tuple[int, int] | None = None
+        self._state: dict[str, Any] | None = None
+        self._error: str | None = None
+
+    def _load(self) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None, None
+        except OSError as exc:
+            return None, f"cannot read {self.path}: {exc.strerror}"
+        key = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if key == self._key:
+                return self._state, self._error
+        try:
+            state = json.loads(self.path.read_bytes())
+            if not isinstance(state, dict) or not isinstance(state.get("alerts"), dict):
+                raise ValueError("not an alert state file")
+            error = None
+        except (OSError, ValueError) as exc:
+            state, error = None, f"cannot read {self.path}: {exc}"
+        with self._lock:
+            self._key, self._state, self._error = key, state, error
+        return state, error
+
+    def snapshot(
+        self, session_id: str | None = None, *, now: float | None = None
+    ) -> dict[str, Any]:
+        """Active (pending/firing) and recently resolved alerts, optionally of one session."""
+        now = time.time() if now is None else now
+        state, error = self._load()
+        out: dict[str, Any] = {
+            "available": state is not None,
+            "error": error,
+            "state_path": str(self.path),
+            "session_id": session_id,
+            "evaluated_at": None,
+            "evaluated_ago": None,
+            "stale": False,
+            "active": [],
+            "recent": [],
+            "silences": [],
+        }
+        if state is None:
+            return out
+        evaluated = state.get("evaluated_at")
+        if evaluated:
+            out["evaluated_at"] = iso(evaluated)
+            out["evaluated_ago"] = human_duration(max(0.0, now - evaluated))
+            out["stale"] = now - evaluated > STALE_AFTER_S
+
+        def mine(rec: dict[str, Any]) -> bool:
+            return session_id is None or rec.get("session_id") == session_id
+
+        out["active"] = [_row(r, now) for r in open_alerts(state, now) if mine(r)]
+        resolved = [
+            r for r in state["alerts"].values() if r.get("status") == "resolved" and mine(r)
+        ]
+        resolved.sort(key=lambda r: -(r.get("resolved_at") or 0))
+        out["recent"] = [_row(r, now) for r in resolved[:RECENT_MAX]]
+        out["silences"] = [
+            {**s, "until_iso": iso(s["until"]), "left": human_duration(s["until"] - now)}
+            for s in state.get("silences", [])
+            if s.get("until", 0) > now
+        ]
+        return out
+
+
+def _row(rec: dict[str, Any], now: float) -> dict[str, Any]:
+    since = rec.get("fired_at") or rec.get("since") or now
+    row = {
+        "key": rec["key"],
+        "rule": rec.get("rule", ""),
+        "session_id": rec.get("session_id", ""),
+        "subject": rec.get("subject", ""),
+        "severity": rec.get("severity", "warning"),
+        "status": rec.get("status", ""),
+        "message": rec.get("message", ""),
+        "since": iso(since),
+        "age": human_duration(max(0.0, now - since)),
+        "resolved_at": iso(rec.get("resolved_at")) if rec.get("resolved_at") else None,
+        "acked": bool(rec.get("acked")),
+        "acked_by": (rec.get("ack") or {}).get("by"),
+        "ack_note": (rec.get("ack") or {}).get("note"),
+        "snoozed": bool(rec.get("snoozed")),
+        "held": rec.get("held"),
+    }
+    return row
+
+
+def board_of(request: Request) -> AlertBoard:
+    return request.app.state.alerts
+
+
+@router.get("/api/alerts")
+async def api_alerts(
+    request: Request, session_id: Annotated[str | None, Query(max_length=200)] = None
+) -> dict[str, Any]:
+    """Active and recent alerts from the alert engine's state file (optionally one session)."""
+    if session_id is not None:
+        valid_session_id(session_id)
+    return await run_in_threadpool(board_of(request).snapshot, session_id)
+
+
+@router.get("/alerts/panel", response_class=HTMLResponse)
+async def alerts_panel(
+    request: Request, session_id: Annotated[str | None, Query(max_length=200)] = None
+) -> Response:
+    """The panel's HTML alone, for the pages to refresh it in place."""
+    from src.webui.pages import templates
+
+    if session_id is not None:
+        valid_session_id(session_id)
+    snapshot = await run_in_threadpool(board_of(request).snapshot, session_id)
+    return templates.TemplateResponse(request, "alerts_panel.html", {"alerts": snapshot})
