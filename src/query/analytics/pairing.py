@@ -24,7 +24,7 @@ from array import array
 from collections import deque
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 
@@ -40,6 +40,7 @@ _NAN = float("nan")
 # An intent waiting for its order: (ts, mono_ns, quoted price, side). A tuple is by far
 # the cheapest object to build, and intents are a sixth of all events.
 Intent = tuple[datetime, Any, "float | None", "str | None"]
+Samples: TypeAlias = "list[float] | array[float]"
 
 
 class Order(msgspec.Struct, gc=False):
@@ -104,10 +105,12 @@ class Pairer:
         self._orders: dict[tuple[Any, Any], Any] = {}  # -> Order, COMPLETED or TAINTED
         self._order_fifo: dict[tuple[Any, Any], Any] = {}
         self._fill_ids: set[Any] = set()
-        self.intent_to_order = array("d")
-        self.order_to_fill = array("d")
-        self.intent_to_fill = array("d")
-        self.slippage: dict[Any, array[float]] = {}  # by raw symbol; grouped by str() later
+        # Samples: lists while scanning (list.append is several times cheaper than
+        # array.append), packed into arrays by presort() before a part is sent anywhere.
+        self.intent_to_order: Samples = []
+        self.order_to_fill: Samples = []
+        self.intent_to_fill: Samples = []
+        self.slippage: dict[Any, Samples] = {}  # by raw symbol; grouped by str() later
         self.negative_intervals = 0
         self.orders = 0
         self.fills = 0
@@ -304,7 +307,7 @@ class Pairer:
             if bps == bps:
                 values = self.slippage.get(rec.symbol)
                 if values is None:
-                    values = self.slippage[rec.symbol] = array("d")
+                    values = self.slippage[rec.symbol] = []
                 values.append(bps)
         quantity = p.filled_quantity
         if quantity.__class__ is not float:
@@ -316,7 +319,7 @@ class Pairer:
             else:
                 queue.popleft()
 
-    def _sample(self, into: array[float], t1: datetime, m1: Any, t2: datetime, m2: Any) -> None:
+    def _sample(self, into: Samples, t1: datetime, m1: Any, t2: datetime, m2: Any) -> None:
         if m1.__class__ is int and m2.__class__ is int and m2 >= m1:
             into.append((m2 - m1) / 1e6)
             return
@@ -334,16 +337,17 @@ class Pairer:
             return  # a price of "nan" gives no sample (and NaN would make percentiles arbitrary)
         values = self.slippage.get(symbol)
         if values is None:
-            values = self.slippage[symbol] = array("d")
+            values = self.slippage[symbol] = []
         values.append(bps)
 
     def presort(self) -> None:
-        """Sort the samples now (in a worker, in parallel): merging sorted runs later is
-        linear, where sorting everything in one process would not be."""
-        for values in (self.intent_to_order, self.order_to_fill, self.intent_to_fill):
-            values[:] = array("d", sorted(values))
-        for values in self.slippage.values():
-            values[:] = array("d", sorted(values))
+        """Sort the samples now (in a worker, in parallel), packed as arrays: merging
+        sorted runs later is linear, where sorting everything in one process is not."""
+        self.intent_to_order = array("d", sorted(self.intent_to_order))
+        self.order_to_fill = array("d", sorted(self.order_to_fill))
+        self.intent_to_fill = array("d", sorted(self.intent_to_fill))
+        for symbol, values in self.slippage.items():
+            self.slippage[symbol] = array("d", sorted(values))
 
     def open_orders(self) -> list[Order]:
         orders = [o for o in self._orders.values() if o.__class__ is Order]

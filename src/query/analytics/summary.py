@@ -140,6 +140,7 @@ class SummaryBuilder:
         decode_error = (msgspec.DecodeError, UnicodeDecodeError)
         symbols = self.symbols
         evaluations = self.gates.evaluations
+        gate_names: list[str | None] = []
         pairer = self.pairer
         intent, order, fill = pairer.intent, pairer.order, pairer.fill
         health = self.timestamps
@@ -220,17 +221,13 @@ class SummaryBuilder:
                         limit = _limit(ts, window)
                     previous = ts
                     if cls is GateEvent:
-                        gates += 1
-                        p = rec.payload or _NO_GATE
-                        name = p.gate_name
-                        if name.__class__ is not str:
-                            name = "?"
-                        try:
-                            evaluations[name] += 1
-                        except KeyError:
-                            evaluations[name] = 1
-                        if p.passed is False:
-                            self._block(name, line)
+                        p = rec.payload
+                        if p is None:
+                            gate_names.append(None)
+                        else:
+                            gate_names.append(p.gate_name)
+                            if p.passed is False:
+                                self._block(p.gate_name, line)
                     elif cls is IntentEvent:
                         intents += 1
                         intent(rec, session)
@@ -242,11 +239,16 @@ class SummaryBuilder:
                         order(rec, session)
                     else:
                         self._other(rec)
+                evaluations.update(gate_names)  # counted in C, a block at a time
+                gates += len(gate_names)
+                gate_names.clear()
                 if progress is not None and total >= next_report:
                     progress(total)
                     next_report = (total | 0xFFFF) + 1
         finally:
             # Also after a read error (a corrupt gzip stream): what was read counts.
+            evaluations.update(gate_names)
+            gates += len(gate_names)
             if session is not _NO_SESSION:
                 health.last[session] = previous
                 if previous > last:
@@ -267,10 +269,10 @@ class SummaryBuilder:
             stats.invalid_lines += invalid + torn
             stats.torn_lines += torn
 
-    def _block(self, name: str, line: bytes) -> None:
+    def _block(self, name: str | None, line: bytes) -> None:
         rec = decode_scan(line)  # the lean gate record has no intent id nor reason
         assert rec is not None  # it decoded a moment ago
-        self.gates.block(name, (rec.payload or EMPTY_PAYLOAD).reason)
+        self.gates.block("?" if name is None else name, (rec.payload or EMPTY_PAYLOAD).reason)
         self.pairer.blocked(rec)
 
     def _other(self, rec: Any) -> None:
@@ -286,10 +288,10 @@ class SummaryBuilder:
         kind = rec.kind
         if kind == "gate":
             p = rec.payload or EMPTY_PAYLOAD
-            name = p.gate_name if isinstance(p.gate_name, str) else "?"
-            self.gates.evaluations[name] = self.gates.evaluations.get(name, 0) + 1
+            name = p.gate_name if isinstance(p.gate_name, str) else None
+            self.gates.evaluations[name] += 1
             if p.passed is False:
-                self.gates.block(name, p.reason)
+                self.gates.block("?" if name is None else name, p.reason)
                 self.pairer.blocked(rec)
         elif kind == "intent":
             self.pairer.intent(rec)
