@@ -166,7 +166,7 @@ def _summarise_ranges(
         )
         stats = ParseStats()
         scan_range(builder, stats, pieces, match, progress)
-        builder.pairer.presort()
+        builder.pairer.finish_part()
         out.append((builder, stats))
     return out
 
@@ -312,8 +312,8 @@ def _run(
             _discard(*child)
     parts.extend(mine)
     builder, stats = parts[0]
-    for (_, pieces), (later, later_stats) in zip(ranges[1:], parts[1:], strict=True):
-        if builder.absorb(later):
+    for (number, pieces), (later, later_stats) in zip(ranges[1:], parts[1:], strict=True):
+        if builder.absorb(later, last=number == ranges[-1][0]):
             stats.add(later_stats)
         else:
             scan_range(builder, stats, pieces, match)  # re-read: exact, if slower

@@ -98,6 +98,8 @@ class Pairer:
 
     def __init__(self, seq_base: int = 0) -> None:
         self.ranged = False
+        self.last_merged = False  # only result() may follow (see RangePairer.merge_into)
+        self.open_keys: list[tuple[Any, Any]] | None = None  # set by finish_part()
         self.next_seq = seq_base  # numbers orders in file order (for ties among open ones)
         # Intent ids -> pending intent (ranged: None once removed here, or TAINTED).
         self._intents: dict[tuple[Any, Any], Any] = {}
@@ -106,7 +108,7 @@ class Pairer:
         self._order_fifo: dict[tuple[Any, Any], Any] = {}
         self._fill_ids: set[Any] = set()
         # Samples: lists while scanning (list.append is several times cheaper than
-        # array.append), packed into arrays by presort() before a part is sent anywhere.
+        # array.append), packed into arrays by finish_part() before a part is sent.
         self.intent_to_order: Samples = []
         self.order_to_fill: Samples = []
         self.intent_to_fill: Samples = []
@@ -120,6 +122,12 @@ class Pairer:
 
     def _defer(self, op: tuple[Any, ...], **keys: Any) -> None:
         raise NotImplementedError  # only a RangePairer defers
+
+    def start_changes(self) -> None:
+        """Called before anything is added: refuses after a last merge; forgets open_keys."""
+        if self.last_merged:
+            raise RuntimeError("this pairer was merged as the last part: only result() is left")
+        self.open_keys = None
 
     def intent(self, rec: ScanRecord, sid: Any = _MISSING) -> None:
         if sid is _MISSING:
@@ -340,9 +348,11 @@ class Pairer:
             values = self.slippage[symbol] = []
         values.append(bps)
 
-    def presort(self) -> None:
-        """Sort the samples now (in a worker, in parallel), packed as arrays: merging
-        sorted runs later is linear, where sorting everything in one process is not."""
+    def finish_part(self) -> None:
+        """Prepare a part summarised on its own for merging, in its worker: sort the
+        samples, packed as arrays (merging sorted runs later is linear, where sorting
+        everything in one process is not), and note which orders are open."""
+        self.open_keys = [k for k, v in self._orders.items() if v.__class__ is Order]
         self.intent_to_order = array("d", sorted(self.intent_to_order))
         self.order_to_fill = array("d", sorted(self.order_to_fill))
         self.intent_to_fill = array("d", sorted(self.intent_to_fill))

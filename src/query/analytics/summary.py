@@ -135,6 +135,7 @@ class SummaryBuilder:
         Blocks may split lines anywhere; a last line without its newline is counted as
         torn.
         """
+        self.pairer.start_changes()
         decode = _decoder.decode
         validation_error = msgspec.ValidationError
         decode_error = (msgspec.DecodeError, UnicodeDecodeError)
@@ -327,17 +328,20 @@ class SummaryBuilder:
             and not in_exact_range(self.first_ts, self.last_ts)
         )
 
-    def absorb(self, later: SummaryBuilder) -> bool:
+    def absorb(self, later: SummaryBuilder, *, last: bool = False) -> bool:
         """Merge in the builder of the part that follows this one (``follows_unknown``).
 
         Returns False, changing nothing, when the parts cannot be merged exactly (a fill
         event id of ``later`` was already seen here); that part must then be re-read into
-        this builder instead.
+        this builder instead. ``last`` (no part follows) skips merging state that only
+        later parts would need; this builder can then only give its :meth:`result`.
         """
         assert isinstance(later.pairer, RangePairer)
+        if self.pairer.last_merged:
+            raise RuntimeError("this builder was merged as the last part: only result() is left")
         if not later.pairer.can_follow(self.pairer):
             return False
-        later.pairer.merge_into(self.pairer)
+        later.pairer.merge_into(self.pairer, last=last)
         for kind, count in later.kind_counts.items():
             self.kind_counts[kind] = self.kind_counts.get(kind, 0) + count
         self.symbols |= later.symbols
