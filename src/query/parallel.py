@@ -46,6 +46,7 @@ MAX_WORKERS = 4
 _GZIP_RATIO = 6  # rough size of a gzip file's content, for balancing ranges only
 _FIND_STEP = 1 << 16
 _RANGE_SEQ = 1 << 48  # order numbers per range: more than any range has lines
+_LAST_SHARE = 0.95  # this process reads the last range, then merges: give it a bit less
 
 # progress(files_done, files_total, lines_read): called between files and about every
 # 2**16 lines (in a parallel read: with the lines this process has read, then at the end).
@@ -88,15 +89,19 @@ def _next_line_start(fd: int, offset: int, size: int) -> int:
     return size
 
 
-def plan_ranges(files: Sequence[tuple[Path, int | None, int]], ranges: int) -> list[list[Piece]]:
+def plan_ranges(
+    files: Sequence[tuple[Path, int | None, int]], ranges: int, last_share: float = 1.0
+) -> list[list[Piece]]:
     """Cut ``files`` (path, descriptor or None for gzip, size) into at most ``ranges``
-    ranges of about equal weight, each a list of pieces in file order."""
+    ranges of about equal weight (the last one ``last_share`` of the others), each a
+    list of pieces in file order."""
     weights = [size * _GZIP_RATIO if fd is None else size for _, fd, size in files]
     total = sum(weights)
+    share = total / (ranges - 1 + last_share) if ranges > 1 else total
     cuts: set[tuple[int, int]] = set()  # (file, offset of a line start); (i, 0): before file i
     done = index = 0
     for k in range(1, ranges):
-        target = total * k // ranges
+        target = int(share * k)
         while done + weights[index] <= target:
             done += weights[index]
             index += 1
@@ -261,8 +266,10 @@ def scan_parallel(
         total = sum(size for _, _, size in files)
         if workers < 2 or (range_bytes is None and total < MIN_PARALLEL_BYTES):
             return None
-        count = workers if range_bytes is None else max(1, -(-total // max(1, range_bytes)))
-        ranges = list(enumerate(plan_ranges(files, count)))
+        if range_bytes is None:
+            ranges = list(enumerate(plan_ranges(files, workers, _LAST_SHARE)))
+        else:
+            ranges = list(enumerate(plan_ranges(files, -(-total // max(1, range_bytes)))))
         if len(ranges) < 2:
             return None
         processes = min(workers, len(ranges))

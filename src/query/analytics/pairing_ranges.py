@@ -99,7 +99,8 @@ class RangePairer(Pairer):
 
     def can_follow(self, earlier: Pairer) -> bool:
         """False when a fill settled here as new had an event id seen in ``earlier``."""
-        clash = earlier._fill_ids & self._fill_ids
+        self.unpack()
+        clash = self._fill_ids.intersection(earlier.packed_fill_ids())
         return not clash or clash <= self._deferred_fill_ids
 
     def merge_into(self, earlier: Pairer, *, last: bool = False) -> None:
@@ -109,6 +110,11 @@ class RangePairer(Pairer):
         :meth:`Pairer.result` reads is merged (open orders, not pending intents,
         completed order ids or fill ids): ``earlier`` can then only give its result.
         """
+        self.unpack()
+        if last:
+            earlier.unpack(self._deferred_fill_ids, self._tainted_orders)
+        else:
+            earlier.unpack()
         for op in self._deferred:
             _replay(earlier, op)
         orders = earlier._orders

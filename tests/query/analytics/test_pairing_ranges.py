@@ -35,8 +35,9 @@ def in_parts(lines: list[bytes], cuts: list[int], finish: bool = True) -> tuple[
         if merged is None:
             merged = SummaryBuilder(gap_threshold_s=30.0)
             merged.consume(data, stats)
-            if finish:
+            if finish:  # as the first part comes from a worker
                 merged.pairer.finish_part()
+                merged = pickle.loads(pickle.dumps(merged))
             continue
         later, later_stats = (
             SummaryBuilder(gap_threshold_s=30.0, follows_unknown=True, seq_base=number << 48),
