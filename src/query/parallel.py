@@ -132,6 +132,7 @@ def scan_range(
     pieces: Sequence[Piece],
     match: Matcher | None,
     progress: LineProgress | None = None,
+    seq_base: int | None = None,
 ) -> None:
     """Consume ``pieces`` into ``builder``, counting files as one sequential pass does.
 
@@ -139,6 +140,8 @@ def scan_range(
     gzip files are counted unreadable exactly as in a sequential pass.
     """
     for piece in pieces:
+        if seq_base is not None:  # numbering restarts at the range's first piece only
+            builder.pairer.next_seq, seq_base = seq_base, None
         if piece.fd is not None:
             stats.files += piece.start == 0
             blocks = iter_range_blocks(piece.fd, piece.start, piece.end)
@@ -323,7 +326,8 @@ def _run(
         if builder.absorb(later, last=number == ranges[-1][0]):
             stats.add(later_stats)
         else:
-            scan_range(builder, stats, pieces, match)  # re-read: exact, if slower
+            # Re-read: exact, if slower. Its orders are numbered as the range's would be.
+            scan_range(builder, stats, pieces, match, seq_base=number * _RANGE_SEQ)
     if progress is not None:
         progress(files, files, stats.total_lines)
     return builder, stats

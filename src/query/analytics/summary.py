@@ -129,13 +129,17 @@ class SummaryBuilder:
         match: Matcher | None = None,
         *,
         progress: LineProgress | None = None,
+        seq_base: int | None = None,
     ) -> None:
         """Decode and account for the lines in consecutive blocks of one file's bytes.
 
         Blocks may split lines anywhere; a last line without its newline is counted as
-        torn.
+        torn. ``seq_base`` restarts order numbering (when re-reading a part of a parallel
+        read whose merge failed: its orders must sort after the parts merged before).
         """
         self.pairer.start_changes()
+        if seq_base is not None:
+            self.pairer.next_seq = seq_base
         decode = _decoder.decode
         validation_error = msgspec.ValidationError
         decode_error = (msgspec.DecodeError, UnicodeDecodeError)

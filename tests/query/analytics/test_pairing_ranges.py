@@ -51,7 +51,7 @@ def in_parts(lines: list[bytes], cuts: list[int], finish: bool = True) -> tuple[
             stats.add(later_stats)
         else:
             rereads += 1
-            merged.consume(data, stats)
+            merged.consume(data, stats, seq_base=number << 48)
     assert merged is not None
     return merged.result(stats, as_of=AS_OF), rereads
 
