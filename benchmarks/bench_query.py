@@ -349,11 +349,15 @@ except (OSError, StopIteration):
 print(_kib)
 """
 _BASELINE_CODE = "import src.live.execution_bridge\n" + _PEAK_RSS_KIB
+# Big summaries fork worker processes: their peak counts too. RUSAGE_CHILDREN gives the
+# largest peak of the waited-for workers; it includes pages shared with this process,
+# so adding it to this process's peak overstates the total (an upper bound).
 _SUMMARY_CODE = (
-    "import sys\n"
+    "import resource, sys\n"
     "from src.live.execution_bridge import get_execution_summary\n"
     "s = get_execution_summary(sys.argv[1], base_path=sys.argv[2])\n"
-    "print(s['event_count'])\n" + _PEAK_RSS_KIB
+    "print(s['event_count'])\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n" + _PEAK_RSS_KIB
 )
 
 
@@ -378,6 +382,7 @@ def bench_summary(base: Path, label: str) -> dict:
     out, peak_kib = _run_measured(_SUMMARY_CODE, sid, str(base))
     assert int(out[0]) == SIZES[label], out
     return {
+        "worker_peak_mb": int(out[1]) / 1024,
         "summary": summary,
         "wall_s": wall,
         "baseline_mb": baseline_kib / 1024,
@@ -491,11 +496,11 @@ def main() -> None:
         tails["big_fill"] <= 30,
     )
     _row(f"summary 1M, wall (median of {SUMMARY_RUNS})", f"{wall:.3f} s", "<= 1.5 s", wall <= 1.5)
-    net = summ["peak_mb"] - summ["baseline_mb"]
-    _row("summary 1M, peak RSS - import baseline", f"{net:.1f} MB", "< 200 MB", net < 200)
+    net = summ["peak_mb"] - summ["baseline_mb"] + summ["worker_peak_mb"]
+    _row("summary 1M, peak RSS - import baseline + workers", f"{net:.1f} MB", "< 200 MB", net < 200)
     _row(
-        "  (peak RSS / baseline RSS of the processes)",
-        f"{summ['peak_mb']:.0f}/{summ['baseline_mb']:.0f} MB",
+        "  (peak RSS / baseline RSS / worker peak RSS)",
+        f"{summ['peak_mb']:.0f}/{summ['baseline_mb']:.0f}/{summ['worker_peak_mb']:.0f} MB",
     )
     if jq:
         for name, seconds in jq.items():

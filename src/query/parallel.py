@@ -46,6 +46,7 @@ MAX_WORKERS = 4
 _GZIP_RATIO = 6  # rough size of a gzip file's content, for balancing ranges only
 _FIND_STEP = 1 << 16
 _RANGE_SEQ = 1 << 48  # order numbers per range: more than any range has lines
+_LAST_SHARE = 0.95  # this process reads the last range, then merges: give it a bit less
 
 # progress(files_done, files_total, lines_read): called between files and about every
 # 2**16 lines (in a parallel read: with the lines this process has read, then at the end).
@@ -88,15 +89,19 @@ def _next_line_start(fd: int, offset: int, size: int) -> int:
     return size
 
 
-def plan_ranges(files: Sequence[tuple[Path, int | None, int]], ranges: int) -> list[list[Piece]]:
+def plan_ranges(
+    files: Sequence[tuple[Path, int | None, int]], ranges: int, last_share: float = 1.0
+) -> list[list[Piece]]:
     """Cut ``files`` (path, descriptor or None for gzip, size) into at most ``ranges``
-    ranges of about equal weight, each a list of pieces in file order."""
+    ranges of about equal weight (the last one ``last_share`` of the others), each a
+    list of pieces in file order."""
     weights = [size * _GZIP_RATIO if fd is None else size for _, fd, size in files]
     total = sum(weights)
+    share = total / (ranges - 1 + last_share) if ranges > 1 else total
     cuts: set[tuple[int, int]] = set()  # (file, offset of a line start); (i, 0): before file i
     done = index = 0
     for k in range(1, ranges):
-        target = total * k // ranges
+        target = int(share * k)
         while done + weights[index] <= target:
             done += weights[index]
             index += 1
@@ -127,6 +132,7 @@ def scan_range(
     pieces: Sequence[Piece],
     match: Matcher | None,
     progress: LineProgress | None = None,
+    seq_base: int | None = None,
 ) -> None:
     """Consume ``pieces`` into ``builder``, counting files as one sequential pass does.
 
@@ -134,6 +140,8 @@ def scan_range(
     gzip files are counted unreadable exactly as in a sequential pass.
     """
     for piece in pieces:
+        if seq_base is not None:  # numbering restarts at the range's first piece only
+            builder.pairer.next_seq, seq_base = seq_base, None
         if piece.fd is not None:
             stats.files += piece.start == 0
             blocks = iter_range_blocks(piece.fd, piece.start, piece.end)
@@ -166,7 +174,7 @@ def _summarise_ranges(
         )
         stats = ParseStats()
         scan_range(builder, stats, pieces, match, progress)
-        builder.pairer.presort()
+        builder.pairer.finish_part()
         out.append((builder, stats))
     return out
 
@@ -261,8 +269,10 @@ def scan_parallel(
         total = sum(size for _, _, size in files)
         if workers < 2 or (range_bytes is None and total < MIN_PARALLEL_BYTES):
             return None
-        count = workers if range_bytes is None else max(1, -(-total // max(1, range_bytes)))
-        ranges = list(enumerate(plan_ranges(files, count)))
+        if range_bytes is None:
+            ranges = list(enumerate(plan_ranges(files, workers, _LAST_SHARE)))
+        else:
+            ranges = list(enumerate(plan_ranges(files, -(-total // max(1, range_bytes)))))
         if len(ranges) < 2:
             return None
         processes = min(workers, len(ranges))
@@ -312,11 +322,12 @@ def _run(
             _discard(*child)
     parts.extend(mine)
     builder, stats = parts[0]
-    for (_, pieces), (later, later_stats) in zip(ranges[1:], parts[1:], strict=True):
-        if builder.absorb(later):
+    for (number, pieces), (later, later_stats) in zip(ranges[1:], parts[1:], strict=True):
+        if builder.absorb(later, last=number == ranges[-1][0]):
             stats.add(later_stats)
         else:
-            scan_range(builder, stats, pieces, match)  # re-read: exact, if slower
+            # Re-read: exact, if slower. Its orders are numbered as the range's would be.
+            scan_range(builder, stats, pieces, match, seq_base=number * _RANGE_SEQ)
     if progress is not None:
         progress(files, files, stats.total_lines)
     return builder, stats

@@ -23,8 +23,9 @@ AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class GatePayload(msgspec.Struct, gc=False):
-    gate_name: Any = None
-    passed: Any = None
+    # Typed, so the scan loop can count names as they come (other values: slow path).
+    gate_name: str | None = None
+    passed: bool | None = None
 
 
 class IntentPayload(msgspec.Struct, gc=False):

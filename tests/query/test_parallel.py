@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,50 @@ def test_a_failed_worker_falls_back_to_one_pass(tmp_path, monkeypatch):
     paths = [tmp_path / "s.jsonl"]
     builder, stats = scan(paths, 30.0, None, workers=2, range_bytes=100)
     assert builder.event_count == 50 and stats.files == 1
+
+
+def _lines(n: int) -> bytes:
+    return b"".join(
+        b'{"ts": "2025-01-01T00:00:%02dZ", "session_id": "s", "kind": "gate", "payload": {}}\n'
+        % (k % 60)
+        for k in range(n)
+    )
+
+
+def test_progress_ends_with_every_file_and_line(tmp_path):
+    """A parallel read reports its own lines as it goes, then the exact totals."""
+    (tmp_path / "s.jsonl").write_bytes(_lines(300))
+    calls: list[tuple[int, int, int]] = []
+    scan([tmp_path / "s.jsonl"], 30.0, None, lambda *a: calls.append(a), workers=2, range_bytes=500)
+    assert calls[-1] == (1, 1, 300)
+
+
+def test_a_read_error_here_falls_back_to_one_pass(tmp_path, monkeypatch):
+    """An I/O error while reading a range in this process: read again, sequentially."""
+    (tmp_path / "s.jsonl").write_bytes(_lines(300))
+
+    def broken(*args: object) -> object:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(parallel, "iter_range_blocks", broken)
+    builder, stats = scan([tmp_path / "s.jsonl"], 30.0, None, workers=2, range_bytes=500)
+    assert builder.event_count == 300 and stats.total_lines == 300
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no worker left behind
+
+
+def test_a_read_from_another_thread_forks_and_agrees(tmp_path):
+    """Dashboards summarise from worker threads: forking there works and agrees."""
+    (tmp_path / "s.jsonl").write_bytes(_lines(400))
+    paths = [tmp_path / "s.jsonl"]
+    out: dict[str, object] = {}
+
+    def run() -> None:
+        builder, stats = scan(paths, 30.0, None, workers=2, range_bytes=2_000)
+        out["got"] = builder.result(stats, as_of=AS_OF)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    builder, stats = scan(paths, 30.0, None, workers=1)
+    assert out["got"] == builder.result(stats, as_of=AS_OF)

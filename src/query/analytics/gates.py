@@ -9,11 +9,12 @@ __all__ = ["GateStats"]
 
 
 class GateStats:
-    """Evaluations are counted inline by the scan loop (half of all events are gate
-    decisions); blocking decisions, which are rare, go through :meth:`block`."""
+    """Evaluations are counted by the scan loop in bulk (half of all events are gate
+    decisions), by gate name, None standing for a missing or non-string one (shown as
+    "?"); blocking decisions, which are rare, go through :meth:`block`."""
 
     def __init__(self) -> None:
-        self.evaluations: dict[str, int] = {}
+        self.evaluations: Counter[str | None] = Counter()
         self.blocks: dict[str, int] = {}
         self.reasons: dict[str, Counter[str]] = {}
 
@@ -24,8 +25,7 @@ class GateStats:
 
     def absorb(self, later: GateStats) -> None:
         """Add the statistics of the part of the read that follows this one."""
-        for name, count in later.evaluations.items():
-            self.evaluations[name] = self.evaluations.get(name, 0) + count
+        self.evaluations.update(later.evaluations)
         for name, count in later.blocks.items():
             self.blocks[name] = self.blocks.get(name, 0) + count
         for name, reasons in later.reasons.items():
@@ -33,7 +33,11 @@ class GateStats:
             self.reasons.setdefault(name, Counter()).update(reasons)
 
     def result(self, intents: int) -> dict[str, Any]:
-        evaluations = sum(self.evaluations.values())
+        by_name: dict[str, int] = {}
+        for name, count in self.evaluations.items():
+            shown = "?" if name is None else name
+            by_name[shown] = by_name.get(shown, 0) + count
+        evaluations = sum(by_name.values())
         blocks = sum(self.blocks.values())
         return {
             "evaluations": evaluations,
@@ -51,6 +55,6 @@ class GateStats:
                         for r, c in self.reasons.get(name, Counter()).most_common(3)
                     ],
                 }
-                for name, count in sorted(self.evaluations.items())
+                for name, count in sorted(by_name.items())
             },
         }

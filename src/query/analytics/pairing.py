@@ -20,11 +20,12 @@ part of a file on its own and merges it in, for parallel scans.
 
 from __future__ import annotations
 
+import itertools
 from array import array
 from collections import deque
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 
@@ -35,11 +36,13 @@ __all__ = ["COMPLETED", "TAINTED", "Intent", "Order", "Pairer"]
 
 _OPEN_ORDER_LIST_MAX = 50
 _MS = timedelta(milliseconds=1)
+_pack = msgspec.msgpack.Encoder().encode
 _NAN = float("nan")
 
 # An intent waiting for its order: (ts, mono_ns, quoted price, side). A tuple is by far
 # the cheapest object to build, and intents are a sixth of all events.
 Intent = tuple[datetime, Any, "float | None", "str | None"]
+Samples: TypeAlias = "list[float] | array[float]"
 
 
 class Order(msgspec.Struct, gc=False):
@@ -97,6 +100,10 @@ class Pairer:
 
     def __init__(self, seq_base: int = 0) -> None:
         self.ranged = False
+        self.last_merged = False  # only result() may follow (see RangePairer.merge_into)
+        self.open_keys: list[tuple[Any, Any]] | None = None  # set by finish_part()
+        self._packed: bytes | None = None  # see __getstate__
+        self._unpacked: Any = None
         self.next_seq = seq_base  # numbers orders in file order (for ties among open ones)
         # Intent ids -> pending intent (ranged: None once removed here, or TAINTED).
         self._intents: dict[tuple[Any, Any], Any] = {}
@@ -104,10 +111,12 @@ class Pairer:
         self._orders: dict[tuple[Any, Any], Any] = {}  # -> Order, COMPLETED or TAINTED
         self._order_fifo: dict[tuple[Any, Any], Any] = {}
         self._fill_ids: set[Any] = set()
-        self.intent_to_order = array("d")
-        self.order_to_fill = array("d")
-        self.intent_to_fill = array("d")
-        self.slippage: dict[Any, array[float]] = {}  # by raw symbol; grouped by str() later
+        # Samples: lists while scanning (list.append is several times cheaper than
+        # array.append), packed into arrays by finish_part() before a part is sent.
+        self.intent_to_order: Samples = []
+        self.order_to_fill: Samples = []
+        self.intent_to_fill: Samples = []
+        self.slippage: dict[Any, Samples] = {}  # by raw symbol; grouped by str() later
         self.negative_intervals = 0
         self.orders = 0
         self.fills = 0
@@ -115,8 +124,73 @@ class Pairer:
         self.fills_without_orders = 0
         self.duplicate_fills = 0
 
+    # -- sending a part to another process ---------------------------------------------
+    #
+    # Fill ids and completed order ids are most of what a worker sends, and pickle spends
+    # its time memoising their strings: msgpack packs them several times faster (exactly:
+    # JSON values round-trip; anything else is pickled as usual). The receiver unpacks
+    # them only as far as it needs: a last merge only asks about the ids it replays.
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_unpacked"] = None
+        if self._packed is not None:
+            return state
+        completed: dict[Any, list[Any]] = {}
+        others = {}
+        for key, value in self._orders.items():
+            if value is COMPLETED:
+                completed.setdefault(key[0], []).append(key[1])
+            else:
+                others[key] = value
+        try:
+            packed = _pack((list(self._fill_ids), list(completed.items())))
+        except (TypeError, ValueError, OverflowError):
+            return state
+        state.update(_orders=others, _fill_ids=set(), _packed=packed)
+        return state
+
+    def packed_fill_ids(self) -> Any:
+        """Every fill id seen, for membership scans (a list while still packed)."""
+        return self._fill_ids if self._packed is None else self._unpack_lists()[0]
+
+    def _unpack_lists(self) -> tuple[list[Any], list[tuple[Any, list[Any]]]]:
+        if self._unpacked is None:
+            self._unpacked = msgspec.msgpack.decode(self._packed)
+        return self._unpacked
+
+    def unpack(self, fill_ids: set[Any] | None = None, order_keys: Any = None) -> None:
+        """Restore packed state: all of it, or (a last merge) only the given fill ids and
+        order ids (those its replay asks about)."""
+        if self._packed is None:
+            return
+        packed_ids, completed = self._unpack_lists()
+        wanted: dict[Any, set[Any]] | None = None
+        if fill_ids is None:
+            self._fill_ids = set(packed_ids)
+        else:
+            self._fill_ids = fill_ids.intersection(packed_ids)
+            wanted = {}
+            for sid, client_id in order_keys:
+                wanted.setdefault(sid, set()).add(client_id)
+        for sid, client_ids in completed:
+            if wanted is not None:
+                client_ids = wanted.get(sid, set()).intersection(client_ids)
+            keys = zip(itertools.repeat(sid), client_ids)
+            self._orders.update(zip(keys, itertools.repeat(COMPLETED)))
+        self._packed = self._unpacked = None
+        if wanted is not None:
+            self.last_merged = True  # partly unpacked: good for nothing but the result
+
     def _defer(self, op: tuple[Any, ...], **keys: Any) -> None:
         raise NotImplementedError  # only a RangePairer defers
+
+    def start_changes(self) -> None:
+        """Called before anything is added: refuses after a last merge; forgets open_keys."""
+        if self.last_merged:
+            raise RuntimeError("this pairer was merged as the last part: only result() is left")
+        self.unpack()
+        self.open_keys = None
 
     def intent(self, rec: ScanRecord, sid: Any = _MISSING) -> None:
         if sid is _MISSING:
@@ -304,7 +378,7 @@ class Pairer:
             if bps == bps:
                 values = self.slippage.get(rec.symbol)
                 if values is None:
-                    values = self.slippage[rec.symbol] = array("d")
+                    values = self.slippage[rec.symbol] = []
                 values.append(bps)
         quantity = p.filled_quantity
         if quantity.__class__ is not float:
@@ -316,7 +390,7 @@ class Pairer:
             else:
                 queue.popleft()
 
-    def _sample(self, into: array[float], t1: datetime, m1: Any, t2: datetime, m2: Any) -> None:
+    def _sample(self, into: Samples, t1: datetime, m1: Any, t2: datetime, m2: Any) -> None:
         if m1.__class__ is int and m2.__class__ is int and m2 >= m1:
             into.append((m2 - m1) / 1e6)
             return
@@ -334,16 +408,19 @@ class Pairer:
             return  # a price of "nan" gives no sample (and NaN would make percentiles arbitrary)
         values = self.slippage.get(symbol)
         if values is None:
-            values = self.slippage[symbol] = array("d")
+            values = self.slippage[symbol] = []
         values.append(bps)
 
-    def presort(self) -> None:
-        """Sort the samples now (in a worker, in parallel): merging sorted runs later is
-        linear, where sorting everything in one process would not be."""
-        for values in (self.intent_to_order, self.order_to_fill, self.intent_to_fill):
-            values[:] = array("d", sorted(values))
-        for values in self.slippage.values():
-            values[:] = array("d", sorted(values))
+    def finish_part(self) -> None:
+        """Prepare a part summarised on its own for merging, in its worker: sort the
+        samples, packed as arrays (merging sorted runs later is linear, where sorting
+        everything in one process is not), and note which orders are open."""
+        self.open_keys = [k for k, v in self._orders.items() if v.__class__ is Order]
+        self.intent_to_order = array("d", sorted(self.intent_to_order))
+        self.order_to_fill = array("d", sorted(self.order_to_fill))
+        self.intent_to_fill = array("d", sorted(self.intent_to_fill))
+        for symbol, values in self.slippage.items():
+            self.slippage[symbol] = array("d", sorted(values))
 
     def open_orders(self) -> list[Order]:
         orders = [o for o in self._orders.values() if o.__class__ is Order]

@@ -18,10 +18,11 @@ earlier; when one was, the part cannot be merged and is re-read by the caller.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from typing import Any
 
-from src.query.analytics.pairing import _MISSING, TAINTED, Pairer
+from src.query.analytics.pairing import _MISSING, TAINTED, Order, Pairer
 
 __all__ = ["RangePairer"]
 
@@ -38,6 +39,7 @@ class RangePairer(Pairer):
         self.ranged = True
         self._deferred: list[tuple[Any, ...]] = []
         self._deferred_fill_ids: set[Any] = set()
+        self._tainted_orders: list[tuple[Any, Any]] = []
 
     def _defer(
         self,
@@ -86,6 +88,7 @@ class RangePairer(Pairer):
         if old is TAINTED:
             return
         self._orders[key] = TAINTED
+        self._tainted_orders.append(key)
         if old is not None:
             # Only an order deferred for its intent taints an order id used here, and
             # replaying it replaces this state; handing the state over anyway keeps the
@@ -96,25 +99,52 @@ class RangePairer(Pairer):
 
     def can_follow(self, earlier: Pairer) -> bool:
         """False when a fill settled here as new had an event id seen in ``earlier``."""
-        clash = earlier._fill_ids & self._fill_ids
+        self.unpack()
+        clash = self._fill_ids.intersection(earlier.packed_fill_ids())
         return not clash or clash <= self._deferred_fill_ids
 
-    def merge_into(self, earlier: Pairer) -> None:
+    def merge_into(self, earlier: Pairer, *, last: bool = False) -> None:
         """Replay the deferred operations on ``earlier``, then add this part's own state.
 
-        Call only after :meth:`can_follow` returned True.
+        Call only after :meth:`can_follow` returned True. With ``last``, only what
+        :meth:`Pairer.result` reads is merged (open orders, not pending intents,
+        completed order ids or fill ids): ``earlier`` can then only give its result.
         """
+        self.unpack()
+        if last:
+            earlier.unpack(self._deferred_fill_ids, self._tainted_orders)
+        else:
+            earlier.unpack()
         for op in self._deferred:
             _replay(earlier, op)
-        intents = earlier._intents
-        for key in intents.keys() & self._intents.keys():
-            if self._intents[key] is None:
-                del intents[key]  # set again and paired (or blocked) in this part
-        intents.update(
-            (k, v) for k, v in self._intents.items() if v is not None and v is not TAINTED
-        )
-        # Orders (open, or COMPLETED) placed here replace any under the same id before.
-        earlier._orders.update((k, v) for k, v in self._orders.items() if v is not TAINTED)
+        orders = earlier._orders
+        if last:
+            earlier.last_merged = True
+            mine = self._orders
+            # Open orders before the cut survive unless this part placed the same id;
+            # a tainted id holds whatever the replay left.
+            candidates = orders.keys() if earlier.open_keys is None else earlier.open_keys
+            kept = {}
+            for key in itertools.chain(candidates, self._tainted_orders):
+                order = orders.get(key)
+                if order.__class__ is Order and mine.get(key, TAINTED) is TAINTED:
+                    kept[key] = order
+            if self.open_keys is None:
+                self.finish_part()
+            kept.update((key, mine[key]) for key in self.open_keys or ())
+            earlier._orders = kept
+        else:
+            intents = earlier._intents
+            for key in intents.keys() & self._intents.keys():
+                if self._intents[key] is None:
+                    del intents[key]  # set again and paired (or blocked) in this part
+            intents.update(
+                (k, v) for k, v in self._intents.items() if v is not None and v is not TAINTED
+            )
+            # Orders (open, or COMPLETED) placed here replace any under the same id before.
+            orders.update((k, v) for k, v in self._orders.items() if v is not TAINTED)
+            earlier._fill_ids |= self._fill_ids
+            earlier.open_keys = None  # no longer up to date
         for mine, theirs in (
             (self._intent_fifo, earlier._intent_fifo),
             (self._order_fifo, earlier._order_fifo),
@@ -122,7 +152,6 @@ class RangePairer(Pairer):
             for key, queue in mine.items():
                 if queue is not TAINTED:
                     theirs.setdefault(key, deque()).extend(queue)
-        earlier._fill_ids |= self._fill_ids
         earlier.intent_to_order.extend(self.intent_to_order)
         earlier.order_to_fill.extend(self.order_to_fill)
         earlier.intent_to_fill.extend(self.intent_to_fill)

@@ -151,17 +151,23 @@ class SummaryBuilder:
         match: Matcher | None = None,
         *,
         progress: LineProgress | None = None,
+        seq_base: int | None = None,
     ) -> None:
         """Decode and account for the lines in consecutive blocks of one file's bytes.
 
         Blocks may split lines anywhere; a last line without its newline is counted as
-        torn.
+        torn. ``seq_base`` restarts order numbering (when re-reading a part of a parallel
+        read whose merge failed: its orders must sort after the parts merged before).
         """
+        self.pairer.start_changes()
+        if seq_base is not None:
+            self.pairer.next_seq = seq_base
         decode = _decoder.decode
         validation_error = msgspec.ValidationError
         decode_error = (msgspec.DecodeError, UnicodeDecodeError)
         symbols = self.symbols
         evaluations = self.gates.evaluations
+        gate_names: list[str | None] = []
         pairer = self.pairer
         intent, order, fill = pairer.intent, pairer.order, pairer.fill
         health = self.timestamps
@@ -243,17 +249,13 @@ class SummaryBuilder:
                         limit = _limit(ts, window)
                     previous = ts
                     if cls is GateEvent:
-                        gates += 1
-                        p = rec.payload or _NO_GATE
-                        name = p.gate_name
-                        if name.__class__ is not str:
-                            name = "?"
-                        try:
-                            evaluations[name] += 1
-                        except KeyError:
-                            evaluations[name] = 1
-                        if p.passed is False:
-                            self._block(name, line)
+                        p = rec.payload
+                        if p is None:
+                            gate_names.append(None)
+                        else:
+                            gate_names.append(p.gate_name)
+                            if p.passed is False:
+                                self._block(p.gate_name, line)
                     elif cls is IntentEvent:
                         intents += 1
                         intent(rec, session)
@@ -267,11 +269,16 @@ class SummaryBuilder:
                         self._other(rec)
                     if observe is not None:
                         observe(_Observed(rec, ts))
+                evaluations.update(gate_names)  # counted in C, a block at a time
+                gates += len(gate_names)
+                gate_names.clear()
                 if progress is not None and total >= next_report:
                     progress(total)
                     next_report = (total | 0xFFFF) + 1
         finally:
             # Also after a read error (a corrupt gzip stream): what was read counts.
+            evaluations.update(gate_names)
+            gates += len(gate_names)
             if session is not _NO_SESSION:
                 health.last[session] = previous
                 if previous > last:
@@ -292,10 +299,10 @@ class SummaryBuilder:
             stats.invalid_lines += invalid + torn
             stats.torn_lines += torn
 
-    def _block(self, name: str, line: bytes) -> None:
+    def _block(self, name: str | None, line: bytes) -> None:
         rec = decode_scan(line)  # the lean gate record has no intent id nor reason
         assert rec is not None  # it decoded a moment ago
-        self.gates.block(name, (rec.payload or EMPTY_PAYLOAD).reason)
+        self.gates.block("?" if name is None else name, (rec.payload or EMPTY_PAYLOAD).reason)
         self.pairer.blocked(rec)
 
     def _other(self, rec: Any) -> None:
@@ -311,10 +318,10 @@ class SummaryBuilder:
         kind = rec.kind
         if kind == "gate":
             p = rec.payload or EMPTY_PAYLOAD
-            name = p.gate_name if isinstance(p.gate_name, str) else "?"
-            self.gates.evaluations[name] = self.gates.evaluations.get(name, 0) + 1
+            name = p.gate_name if isinstance(p.gate_name, str) else None
+            self.gates.evaluations[name] += 1
             if p.passed is False:
-                self.gates.block(name, p.reason)
+                self.gates.block("?" if name is None else name, p.reason)
                 self.pairer.blocked(rec)
         elif kind == "intent":
             self.pairer.intent(rec)
@@ -350,17 +357,20 @@ class SummaryBuilder:
             and not in_exact_range(self.first_ts, self.last_ts)
         )
 
-    def absorb(self, later: SummaryBuilder) -> bool:
+    def absorb(self, later: SummaryBuilder, *, last: bool = False) -> bool:
         """Merge in the builder of the part that follows this one (``follows_unknown``).
 
         Returns False, changing nothing, when the parts cannot be merged exactly (a fill
         event id of ``later`` was already seen here); that part must then be re-read into
-        this builder instead.
+        this builder instead. ``last`` (no part follows) skips merging state that only
+        later parts would need; this builder can then only give its :meth:`result`.
         """
         assert isinstance(later.pairer, RangePairer)
+        if self.pairer.last_merged:
+            raise RuntimeError("this builder was merged as the last part: only result() is left")
         if not later.pairer.can_follow(self.pairer):
             return False
-        later.pairer.merge_into(self.pairer)
+        later.pairer.merge_into(self.pairer, last=last)
         for kind, count in later.kind_counts.items():
             self.kind_counts[kind] = self.kind_counts.get(kind, 0) + count
         self.symbols |= later.symbols

@@ -22,9 +22,11 @@ def one_pass(lines: list[bytes]) -> dict:
     return builder.result(stats, as_of=AS_OF)
 
 
-def in_parts(lines: list[bytes], cuts: list[int]) -> tuple[dict, int]:
+def in_parts(lines: list[bytes], cuts: list[int], finish: bool = True) -> tuple[dict, int]:
     """Summarise each part alone (later parts through pickle, as from a worker), then
-    merge in order; a part that cannot be merged is re-read. Returns (result, re-reads)."""
+    merge in order; a part that cannot be merged is re-read. Returns (result, re-reads).
+
+    ``finish`` prepares each part as a worker does (sorted samples, open orders noted)."""
     bounds = sorted({0, len(lines), *(c % (len(lines) + 1) for c in cuts)})
     parts = [lines[a:b] for a, b in itertools.pairwise(bounds)]
     merged, stats, rereads = None, ParseStats(), 0
@@ -33,28 +35,33 @@ def in_parts(lines: list[bytes], cuts: list[int]) -> tuple[dict, int]:
         if merged is None:
             merged = SummaryBuilder(gap_threshold_s=30.0)
             merged.consume(data, stats)
+            if finish:  # as the first part comes from a worker
+                merged.pairer.finish_part()
+                merged = pickle.loads(pickle.dumps(merged))
             continue
         later, later_stats = (
             SummaryBuilder(gap_threshold_s=30.0, follows_unknown=True, seq_base=number << 48),
             ParseStats(),
         )
         later.consume(data, later_stats)
+        if finish:
+            later.pairer.finish_part()
         later = pickle.loads(pickle.dumps(later))
-        if merged.absorb(later):
+        if merged.absorb(later, last=number == len(parts) - 1):
             stats.add(later_stats)
         else:
             rereads += 1
-            merged.consume(data, stats)
+            merged.consume(data, stats, seq_base=number << 48)
     assert merged is not None
     return merged.result(stats, as_of=AS_OF), rereads
 
 
 @settings(max_examples=300, deadline=None)
-@given(event_lines(), st.lists(st.integers(0, 400), max_size=6))
-def test_merged_parts_equal_one_pass(lines, cuts):
+@given(event_lines(), st.lists(st.integers(0, 400), max_size=6), st.booleans())
+def test_merged_parts_equal_one_pass(lines, cuts, finish):
     """Cut anywhere into any number of parts: pairing, gates, timestamps and counts agree."""
     lines = stamped(lines)
-    assert in_parts(lines, cuts)[0] == one_pass(lines)
+    assert in_parts(lines, cuts, finish)[0] == one_pass(lines)
 
 
 def events(*specs: tuple[str, dict]) -> list[bytes]:
@@ -80,9 +87,10 @@ def assert_every_cut_agrees(lines: list[bytes]) -> int:
     expected, rereads = one_pass(lines), 0
     for i in range(len(lines) + 1):
         for j in range(i, len(lines) + 1):
-            got, n = in_parts(lines, [i, j])
-            assert got == expected, (i, j)
-            rereads += n
+            for finish in (False, True):
+                got, n = in_parts(lines, [i, j], finish)
+                assert got == expected, (i, j, finish)
+                rereads += n
     return rereads
 
 
