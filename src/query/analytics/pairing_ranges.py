@@ -130,9 +130,8 @@ class RangePairer(Pairer):
             kept: dict[Any, dict[Any, Any]] = {}
             for sid, cid in itertools.chain(earlier.open_keys or (), self._tainted_orders):
                 order = earlier._orders.get(sid, {}).get(cid)
-                if order.__class__ is Order and self._orders.get(sid, {}).get(cid, TAINTED) is (
-                    TAINTED
-                ):
+                here = self._orders.get(sid, {}).get(cid, TAINTED)
+                if order.__class__ is Order and here is TAINTED:
                     kept.setdefault(sid, {})[cid] = order
             if self.open_keys is None:
                 self.finish_part()
