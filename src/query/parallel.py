@@ -220,11 +220,15 @@ def _collect(pid: int, read_fd: int) -> Any | None:
     try:
         with os.fdopen(read_fd, "rb") as pipe:
             data = pipe.read()
-    finally:
+    except BaseException:  # interrupted: the child may be blocked writing to us
+        os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    if not data:
+        raise
+    os.waitpid(pid, 0)
+    try:
+        status, value = pickle.loads(data)
+    except Exception:  # nothing or a partial answer: the child died (killed, no memory)
         return None
-    status, value = pickle.loads(data)
     return value if status == "ok" else None
 
 

@@ -40,7 +40,14 @@ def summaries(base: Path, flt: EventFilter, **kwargs: object) -> dict:
     st.booleans(),
     st.sampled_from([1, 700, 3_000, 8_000]),
     st.sampled_from([2, 3]),
-    st.sampled_from([None, {"kind": "fill,order,intent,gate"}, {"symbol": "BTC-USD"}]),
+    st.sampled_from(
+        [
+            None,
+            {"kind": "fill,order,intent,gate"},
+            {"symbol": "BTC-USD"},
+            {"start": "2025-06-01T00:00:00.002Z", "end": "2025-06-01T00:03:00Z"},
+        ]
+    ),
 )
 def test_parallel_scan_equals_sequential_scan(
     tmp_path_factory, lines, cuts, gz, torn, range_bytes, workers, selection
@@ -139,3 +146,18 @@ def test_a_read_from_another_thread_forks_and_agrees(tmp_path):
     thread.join()
     builder, stats = scan(paths, 30.0, None, workers=1)
     assert out["got"] == builder.result(stats, as_of=AS_OF)
+
+
+def test_a_worker_that_dies_mid_read_falls_back_to_one_pass(tmp_path, monkeypatch):
+    """A worker killed before it answers (out of memory, say): same result, one pass."""
+    (tmp_path / "s.jsonl").write_bytes(_lines(300))
+    parent, real = os.getpid(), parallel._summarise_ranges
+
+    def dying(*args: object, **kwargs: object) -> object:
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "_summarise_ranges", dying)
+    builder, stats = scan([tmp_path / "s.jsonl"], 30.0, None, workers=2, range_bytes=500)
+    assert builder.event_count == 300 and stats.files == 1

@@ -22,7 +22,8 @@ import itertools
 from collections import deque
 from typing import Any
 
-from src.query.analytics.pairing import _MISSING, TAINTED, Order, Pairer
+from src.query.analytics.pairing import Pairer
+from src.query.analytics.pairing_model import MISSING, TAINTED, Order
 
 __all__ = ["RangePairer"]
 
@@ -68,11 +69,12 @@ class RangePairer(Pairer):
     # -- tainting: hand a key's state so far over to the replay ----------------------------
 
     def _taint_intent(self, key: tuple[Any, Any]) -> None:
-        old = self._intents.get(key, _MISSING)
+        intents = self.session_maps(key[0])[0]
+        old = intents.get(key[1], MISSING)
         if old is TAINTED:
             return
-        self._intents[key] = TAINTED
-        if old is not _MISSING:
+        intents[key[1]] = TAINTED
+        if old is not MISSING:
             self._deferred.append(("intent_state", key, old))
 
     def _taint_queue(self, queues: dict[Any, Any], key: tuple[Any, ...], what: str) -> None:
@@ -84,10 +86,11 @@ class RangePairer(Pairer):
             self._deferred.append((what, key, list(old)))
 
     def _taint_order(self, key: tuple[Any, Any]) -> None:
-        old = self._orders.get(key)
+        orders = self.session_maps(key[0])[1]
+        old = orders.get(key[1])
         if old is TAINTED:
             return
-        self._orders[key] = TAINTED
+        orders[key[1]] = TAINTED
         self._tainted_orders.append(key)
         if old is not None:
             # Only an order deferred for its intent taints an order id used here, and
@@ -117,32 +120,37 @@ class RangePairer(Pairer):
             earlier.unpack()
         for op in self._deferred:
             _replay(earlier, op)
-        orders = earlier._orders
+        earlier.forget_session()
         if last:
             earlier.last_merged = True
-            mine = self._orders
             # Open orders before the cut survive unless this part placed the same id;
             # a tainted id holds whatever the replay left.
-            candidates = orders.keys() if earlier.open_keys is None else earlier.open_keys
-            kept = {}
-            for key in itertools.chain(candidates, self._tainted_orders):
-                order = orders.get(key)
-                if order.__class__ is Order and mine.get(key, TAINTED) is TAINTED:
-                    kept[key] = order
+            if earlier.open_keys is None:
+                earlier.finish_part()
+            kept: dict[Any, dict[Any, Any]] = {}
+            for sid, cid in itertools.chain(earlier.open_keys or (), self._tainted_orders):
+                order = earlier._orders.get(sid, {}).get(cid)
+                here = self._orders.get(sid, {}).get(cid, TAINTED)
+                if order.__class__ is Order and here is TAINTED:
+                    kept.setdefault(sid, {})[cid] = order
             if self.open_keys is None:
                 self.finish_part()
-            kept.update((key, mine[key]) for key in self.open_keys or ())
+            for sid, cid in self.open_keys or ():
+                kept.setdefault(sid, {})[cid] = self._orders[sid][cid]
             earlier._orders = kept
         else:
-            intents = earlier._intents
-            for key in intents.keys() & self._intents.keys():
-                if self._intents[key] is None:
-                    del intents[key]  # set again and paired (or blocked) in this part
-            intents.update(
-                (k, v) for k, v in self._intents.items() if v is not None and v is not TAINTED
-            )
-            # Orders (open, or COMPLETED) placed here replace any under the same id before.
-            orders.update((k, v) for k, v in self._orders.items() if v is not TAINTED)
+            for sid, mine in self._intents.items():
+                intents = earlier._intents.setdefault(sid, {})
+                for iid in intents.keys() & mine.keys():
+                    if mine[iid] is None:
+                        del intents[iid]  # set again and paired (or blocked) in this part
+                intents.update(
+                    (k, v) for k, v in mine.items() if v is not None and v is not TAINTED
+                )
+            for sid, mine in self._orders.items():
+                # Orders (open, or COMPLETED) placed here replace any under the same id.
+                orders = earlier._orders.setdefault(sid, {})
+                orders.update((k, v) for k, v in mine.items() if v is not TAINTED)
             earlier._fill_ids |= self._fill_ids
             earlier.open_keys = None  # no longer up to date
         for mine, theirs in (
@@ -180,15 +188,17 @@ def _replay(pairer: Pairer, op: tuple[Any, ...]) -> None:
     elif what == "fill":
         pairer.fill(op[1])
     elif what == "intent_state":
-        _, key, info = op
+        (sid, iid), info = op[1], op[2]
+        intents = pairer.session_maps(sid)[0]
         if info is None:
-            pairer._intents.pop(key, None)
+            intents.pop(iid, None)
         else:
-            pairer._intents[key] = info
+            intents[iid] = info
     elif what == "intent_queue":
         pairer._intent_fifo.setdefault(op[1], deque()).extend(op[2])
     elif what == "order_state":
-        pairer._orders[op[1]] = op[2]
+        (sid, cid), order = op[1], op[2]
+        pairer.session_maps(sid)[1][cid] = order
     elif what == "order_queue":
         pairer._order_fifo.setdefault(op[1], deque()).extend(op[2])
     else:  # pragma: no cover - the ops above are the only ones recorded

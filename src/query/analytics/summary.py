@@ -109,8 +109,9 @@ class SummaryBuilder:
 
     ``follows_unknown`` marks a builder for a part of a read whose earlier part is being
     summarised elsewhere; it must then be :meth:`absorb`-ed into that part's builder.
-    ``seq_base`` must exceed the number of lines of every earlier part (a byte offset
-    does): it keeps orders numbered in file order across parts.
+    ``seq_base`` starts this part's order numbers above every earlier part's (parallel
+    scans use the range's index times 2**48): open orders with equal times are listed
+    in file order across parts.
     ``exact_steps`` checks every timestamp step in float seconds (see
     :mod:`src.query.analytics.timestamps`); :attr:`needs_exact_steps` says when a read must
     be redone that way.

@@ -1,0 +1,59 @@
+"""The values pairing keeps: pending intents, open orders, marks; value normalisation."""
+
+from __future__ import annotations
+
+from array import array
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeAlias
+
+import msgspec
+
+__all__ = ["COMPLETED", "MISSING", "TAINTED", "Intent", "Order", "Samples", "as_number", "as_side"]
+
+# An intent waiting for its order: (ts, mono_ns, quoted price, side). A tuple is by far
+# the cheapest object to build, and intents are a sixth of all events.
+Intent = tuple[datetime, Any, "float | None", "str | None"]
+Samples: TypeAlias = "list[float] | array[float]"
+
+
+class Order(msgspec.Struct, gc=False):
+    """An order waiting for (more) fills. ``seq`` orders events in file order."""
+
+    ts: datetime
+    mono: Any
+    intent: Intent | None
+    quantity: float | None
+    side: str | None
+    symbol: Any
+    client_id: Any
+    seq: int
+    filled: float = 0.0
+
+
+def as_number(value: Any) -> float | None:
+    if value.__class__ is float or value.__class__ is int:
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def as_side(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) else None
+
+
+class _Mark(Enum):
+    COMPLETED = "completed"
+    TAINTED = "tainted"
+
+
+# Values in the order maps besides open orders (enum members pickle as themselves):
+# an order id whose order was completely filled (a later fill for it is a duplicate),
+# and in a RangePairer an id whose operations are replayed on the earlier part.
+COMPLETED = _Mark.COMPLETED
+TAINTED = _Mark.TAINTED
+MISSING: Any = object()  # a default no caller can pass

@@ -1,0 +1,78 @@
+"""Packing a pairer's state for another process, and unpacking only what is needed.
+
+Fill ids and completed order ids are most of what a worker sends, and pickle spends its
+time memoising their strings: msgpack packs them several times faster (exactly: JSON
+values round-trip; anything else is pickled as usual). The receiver unpacks them only as
+far as it needs: a last merge only asks about the ids its replay touches.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from src.query.analytics.pairing_model import COMPLETED
+
+if TYPE_CHECKING:
+    from src.query.analytics.pairing import Pairer
+
+__all__ = ["pack", "packed_fill_ids", "unpack"]
+
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def pack(pairer: Pairer) -> dict[str, Any]:
+    """The pairer's pickle state, with fill ids and completed order ids packed."""
+    state = pairer.__dict__.copy()
+    state["_unpacked"] = None
+    for name in ("_sid", "_sid_intents", "_sid_orders"):  # see Pairer.__setstate__
+        del state[name]
+    if pairer._packed is not None:
+        return state
+    completed = []
+    others: dict[Any, dict[Any, Any]] = {}
+    for sid, orders in pairer._orders.items():
+        done = [cid for cid, value in orders.items() if value is COMPLETED]
+        completed.append((sid, done))
+        others[sid] = {cid: value for cid, value in orders.items() if value is not COMPLETED}
+    try:
+        packed = _encode((list(pairer._fill_ids), completed))
+    except (TypeError, ValueError, OverflowError):
+        return state
+    state.update(_orders=others, _fill_ids=set(), _packed=packed)
+    return state
+
+
+def _lists(pairer: Pairer) -> tuple[list[Any], list[tuple[Any, list[Any]]]]:
+    if pairer._unpacked is None:
+        pairer._unpacked = msgspec.msgpack.decode(pairer._packed)
+    return pairer._unpacked
+
+
+def packed_fill_ids(pairer: Pairer) -> list[Any]:
+    return _lists(pairer)[0]
+
+
+def unpack(pairer: Pairer, fill_ids: set[Any] | None, order_keys: Any) -> None:
+    """Restore all packed state, or (a last merge) only the given fill ids and the given
+    (session, order id) keys: the pairer is then good for nothing but its result."""
+    packed_ids, completed = _lists(pairer)
+    wanted: dict[Any, set[Any]] | None = None
+    if fill_ids is None:
+        pairer._fill_ids = set(packed_ids)
+    else:
+        pairer._fill_ids = fill_ids.intersection(packed_ids)
+        wanted = {}
+        for sid, client_id in order_keys:
+            wanted.setdefault(sid, set()).add(client_id)
+    for sid, client_ids in completed:
+        if wanted is not None:
+            client_ids = wanted.get(sid, set()).intersection(client_ids)
+        orders = pairer._orders.setdefault(sid, {})
+        orders.update(zip(client_ids, itertools.repeat(COMPLETED)))
+    pairer._packed = pairer._unpacked = None
+    pairer.forget_session()
+    if wanted is not None:
+        pairer.last_merged = True
