@@ -25,7 +25,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.bench_query import DEFAULT_DATA_DIR, SIZES, ensure_session, session_id
+from benchmarks._sessions import DEFAULT_DATA_DIR, SIZES, ensure_session, session_id
 from src.alerts.engine import AlertEngine, horizon_s
 from src.alerts.sources import FileSource
 from src.alerts.state import StateStore

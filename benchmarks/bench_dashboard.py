@@ -39,7 +39,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from benchmarks.bench_query import DEFAULT_DATA_DIR, REPO_ROOT, SIZES, ensure_session, session_id
+from benchmarks._sessions import DEFAULT_DATA_DIR, REPO_ROOT, SIZES, ensure_session, session_id
 from src.execution.events import ExecutionEvent
 from src.execution.serialization import encode_event_line
 

@@ -25,15 +25,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.bench_query import (
-    _PEAK_RSS_KIB,
-    DEFAULT_DATA_DIR,
-    SIZES,
-    START_US,
-    _run_measured,
-    ensure_session,
-    session_id,
-)
+from benchmarks._sessions import DEFAULT_DATA_DIR, SIZES, START_US, ensure_session, session_id
+from benchmarks.bench_query import _PEAK_RSS_KIB, _run_measured
 from src.execution.telemetry.jsonl import JsonlExecutionLogger
 from src.export import export
 from src.query.engine import iter_events, summarize, tail
