@@ -9,7 +9,6 @@ loopback without an access token.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,7 +24,7 @@ from src.webui.api import router as api_router
 from src.webui.auth import TokenMiddleware
 from src.webui.export_api import router as export_router
 from src.webui.live import FeedHub
-from src.webui.metrics import WebMetrics
+from src.webui.metrics import RequestMetricsMiddleware, WebMetrics
 from src.webui.pages import router as page_router
 from src.webui.pages import templates
 from src.webui.sessions import SessionIndex
@@ -64,15 +63,7 @@ def create_app(
     if settings.token:
         app.add_middleware(TokenMiddleware, token=settings.token)
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        app.state.metrics.requests.labels(name, str(response.status_code)).inc()
-        app.state.metrics.latency.labels(name).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)  # outermost
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import time
 
-__all__ = ["WebMetrics"]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["RequestMetricsMiddleware", "WebMetrics"]
 
 
 class WebMetrics:
@@ -35,3 +38,42 @@ class WebMetrics:
             "Events pushed to live clients",
             registry=self.registry,
         )
+
+
+class RequestMetricsMiddleware:
+    """Counts requests by route template and status, and times them up to the response
+    start (for a stream: until its headers are sent, not for the stream's whole life).
+
+    Plain ASGI rather than ``BaseHTTPMiddleware``, which costs an extra task and memory
+    stream per request."""
+
+    def __init__(self, app: ASGIApp, metrics: WebMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        answered = False
+
+        async def send_and_observe(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = True
+                self._observe(scope, message["status"], time.perf_counter() - started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_observe)
+        except BaseException:
+            if not answered:  # the server answers 500 for an app that raised
+                self._observe(scope, 500, time.perf_counter() - started)
+            raise
+
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        # The router records the matched route in the (shared) scope before calling it.
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.metrics.requests.labels(route, str(status)).inc()
+        self.metrics.latency.labels(route).observe(seconds)
