@@ -17,6 +17,9 @@ live poll interval of 50 ms. Measured in this one run:
   default 30 s; 15 s for the single client), so a slow server cannot stretch the run; the
   report then says how many requests were made. CPU per request (server process, and this
   load-generating process) is shown next to the latencies;
+* the same 20 clients while the session grows: a writer thread appends events to the 1M
+  session (``APPEND_RATE`` per second, a busy live session), so cached pages keep going stale
+  and requests re-read the tail; the file is truncated back to its original size afterwards;
 * SSE: events appended one by one (~100 ms apart) to a small separate session
   ``bench-sse-<pid>``, each stamped with its append time (``payload.t_append``), received
   by an open stream; the session file is deleted afterwards.
@@ -33,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +49,8 @@ from src.execution.serialization import encode_event_line
 
 CLIENTS = 20
 REQUESTS_PER_CLIENT = int(os.environ.get("BENCH_DASHBOARD_REQUESTS", "50"))
+# Longer, so the phase spans several of the summary's once-a-second recomputations.
+GROWING_REQUESTS_PER_CLIENT = 3 * REQUESTS_PER_CLIENT
 SEQUENTIAL_REQUESTS = 100
 # A phase stops issuing new requests after this many seconds (requests already sent finish),
 # so a slow server cannot make the run take many minutes; the report shows the actual count.
@@ -54,6 +60,7 @@ LIMIT = 200
 POLL_INTERVAL_S = 0.05
 SSE_EVENTS = 20
 SSE_GAP_S = 0.1
+APPEND_RATE = 100  # events per second appended during the "growing session" phase
 P95_TARGET_MS = 50.0
 SSE_TARGET_MS = 250.0
 TIMELINE_ROUTE = "/api/live/execution/{session_id}"
@@ -250,6 +257,38 @@ def _route_totals(url: str, route: str) -> tuple[float, int]:
     return total, count
 
 
+class Appender(threading.Thread):
+    """Appends ``rate`` events per second to ``path`` until stopped, then truncates the file
+    back to the size it had (the cached benchmark session stays as generated)."""
+
+    def __init__(self, path: Path, sid: str, rate: int) -> None:
+        super().__init__(daemon=True)
+        self.path, self.sid, self.gap = path, sid, 1 / rate
+        self.size = path.stat().st_size
+        self.appended = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        with open(self.path, "ab", buffering=0) as fh:
+            next_at = time.monotonic()
+            while not self._halt.is_set():
+                self.appended += 1
+                fh.write(_event(self.sid, 10_000_000 + self.appended, {"n": self.appended}))
+                next_at += self.gap
+                self._halt.wait(max(0.0, next_at - time.monotonic()))
+
+    def __enter__(self) -> Appender:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._halt.set()
+        try:
+            self.join()
+        finally:
+            os.truncate(self.path, self.size)
+
+
 # -- SSE ------------------------------------------------------------------------------------
 
 
@@ -378,6 +417,8 @@ def main() -> None:
         before = _route_totals(url, TIMELINE_ROUTE)
         conc = load(server, api, params, CLIENTS, REQUESTS_PER_CLIENT)
         after = _route_totals(url, TIMELINE_ROUTE)
+        with Appender(path, sid, APPEND_RATE) as appender:
+            growing = load(server, api, params, CLIENTS, GROWING_REQUESTS_PER_CLIENT)
         health = load(server, "/healthz", {}, CLIENTS, REQUESTS_PER_CLIENT)
         sse, lost = sse_latency(url, data_dir)
 
@@ -390,6 +431,12 @@ def main() -> None:
     _row("  CPU per request: server / load generator", _cpu(seq))
     _load_rows(f"{CLIENTS} clients, back to back, limit={LIMIT}", conc, True)
     _row("  server-side mean (middleware histogram)", f"{server_ms:.1f} ms")
+    _load_rows(
+        f"{CLIENTS} clients, session growing by {APPEND_RATE} events/s "
+        f"({appender.appended} appended)",
+        growing,
+        True,
+    )
     _load_rows(f"{CLIENTS} clients, back to back, /healthz (server floor)", health)
     _row("p95 ratio timeline / healthz", f"{conc['p95'] / health['p95']:.1f} x")
     if sse:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from src.alerts.window import WindowedBuilder, WindowStats
+from src.query.analytics.sorted_samples import SortedSamples
 from src.query.incremental import IncrementalSummary
 from src.query.records import ParseStats
 
@@ -93,6 +94,7 @@ class StreamTracker:
     def __init__(self, session_id: str, horizon_s: float) -> None:
         self.session_id = session_id
         self._builder = WindowedBuilder(horizon_s)
+        self._sorted = SortedSamples()
         self._stats = ParseStats()
         self._stats.files = 1
         self._lock = threading.Lock()
@@ -108,7 +110,7 @@ class StreamTracker:
         with self._lock:
             builder = self._builder
             builder.window.prune()
-            summary = builder.result(self._stats, as_of=as_of)
+            summary = builder.result(self._stats, as_of=as_of, keep=self._sorted)
             summary["session_id"] = self.session_id
             last = builder.last_ts.timestamp() if builder.event_count else None
             # The window is read after the lock is released: copy what the rules need.

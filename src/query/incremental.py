@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import Matcher, SummaryBuilder
 from src.query.files import GZIP_ERRORS, open_segment, session_files
 from src.query.records import ParseStats
@@ -56,6 +57,7 @@ class IncrementalSummary:
     def _reset(self) -> None:
         self._dirty = True
         self._builder = self._factory()
+        self._sorted = SortedSamples()
         self._stats = ParseStats()
         self._files: list[tuple[Path, int]] = []  # (path, inode) in read order
         self._offsets: dict[Path, int] = {}
@@ -82,7 +84,7 @@ class IncrementalSummary:
             as_of = time.time() if as_of is None else as_of
             stale = self._dirty and now - self._result_at >= self.max_age_s
             if self._result is None or stale:
-                out = self._builder.result(self._stats, as_of=as_of)
+                out = self._builder.result(self._stats, as_of=as_of, keep=self._sorted)
                 out["session_id"] = self.session_id
                 out["found"] = session is not None
                 out["size_bytes"] = session.size_bytes if session else 0

@@ -19,7 +19,9 @@ from src.query.filters import EventFilter
 from src.query.lines import ReadError, iter_lines, iter_lines_reversed_at
 from src.query.records import Record, decode_record
 
-__all__ = ["Page", "page_back"]
+__all__ = ["Entry", "Page", "collect_back", "encode_cursor", "page_back"]
+
+Entry = tuple[int, int, Record]  # (index of the file in the session, line start, record)
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,9 @@ class Page:
     next_cursor: str | None  # pass as ``before`` for the next (older) page
 
 
-def _encode(rel: str, offset: int) -> str:
+def encode_cursor(base: Path, path: Path, offset: int) -> str:
+    """The cursor for the line starting at ``offset`` of ``path`` (a session file)."""
+    rel = path.relative_to(base).as_posix()
     return base64.urlsafe_b64encode(f"{rel}@{offset}".encode()).decode().rstrip("=")
 
 
@@ -79,7 +83,20 @@ def page_back(
     index, end = len(session.files) - 1, None
     if before:
         index, end = _decode(before, base, session)
-    out: list[tuple[int, int, Record]] = []
+    out = collect_back(session, flt, limit, index, end)
+    cursor = None
+    if len(out) >= limit:
+        i, start, _ = out[-1]
+        cursor = encode_cursor(base, session.files[i], start)
+    return Page([rec for _, _, rec in out], cursor)
+
+
+def collect_back(
+    session: SessionFiles, flt: EventFilter, limit: int, index: int, end: int | None
+) -> list[Entry]:
+    """Up to ``limit`` matching entries, newest first, from lines starting before ``end`` in
+    file ``index`` (its end when None) and then from the files before it."""
+    out: list[Entry] = []
     for i in range(index, -1, -1):
         try:
             for start, rec in _reverse_at(
@@ -92,8 +109,4 @@ def page_back(
             continue
         if len(out) >= limit:
             break
-    cursor = None
-    if len(out) >= limit:
-        i, start, _ = out[-1]
-        cursor = _encode(session.files[i].relative_to(base).as_posix(), start)
-    return Page([rec for _, _, rec in out], cursor)
+    return out

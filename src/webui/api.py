@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from src.query.engine import tail
 from src.query.filters import EventFilter
 from src.query.paging import page_back
+from src.query.records import Record
 from src.query.timeline import row_from_record
 from src.webui.deps import cap_limit, existing_session, settings_of, valid_session_id
 from src.webui.live import decode_position, read_rows
@@ -48,22 +49,39 @@ class TimelineResponse(BaseModel):
 
 def _timeline(
     request: Request, session_id: str, kind: str | None, limit: int, before: str | None
-) -> dict[str, Any]:
-    settings = settings_of(request)
-    flt = EventFilter.build(session_id=session_id, kind=kind)
-    try:
-        page = page_back(settings.base_path, flt, limit, before)
-    except ValueError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-    rows = [row_from_record(r).to_dict() for r in page.records]
+) -> bytes:
+    """The response body, assembled from rows encoded one by one (the newest page's rows
+    are kept encoded between requests, see :class:`~src.query.head.LiveHead`)."""
+    if before is None:
+        rows, cursor = request.app.state.heads.get(session_id, kind, limit).refresh()
+    else:
+        flt = EventFilter.build(session_id=session_id, kind=kind)
+        try:
+            page = page_back(settings_of(request).base_path, flt, limit, before)
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        rows, cursor = [row_json(r) for r in page.records], page.next_cursor
     summary = request.app.state.summaries.summary(session_id)
-    return {
-        "session_id": session_id,
-        "timeline": rows,
-        "summary": summary,
-        "count": len(rows),
-        "next_cursor": page.next_cursor,
-    }
+    return b"".join(
+        (
+            b'{"session_id":',
+            _json(session_id),
+            b',"timeline":[',
+            b",".join(rows),
+            b'],"summary":',
+            _json(summary),
+            b',"count":',
+            str(len(rows)).encode(),
+            b',"next_cursor":',
+            _json(cursor),
+            b"}",
+        )
+    )
+
+
+def row_json(rec: Record) -> bytes:
+    """One timeline row as JSON."""
+    return _json(row_from_record(rec).to_dict())
 
 
 @router.get("/api/live/execution/{session_id}", response_model=TimelineResponse)
@@ -78,14 +96,13 @@ def live_execution(
     existing_session(request, session_id)
     n = cap_limit(request, limit, 200)
     cache = request.app.state.pages
-    key = (session_id, kind, n, before)
-    fingerprint = cache.fingerprint(session_id)
-    encoded = cache.get(key, fingerprint)
-    if encoded is None:
-        body = _timeline(request, session_id, kind, n, before)
-        # Built from our own types: serialised directly (the model documents it), which
-        # saves re-validating ~70 KB per request.
-        encoded = cache.put(key, fingerprint, _json(body))
+    # Built from our own types: serialised directly (the model documents it), which saves
+    # re-validating ~70 KB per request.
+    encoded = cache.get_or_build(
+        (session_id, kind, n, before),
+        cache.fingerprint(session_id),
+        lambda: _timeline(request, session_id, kind, n, before),
+    )
     return Response(encoded, media_type="application/json")
 
 

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from src.webui.alerts import AlertBoard
 from src.webui.alerts import router as alerts_router
 from src.webui.api import router as api_router
+from src.webui.api import row_json
 from src.webui.auth import TokenMiddleware
 from src.webui.export_api import router as export_router
 from src.webui.live import FeedHub
@@ -29,7 +30,7 @@ from src.webui.pages import router as page_router
 from src.webui.pages import templates
 from src.webui.sessions import SessionIndex
 from src.webui.settings import WebSettings
-from src.webui.state import PageCache, SummaryCache
+from src.webui.state import HeadCache, PageCache, SummaryCache
 
 __all__ = ["app", "create_app"]
 
@@ -52,6 +53,7 @@ def create_app(
     app.state.settings = settings
     app.state.summaries = SummaryCache(settings)
     app.state.pages = PageCache(settings)
+    app.state.heads = HeadCache(settings, row_json)
     app.state.index = SessionIndex(settings.base_path)
     app.state.alerts = AlertBoard(settings.alerts_state)
     app.state.metrics = WebMetrics()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.stats import distribution
 
 if TYPE_CHECKING:
@@ -13,30 +15,18 @@ if TYPE_CHECKING:
 __all__ = ["report"]
 
 _OPEN_ORDER_LIST_MAX = 50
+_LATENCY_LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill")
 
 
-def report(pairer: Pairer, as_of: float) -> dict[str, Any]:
-    """The pairing part of a summary."""
+def report(pairer: Pairer, as_of: float, keep: SortedSamples | None = None) -> dict[str, Any]:
+    """The pairing part of a summary. ``keep``: sorted copies of the samples kept from the
+    previous report of this pairer (see :mod:`~src.query.analytics.sorted_samples`)."""
     open_orders = pairer.open_orders()
-    by_symbol: dict[str, array[float]] = {}
-    for symbol, values in pairer.slippage.items():
-        by_symbol.setdefault(str(symbol), array("d")).extend(values)
-    all_slippage = array("d")
-    for values in by_symbol.values():
-        all_slippage.extend(values)
+    latency = _latency(pairer, keep)
+    overall, by_symbol = _slippage(pairer, keep)
     return {
-        "latency": {
-            "intent_to_order": distribution(pairer.intent_to_order, "ms"),
-            "order_to_fill": distribution(pairer.order_to_fill, "ms"),
-            "intent_to_fill": distribution(pairer.intent_to_fill, "ms"),
-            "negative_intervals": pairer.negative_intervals,
-        },
-        "slippage": {
-            "overall": distribution(all_slippage, "bps"),
-            "by_symbol": {
-                sym: distribution(vals, "bps") for sym, vals in sorted(by_symbol.items())
-            },
-        },
+        "latency": {**latency, "negative_intervals": pairer.negative_intervals},
+        "slippage": {"overall": overall, "by_symbol": by_symbol},
         "fills": {
             "orders": pairer.orders,
             "fills": pairer.fills,
@@ -58,3 +48,48 @@ def report(pairer: Pairer, as_of: float) -> dict[str, Any]:
             "duplicate_fills": pairer.duplicate_fills,
         },
     }
+
+
+def _latency(pairer: Pairer, keep: SortedSamples | None) -> dict[str, Any]:
+    if keep is None:
+        return {leg: distribution(getattr(pairer, leg), "ms") for leg in _LATENCY_LEGS}
+    return {
+        leg: distribution(keep.sorted(leg, getattr(pairer, leg)), "ms", presorted=True)
+        for leg in _LATENCY_LEGS
+    }
+
+
+def _slippage(pairer: Pairer, keep: SortedSamples | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Overall and per-symbol slippage; raw symbols are grouped by their text."""
+    groups: dict[str, list[Any]] = {}
+    for symbol in pairer.slippage:
+        groups.setdefault(str(symbol), []).append(symbol)
+    if keep is None:
+        by_symbol: dict[str, Sequence[float]] = {}
+        for text, symbols in groups.items():
+            values = by_symbol[text] = array("d")
+            for symbol in symbols:
+                values.extend(pairer.slippage[symbol])
+        everything = array("d")
+        for values in by_symbol.values():
+            everything.extend(values)
+        presorted = False
+    else:
+        everything = keep.sorted_union("slippage", pairer.slippage)
+        by_symbol = {}
+        for text, symbols in groups.items():
+            members = [keep.sorted_member("slippage", s) for s in symbols]
+            by_symbol[text] = members[0] if len(members) == 1 else sorted(_chain(members))
+        presorted = True
+    overall = distribution(everything, "bps", presorted=presorted)
+    return overall, {
+        text: distribution(values, "bps", presorted=presorted)
+        for text, values in sorted(by_symbol.items())
+    }
+
+
+def _chain(lists: list[list[float]]) -> list[float]:
+    out: list[float] = []
+    for values in lists:
+        out.extend(values)
+    return out

@@ -24,6 +24,7 @@ import msgspec
 from src.query.analytics.gates import GateStats
 from src.query.analytics.pairing import Pairer
 from src.query.analytics.pairing_ranges import RangePairer
+from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.timestamps import (
     ALWAYS,
     DEFAULT_GAP_THRESHOLD_S,
@@ -385,7 +386,16 @@ class SummaryBuilder:
             self.last_error = later.last_error
         return True
 
-    def result(self, parse: ParseStats, *, as_of: float | None = None) -> dict[str, Any]:
+    def result(
+        self,
+        parse: ParseStats,
+        *,
+        as_of: float | None = None,
+        keep: SortedSamples | None = None,
+    ) -> dict[str, Any]:
+        """The summary so far. ``keep``: sorted samples kept between results, for a reader
+        that asks again as the session grows (see :mod:`~src.query.analytics.sorted_samples`).
+        """
         as_of = time.time() if as_of is None else as_of
         has_events = self.event_count > 0
         out: dict[str, Any] = {
@@ -398,7 +408,7 @@ class SummaryBuilder:
             "end_time": _iso(self.last_ts.timestamp()) if has_events else None,
             "parse": parse.as_dict(),
         }
-        out.update(self.pairer.result(as_of))
+        out.update(self.pairer.result(as_of, keep))
         out["gates"] = self.gates.result(self.kind_counts.get("intent", 0))
         out["timestamps"] = self.timestamps.result()
         top = sorted(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
