@@ -1,8 +1,11 @@
 """Decoding a line into an event record, and the parse statistics readers keep.
 
 A line is a valid event when it is UTF-8 JSON, an object, and has a string ``kind`` and a
-``ts`` that parses as ISO 8601 (naive values mean UTC). Anything else is counted as invalid
-and skipped; decoding never raises.
+``ts`` that parses as ISO 8601 (naive values mean UTC), and when none of the fields readers
+group and pair its kind by is an array or an object: ``session_id`` and ``symbol`` for every
+kind, and per kind (see :data:`KIND_NAME_FIELDS`) the payload's ids, ``side``, the gate name
+and a fill's ``event_id``. Anything else is counted as invalid and skipped; decoding never
+raises.
 
 Two decoders share those rules: :func:`decode_record` (the full event, for timelines and
 exports) and :func:`decode_scan` (only the fields analytics use, about twice as fast, for
@@ -20,14 +23,18 @@ import orjson
 
 __all__ = [
     "EMPTY_PAYLOAD",
+    "KIND_NAME_FIELDS",
+    "NAME_FIELDS",
     "ParseStats",
     "Record",
+    "Scalar",
     "ScanPayload",
     "ScanRecord",
     "decode_record",
     "decode_scan",
     "decode_scan_slow",
     "is_utf8",
+    "names_are_scalars",
     "parse_instant_dt",
     "parse_ts",
     "scan_decoder",
@@ -87,23 +94,59 @@ def decode_record(line: bytes) -> Record | None:
     if not isinstance(data, dict) or not isinstance(data.get("kind"), str) or not data["kind"]:
         return None
     t = parse_ts(data.get("ts"))
-    if t is None:
+    if t is None or not names_are_scalars(data["kind"], data, data.get("payload")):
         return None
     return Record(data, t)
+
+
+# A JSON value that is not an array or an object: the type of the fields that name things.
+Scalar = str | int | float | bool | None
+# Fields of every event, and of an event's payload by kind, that readers group or pair by
+# (exactly those the scan's per-kind records decode, see src.query.scan_events).
+NAME_FIELDS = ("session_id", "symbol")
+KIND_NAME_FIELDS: dict[str, tuple[str, ...]] = {
+    "intent": ("intent_id", "side"),
+    "order": ("client_id", "intent_id", "side", "order_id"),
+    "fill": ("client_id", "side", "order_id"),
+    "gate": ("gate_name",),
+}
+PAYLOAD_NAME_FIELDS = ("intent_id", "client_id", "order_id", "side", "gate_name")
+
+
+def names_are_scalars(kind: str, data: dict[str, Any], payload: Any) -> bool:
+    """False when a field that names something for this ``kind`` is an array or an object
+    (the line is then invalid)."""
+    for key in NAME_FIELDS:
+        if isinstance(data.get(key), (list, dict)):
+            return False
+    if kind == "fill" and isinstance(data.get("event_id"), (list, dict)):
+        return False
+    if isinstance(payload, dict):
+        for key in KIND_NAME_FIELDS.get(kind, ()):
+            if isinstance(payload.get(key), (list, dict)):
+                return False
+    return True
+
+
+def _scalar_names(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with naming fields this kind does not use cleared when they are arrays
+    or objects (so one odd field cannot empty the rest of the payload)."""
+    odd = [k for k in PAYLOAD_NAME_FIELDS if isinstance(payload.get(k), (list, dict))]
+    return {**payload, **dict.fromkeys(odd)} if odd else payload
 
 
 class ScanPayload(msgspec.Struct, gc=False):
     """The payload keys analytics read; every other key is skipped while decoding."""
 
-    intent_id: Any = None
-    client_id: Any = None
-    order_id: Any = None
-    side: Any = None
+    intent_id: Scalar = None
+    client_id: Scalar = None
+    order_id: Scalar = None
+    side: Scalar = None
     quantity: Any = None
     current_price: Any = None
     limit_price: Any = None
     order_type: Any = None
-    gate_name: Any = None
+    gate_name: Scalar = None
     passed: Any = None
     reason: Any = None
     filled_quantity: Any = None
@@ -126,13 +169,13 @@ class ScanRecord(msgspec.Struct, gc=False, kw_only=True):
     """
 
     ts: Annotated[datetime, msgspec.Meta(tz=True)]
-    session_id: Any = None
-    symbol: Any = None
+    session_id: Scalar = None
+    symbol: Scalar = None
     mode: Any = None
     kind: Annotated[str, msgspec.Meta(min_length=1)]
     payload: ScanPayload | None = None
     seq: Any = None
-    event_id: Any = None
+    event_id: Scalar = None
     mono_ns: Any = None
 
     @property
@@ -196,12 +239,13 @@ def decode_scan_slow(line: bytes) -> ScanRecord | None:
     if not isinstance(loose.kind, str) or not loose.kind:
         return None
     ts = parse_instant_dt(loose.ts)
-    if ts is None:
+    names = {"session_id": loose.session_id, "symbol": loose.symbol, "event_id": loose.event_id}
+    if ts is None or not names_are_scalars(loose.kind, names, loose.payload):
         return None
     payload = EMPTY_PAYLOAD
     if isinstance(loose.payload, dict):
         try:
-            payload = msgspec.convert(loose.payload, ScanPayload, strict=False)
+            payload = msgspec.convert(_scalar_names(loose.payload), ScanPayload, strict=False)
         except msgspec.ValidationError:
             payload = EMPTY_PAYLOAD
     # ts keeps the exact instant (and offset) parsed: no round trip through float seconds.

@@ -17,6 +17,8 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 
+from src.query.records import Scalar
+
 __all__ = ["ErrorEvent", "FillEvent", "GateEvent", "IntentEvent", "OrderEvent", "scan_decoder"]
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -28,27 +30,29 @@ class GatePayload(msgspec.Struct, gc=False):
     passed: bool | None = None
 
 
+# Fields that name things are scalars: an array or object there sends the line to the
+# slow path, which rejects it (see src.query.records).
 class IntentPayload(msgspec.Struct, gc=False):
-    intent_id: Any = None
-    side: Any = None
+    intent_id: Scalar = None
+    side: Scalar = None
     current_price: Any = None
 
 
 class OrderPayload(msgspec.Struct, gc=False):
-    client_id: Any = None
-    intent_id: Any = None
-    side: Any = None
+    client_id: Scalar = None
+    intent_id: Scalar = None
+    side: Scalar = None
     quantity: Any = None
-    order_id: Any = None
+    order_id: Scalar = None
 
 
 class FillPayload(msgspec.Struct, gc=False):
-    client_id: Any = None
-    side: Any = None
+    client_id: Scalar = None
+    side: Scalar = None
     filled_quantity: Any = None
     fill_price: Any = None
     reference_price: Any = None
-    order_id: Any = None
+    order_id: Scalar = None
 
 
 class ErrorPayload(msgspec.Struct, gc=False):
@@ -58,8 +62,8 @@ class ErrorPayload(msgspec.Struct, gc=False):
 # Fields in the logger's key order: the decoder tries the next field first.
 class _Event(msgspec.Struct, gc=False, kw_only=True, tag_field="kind"):
     ts: AwareDatetime
-    session_id: Any = None
-    symbol: Any = None
+    session_id: Scalar = None
+    symbol: Scalar = None
 
 
 class GateEvent(_Event, tag="gate"):
@@ -82,7 +86,7 @@ class OrderEvent(_Event, tag="order"):
 class FillEvent(_Event, tag="fill"):
     kind: ClassVar[str] = "fill"
     payload: FillPayload | None = None
-    event_id: Any = None
+    event_id: Scalar = None
     mono_ns: Any = None
 
 
