@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from src.cli.common import EXIT_INPUT, Parser
+from src.cli.common import Parser, fail
 
 __all__ = ["EXIT_CRITICAL", "EXIT_OK", "EXIT_WARNING", "main"]
 
@@ -106,11 +106,6 @@ def load(args: argparse.Namespace) -> tuple[Any, Path]:
             config, alerts=dataclasses.replace(config.alerts, state_path=args.state)
         )
     return config, root
-
-
-def fail(message: str, code: int = EXIT_INPUT) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:

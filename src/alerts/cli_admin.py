@@ -12,11 +12,12 @@ import getpass
 import json
 import os
 import socket
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
+
+from src.cli.common import fail
 
 __all__ = ["add_commands", "dispatch"]
 
@@ -67,11 +68,6 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) ->
     )
 
 
-def _fail(message: str, code: int = EXIT_INPUT) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
-
-
 def dispatch(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> int:
     from src.alerts.service import delivery_log_path, state_path
     from src.alerts.state import StateError, StateStore
@@ -87,9 +83,9 @@ def dispatch(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> 
         if args.command == "unsnooze":
             return _unsnooze(args, store, out)
     except StateError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except ValueError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if args.command == "deliveries":
         return _deliveries(args, delivery_log_path(config, root), out)
     return _test(args, config, root, out)
@@ -138,7 +134,7 @@ def _ack(args: argparse.Namespace, store: Any, out: TextIO) -> int:
             state, args.pattern, by=args.by or _who(), until=until, note=args.note, now=now
         )
     if not keys:
-        return _fail(f"no open alert matches {args.pattern!r} (see telemetry-alerts list)")
+        return fail(f"no open alert matches {args.pattern!r} (see telemetry-alerts list)")
     expiry = "until resolved" if until is None else f"for {args.duration}"
     for key in keys:
         out.write(f"acknowledged {key} {expiry}\n")
@@ -171,7 +167,7 @@ def _unsnooze(args: argparse.Namespace, store: Any, out: TextIO) -> int:
     with store.update() as state:
         removed = unsnooze(state, args.target)
     if not removed:
-        return _fail(f"no snooze {args.target!r} (see telemetry-alerts list)")
+        return fail(f"no snooze {args.target!r} (see telemetry-alerts list)")
     for s in removed:
         out.write(f"lifted snooze {s['id']} {s['pattern']!r}\n")
     return EXIT_OK
@@ -182,7 +178,7 @@ def _deliveries(args: argparse.Namespace, path: Path, out: TextIO) -> int:
     from src.alerts.render import render_deliveries
 
     if args.limit < 1:
-        return _fail(f"invalid --limit {args.limit}: must be > 0")
+        return fail(f"invalid --limit {args.limit}: must be > 0")
     records = read_deliveries(path, args.limit)
     if args.json:
         for r in records:
@@ -202,9 +198,9 @@ def _test(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> int
     try:
         channels = build_channels(alerts, only=tuple(args.channel) if args.channel else None)
     except ChannelConfigError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if not channels:
-        return _fail("no channel configured ([execution.alerts] channels)")
+        return fail("no channel configured ([execution.alerts] channels)")
     now = time.time()
     note = {
         "id": f"test-{int(now)}",

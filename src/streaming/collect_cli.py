@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
+
+from src.streaming.cli_support import (
+    add_log_level,
+    add_stream_args,
+    config_with,
+    setup_logging,
+    stop_on_signals,
+)
 
 __all__ = ["main"]
 
@@ -40,9 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="telemetry-collect",
         description="Archive the Redis event stream into per-session JSONL files.",
     )
-    p.add_argument("--config", help="config file (default: config/execution.toml)")
-    p.add_argument("--redis-url", help="Redis URL (better: $EXECUTION_TELEMETRY_REDIS_URL)")
-    p.add_argument("--stream", help="stream key")
+    add_stream_args(p)
     p.add_argument("--archive", help="archive directory")
     p.add_argument("--group", help="consumer group")
     p.add_argument("--consumer", help="consumer name (default: host name)")
@@ -55,23 +60,17 @@ def _parser() -> argparse.ArgumentParser:
         "--from-now", action="store_true",
         help="a group created now skips what the stream already holds (default: archive it)",
     )  # fmt: skip
-    p.add_argument("--log-level", default="INFO", help="DEBUG | INFO | WARNING | ERROR")
+    add_log_level(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    from src.execution.config import ConfigError, load_config
+    setup_logging(args.log_level)
+    from src.execution.config import ConfigError
 
-    overrides = {key: getattr(args, flag) for flag, key in _FLAGS.items()}
-    overrides = {key: value for key, value in overrides.items() if value is not None}
     try:
-        config = load_config(args.config, overrides=overrides)
+        config = config_with(args.config, {key: getattr(args, f) for f, key in _FLAGS.items()})
         collector = _build(config.telemetry, start_id="$" if args.from_now else "0")
     except ImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -80,22 +79,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _SIGNALS}
     try:
-        collector.run(stop)
+        with stop_on_signals(stop):
+            collector.run(stop)
     except Exception as exc:
         logging.getLogger("src.streaming.collector").error(
             "collector failed: %s", collector._err(exc)
         )
         return 1
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         collector.close()
     return 0
-
-
-_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _build(telemetry: Any, *, start_id: str) -> Any:

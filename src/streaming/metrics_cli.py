@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Sequence
 
 from src.execution.telemetry.redis_common import scrubber, transient_errors
+from src.streaming.cli_support import (
+    add_log_level,
+    add_stream_args,
+    config_with,
+    setup_logging,
+    stop_on_signals,
+)
 
 __all__ = ["DEFAULT_PORT", "main"]
 
@@ -32,28 +38,22 @@ def _parser() -> argparse.ArgumentParser:
         prog="telemetry-metrics",
         description="Serve Prometheus metrics computed from the Redis event stream.",
     )
-    p.add_argument("--config", help="config file (default: config/execution.toml)")
-    p.add_argument("--redis-url", help="Redis URL (better: $EXECUTION_TELEMETRY_REDIS_URL)")
-    p.add_argument("--stream", help="stream key")
+    add_stream_args(p)
     p.add_argument("--addr", help="listen address (default from config: 127.0.0.1)")
     p.add_argument("--port", type=int, help=f"listen port (default {DEFAULT_PORT}; 0 = any)")
     p.add_argument(
         "--from-start", action="store_true",
         help="count what the stream already holds too (default: only new events)",
     )  # fmt: skip
-    p.add_argument("--log-level", default="INFO", help="DEBUG | INFO | WARNING | ERROR")
+    add_log_level(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.log_level)
     log = logging.getLogger("src.streaming.metrics")
-    from src.execution.config import ConfigError, load_config
+    from src.execution.config import ConfigError
 
     overrides = {
         "execution.telemetry.redis.url": args.redis_url,
@@ -62,9 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "execution.telemetry.prometheus.port": args.port,
     }
     try:
-        config = load_config(
-            args.config, overrides={k: v for k, v in overrides.items() if v is not None}
-        )
+        config = config_with(args.config, overrides)
         redis_config, prom = config.telemetry.redis, config.telemetry.prometheus
         port = args.port if args.port is not None else (prom.port or DEFAULT_PORT)
         from src.execution.telemetry.prometheus import PrometheusEmitter
@@ -84,33 +82,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _SIGNALS}
-    try:
-        follower.position()  # from here on nothing is missed
-    except transient_errors():
-        pass  # Redis is away: the follower waits for it and starts from its newest entry
-    # The line a supervisor (or a test) waits for: the exporter is up.
-    print(
-        f"serving metrics of stream {redis_config.stream!r} from {follower.safe_url} "
-        f"at http://{prom.addr}:{emitter.port}/metrics",
-        flush=True,
-    )
-    try:
-        for entry in follower:
-            emitter.emit(entry.event)
-    except Exception as exc:
-        scrub = scrubber(redis_config.url)
-        log.error("metrics exporter failed: %s", scrub(f"{type(exc).__name__}: {exc}"))
-        return 1
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        follower.close()
-        emitter.close()
+    with stop_on_signals(stop):
+        try:
+            follower.position()  # from here on nothing is missed
+        except transient_errors():
+            pass  # Redis is away: the follower waits for it and starts from its newest entry
+        # The line a supervisor (or a test) waits for: the exporter is up.
+        print(
+            f"serving metrics of stream {redis_config.stream!r} from {follower.safe_url} "
+            f"at http://{prom.addr}:{emitter.port}/metrics",
+            flush=True,
+        )
+        try:
+            for entry in follower:
+                emitter.emit(entry.event)
+        except Exception as exc:
+            scrub = scrubber(redis_config.url)
+            log.error("metrics exporter failed: %s", scrub(f"{type(exc).__name__}: {exc}"))
+            return 1
+        finally:
+            follower.close()
+            emitter.close()
     return 0
-
-
-_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import TextIO
+
+from src.cli.common import Parser, fail
 
 EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_INPUT = 0, 1, 2, 3
 
@@ -39,13 +41,8 @@ exit codes:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_INPUT, f"error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="telemetry_health",
         description="Health of the execution telemetry logs: disk, parse errors, retention, "
         "writer errors.",
@@ -65,11 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stale-crit-hours", type=float, metavar="H")
     p.add_argument("--write-error-window-minutes", type=float, metavar="M")
     return p
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_INPUT
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
@@ -99,7 +91,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         thresholds = HealthThresholds(**values, size_cap_mb=config.telemetry.retention.max_total_mb)
         root = validate_root(args.root if args.root is not None else config.telemetry.base_path)
     except (ConfigError, UnsafeRootError, ValueError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
 
     with step_progress() as progress:
         step = (lambda done, total: progress("sampling", done, total)) if progress else None

@@ -11,7 +11,9 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import TextIO
+
+from src.cli.common import Parser, fail
 
 EXIT_OK, EXIT_WARNING, EXIT_FAILED, EXIT_INPUT = 0, 1, 2, 3
 
@@ -43,13 +45,8 @@ exit codes:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_INPUT, f"error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="telemetry_retention",
         description="Compress and delete old execution telemetry logs (dry run by default).",
         epilog=EPILOG,
@@ -78,11 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _fail(message: str, code: int = EXIT_INPUT) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
-
-
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = stdout or sys.stdout
@@ -104,7 +96,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         )
         root = validate_root(args.root if args.root is not None else config.telemetry.base_path)
     except (ConfigError, UnsafeRootError, ValueError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
 
     def show_plan(report) -> None:  # printed before anything is changed
         render_plan(report, out)
@@ -119,9 +111,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
                 progress=progress,
             )
     except RetentionBusy as exc:
-        return _fail(str(exc), EXIT_FAILED)
+        return fail(str(exc), EXIT_FAILED)
     except OSError as exc:
-        return _fail(f"retention stopped: {exc}", EXIT_FAILED)
+        return fail(f"retention stopped: {exc}", EXIT_FAILED)
     if args.json:
         out.write(json.dumps(to_json(report), indent=2) + "\n")
         out.flush()
