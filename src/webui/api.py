@@ -9,7 +9,7 @@ import json
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,12 +20,18 @@ from src.query.filters import EventFilter
 from src.query.paging import page_back
 from src.query.records import Record
 from src.query.timeline import row_from_record
-from src.webui.deps import cap_limit, existing_session, settings_of, valid_session_id
+from src.webui.deps import (
+    EventQuery,
+    KindParam,
+    cap_limit,
+    event_query,
+    existing_session,
+    settings_of,
+    valid_session_id,
+)
 from src.webui.live import decode_position, read_rows
 
 router = APIRouter()
-
-KindParam = Literal["intent", "order", "fill", "gate", "error"]
 
 
 class TimelineRowModel(BaseModel):
@@ -109,41 +115,18 @@ def live_execution(
 @router.get("/api/telemetry")
 def telemetry(
     request: Request,
-    session_id: str | None = None,
-    type: KindParam | None = None,
-    symbol: Annotated[str | None, Query(max_length=64)] = None,
-    start: Annotated[str | None, Query(alias="from", max_length=64)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=64)] = None,
+    query: Annotated[EventQuery, Depends(event_query)],
     limit: Annotated[int | None, Query(ge=1)] = None,
     format: Literal["json", "csv"] = "json",
 ) -> Response:
     """Newest matching events across sessions (default limit 2000); ``format=csv`` downloads."""
     settings = settings_of(request)
-    if session_id is not None:
-        existing_session(request, session_id)
-    try:
-        flt = EventFilter.build(
-            session_id=session_id, kind=type, symbol=symbol, start=start, end=end
-        )
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
     n = cap_limit(request, limit, settings.api_default_limit)
-    records = tail(settings.base_path, flt, n)
+    records = tail(settings.base_path, query.flt, n)
     if format == "csv":
         return _csv([r.data for r in records])
     events = [r.data for r in records]
-    body = {
-        "count": len(events),
-        "events": events,
-        "filters": {
-            "session_id": session_id,
-            "type": type,
-            "symbol": symbol,
-            "from": start,
-            "to": end,
-            "limit": n,
-        },
-    }
+    body = {"count": len(events), "events": events, "filters": {**query.echo(), "limit": n}}
     return Response(_json(body), media_type="application/json")
 
 

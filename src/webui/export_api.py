@@ -14,14 +14,13 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from src.export.run import matching_events, stream_chunks
 from src.query.filters import EventFilter
-from src.webui.api import KindParam
-from src.webui.deps import existing_session, settings_of
+from src.webui.deps import EventQuery, event_query, settings_of
 
 router = APIRouter()
 
@@ -37,24 +36,13 @@ MEDIA_TYPES = {
 @router.get("/api/export")
 def export_events(
     request: Request,
-    session_id: str | None = None,
-    type: KindParam | None = None,
-    symbol: Annotated[str | None, Query(max_length=64)] = None,
-    start: Annotated[str | None, Query(alias="from", max_length=64)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=64)] = None,
+    query: Annotated[EventQuery, Depends(event_query)],
     format: ExportFormat = "csv",
 ) -> Response:
     """Every matching event (no limit) as a csv, jsonl, xlsx or parquet download."""
     base = settings_of(request).base_path
-    if session_id is not None:
-        existing_session(request, session_id)
-    try:
-        flt = EventFilter.build(
-            session_id=session_id, kind=type, symbol=symbol, start=start, end=end
-        )
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
-    name = f"{session_id or 'telemetry'}{'-' + type if type else ''}.{format}"
+    flt = query.flt
+    name = f"{query.session_id or 'telemetry'}{'-' + query.type if query.type else ''}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format in ("csv", "jsonl"):
         return StreamingResponse(
