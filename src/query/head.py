@@ -4,9 +4,13 @@ A live dashboard asks for the same first page (the newest ``limit`` matching eve
 and over while the session grows a few lines at a time. :class:`LiveHead` keeps that page,
 each row already rendered, and on :meth:`~LiveHead.refresh` reads only the lines appended
 to the session's newest file since last time: the new rows go in front and as many of the
-oldest drop out. Anything else (a new file, a file replaced or shrunk, a compressed newest
-file) rebuilds the page from the end with :func:`~src.query.paging.collect_back`, so the
-result is always what :func:`~src.query.paging.page_back` would return at that moment.
+oldest drop out. Anything else rebuilds the page from the end with
+:func:`~src.query.paging.collect_back`: a new file, a file replaced, an older file that
+changed size (a writer still finishing yesterday's file after the daily rollover), a newest
+file that shrank or whose bytes before the read position are no longer the ones read (a
+rewrite in place). So the result is what :func:`~src.query.paging.page_back` returns at
+that moment; the one change it cannot see is a rewrite in place that keeps the file's size
+and the last bytes read, which no writer of ours does (they only append).
 
 A line still being written (no newline yet) is left for the next refresh, as the page
 readers do.
@@ -31,6 +35,7 @@ __all__ = ["LiveHead"]
 T = TypeVar("T")
 
 _TAIL_PROBE = 1 << 16
+_GUARD = 64  # bytes before the read position re-checked on every refresh
 
 
 class LiveHead(Generic[T]):
@@ -53,8 +58,10 @@ class LiveHead(Generic[T]):
         self.limit = limit
         self._render = render
         self._lock = threading.Lock()
-        self._files: tuple[tuple[Path, int], ...] | None = None  # (path, inode), read order
+        # (path, inode, size or None for the newest), in read order
+        self._files: tuple[tuple[Path, int, int | None], ...] | None = None
         self._offset = 0  # the newest file is read up to here (a line start)
+        self._guard = b""  # the bytes just before _offset, as read
         # (file index, line start, rendered), newest first
         self._rows: deque[tuple[int, int, T]] = deque(maxlen=limit)
         self.rebuilds = 0
@@ -89,6 +96,9 @@ class LiveHead(Generic[T]):
                 size = os.fstat(fh.fileno()).st_size
                 if size < self._offset:
                     return False
+                guard = self._guard
+                if guard and os.pread(fh.fileno(), len(guard), self._offset - len(guard)) != guard:
+                    return False  # rewritten in place
                 if size == self._offset:
                     return True
                 fh.seek(self._offset)
@@ -106,7 +116,9 @@ class LiveHead(Generic[T]):
                     fresh.append((index, start, self._render(rec)))
             start += len(line) + 1
         self._rows.extendleft(fresh)  # the newest ends up first; the oldest fall off
-        self._offset += cut
+        if cut:
+            self._offset += cut
+            self._guard = (self._guard + data[:cut])[-_GUARD:]
         return True
 
     def _rebuild(self, session: SessionFiles, files: tuple[tuple[Path, int], ...]) -> None:
@@ -119,16 +131,31 @@ class LiveHead(Generic[T]):
         self._rows.extend((i, start, self._render(rec)) for i, start, rec in entries)
         self._files = files
         self._offset = end or 0
+        self._guard = _read_before(newest, self._offset) if end else b""
 
 
-def _identify(session: SessionFiles) -> tuple[tuple[Path, int], ...]:
+def _identify(session: SessionFiles) -> tuple[tuple[Path, int, int | None], ...]:
+    """Each file's inode, and the size of every file but the newest (which is followed)."""
     out = []
-    for path in session.files:
+    last = len(session.files) - 1
+    for i, path in enumerate(session.files):
         try:
-            out.append((path, os.stat(path).st_ino))
+            st = os.stat(path)
         except OSError:
-            out.append((path, -1))
+            out.append((path, -1, None))
+            continue
+        out.append((path, st.st_ino, None if i == last else st.st_size))
     return tuple(out)
+
+
+def _read_before(path: Path, offset: int) -> bytes:
+    """Up to ``_GUARD`` bytes of ``path`` just before ``offset``."""
+    start = max(0, offset - _GUARD)
+    try:
+        with open(path, "rb") as fh:
+            return os.pread(fh.fileno(), offset - start, start)
+    except OSError:
+        return b""
 
 
 def _last_line_end(path: Path) -> int:

@@ -46,14 +46,18 @@ class SummaryCache:
 
 
 class HeadCache:
-    """At most ``size`` live newest pages (session, kind, limit), least recently used
-    evicted; rows are rendered by ``render``."""
+    """Live newest pages by (session, kind, limit), rows rendered by ``render``; the least
+    recently used are evicted once their limits add up to more than ``max_rows`` (the newest
+    one is always kept)."""
 
-    def __init__(self, settings: WebSettings, render: Callable[[Record], bytes], size: int = 64):
+    def __init__(
+        self, settings: WebSettings, render: Callable[[Record], bytes], max_rows: int = 20_000
+    ) -> None:
         self._base = settings.base_path
         self._render = render
-        self._size = size
+        self.max_rows = max_rows
         self._items: OrderedDict[tuple[str, str | None, int], LiveHead[bytes]] = OrderedDict()
+        self._rows = 0
         self._lock = threading.Lock()
 
     def get(self, session_id: str, kind: str | None, limit: int) -> LiveHead[bytes]:
@@ -63,10 +67,20 @@ class HeadCache:
             if head is None:
                 flt = EventFilter.build(session_id=session_id, kind=kind)
                 head = self._items[key] = LiveHead(self._base, flt, limit, self._render)
+                self._rows += limit
             self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            while self._rows > self.max_rows and len(self._items) > 1:
+                _, evicted = self._items.popitem(last=False)
+                self._rows -= evicted.limit
         return head
+
+    @property
+    def rows(self) -> int:
+        """The rows the cached pages can hold (the sum of their limits)."""
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class PageCache:
@@ -83,7 +97,8 @@ class PageCache:
         self._size = size
         self._items: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], bytes]] = OrderedDict()
         self._lock = threading.Lock()
-        self._building: dict[tuple[Any, ...], threading.Lock] = {}
+        # key -> [lock held by the thread building the page, threads using the lock]
+        self._building: dict[tuple[Any, ...], list[Any]] = {}
 
     def fingerprint(self, session_id: str) -> tuple[Any, ...]:
         session = session_files(self._base, session_id)
@@ -106,15 +121,27 @@ class PageCache:
         if body is not None:
             return body
         with self._lock:
-            building = self._building.setdefault(key, threading.Lock())
-        with building:
-            body = self.get(key, fingerprint)  # built while this thread waited
-            if body is None:
-                body = self.put(key, fingerprint, build())
-        with self._lock:
-            if not building.locked() and self._building.get(key) is building:
-                del self._building[key]
+            entry = self._building.get(key)
+            if entry is None:
+                entry = self._building[key] = [threading.Lock(), 0]
+            entry[1] += 1
+        try:
+            with entry[0]:
+                body = self.get(key, fingerprint)  # built while this thread waited
+                if body is None:
+                    body = self.put(key, fingerprint, build())
+        finally:
+            with self._lock:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._building[key]
         return body
+
+    @property
+    def building(self) -> int:
+        """Pages being built or waited for right now."""
+        with self._lock:
+            return len(self._building)
 
     def get(self, key: tuple[Any, ...], fingerprint: tuple[Any, ...]) -> bytes | None:
         with self._lock:

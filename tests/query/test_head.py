@@ -51,6 +51,7 @@ class Session:
         self.day = 0
         self.path = base / "s.jsonl"
         self.path.write_bytes(b"")
+        self.older: list[Path] = []  # plain files before the newest
 
     def append(self, kinds: list[str]) -> None:
         with open(self.path, "ab") as fh:
@@ -64,6 +65,8 @@ class Session:
 
     def rotate(self) -> None:
         """A new daily file; the events go on there."""
+        if self.path.exists():
+            self.older.append(self.path)
         self.day += 1
         folder = self.base / f"2099-01-{self.day:02d}"
         folder.mkdir()
@@ -78,6 +81,19 @@ class Session:
             shutil.copyfileobj(src, dst)
         self.path.unlink()
         self.rotate()
+
+    def late(self, kinds: list[str]) -> None:
+        """A writer still on the previous file after a rollover appends there."""
+        if self.older:
+            newest, self.path = self.path, self.older[-1]
+            self.append(kinds)
+            self.path = newest
+
+    def regrow(self, kinds: list[str]) -> None:
+        """The newest file truncated in place (same inode) and written again, longer."""
+        with open(self.path, "r+b") as fh:
+            fh.truncate(0)
+        self.append(kinds * 3)
 
     def rewrite(self) -> None:
         """The newest file replaced by a shorter copy (a new inode, fewer bytes)."""
@@ -97,6 +113,8 @@ STEPS = st.lists(
         st.tuples(st.just("rotate"), st.none()),
         st.tuples(st.just("compress"), st.none()),
         st.tuples(st.just("rewrite"), st.none()),
+        st.tuples(st.just("late"), st.lists(st.sampled_from(KINDS), min_size=1, max_size=4)),
+        st.tuples(st.just("regrow"), st.lists(st.sampled_from(KINDS), min_size=1, max_size=6)),
     ),
     min_size=1,
     max_size=25,
@@ -123,8 +141,10 @@ def test_head_matches_page_back_after_every_step(tmp_path_factory, steps, limit,
             session.append(arg)
         elif op in ("torn", "finish", "junk"):
             session.write_raw(arg)
-        else:
+        elif arg is None:
             getattr(session, op)()
+        else:
+            getattr(session, op)(arg)
         assert head.refresh() == expected(base, flt, limit), (op, arg)
 
 
@@ -182,3 +202,17 @@ def test_a_new_file_longer_than_the_old_offset_is_read_from_its_start(tmp_path):
     session.append(["fill"] * 10)
     assert head.refresh() == expected(tmp_path, flt, 20)
     assert head.refresh()[0] == list(range(13, 0, -1))
+
+
+def test_a_same_size_rewrite_in_place_is_noticed(tmp_path):
+    """The newest file rewritten at the same size with other events: a rebuild, not stale
+    rows (the bytes before the read position are checked on every refresh)."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"".join(line(n, "fill") for n in range(10, 13)))
+    flt = EventFilter.build(session_id="s")
+    head = LiveHead(tmp_path, flt, 5, render)
+    assert head.refresh()[0] == [12, 11, 10]
+    with open(path, "r+b") as fh:
+        fh.write(b"".join(line(n, "fill") for n in range(20, 23)))
+    assert head.refresh() == expected(tmp_path, flt, 5)
+    assert head.refresh()[0] == [22, 21, 20]

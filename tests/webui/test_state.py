@@ -8,11 +8,13 @@ import json
 import threading
 import time
 
+import pytest
+
 from src.query.filters import EventFilter
 from src.query.paging import page_back
 from src.webui.api import row_json
 from src.webui.settings import WebSettings
-from src.webui.state import PageCache
+from src.webui.state import HeadCache, PageCache
 
 
 def test_concurrent_requests_for_a_stale_page_build_it_once(tmp_path):
@@ -41,18 +43,36 @@ def test_concurrent_requests_for_a_stale_page_build_it_once(tmp_path):
     assert cache.get_or_build(("k",), ("fp", 2), lambda: b"new") == b"new"  # a new fingerprint
 
 
-def test_a_failed_build_caches_nothing(tmp_path):
+def test_a_failed_build_caches_nothing_and_leaves_nothing_behind(tmp_path):
     cache = PageCache(WebSettings(base_path=tmp_path))
 
     def boom() -> bytes:
         raise OSError("disk gone")
 
-    try:
+    with pytest.raises(OSError):
         cache.get_or_build(("k",), ("fp",), boom)
-    except OSError:
-        pass
     assert cache.get(("k",), ("fp",)) is None
+    assert cache.building == 0
     assert cache.get_or_build(("k",), ("fp",), lambda: b"ok") == b"ok"
+    assert cache.building == 0
+
+
+def test_bad_cursors_do_not_accumulate_state(client):
+    """Every request with a different invalid cursor is a 400, and leaves nothing pending."""
+    for i in range(50):
+        r = client.get("/api/live/execution/session_clean", params={"before": f"zz{i}"})
+        assert r.status_code == 400 and "invalid cursor" in r.json()["detail"]
+    assert client.app.state.pages.building == 0
+
+
+def test_head_cache_keeps_its_row_budget(logs):
+    heads = HeadCache(WebSettings(base_path=logs), row_json, max_rows=1_000)
+    for limit in range(100, 1_000, 100):
+        heads.get("session_clean", None, limit)
+    assert heads.rows <= 1_000
+    newest = heads.get("session_clean", None, 5_000)  # over budget alone: kept, others go
+    assert len(heads) == 1 and heads.rows == 5_000
+    assert heads.get("session_clean", None, 5_000) is newest
 
 
 def _event(n: int, kind: str) -> str:
