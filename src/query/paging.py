@@ -19,7 +19,15 @@ from src.query.filters import EventFilter
 from src.query.lines import ReadError, iter_lines, iter_lines_reversed_at
 from src.query.records import Record, decode_record
 
-__all__ = ["Entry", "Page", "collect_back", "encode_cursor", "page_back"]
+__all__ = [
+    "Entry",
+    "Page",
+    "collect_back",
+    "decode_position",
+    "encode_cursor",
+    "encode_position",
+    "page_back",
+]
 
 Entry = tuple[int, int, Record]  # (index of the file in the session, line start, record)
 
@@ -30,19 +38,32 @@ class Page:
     next_cursor: str | None  # pass as ``before`` for the next (older) page
 
 
-def encode_cursor(base: Path, path: Path, offset: int) -> str:
-    """The cursor for the line starting at ``offset`` of ``path`` (a session file)."""
-    rel = path.relative_to(base).as_posix()
+def encode_position(rel: str, offset: int) -> str:
+    """An opaque token for ``offset`` in the file ``rel`` (relative to the log root); also
+    the live feed's ``since`` position."""
     return base64.urlsafe_b64encode(f"{rel}@{offset}".encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, base: Path, session: SessionFiles) -> tuple[int, int]:
+def decode_position(token: str) -> tuple[str, int] | None:
+    """``(rel, offset)`` of a token, or ``None`` when it is not one."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        rel, _, offset_text = raw.rpartition("@")
-        offset = int(offset_text)
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        rel, _, offset = raw.rpartition("@")
+        return rel, int(offset)
     except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"invalid cursor {cursor!r}") from None
+        return None
+
+
+def encode_cursor(base: Path, path: Path, offset: int) -> str:
+    """The cursor for the line starting at ``offset`` of ``path`` (a session file)."""
+    return encode_position(path.relative_to(base).as_posix(), offset)
+
+
+def _decode(cursor: str, base: Path, session: SessionFiles) -> tuple[int, int]:
+    position = decode_position(cursor)
+    if position is None:
+        raise ValueError(f"invalid cursor {cursor!r}")
+    rel, offset = position
     names = [p.relative_to(base).as_posix() for p in session.files]
     if rel not in names or offset < 0:
         raise ValueError(f"invalid cursor {cursor!r}: not a position in this session")

@@ -8,7 +8,6 @@ whose queue is full is dropped, never waited for: one slow browser cannot delay 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import os
 from dataclasses import dataclass, field
@@ -16,25 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from src.query.files import session_files
+from src.query.paging import decode_position, encode_position
 from src.query.records import decode_record
 from src.query.timeline import row_from_record
 
-__all__ = ["FeedHub", "Subscriber", "encode_position", "read_rows"]
+__all__ = ["FeedHub", "Subscriber", "decode_position", "encode_position", "read_rows"]
 
 _RESOLVE_EVERY_S = 2.0
-
-
-def encode_position(rel: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{rel}@{offset}".encode()).decode().rstrip("=")
-
-
-def decode_position(token: str) -> tuple[str, int] | None:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        rel, _, offset = raw.rpartition("@")
-        return rel, int(offset)
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 def newest_plain_file(base: Path, session_id: str) -> Path | None:
