@@ -13,6 +13,7 @@ SUITES = {
     "retention": "benchmarks.bench_retention",
     "export": "benchmarks.bench_export",
     "alerts": "benchmarks.bench_alerts",
+    "hardening": "benchmarks.bench_hardening",
 }
 
 
