@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from src.cli.terminal import clean
 from src.query.filters import EventFilter
 
 __all__ = [
@@ -39,7 +40,7 @@ class Parser(argparse.ArgumentParser):
     """argparse with the project's convention: a bad flag is one line and exit code 3."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_INPUT, f"error: {message} (see --help)\n")
+        self.exit(EXIT_INPUT, f"error: {clean(message)} (see --help)\n")
 
 
 def positive_int(text: str) -> int:
@@ -97,5 +98,5 @@ def filter_from_args(args: argparse.Namespace) -> tuple[Path, EventFilter]:
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {clean(message)}", file=sys.stderr)
     return code
