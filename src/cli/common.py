@@ -23,6 +23,7 @@ __all__ = [
     "BadInput",
     "Parser",
     "add_filter_args",
+    "check_kinds",
     "fail",
     "filter_from_args",
     "positive_float",
@@ -58,8 +59,8 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be > 0")
+    if not 0 < value < float("inf"):  # also NaN
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be finite and > 0")
     return value
 
 
@@ -72,10 +73,22 @@ def add_filter_args(p: argparse.ArgumentParser, *, path_help: str = "log root") 
     p.add_argument("--to", dest="end", metavar="TIME", help="latest event time (ISO 8601)")
 
 
+def check_kinds(text: str | None) -> None:
+    """``BadInput`` naming the first of the comma-separated kinds that is no event kind."""
+    from src.execution.events import KINDS
+
+    for kind in (text or "").split(","):
+        if kind and kind not in KINDS:
+            close = difflib.get_close_matches(kind, KINDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise BadInput(f"unknown event kind {kind!r}: expected one of {', '.join(KINDS)}{hint}")
+
+
 def filter_from_args(args: argparse.Namespace) -> tuple[Path, EventFilter]:
     """The log root and the filter the flags name; ``BadInput`` for anything wrong."""
     from src.query.files import list_sessions, session_files
 
+    check_kinds(args.kind)
     root = Path(args.path)
     if not root.is_dir():
         raise BadInput(f"log path {str(root)!r} does not exist or is not a directory")
