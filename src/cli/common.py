@@ -38,10 +38,44 @@ class BadInput(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with the project's convention: a bad flag is one line and exit code 3."""
+    """argparse with the project's convention: a bad flag is one line and exit code 3.
+
+    A flag no (sub)command knows is named even when a required argument is missing too
+    (argparse would only say what is missing).
+    """
+
+    _argv: list[str] | None = None
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
+        stray = self._unknown_flags()
+        if stray and message.startswith(("the following arguments are required", "one of")):
+            message = f"unrecognized arguments: {' '.join(stray)}"
         self.exit(EXIT_INPUT, f"error: {clean(message)} (see --help)\n")
+
+    def _unknown_flags(self) -> list[str]:
+        known = set(_option_strings(self))
+        return [
+            arg
+            for arg in self._argv or ()
+            if arg.startswith("--")
+            and arg != "--"
+            and not any(k.startswith(arg.split("=", 1)[0]) for k in known)
+        ]
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every long option of ``parser`` and of its subcommands."""
+    found = []
+    for action in parser._actions:
+        found += [s for s in action.option_strings if s.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _option_strings(sub)
+    return found
 
 
 def positive_int(text: str) -> int:
@@ -60,7 +94,7 @@ def positive_float(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
     if not 0 < value < float("inf"):  # also NaN
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be finite and > 0")
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be > 0 and finite")
     return value
 
 

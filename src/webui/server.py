@@ -1,19 +1,22 @@
-"""``telemetry-dashboard``: serve the dashboard with uvicorn (127.0.0.1 unless a token is set)."""
+"""``telemetry-dashboard``: serve the dashboard with uvicorn (127.0.0.1 unless a token is set).
+
+Exit codes: 0 stopped; 3 bad input (a bad flag or setting, an open bind without a token).
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from src.cli.common import Parser, fail
 from src.webui.settings import TOKEN_ENV, WebSettings, check_bind
 
 __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="telemetry-dashboard", description="Serve the live execution telemetry dashboard."
     )
     p.add_argument("--path", help="log root (default: the config's telemetry base_path)")
@@ -41,8 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         check_bind(settings)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     import uvicorn
 
     from src.webui.app import create_app

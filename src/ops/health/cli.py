@@ -44,7 +44,7 @@ exit codes:
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
-        prog="telemetry_health",
+        prog="telemetry-health",
         description="Health of the execution telemetry logs: disk, parse errors, retention, "
         "writer errors.",
         epilog=EPILOG,

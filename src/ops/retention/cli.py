@@ -48,7 +48,7 @@ exit codes:
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
-        prog="telemetry_retention",
+        prog="telemetry-retention",
         description="Compress and delete old execution telemetry logs (dry run by default).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
