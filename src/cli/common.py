@@ -26,6 +26,8 @@ __all__ = [
     "check_kinds",
     "fail",
     "filter_from_args",
+    "port_number",
+    "port_or_zero",
     "positive_float",
     "positive_int",
 ]
@@ -95,6 +97,26 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
     if not 0 < value < float("inf"):  # also NaN
         raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be > 0 and finite")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1-65535."""
+    return _port(text, low=1)
+
+
+def port_or_zero(text: str) -> int:
+    """A TCP port, or 0 for any free one."""
+    return _port(text, low=0)
+
+
+def _port(text: str, *, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+    if not low <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: must be {low}-65535")
     return value
 
 

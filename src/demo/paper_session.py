@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from src.cli.common import EXIT_FAILED, EXIT_INPUT, Parser, fail
+from src.cli.common import EXIT_FAILED, EXIT_INPUT, Parser, fail, port_number
 from src.execution import (
     ExecutionPipeline,
     KillSwitchGate,
@@ -133,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also serve the live dashboard; keeps serving after the session until Ctrl-C",
     )
     p.add_argument("--host", default="127.0.0.1", help="dashboard address (127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="dashboard port (8000)")
+    p.add_argument("--port", type=port_number, default=8000, help="dashboard port (8000)")
     p.add_argument(
         "--no-alerts",
         action="store_true",

@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from src.cli.common import Parser, fail
+from src.cli.common import Parser, fail, port_or_zero
 from src.execution.telemetry.redis_common import scrubber, transient_errors
 from src.streaming.cli_support import (
     add_log_level,
@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_stream_args(p)
     p.add_argument("--addr", help="listen address (default from config: 127.0.0.1)")
-    p.add_argument("--port", type=int, help=f"listen port (default {DEFAULT_PORT}; 0 = any)")
+    p.add_argument(
+        "--port", type=port_or_zero, help=f"listen port (default {DEFAULT_PORT}; 0 = any)"
+    )
     p.add_argument(
         "--from-start", action="store_true",
         help="count what the stream already holds too (default: only new events)",

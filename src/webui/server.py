@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from src.cli.common import Parser, fail
+from src.cli.common import Parser, fail, port_number
 from src.webui.settings import TOKEN_ENV, WebSettings, check_bind
 
 __all__ = ["main"]
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--path", help="log root (default: the config's telemetry base_path)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=port_number, default=8000, help="port (default 8000)")
     p.add_argument(
         "--alerts-state",
         help="the alert engine's state file (default: the config's, or <path>/.alerts/state.json)",

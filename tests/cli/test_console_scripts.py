@@ -66,3 +66,18 @@ def test_runbook_scripts_name_the_installed_command(script, name):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"usage: {name} ")
     assert ".py" not in done.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "message"),
+    [
+        ("telemetry-dashboard", ["--port", "70000"], "invalid port '70000': must be 1-65535"),
+        ("telemetry-dashboard", ["--port", "0"], "invalid port '0'"),
+        ("telemetry-metrics", ["--port", "-1"], "invalid port '-1': must be 0-65535"),
+        ("telemetry-demo", ["--port", "http"], "invalid port 'http'"),
+    ],
+)
+def test_a_port_out_of_range_is_bad_input(name, args, message):
+    """A port outside 1-65535 (0 only where it means any) is refused before binding: exit 3."""
+    done = run([installed(name), *args])
+    assert done.returncode == 3 and message in done.stderr, done.stderr
