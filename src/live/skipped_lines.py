@@ -36,6 +36,7 @@ log = logging.getLogger("src.live.execution_bridge")
 INTERVAL_S = 60.0
 TAIL_WINDOW = 1 << 20
 SHOW = 5  # locations named in one record
+MAX_TRACKED = 10_000  # files (and sessions) remembered; a forgotten one is checked afresh
 _MAX_LINE_SHOWN = 120  # characters of a bad line quoted in the record
 
 
@@ -103,10 +104,10 @@ class SkippedLineLog:
             self._log.debug("could not check for invalid lines", exc_info=True)
 
     def _after_summary(self, session_id: str, files: Iterable[Path], invalid: int) -> None:
-        if invalid <= self._counted.get(session_id, 0):
-            self._counted[session_id] = invalid  # fewer: retention removed a file
+        known = self._counted.get(session_id, 0)
+        _bounded_put(self._counted, session_id, invalid)  # fewer: retention removed a file
+        if invalid <= known:
             return
-        self._counted[session_id] = invalid
         for path in files:
             self._check(Path(path), window=None)
         self._emit()
@@ -133,10 +134,12 @@ class SkippedLineLog:
         if seen is None:
             start = 0 if window is None or gz else max(0, st.st_size - window)
             seen = _Seen(identity, (-1, -1), start, start, 0 if start == 0 else None, 0)
-            self._seen[path] = seen
+            _bounded_put(self._seen, path, seen)
         if window is None and seen.start > 0:  # a summary: what a timeline's window skipped
-            found, n, _ = _scan(path, 0, seen.start, first_line=1)
+            found, n, prefix_end = _scan(path, 0, seen.start, first_line=1)
             self._add(found)
+            if seen.end == seen.start:  # the window found no line start: go on from the prefix
+                seen.end = prefix_end
             seen.start, seen.lines_before, seen.lines = 0, 0, n + seen.lines
         elif seen.stamp == stamp:
             return  # nothing new (the usual case)
@@ -169,6 +172,14 @@ class SkippedLineLog:
             tail,
         )
         self._pending, self._pending_total = [], 0
+
+
+def _bounded_put(table: dict, key: object, value: object) -> None:
+    """``table[key] = value``, forgetting the oldest entries beyond ``MAX_TRACKED``."""
+    table.pop(key, None)
+    table[key] = value
+    while len(table) > MAX_TRACKED:
+        del table[next(iter(table))]
 
 
 def _scan(

@@ -176,3 +176,25 @@ def test_reporting_never_raises(tmp_path, records):
     skipped.after_timeline([tmp_path / "missing.jsonl"])
     skipped.flush()
     assert records() == []
+
+
+def test_a_window_inside_an_unfinished_line_reports_no_fragment(tmp_path, records, monkeypatch):
+    """A timeline window starting inside a line still being written reports nothing; the
+    summary after it names whole lines only, with their true numbers and offsets."""
+    monkeypatch.setattr(skipped_lines, "TAIL_WINDOW", 10)
+    path = tmp_path / "s1.jsonl"
+    unfinished = '{"ts": "2025-01-01T12:00:00Z", "kind": "intent", "payl'
+    path.write_text(f"{event(0)}\ngarbage\n{unfinished}")
+    clock = Clock()
+    skipped = SkippedLineLog(clock=clock)
+    skipped.after_timeline([path])
+    assert records() == []
+    skipped.after_summary("s1", [path], 2)
+    [msg] = records()
+    assert f"{path}: line 2 (byte {len(event(0)) + 1}): 'garbage'" in msg and "line 3" not in msg
+    with path.open("a") as fh:
+        fh.write("\n")
+    clock.now += 61
+    skipped.after_summary("s1", [path], 3)
+    [msg] = records()
+    assert f"{path}: line 3 (byte {len(event(0)) + 9}): '{{\"ts\"" in msg
