@@ -13,9 +13,10 @@ CR: ESC, the other C0 codes and C1 (``0x9b`` is a one-byte CSI) pass it.
 
 from __future__ import annotations
 
+import re
 from typing import TextIO
 
-__all__ = ["CleanWriter", "clean", "clean_text", "markup"]
+__all__ = ["CleanWriter", "clean", "clean_text", "json_escape_controls", "markup"]
 
 # C0 (0x00-0x1f), DEL and C1 (0x80-0x9f); line breaks and tabs become a space so that one
 # field stays on its line, everything else goes. Bidi overrides and isolates (U+202A-202E,
@@ -62,3 +63,14 @@ class CleanWriter:
 
     def __getattr__(self, name: str):  # flush, isatty, fileno, ... of the real stream
         return getattr(self._stream, name)
+
+
+# What orjson leaves raw in a JSON line: DEL, C1 (U+0080-009F, two bytes in UTF-8), the
+# bidi controls and the line/paragraph separators. Inside JSON they can only be in strings.
+_JSON_RAW = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def json_escape_controls(line: bytes) -> bytes:
+    """A JSON line with those characters written as ``\\uXXXX`` escapes: the same JSON value,
+    inert on a terminal (ESC, BEL and the other C0 codes the encoder escapes already)."""
+    return _JSON_RAW.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), line)

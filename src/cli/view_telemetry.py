@@ -144,6 +144,7 @@ def _print_timeline(root: Path, flt, n: int, out: TextIO, rich: bool) -> int:
 
 
 def _print_json(root: Path, flt, limit: int | None, out: TextIO) -> int:
+    from src.cli.terminal import json_escape_controls
     from src.execution.serialization import encode_json_line
     from src.query.engine import iter_events, tail
 
@@ -153,7 +154,9 @@ def _print_json(root: Path, flt, limit: int | None, out: TextIO) -> int:
     try:
         for rec in records:
             count += 1
-            line = encode_json_line({**rec.data, "ts": json_ts(rec.data["ts"])})
+            line = json_escape_controls(
+                encode_json_line({**rec.data, "ts": json_ts(rec.data["ts"])})
+            )
             if buffer is not None:
                 buffer.write(line)
             else:

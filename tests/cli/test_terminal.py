@@ -127,6 +127,7 @@ PLAIN_COMMANDS = [
     [*VIEW, "--summary", "--timeline", "9"],
     [*VIEW, "--summary", "--plain"],
     [*VIEW, "--check"],
+    [*VIEW, "--json"],
     ["telemetry-alerts", "check", "--dry-run"],
     ["telemetry-health"],
     ["telemetry-retention"],
@@ -144,6 +145,13 @@ def test_piped_output_carries_no_control_characters(logs, argv):
     if argv[0] != "telemetry-export":  # an export is data, JSON-escaped, not terminal text
         assert_clean(done.stdout)
     assert_clean(done.stderr)
+
+
+def test_json_keeps_the_value_and_escapes_what_a_terminal_would_obey(logs):
+    """--json: C1, DEL and bidi controls are written as \\u escapes; the value is intact."""
+    done = run_piped(logs, *VIEW, "--json")
+    assert "\\u009b" in done.stdout and "\\u202e" in done.stdout
+    assert {json.loads(line)["symbol"] for line in done.stdout.splitlines()} == {EVIL}
 
 
 def test_piped_view_shows_the_text_itself(logs):
