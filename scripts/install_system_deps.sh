@@ -6,6 +6,7 @@ needed=()
 declare -A probes=(
   [chromium]=chromium
   [redis-server]=redis-server
+  [jq]=jq  # the runbook's pipelines (tests/docs, tests/cli)
 )
 for pkg in "${!probes[@]}"; do
   command -v "${probes[$pkg]}" >/dev/null 2>&1 || needed+=("$pkg")

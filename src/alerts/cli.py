@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from src.cli.common import Parser, fail
+from src.cli.terminal import CleanWriter
 
 __all__ = ["EXIT_CRITICAL", "EXIT_OK", "EXIT_WARNING", "main"]
 
@@ -110,7 +111,7 @@ def load(args: argparse.Namespace) -> tuple[Any, Path]:
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
-    out = stdout or sys.stdout
+    out = CleanWriter(stdout or sys.stdout)  # sessions, gates, messages come from the logs
     try:
         config, root = load(args)
     except ValueError as exc:

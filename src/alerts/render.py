@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from src.alerts.format import iso
 from src.alerts.rules import human_duration
+from src.cli.terminal import clean
 
 __all__ = ["parse_duration", "render_alerts", "render_deliveries", "render_silences"]
 
@@ -56,8 +57,9 @@ def render_alerts(alerts: list[dict[str, Any]], out: TextIO, *, now: float | Non
             since = rec["fired_at"] or rec["since"]
             when = f"for {human_duration(max(0.0, now - since))}"
         out.write(
-            f"{rec['severity'].upper():<8} {rec['status']:<8} {rec['key']}  ({when})"
-            f"{_flags(rec, now)}\n         {rec['message']}\n"
+            clean(f"{rec['severity'].upper():<8} {rec['status']:<8} {rec['key']}  ({when})")
+            + clean(_flags(rec, now))
+            + f"\n         {clean(rec['message'])}\n"
         )
 
 
@@ -65,8 +67,11 @@ def render_silences(silences: list[dict[str, Any]], out: TextIO, *, now: float) 
     for s in silences:
         reason = f": {s['reason']}" if s.get("reason") else ""
         out.write(
-            f"snooze {s['id']} {s['pattern']!r} until {iso(s['until'])} "
-            f"({human_duration(max(0.0, s['until'] - now))} left) by {s['by']}{reason}\n"
+            clean(
+                f"snooze {s['id']} {s['pattern']!r} until {iso(s['until'])} "
+                f"({human_duration(max(0.0, s['until'] - now))} left) by {s['by']}{reason}"
+            )
+            + "\n"
         )
 
 
@@ -76,7 +81,10 @@ def render_deliveries(records: list[dict[str, Any]], out: TextIO) -> None:
         return
     for r in records:
         out.write(
-            f"{iso(r.get('ts'))} {r.get('outcome', '?'):<7} {r.get('channel', '?'):<8} "
-            f"#{r.get('attempt', 0)} {r.get('id', '?')} {r.get('event', '')} {r.get('key', '')}"
-            f" - {r.get('detail', '')}\n"
+            clean(
+                f"{iso(r.get('ts'))} {r.get('outcome', '?'):<7} {r.get('channel', '?'):<8} "
+                f"#{r.get('attempt', 0)} {r.get('id', '?')} {r.get('event', '')} "
+                f"{r.get('key', '')} - {r.get('detail', '')}"
+            )
+            + "\n"
         )

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from src.cli.terminal import clean
 from src.query.filters import EventFilter
 
 __all__ = [
@@ -22,8 +23,11 @@ __all__ = [
     "BadInput",
     "Parser",
     "add_filter_args",
+    "check_kinds",
     "fail",
     "filter_from_args",
+    "port_number",
+    "port_or_zero",
     "positive_float",
     "positive_int",
 ]
@@ -36,10 +40,44 @@ class BadInput(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with the project's convention: a bad flag is one line and exit code 3."""
+    """argparse with the project's convention: a bad flag is one line and exit code 3.
+
+    A flag no (sub)command knows is named even when a required argument is missing too
+    (argparse would only say what is missing).
+    """
+
+    _argv: list[str] | None = None
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_INPUT, f"error: {message} (see --help)\n")
+        stray = self._unknown_flags()
+        if stray and message.startswith(("the following arguments are required", "one of")):
+            message = f"unrecognized arguments: {' '.join(stray)}"
+        self.exit(EXIT_INPUT, f"error: {clean(message)} (see --help)\n")
+
+    def _unknown_flags(self) -> list[str]:
+        known = set(_option_strings(self))
+        return [
+            arg
+            for arg in self._argv or ()
+            if arg.startswith("--")
+            and arg != "--"
+            and not any(k.startswith(arg.split("=", 1)[0]) for k in known)
+        ]
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every long option of ``parser`` and of its subcommands."""
+    found = []
+    for action in parser._actions:
+        found += [s for s in action.option_strings if s.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _option_strings(sub)
+    return found
 
 
 def positive_int(text: str) -> int:
@@ -57,8 +95,28 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be > 0")
+    if not 0 < value < float("inf"):  # also NaN
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be > 0 and finite")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1-65535."""
+    return _port(text, low=1)
+
+
+def port_or_zero(text: str) -> int:
+    """A TCP port, or 0 for any free one."""
+    return _port(text, low=0)
+
+
+def _port(text: str, *, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+    if not low <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: must be {low}-65535")
     return value
 
 
@@ -71,10 +129,22 @@ def add_filter_args(p: argparse.ArgumentParser, *, path_help: str = "log root") 
     p.add_argument("--to", dest="end", metavar="TIME", help="latest event time (ISO 8601)")
 
 
+def check_kinds(text: str | None) -> None:
+    """``BadInput`` naming the first of the comma-separated kinds that is no event kind."""
+    from src.execution.events import KINDS
+
+    for kind in (text or "").split(","):
+        if kind and kind not in KINDS:
+            close = difflib.get_close_matches(kind, KINDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise BadInput(f"unknown event kind {kind!r}: expected one of {', '.join(KINDS)}{hint}")
+
+
 def filter_from_args(args: argparse.Namespace) -> tuple[Path, EventFilter]:
     """The log root and the filter the flags name; ``BadInput`` for anything wrong."""
     from src.query.files import list_sessions, session_files
 
+    check_kinds(args.kind)
     root = Path(args.path)
     if not root.is_dir():
         raise BadInput(f"log path {str(root)!r} does not exist or is not a directory")
@@ -97,5 +167,5 @@ def filter_from_args(args: argparse.Namespace) -> tuple[Path, EventFilter]:
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {clean(message)}", file=sys.stderr)
     return code

@@ -23,6 +23,7 @@ from src.cli.common import (
     fail,
     filter_from_args,
 )
+from src.cli.terminal import clean
 
 EPILOG = """\
 examples:
@@ -116,8 +117,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: BinaryIO | None = None) -
     skipped = result.stats.invalid_lines
     note = f"; {skipped:,} invalid line(s) in the logs skipped" if skipped else ""
     print(
-        f"exported {result.events:,} events ({kinds or 'none matched'}) as {fmt} to {where} "
-        f"in {elapsed:.1f} s{note}",
+        clean(
+            f"exported {result.events:,} events ({kinds or 'none matched'}) as {fmt} to {where} "
+            f"in {elapsed:.1f} s{note}"
+        ),
         file=sys.stderr,
     )
     return EXIT_OK

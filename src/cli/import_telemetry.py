@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from src.cli.common import EXIT_FAILED, EXIT_OK, Parser, fail
+from src.cli.terminal import clean
 
 SHOW_BAD_ROWS = 100
 
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def bad_row(line: int, reason: str, raw: bytes) -> None:
         nonlocal shown
         if shown < SHOW_BAD_ROWS:
-            print(f"{source}:{line}: {reason}", file=sys.stderr)
+            print(clean(f"{source}:{line}: {reason}"), file=sys.stderr)
         shown += 1
         if rejects is not None:
             text = raw.decode("utf-8", errors="replace")
@@ -124,8 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sessions = ", ".join(f"{sid} {n:,}" for sid, n in sorted(result.imported.items()))
     verb = "would import" if args.dry_run else "imported"
     print(
-        f"{verb} {result.events:,} events ({sessions or 'no session'}) into {args.path}; "
-        f"{result.bad_rows:,} bad rows skipped",
+        clean(
+            f"{verb} {result.events:,} events ({sessions or 'no session'}) into {args.path}; "
+            f"{result.bad_rows:,} bad rows skipped"
+        ),
         file=sys.stderr,
     )
     return EXIT_FAILED if result.bad_rows else EXIT_OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
+from src.cli.terminal import clean, markup
 from src.query.checks import Finding
 from src.query.timeline import ExecutionTimelineRow
 
@@ -105,7 +106,7 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
 
 def render_summary(s: dict[str, Any], out: TextIO, rich: bool) -> None:
     if not rich:
-        out.write("\n".join(summary_lines(s)) + "\n")
+        out.write("".join(clean(line) + "\n" for line in summary_lines(s)))
         return
     from rich.console import Console
     from rich.table import Table
@@ -118,7 +119,7 @@ def render_summary(s: dict[str, Any], out: TextIO, rich: bool) -> None:
         if not line.strip():
             continue
         key, sep, value = line.strip().partition(": ")
-        table.add_row(key, value if sep else "")
+        table.add_row(markup(key), markup(value) if sep else "")
     console.print(table)
 
 
@@ -128,10 +129,9 @@ def timeline_line(row: ExecutionTimelineRow) -> str:
 
 def render_timeline(rows: list[ExecutionTimelineRow], out: TextIO, rich: bool) -> None:
     if not rich:
-        out.write("".join(timeline_line(r) + "\n" for r in rows))
+        out.write("".join(clean(timeline_line(r)) + "\n" for r in rows))
         return
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     colours = {"fill": "green", "order": "cyan", "intent": "blue", "gate": "yellow", "error": "red"}
@@ -142,15 +142,15 @@ def render_timeline(rows: list[ExecutionTimelineRow], out: TextIO, rich: bool) -
         colour = colours.get(r.kind, "white")
         table.add_row(
             _z(r.ts.isoformat()),
-            f"[{colour}]{escape(r.kind)}[/]",
-            escape(r.symbol),
-            escape(r.session_id),
-            escape(r.description),
+            f"[{colour}]{markup(r.kind)}[/]",
+            markup(r.symbol),
+            markup(r.session_id),
+            markup(r.description),
         )
     Console(file=out).print(table)
 
 
 def render_check(findings: list[Finding], status: str, out: TextIO) -> None:
     for f in findings:
-        out.write(f"{f.severity.upper():8s} {f.check}: {f.message}\n")
+        out.write(clean(f"{f.severity.upper():8s} {f.check}: {f.message}") + "\n")
     out.write(f"status: {status.upper()}\n")

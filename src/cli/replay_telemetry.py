@@ -24,6 +24,7 @@ from src.cli.common import (
     filter_from_args,
     positive_float,
 )
+from src.cli.terminal import clean
 
 EXIT_INTERRUPTED = 130
 
@@ -195,7 +196,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: BinaryIO | None = None) -
     if stats.sink_errors or stats.sink_dropped:
         parts.append(f"sink errors {stats.sink_errors:,}, dropped {stats.sink_dropped:,}")
         code = EXIT_FAILED
-    print("; ".join(parts), file=sys.stderr)
+    print(clean("; ".join(parts)), file=sys.stderr)
     return code
 
 

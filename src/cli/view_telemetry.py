@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import TextIO
 
@@ -20,6 +21,7 @@ from src.cli.common import (
     add_filter_args,
     fail,
     filter_from_args,
+    positive_float,
     positive_int,
 )
 
@@ -39,19 +41,22 @@ examples:
 Without --summary, --timeline, --json or --check, a summary and the newest 20 events are
 shown. --limit caps the events a timeline or --json export returns (newest N); with
 --summary alone it also prints that many newest events. Times are ISO 8601; naive means
-UTC. Compressed (.jsonl.gz) and daily-rotated logs are read transparently.
+UTC. Compressed (.jsonl.gz) and daily-rotated logs are read transparently. --json writes
+each ts in one form (UTC, microseconds, +00:00), so text order is time order. A valid query
+that matches nothing says so on stderr and exits 0.
 
 exit codes:
   0  success (--check: healthy)
   1  --check: warning
   2  --check: critical
-  3  bad input: unknown session, missing path, bad time, unsafe session id, bad flag
+  3  bad input: unknown session, missing path, bad time or empty time range, unknown
+     event kind, bad number, unsafe session id, bad flag
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
-        prog="view_execution_telemetry",
+        prog="view-execution-telemetry",
         description="Inspect execution telemetry logs: summaries, timelines, exports, checks.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -64,14 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="evaluate red flags; exit 0/1/2")
     p.add_argument(
         "--fill-timeout",
-        type=float,
+        type=positive_float,
         default=60.0,
         metavar="S",
         help="--check: an order older than S seconds without fill is missing (60)",
     )
-    p.add_argument("--p95-warn-ms", type=float, default=500.0, help="--check: p95 warning (500)")
     p.add_argument(
-        "--p95-crit-ms", type=float, default=10_000.0, help="--check: p95 critical (10000)"
+        "--p95-warn-ms", type=positive_float, default=500.0, help="--check: p95 warning (500)"
+    )
+    p.add_argument(
+        "--p95-crit-ms",
+        type=positive_float,
+        default=10_000.0,
+        help="--check: p95 critical (10000)",
     )
     p.add_argument("--plain", action="store_true", help="plain text even on a terminal")
     return p
@@ -94,10 +104,14 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     show_summary = args.summary or timeline_n is None
     if timeline_n is None and (args.limit is not None or not args.summary):
         timeline_n = args.limit or DEFAULT_TIMELINE
+    found = None
     if show_summary:
-        _print_summary(root, flt, out, rich)
+        found = _print_summary(root, flt, out, rich)
     if timeline_n:
-        _print_timeline(root, flt, min(timeline_n, args.limit or timeline_n), out, rich)
+        shown = _print_timeline(root, flt, min(timeline_n, args.limit or timeline_n), out, rich)
+        found = shown if found is None else found
+    if not found:
+        _nothing_matched()
     return EXIT_OK
 
 
@@ -109,31 +123,40 @@ def _scan(root: Path, flt):  # -> dict
         return summarize(root, flt, progress=progress)
 
 
-def _print_summary(root: Path, flt, out: TextIO, rich: bool) -> None:
+def _print_summary(root: Path, flt, out: TextIO, rich: bool) -> int:
     from src.cli.render import render_summary
 
-    render_summary(_scan(root, flt), out, rich)
+    summary = _scan(root, flt)
+    render_summary(summary, out, rich)
+    return summary["event_count"]
 
 
-def _print_timeline(root: Path, flt, n: int, out: TextIO, rich: bool) -> None:
+def _print_timeline(root: Path, flt, n: int, out: TextIO, rich: bool) -> int:
     from src.cli.render import render_timeline
     from src.query.engine import tail
     from src.query.timeline import row_from_record
 
     if rich:
         out.write("\n")
-    render_timeline([row_from_record(r) for r in tail(root, flt, n)], out, rich)
+    rows = [row_from_record(r) for r in tail(root, flt, n)]
+    render_timeline(rows, out, rich)
+    return len(rows)
 
 
 def _print_json(root: Path, flt, limit: int | None, out: TextIO) -> int:
+    from src.cli.terminal import json_escape_controls
     from src.execution.serialization import encode_json_line
     from src.query.engine import iter_events, tail
 
     records = reversed(tail(root, flt, limit)) if limit else iter_events(root, flt)
     buffer = getattr(out, "buffer", None)
+    count = 0
     try:
         for rec in records:
-            line = encode_json_line(rec.data)
+            count += 1
+            line = json_escape_controls(
+                encode_json_line({**rec.data, "ts": json_ts(rec.data["ts"])})
+            )
             if buffer is not None:
                 buffer.write(line)
             else:
@@ -141,7 +164,30 @@ def _print_json(root: Path, flt, limit: int | None, out: TextIO) -> int:
         out.flush()
     except BrokenPipeError:  # `| head` closed the pipe: not an error
         sys.stderr.close()
+        return EXIT_OK
+    if not count:
+        _nothing_matched()
     return EXIT_OK
+
+
+def json_ts(value: str) -> str:
+    """``ts`` as ``--json`` writes it: UTC, always microseconds and ``+00:00``, so that the
+    text of one line sorts before the next exactly when its instant is earlier (the
+    runbook's ``jq -r .ts | sort -c``), whatever precision or offset the log used.
+    """
+    from src.query.records import parse_instant_dt
+
+    dt = parse_instant_dt(value)
+    if dt is None:
+        return value
+    try:
+        return dt.astimezone(UTC).isoformat(timespec="microseconds")
+    except (OverflowError, ValueError):  # out of range once shifted to UTC: keep as written
+        return value
+
+
+def _nothing_matched() -> None:
+    print("no events matched", file=sys.stderr)
 
 
 def _run_check(root: Path, flt, args: argparse.Namespace, out: TextIO) -> int:
@@ -151,7 +197,10 @@ def _run_check(root: Path, flt, args: argparse.Namespace, out: TextIO) -> int:
     thresholds = CheckThresholds(
         fill_timeout_s=args.fill_timeout, p95_warn_ms=args.p95_warn_ms, p95_crit_ms=args.p95_crit_ms
     )
-    findings = evaluate(_scan(root, flt), thresholds)
+    summary = _scan(root, flt)
+    if not summary["event_count"]:
+        _nothing_matched()
+    findings = evaluate(summary, thresholds)
     status = worst(findings)
     render_check(findings, status, out)
     return {WARNING: EXIT_WARNING, CRITICAL: EXIT_CRITICAL}.get(status, EXIT_OK)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from src.cli.common import EXIT_FAILED, EXIT_INPUT, Parser, fail, port_number
 from src.execution import (
     ExecutionPipeline,
     KillSwitchGate,
@@ -116,7 +117,7 @@ def run_session(
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="telemetry-demo",
         description="Run a simulated paper-trading session that writes execution telemetry.",
     )
@@ -132,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also serve the live dashboard; keeps serving after the session until Ctrl-C",
     )
     p.add_argument("--host", default="127.0.0.1", help="dashboard address (127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="dashboard port (8000)")
+    p.add_argument("--port", type=port_number, default=8000, help="dashboard port (8000)")
     p.add_argument(
         "--no-alerts",
         action="store_true",
@@ -158,8 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         emitter = build_emitter(config)
         pipeline = build_pipeline(config, emitter)
     except (ConfigError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     log_file = Path(config.telemetry.base_path) / f"{session_id}.jsonl"
     if config.telemetry.rotation == "daily":
         log_file = Path(config.telemetry.base_path) / "<YYYY-MM-DD>" / f"{session_id}.jsonl"
@@ -182,8 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 dashboard = start_dashboard(config.telemetry.base_path, args.host, args.port)
             except (ValueError, OSError) as exc:
                 emitter.close()
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
+                return fail(str(exc), EXIT_INPUT if isinstance(exc, ValueError) else EXIT_FAILED)
             print(f"dashboard: {dashboard.url}/live/execution/{session_id}", flush=True)
         print(f"session {session_id}: writing telemetry to {log_file}", flush=True)
         print(f"  follow it live: tail -f {log_file}", flush=True)

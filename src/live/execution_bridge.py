@@ -1,6 +1,8 @@
 """Live-Track bridge: a session's execution events as timeline rows and summary statistics.
 
-Thin functions over :mod:`src.query`, with the signatures the spec documents.
+Thin functions over :mod:`src.query`, with the signatures the spec documents. Invalid
+lines they skip are logged, rate-limited, on the ``src.live.execution_bridge`` logger
+(:mod:`src.live.skipped_lines`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ import os
 from typing import Any
 
 from src.execution.telemetry.jsonl import DEFAULT_BASE_PATH
+from src.live.skipped_lines import SkippedLineLog
 from src.query.engine import summarize, tail
+from src.query.files import session_files
 from src.query.filters import EventFilter
 from src.query.timeline import ExecutionTimelineRow, row_from_record
 
@@ -27,7 +31,10 @@ def get_execution_timeline(
     An unknown session gives an empty list; an unsafe session id raises ``ValueError``.
     """
     flt = EventFilter.build(session_id=session_id, kind=kind)
-    return [row_from_record(rec) for rec in tail(base_path, flt, limit)]
+    rows = [row_from_record(rec) for rec in tail(base_path, flt, limit)]
+    if (found := _files(base_path, session_id)) is not None:
+        SKIPPED.after_timeline(found.files)
+    return rows
 
 
 def get_execution_summary(
@@ -44,6 +51,9 @@ def get_execution_summary(
     ``as_of`` (POSIX seconds, default now) is the reference for open-order ages.
     """
     summary = summarize(base_path, EventFilter.build(session_id=session_id), as_of=as_of)
+    invalid = summary["parse"]["invalid_lines"]
+    if invalid and (found := _files(base_path, session_id)) is not None:
+        SKIPPED.after_summary(session_id, found.files, invalid)
     summary["kind_counts"] = {k: summary["kind_counts"].get(k, 0) for k in _KINDS} | {
         k: v for k, v in summary["kind_counts"].items() if k not in _KINDS
     }
@@ -51,3 +61,14 @@ def get_execution_summary(
 
 
 _KINDS = ("intent", "order", "fill", "gate", "error")
+
+# The process's reporter of skipped lines (one per process: the functions above are the
+# spec's plain functions, with nowhere else to keep it).
+SKIPPED = SkippedLineLog()
+
+
+def _files(base_path: str | os.PathLike[str], session_id: str):  # -> SessionFiles | None
+    try:
+        return session_files(base_path, session_id)
+    except (OSError, ValueError):
+        return None

@@ -12,6 +12,8 @@ from typing import Any, BinaryIO, TextIO
 import duckdb
 import orjson
 
+from src.cli.terminal import clean, markup
+
 __all__ = ["FORMATS", "write_csv", "write_json", "write_table"]
 
 FORMATS = ("table", "csv", "json")
@@ -91,16 +93,18 @@ def write_table(rel: duckdb.DuckDBPyRelation, out: TextIO, *, rich: bool, max_ro
         if more:
             break
     names = list(rel.columns)
+    if not rich:  # log text: no control characters on the terminal (rich: markup() below)
+        names = [clean(n) for n in names]
+        shown = [[clean(v) for v in row] for row in shown]
     if rich:
         from rich.console import Console
-        from rich.markup import escape
         from rich.table import Table
 
         table = Table(show_lines=False)
         for name in names:
-            table.add_column(escape(name), overflow="fold")
+            table.add_column(markup(name), overflow="fold")
         for row in shown:
-            table.add_row(*(escape(v) for v in row))
+            table.add_row(*(markup(v) for v in row))
         Console(file=out).print(table)
     else:
         widths = [min(60, max([len(n)] + [len(r[i]) for r in shown])) for i, n in enumerate(names)]
@@ -108,7 +112,7 @@ def write_table(rel: duckdb.DuckDBPyRelation, out: TextIO, *, rich: bool, max_ro
         buf.write("  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)).rstrip() + "\n")
         buf.write("  ".join("-" * w for w in widths) + "\n")
         for row in shown:
-            cells = (v.replace("\n", " ")[:w].ljust(w) for v, w in zip(row, widths, strict=True))
+            cells = (v[:w].ljust(w) for v, w in zip(row, widths, strict=True))
             buf.write("  ".join(cells).rstrip() + "\n")
         out.write(buf.getvalue())
     note = f" (first {max_rows}; more not shown: use --max-rows or --format csv)" if more else ""

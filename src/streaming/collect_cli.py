@@ -4,19 +4,19 @@ Settings come from ``[execution.telemetry.redis]`` and ``[execution.telemetry.co
 (the archive uses the ``rotation`` and ``fsync`` of ``[execution.telemetry]``); flags win
 over the environment, which wins over the file.
 
-Exit codes: 0 stopped by SIGTERM or SIGINT; 1 an unexpected error (logged); 2 a bad flag or
-setting (one line naming it); 3 the ``redis`` package is missing.
+Exit codes: 0 stopped by SIGTERM or SIGINT; 1 an unexpected error (logged); 3 it cannot start
+as asked: a bad flag or setting (one line naming it), or the ``redis`` package is missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
 
+from src.cli.common import Parser, fail
 from src.streaming.cli_support import (
     add_log_level,
     add_stream_args,
@@ -43,7 +43,7 @@ _FLAGS = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="telemetry-collect",
         description="Archive the Redis event stream into per-session JSONL files.",
     )
@@ -73,11 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_with(args.config, {key: getattr(args, f) for f, key in _FLAGS.items()})
         collector = _build(config.telemetry, start_id="$" if args.from_now else "0")
     except ImportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
+        return fail(str(exc))
     except (ConfigError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     stop = threading.Event()
     try:
         with stop_on_signals(stop):

@@ -7,18 +7,18 @@ trading process. Settings: ``[execution.telemetry.redis]`` for the stream,
 ``[execution.telemetry.prometheus]`` for ``addr``, ``port`` (9108 when the file says 0)
 and ``pending_max``.
 
-Exit codes: 0 stopped by SIGTERM or SIGINT; 1 an unexpected error; 2 a bad flag or setting;
-3 ``redis`` or ``prometheus_client`` is missing.
+Exit codes: 0 stopped by SIGTERM or SIGINT; 1 an unexpected error; 3 it cannot start as asked:
+a bad flag or setting (one line naming it), or ``redis`` or ``prometheus_client`` is missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import threading
 from collections.abc import Sequence
 
+from src.cli.common import Parser, fail, port_or_zero
 from src.execution.telemetry.redis_common import scrubber, transient_errors
 from src.streaming.cli_support import (
     add_log_level,
@@ -34,13 +34,15 @@ DEFAULT_PORT = 9108
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="telemetry-metrics",
         description="Serve Prometheus metrics computed from the Redis event stream.",
     )
     add_stream_args(p)
     p.add_argument("--addr", help="listen address (default from config: 127.0.0.1)")
-    p.add_argument("--port", type=int, help=f"listen port (default {DEFAULT_PORT}; 0 = any)")
+    p.add_argument(
+        "--port", type=port_or_zero, help=f"listen port (default {DEFAULT_PORT}; 0 = any)"
+    )
     p.add_argument(
         "--from-start", action="store_true",
         help="count what the stream already holds too (default: only new events)",
@@ -76,12 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stop=stop,
         )
         emitter = PrometheusEmitter(pending_max=prom.pending_max, port=port, addr=prom.addr)
-    except ImportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except (ConfigError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (ImportError, ConfigError, ValueError, OSError) as exc:
+        return fail(str(exc))
     with stop_on_signals(stop):
         try:
             follower.position()  # from here on nothing is missed

@@ -1,24 +1,27 @@
-"""``telemetry-dashboard``: serve the dashboard with uvicorn (127.0.0.1 unless a token is set)."""
+"""``telemetry-dashboard``: serve the dashboard with uvicorn (127.0.0.1 unless a token is set).
+
+Exit codes: 0 stopped; 3 bad input (a bad flag or setting, an open bind without a token).
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from src.cli.common import Parser, fail, port_number
 from src.webui.settings import TOKEN_ENV, WebSettings, check_bind
 
 __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="telemetry-dashboard", description="Serve the live execution telemetry dashboard."
     )
     p.add_argument("--path", help="log root (default: the config's telemetry base_path)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=port_number, default=8000, help="port (default 8000)")
     p.add_argument(
         "--alerts-state",
         help="the alert engine's state file (default: the config's, or <path>/.alerts/state.json)",
@@ -41,8 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         check_bind(settings)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     import uvicorn
 
     from src.webui.app import create_app

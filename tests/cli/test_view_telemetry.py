@@ -212,3 +212,83 @@ def test_script_and_pipe_through_real_processes():
         ["bash", "-o", "pipefail", "-c", cmd], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--type", "fills"], "unknown event kind 'fills': expected one of intent, order, fill"),
+        (["--type", "fill,bogus"], "unknown event kind 'bogus'"),
+        (["--check", "--fill-timeout", "nan"], "invalid number 'nan'"),
+        (["--check", "--fill-timeout", "inf"], "invalid number 'inf'"),
+        (["--check", "--fill-timeout", "-5"], "invalid number '-5'"),
+        (["--check", "--p95-warn-ms", "nan"], "invalid number 'nan'"),
+        (["--timeline", "0"], "invalid number '0'"),
+        (["--timeline", "-3"], "invalid number '-3'"),
+        (
+            ["--from", "2025-12-20T10:01:00Z", "--to", "2025-12-20T10:00:00Z"],
+            "from '2025-12-20T10:01:00Z' is after to '2025-12-20T10:00:00Z'",
+        ),
+    ],
+)
+def test_bad_values_are_named_in_one_line_with_exit_3(args, message):
+    """Unknown kind, NaN/inf/negative thresholds, zero timeline, an inverted window: exit 3."""
+    done = subprocess.run(
+        [sys.executable, "-m", "src.cli.view_telemetry", "--path", FIX,
+         "--session", "session_clean", *args],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == EXIT_INPUT, done.stderr
+    assert message in done.stderr and done.stderr.count("\n") == 1
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args", [["--summary"], ["--timeline", "5"], ["--json"], ["--check"], []], ids=str
+)
+def test_a_valid_query_matching_nothing_says_so_and_exits_0(capsys, args):
+    """Nothing matched is not an error: one note on stderr, exit 0 (stdout keeps its format)."""
+    code = main(["--path", FIX, "--session", "session_clean", "--symbol", "NOPE", *args])
+    assert code == EXIT_OK
+    assert capsys.readouterr().err == "no events matched\n"
+
+
+def test_a_query_with_matches_prints_no_note(capsys):
+    """The note appears only when nothing matched."""
+    assert main(["--path", FIX, "--session", "session_clean", "--timeline", "1"]) == EXIT_OK
+    assert capsys.readouterr().err == ""
+
+
+def test_json_ts_is_one_fixed_width_utc_form_so_sort_c_holds(tmp_path):
+    """Mixed precisions and offsets in time order pass `jq -r .ts | sort -c`; the instant is
+    kept, written as UTC with microseconds and +00:00."""
+    stamps = [
+        "2025-01-01T12:00:00Z",
+        "2025-01-01T12:00:00.050000Z",
+        "2025-01-01T13:00:00.100+01:00",  # 12:00:00.1 UTC
+        "2025-01-01T12:00:01",  # naive: UTC
+        "2025-01-01T12:00:01.5+00:00",
+    ]
+    lines = [
+        json.dumps({"ts": ts, "session_id": "s", "symbol": "X", "mode": "paper",
+                    "kind": "error", "payload": {"message": "m"}})
+        for ts in stamps
+    ]  # fmt: skip
+    (tmp_path / "s.jsonl").write_text("\n".join(lines) + "\n")
+    view = f"{sys.executable} -m src.cli.view_telemetry --path {tmp_path} --session s --json"
+    sort_c = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", f"{view} | jq -r .ts | sort -c"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert sort_c.returncode == 0, sort_c.stderr
+    got = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", f"{view} | jq -r .ts"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert got == [
+        "2025-01-01T12:00:00.000000+00:00",
+        "2025-01-01T12:00:00.050000+00:00",
+        "2025-01-01T12:00:00.100000+00:00",
+        "2025-01-01T12:00:01.000000+00:00",
+        "2025-01-01T12:00:01.500000+00:00",
+    ]

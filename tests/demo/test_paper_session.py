@@ -112,8 +112,8 @@ def test_same_seed_gives_the_same_session(tmp_path, capsys):
 
 @pytest.mark.parametrize("session", ["../escape", "a/b", ".hidden", "has space"])
 def test_bad_session_id_exits_2_with_one_line_error(tmp_path, capsys, session):
-    """An unsafe session id is refused before anything is written: exit 2, one line on stderr."""
-    assert run_demo(tmp_path / "logs", session) == 2
+    """An unsafe session id is refused before anything is written: exit 3, one line on stderr."""
+    assert run_demo(tmp_path / "logs", session) == 3
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
@@ -125,7 +125,7 @@ def test_bad_session_id_exits_2_with_one_line_error(tmp_path, capsys, session):
 
 
 def test_missing_config_file_exits_2(tmp_path, capsys):
-    """A --config that does not exist is a one-line error naming the file, exit 2."""
+    """A --config that does not exist is a one-line error naming the file, exit 3."""
     missing = tmp_path / "nope.toml"
     code = main(
         [
@@ -141,15 +141,15 @@ def test_missing_config_file_exits_2(tmp_path, capsys):
             "x",
         ]
     )
-    assert code == 2
+    assert code == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert str(missing) in err
 
 
 def test_negative_ticks_exit_2(tmp_path, capsys):
-    """Negative --ticks is refused with exit 2 and an error line."""
-    assert run_demo(tmp_path, "neg", "--ticks", "-1") == 2
+    """Negative --ticks is refused with exit 3 and an error line."""
+    assert run_demo(tmp_path, "neg", "--ticks", "-1") == 3
     assert capsys.readouterr().err.startswith("error: ")
 
 

@@ -28,10 +28,10 @@ def test_console_scripts_are_declared():
         (["--config", "/nonexistent/execution.toml"], "not found"),
     ],
 )
-def test_bad_settings_exit_2_with_one_line_naming_them(argv, named, capsys, tmp_path):
-    """A bad flag value or config file stops start-up: exit 2 and a message naming it."""
+def test_bad_settings_exit_3_with_one_line_naming_them(argv, named, capsys, tmp_path):
+    """A bad flag value or config file stops start-up: exit 3 and a message naming it."""
     code = main([*argv, "--archive", str(tmp_path)])
-    assert code == 2
+    assert code == 3
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and named in err and "\n" not in err
 

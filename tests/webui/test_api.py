@@ -163,11 +163,11 @@ def test_token_protects_api_and_pages(logs):
 
 
 def test_server_command_refuses_open_bind_without_token(capsys, monkeypatch):
-    """telemetry-dashboard --host 0.0.0.0 without a token exits 2 with one line."""
+    """telemetry-dashboard --host 0.0.0.0 without a token exits 3 with one line."""
     from src.webui.server import main
 
     monkeypatch.delenv("TELEMETRY_DASHBOARD_TOKEN", raising=False)
-    assert main(["--host", "0.0.0.0", "--port", "1"]) == 2
+    assert main(["--host", "0.0.0.0", "--port", "1"]) == 3
     err = capsys.readouterr().err
     assert "refusing to bind 0.0.0.0" in err and err.count("\n") == 1
 

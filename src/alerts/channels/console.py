@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from src.alerts import format as fmt
 from src.alerts.channels.base import Channel
+from src.cli.terminal import clean
 
 __all__ = ["ConsoleChannel"]
 
@@ -25,7 +26,7 @@ class ConsoleChannel(Channel):
         self._lock = threading.Lock()
 
     def send(self, note: dict[str, Any], timeout: float) -> str:
-        line = f"{fmt.iso(note['at'])} ALERT {fmt.text(note)} [{note['key']}]"
+        line = clean(f"{fmt.iso(note['at'])} ALERT {fmt.text(note)} [{note['key']}]")
         if self.target == "log" and self._stream is None:
             level = logging.INFO if note["event"] == "resolved" else _LEVEL.get(note["severity"])
             log.log(level or logging.WARNING, "%s", line)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from src.cli.common import Parser, fail
+from src.cli.terminal import CleanWriter
 
 EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_INPUT = 0, 1, 2, 3
 
@@ -43,7 +44,7 @@ exit codes:
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
-        prog="telemetry_health",
+        prog="telemetry-health",
         description="Health of the execution telemetry logs: disk, parse errors, retention, "
         "writer errors.",
         epilog=EPILOG,
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
-    out = stdout or sys.stdout
+    out = CleanWriter(stdout or sys.stdout)  # file names and messages come from the logs
     from src.cli.progress import step_progress
     from src.execution.config import ConfigError, load_config
     from src.ops.health.checks import HealthThresholds, run_checks

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from src.cli.common import Parser, fail
+from src.cli.terminal import CleanWriter
 
 EXIT_OK, EXIT_WARNING, EXIT_FAILED, EXIT_INPUT = 0, 1, 2, 3
 
@@ -47,7 +48,7 @@ exit codes:
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
-        prog="telemetry_retention",
+        prog="telemetry-retention",
         description="Compress and delete old execution telemetry logs (dry run by default).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
-    out = stdout or sys.stdout
+    out = CleanWriter(stdout or sys.stdout)  # file names and messages come from the logs
     from src.cli.progress import step_progress
     from src.execution.config import ConfigError, load_config
     from src.ops.retention.policy import RetentionPolicy
