@@ -1,17 +1,23 @@
 """The execution event: one record per intent, gate decision, order, fill or error.
 
 The six fields of the spec (``ts, session_id, symbol, mode, kind, payload``) are the line
-format every reader relies on. Three optional fields make the log usable for pairing and
-ordering: ``seq`` (per-session sequence number), ``event_id`` (unique) and ``mono_ns``
-(a monotonic clock reading, so latencies survive wall-clock steps). Readers that only
-know the six spec fields ignore the extra keys.
+format every reader relies on. ``ts`` is always kept (and so written) as a UTC instant: an
+aware value is converted, and a naive one - what the spec's own ``datetime.now()`` gives -
+is read as the host's local time, as Python means it (``dt.astimezone()``), then converted.
+Readers of *logs* are the other way round: a naive time in a line means UTC, so
+:meth:`ExecutionEvent.from_dict` attaches UTC to a naive logged value instead.
+
+Three optional fields make the log usable for pairing and ordering: ``seq`` (per-session
+sequence number), ``event_id`` (unique) and ``mono_ns`` (a monotonic clock reading, so
+latencies survive wall-clock steps). Readers that only know the six spec fields ignore the
+extra keys.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from src.execution.ids import new_id
@@ -43,7 +49,8 @@ def _new_event_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionEvent:
-    """One telemetry event. ``ts`` should be timezone-aware UTC; naive values mean UTC."""
+    """One telemetry event. ``ts`` becomes UTC: an aware value is converted, a naive one is
+    taken as local time (``datetime.now()``) and converted (see the module docstring)."""
 
     ts: datetime
     session_id: str
@@ -64,8 +71,16 @@ class ExecutionEvent:
             raise ValueError(
                 f"invalid event mode {self.mode!r}: expected one of {', '.join(MODES)}"
             )
-        if not isinstance(self.ts, datetime):
-            raise ValueError(f"invalid event ts {self.ts!r}: expected a datetime")
+        ts = self.ts
+        if not isinstance(ts, datetime):
+            raise ValueError(f"invalid event ts {ts!r}: expected a datetime")
+        if ts.tzinfo is not UTC:
+            try:
+                # Naive: local time (astimezone() assumes so); aware: the same instant in UTC.
+                utc = ts.astimezone(UTC)
+            except (OverflowError, OSError, ValueError):
+                raise ValueError(f"invalid event ts {ts!r}: out of the UTC range") from None
+            object.__setattr__(self, "ts", utc)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form: the spec's six keys first, then the optional extras."""
@@ -90,6 +105,8 @@ class ExecutionEvent:
         ts = data["ts"]
         if isinstance(ts, str):
             ts = datetime.fromisoformat(ts)
+        if isinstance(ts, datetime) and ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)  # a naive time in a log means UTC (not local time)
         payload = data.get("payload")
         extra: dict[str, Any] = {}
         if data.get("event_id") is not None:

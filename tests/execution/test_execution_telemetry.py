@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 
 from src.execution import ExecutionPipeline, OrderIntent, PaperExecutor
 from src.execution.events import ExecutionEvent, event_to_dict
@@ -86,5 +86,7 @@ def test_spec_event_api_reference():
         payload={"side": "buy", "quantity": 1.0, "current_price": 100000.0},
     )
     d = event.to_dict()
-    assert d["ts"] == "2025-01-01T12:00:00"
+    # A naive ts is the host's local time; it is written as the UTC instant.
+    local = datetime(2025, 1, 1, 12, 0, 0).astimezone()
+    assert d["ts"] == local.astimezone(UTC).isoformat()
     assert d == event_to_dict(event)
