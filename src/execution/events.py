@@ -11,10 +11,15 @@ Three optional fields make the log usable for pairing and ordering: ``seq`` (per
 sequence number), ``event_id`` (unique) and ``mono_ns`` (a monotonic clock reading, so
 latencies survive wall-clock steps). Readers that only know the six spec fields ignore the
 extra keys.
+
+A replayed or imported event is a new event: :func:`copy_of` gives it its own ``event_id``
+(so de-duplication by id, in the collector and in pairing, never mistakes it for the
+original) and keeps the original's id in ``payload["origin_event_id"]``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,10 +30,12 @@ from src.execution.ids import new_id
 __all__ = [
     "KINDS",
     "MODES",
+    "ORIGIN_EVENT_ID",
     "SEVERITIES",
     "EventKind",
     "ExecutionEvent",
     "Mode",
+    "copy_of",
     "event_severity",
     "event_to_dict",
 ]
@@ -39,6 +46,7 @@ KINDS: tuple[str, ...] = ("intent", "order", "fill", "gate", "error")
 MODES: tuple[str, ...] = ("backtest", "paper", "live")
 SEVERITIES: tuple[str, ...] = ("debug", "info", "warning", "error")
 
+ORIGIN_EVENT_ID = "origin_event_id"  # payload key: the event_id a replayed/imported event had
 _KIND_SET = frozenset(KINDS)
 _MODE_SET = frozenset(MODES)
 
@@ -122,6 +130,17 @@ class ExecutionEvent:
             mono_ns=data.get("mono_ns") if isinstance(data.get("mono_ns"), int) else None,
             **extra,
         )
+
+
+def copy_of(event: ExecutionEvent, event_id: str | None = None, **changes: Any) -> ExecutionEvent:
+    """``event`` emitted again (a replay, an import): a new ``event_id`` (``event_id`` or a
+    fresh one), the original's kept in ``payload["origin_event_id"]``; ``changes`` replace
+    other fields (``session_id``, ``ts``, ...)."""
+    payload = dict(event.payload)
+    payload[ORIGIN_EVENT_ID] = event.event_id
+    return dataclasses.replace(
+        event, payload=payload, event_id=event_id or _new_event_id(), **changes
+    )
 
 
 def event_to_dict(event: ExecutionEvent) -> dict[str, Any]:
