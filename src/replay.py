@@ -5,7 +5,10 @@ The target is any :class:`~src.execution.telemetry.ExecutionEventEmitter`: a
 which is how a replay shows up on its live feed), the configured sink chain, a Redis
 stream sink, a test's ``InMemoryEmitter``. Events are read through the query layer
 (same filters as everywhere) and rebuilt as :class:`ExecutionEvent` objects, so the sink
-sees exactly what the pipeline would have handed it.
+sees what the pipeline would have handed it, with one difference: each replayed event is a
+new event with its own ``event_id``, the original's kept in ``payload["origin_event_id"]``
+(:func:`~src.execution.events.copy_of`). Otherwise a collector or any reader that drops
+duplicates by id would drop the whole replay while the original is in its archive.
 
 Pacing: with ``speed`` the gap between two events' timestamps is waited out divided by
 ``speed`` (``speed=1`` is real time, ``10`` ten times faster); waits are measured from the
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from src.execution.events import ExecutionEvent
+from src.execution.events import ExecutionEvent, copy_of
 from src.export.run import matching_events
 from src.query.engine import BytesProgressFn, select_sessions
 from src.query.filters import EventFilter
@@ -95,11 +98,11 @@ def _rebuild(rec: Record, session_id: str | None) -> tuple[ExecutionEvent | None
         event = ExecutionEvent.from_dict(rec.data)
     except KeyError as exc:
         return None, f"missing {exc.args[0]}"
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         return None, str(exc).split(":")[0]
     if session_id is not None:
-        event = dataclasses.replace(event, session_id=session_id)
-    return event, ""
+        return copy_of(event, session_id=session_id), ""
+    return copy_of(event), ""
 
 
 def replay_events(

@@ -4,7 +4,13 @@ Stable imports: ``from src.execution import ExecutionPipeline, OrderIntent, Pape
 """
 
 from src.execution.events import ExecutionEvent, event_to_dict
-from src.execution.gates import Gate, KillSwitchGate, MaxNotionalGate, PriceSanityGate
+from src.execution.gates import (
+    Gate,
+    IntentValidationGate,
+    KillSwitchGate,
+    MaxNotionalGate,
+    PriceSanityGate,
+)
 from src.execution.market import MarketState
 from src.execution.models import ExecutionResult, Fill, GateDecision, Order, OrderIntent
 from src.execution.paper import PaperExecutor
@@ -17,6 +23,7 @@ __all__ = [
     "Fill",
     "Gate",
     "GateDecision",
+    "IntentValidationGate",
     "KillSwitchGate",
     "MarketState",
     "MaxNotionalGate",

@@ -1,17 +1,28 @@
 """The execution event: one record per intent, gate decision, order, fill or error.
 
 The six fields of the spec (``ts, session_id, symbol, mode, kind, payload``) are the line
-format every reader relies on. Three optional fields make the log usable for pairing and
-ordering: ``seq`` (per-session sequence number), ``event_id`` (unique) and ``mono_ns``
-(a monotonic clock reading, so latencies survive wall-clock steps). Readers that only
-know the six spec fields ignore the extra keys.
+format every reader relies on. ``ts`` is always kept (and so written) as a UTC instant: an
+aware value is converted, and a naive one - what the spec's own ``datetime.now()`` gives -
+is read as the host's local time, as Python means it (``dt.astimezone()``), then converted.
+Readers of *logs* are the other way round: a naive time in a line means UTC, so
+:meth:`ExecutionEvent.from_dict` attaches UTC to a naive logged value instead.
+
+Three optional fields make the log usable for pairing and ordering: ``seq`` (per-session
+sequence number), ``event_id`` (unique) and ``mono_ns`` (a monotonic clock reading, so
+latencies survive wall-clock steps). Readers that only know the six spec fields ignore the
+extra keys.
+
+A replayed or imported event is a new event: :func:`copy_of` gives it its own ``event_id``
+(so de-duplication by id, in the collector and in pairing, never mistakes it for the
+original) and keeps the original's id in ``payload["origin_event_id"]``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from src.execution.ids import new_id
@@ -19,10 +30,12 @@ from src.execution.ids import new_id
 __all__ = [
     "KINDS",
     "MODES",
+    "ORIGIN_EVENT_ID",
     "SEVERITIES",
     "EventKind",
     "ExecutionEvent",
     "Mode",
+    "copy_of",
     "event_severity",
     "event_to_dict",
 ]
@@ -33,6 +46,7 @@ KINDS: tuple[str, ...] = ("intent", "order", "fill", "gate", "error")
 MODES: tuple[str, ...] = ("backtest", "paper", "live")
 SEVERITIES: tuple[str, ...] = ("debug", "info", "warning", "error")
 
+ORIGIN_EVENT_ID = "origin_event_id"  # payload key: the event_id a replayed/imported event had
 _KIND_SET = frozenset(KINDS)
 _MODE_SET = frozenset(MODES)
 
@@ -43,7 +57,8 @@ def _new_event_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionEvent:
-    """One telemetry event. ``ts`` should be timezone-aware UTC; naive values mean UTC."""
+    """One telemetry event. ``ts`` becomes UTC: an aware value is converted, a naive one is
+    taken as local time (``datetime.now()``) and converted (see the module docstring)."""
 
     ts: datetime
     session_id: str
@@ -64,8 +79,16 @@ class ExecutionEvent:
             raise ValueError(
                 f"invalid event mode {self.mode!r}: expected one of {', '.join(MODES)}"
             )
-        if not isinstance(self.ts, datetime):
-            raise ValueError(f"invalid event ts {self.ts!r}: expected a datetime")
+        ts = self.ts
+        if not isinstance(ts, datetime):
+            raise ValueError(f"invalid event ts {ts!r}: expected a datetime")
+        if ts.tzinfo is not UTC:
+            try:
+                # Naive: local time (astimezone() assumes so); aware: the same instant in UTC.
+                utc = ts.astimezone(UTC)
+            except (OverflowError, OSError, ValueError):
+                raise ValueError(f"invalid event ts {ts!r}: out of the UTC range") from None
+            object.__setattr__(self, "ts", utc)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form: the spec's six keys first, then the optional extras."""
@@ -90,6 +113,8 @@ class ExecutionEvent:
         ts = data["ts"]
         if isinstance(ts, str):
             ts = datetime.fromisoformat(ts)
+        if isinstance(ts, datetime) and ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)  # a naive time in a log means UTC (not local time)
         payload = data.get("payload")
         extra: dict[str, Any] = {}
         if data.get("event_id") is not None:
@@ -105,6 +130,17 @@ class ExecutionEvent:
             mono_ns=data.get("mono_ns") if isinstance(data.get("mono_ns"), int) else None,
             **extra,
         )
+
+
+def copy_of(event: ExecutionEvent, event_id: str | None = None, **changes: Any) -> ExecutionEvent:
+    """``event`` emitted again (a replay, an import): a new ``event_id`` (``event_id`` or a
+    fresh one), the original's kept in ``payload["origin_event_id"]``; ``changes`` replace
+    other fields (``session_id``, ``ts``, ...)."""
+    payload = dict(event.payload)
+    payload[ORIGIN_EVENT_ID] = event.event_id
+    return dataclasses.replace(
+        event, payload=payload, event_id=event_id or _new_event_id(), **changes
+    )
 
 
 def event_to_dict(event: ExecutionEvent) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 """Pre-trade gates: each looks at an intent and says pass or block, with a reason.
 
 A gate is any object with a ``name`` and ``check(intent, market) -> GateDecision``.
+Every pipeline runs :class:`IntentValidationGate` first, whatever gates it is given: that
+is the "validated order" step, so each intent gets at least one gate decision, and the
+other gates only ever see well-formed intents.
 """
 
 from __future__ import annotations
@@ -13,13 +16,41 @@ from typing import Protocol
 from src.execution.market import MarketState
 from src.execution.models import GateDecision, OrderIntent
 
-__all__ = ["Gate", "KillSwitchGate", "MaxNotionalGate", "PriceSanityGate"]
+__all__ = [
+    "Gate",
+    "IntentValidationGate",
+    "KillSwitchGate",
+    "MaxNotionalGate",
+    "PriceSanityGate",
+]
 
 
 class Gate(Protocol):
     name: str
 
     def check(self, intent: OrderIntent, market: MarketState) -> GateDecision: ...
+
+
+class IntentValidationGate:
+    """Block an intent that cannot become an order, naming its first bad value.
+
+    The checks are :class:`~src.execution.models.OrderIntent`'s own (made when it was
+    built): symbol a non-empty string, side buy or sell, quantity (and any price) a finite
+    number > 0, order type market or limit, a limit price exactly for limit orders, a safe
+    session id. Anything that is not an ``OrderIntent`` at all is blocked too.
+    """
+
+    name = "IntentValidation"
+
+    def check(self, intent: OrderIntent, market: MarketState) -> GateDecision:
+        if not isinstance(intent, OrderIntent):
+            shown = repr(intent)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            return GateDecision(False, f"invalid intent {shown}: not an OrderIntent")
+        problem = intent.problem
+        if problem is not None:
+            return GateDecision(False, problem)
+        return GateDecision(True, "valid")
 
 
 class PriceSanityGate:

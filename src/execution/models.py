@@ -16,17 +16,33 @@ OrderType = Literal["market", "limit"]
 Status = Literal["filled", "open", "blocked", "error"]
 
 
+class _Invalid(ValueError):
+    """One field of an intent that cannot become an order; the message names the value."""
+
+
 def _positive(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"invalid {name} {value!r}: expected a number")
+        raise _Invalid(f"invalid {name} {value!r}: expected a number")
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"invalid {name} {value!r}: must be a finite number > 0")
+        raise _Invalid(f"invalid {name} {value!r}: must be a finite number > 0")
     return float(value)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderIntent:
-    """A strategy's wish to trade; validated on construction."""
+    """A strategy's wish to trade.
+
+    Building one never raises for the order's fields: a malformed intent (a side that is
+    neither buy nor sell, a quantity that is not a finite number > 0, a limit order without
+    a price, ...) is still an intent, and the pipeline's first gate,
+    :class:`~src.execution.gates.IntentValidationGate`, blocks it with :attr:`problem` as the
+    reason before any order exists. Valid values are normalised (``"BUY"`` -> ``"buy"``,
+    ``3`` -> ``3.0``). :meth:`validate` raises the problem for callers outside a pipeline.
+    """
 
     symbol: str
     side: Side
@@ -37,32 +53,54 @@ class OrderIntent:
     strategy_key: str | None = None
     session_id: str = "default"
     intent_id: str = field(default_factory=lambda: new_id("int"))
+    problem: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        try:
+            self._normalise()
+        except _Invalid as exc:
+            object.__setattr__(self, "problem", str(exc))
+
+    def _normalise(self) -> None:
+        # Checked in a fixed order; the first problem found is the reason given.
+        setattr_ = object.__setattr__
         if not isinstance(self.symbol, str) or not self.symbol.strip():
-            raise ValueError(f"invalid symbol {self.symbol!r}: must be a non-empty string")
-        side = self.side.lower() if isinstance(self.side, str) else self.side
+            raise _Invalid(f"invalid symbol {self.symbol!r}: must be a non-empty string")
+        side = _lower(self.side)
         if side not in ("buy", "sell"):
-            raise ValueError(f"invalid side {self.side!r}: expected 'buy' or 'sell'")
-        object.__setattr__(self, "side", side)
-        object.__setattr__(self, "quantity", _positive("quantity", self.quantity))
+            raise _Invalid(f"invalid side {self.side!r}: expected 'buy' or 'sell'")
+        setattr_(self, "side", side)
+        setattr_(self, "quantity", _positive("quantity", self.quantity))
         if self.current_price is not None:
-            object.__setattr__(
-                self, "current_price", _positive("current_price", self.current_price)
-            )
-        order_type = self.order_type.lower() if isinstance(self.order_type, str) else None
+            setattr_(self, "current_price", _positive("current_price", self.current_price))
+        order_type = _lower(self.order_type)
         if order_type not in ("market", "limit"):
-            raise ValueError(
-                f"invalid order_type {self.order_type!r}: expected 'market' or 'limit'"
-            )
-        object.__setattr__(self, "order_type", order_type)
+            raise _Invalid(f"invalid order_type {self.order_type!r}: expected 'market' or 'limit'")
+        setattr_(self, "order_type", order_type)
         if order_type == "limit":
             if self.limit_price is None:
-                raise ValueError("invalid limit_price None: a limit order needs a limit_price")
-            object.__setattr__(self, "limit_price", _positive("limit_price", self.limit_price))
+                raise _Invalid("invalid limit_price None: a limit order needs a limit_price")
+            setattr_(self, "limit_price", _positive("limit_price", self.limit_price))
         elif self.limit_price is not None:
-            raise ValueError(f"invalid limit_price {self.limit_price!r}: only for limit orders")
-        validate_session_id(self.session_id)
+            raise _Invalid(f"invalid limit_price {self.limit_price!r}: only for limit orders")
+        if self.strategy_key is not None and not isinstance(self.strategy_key, str):
+            raise _Invalid(f"invalid strategy_key {self.strategy_key!r}: must be a string")
+        if not isinstance(self.intent_id, str) or not self.intent_id:
+            raise _Invalid(f"invalid intent_id {self.intent_id!r}: must be a non-empty string")
+        try:
+            validate_session_id(self.session_id)
+        except ValueError as exc:
+            raise _Invalid(str(exc)) from None
+
+    @property
+    def valid(self) -> bool:
+        return self.problem is None
+
+    def validate(self) -> OrderIntent:
+        """Return the intent, or raise ``ValueError`` naming its first bad value."""
+        if self.problem is not None:
+            raise ValueError(self.problem)
+        return self
 
     @property
     def reference_price(self) -> float | None:

@@ -2,7 +2,10 @@
 
 ``submit_order`` emits ``intent``, one ``gate`` event per gate evaluated, then ``order`` and
 ``fill`` (or ``error`` when the executor fails). A blocking gate stops the intent: no order
-is created and the result names the gate and its reason.
+is created and the result names the gate and its reason. The first gate is always
+:class:`~src.execution.gates.IntentValidationGate` (added to whatever gates are given, also
+to none): a malformed intent is blocked there with a reason, never raised to the caller,
+and every intent gets at least one gate decision.
 
 Telemetry never hurts trading: building or emitting an event is guarded, failures are
 counted in :attr:`ExecutionPipeline.telemetry_errors` and logged (rate-limited), and the
@@ -26,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from src.execution.events import MODES, ExecutionEvent
+from src.execution.gates import IntentValidationGate
 from src.execution.ids import new_id
 from src.execution.market import MarketState
 from src.execution.models import ExecutionResult, Fill, GateDecision, Order, OrderIntent
@@ -44,7 +48,7 @@ class ExecutionPipeline:
         self,
         executor: Any,
         emitter: Any = None,
-        gates: Iterable[Any] = (),
+        gates: Iterable[Any] | None = (),
         mode: str = "paper",
         *,
         market: MarketState | None = None,
@@ -53,7 +57,8 @@ class ExecutionPipeline:
             raise ValueError(f"invalid mode {mode!r}: expected one of {', '.join(MODES)}")
         self._executor = executor
         self._emitter = emitter
-        self._gates = tuple(gates)
+        given = tuple(g for g in gates or () if not isinstance(g, IntentValidationGate))
+        self._gates = (IntentValidationGate(), *given)
         self.mode = mode
         self.market = market if market is not None else MarketState()
         self.telemetry_errors = 0
@@ -64,6 +69,7 @@ class ExecutionPipeline:
 
     @property
     def gates(self) -> tuple[Any, ...]:
+        """Every gate an intent passes, in order: intent validation first."""
         return self._gates
 
     # -- market data ---------------------------------------------------------------------
@@ -82,32 +88,35 @@ class ExecutionPipeline:
 
     # -- the order path ------------------------------------------------------------------
     def submit_order(self, intent: OrderIntent) -> ExecutionResult:
-        sid, symbol = intent.session_id, intent.symbol
+        if intent.__class__ is OrderIntent and intent.problem is None:
+            sid, symbol, iid = intent.session_id, intent.symbol, intent.intent_id
+        else:
+            sid, symbol, iid = _names(intent)  # whatever it holds, it is still logged
         self._emit(
             "intent",
             sid,
             symbol,
             {
-                "intent_id": intent.intent_id,
-                "side": intent.side,
-                "quantity": intent.quantity,
-                "current_price": intent.current_price,
-                "strategy_key": intent.strategy_key,
-                "order_type": intent.order_type,
-                "limit_price": intent.limit_price,
+                "intent_id": iid,
+                "side": getattr(intent, "side", None),
+                "quantity": getattr(intent, "quantity", None),
+                "current_price": getattr(intent, "current_price", None),
+                "strategy_key": getattr(intent, "strategy_key", None),
+                "order_type": getattr(intent, "order_type", None),
+                "limit_price": getattr(intent, "limit_price", None),
             },
         )
         decisions: list[tuple[str, GateDecision]] = []
         for gate in self._gates:
             name = getattr(gate, "name", type(gate).__name__)
-            decision = self._check_gate(gate, name, intent)
+            decision = self._check_gate(gate, name, intent, sid, symbol, iid)
             decisions.append((name, decision))
             self._emit(
                 "gate",
                 sid,
                 symbol,
                 {
-                    "intent_id": intent.intent_id,
+                    "intent_id": iid,
                     "gate_name": name,
                     "passed": decision.passed,
                     "reason": decision.reason,
@@ -183,7 +192,9 @@ class ExecutionPipeline:
             gate_decisions=tuple(decisions),
         )
 
-    def _check_gate(self, gate: Any, name: str, intent: OrderIntent) -> GateDecision:
+    def _check_gate(
+        self, gate: Any, name: str, intent: OrderIntent, sid: str, symbol: str, iid: Any
+    ) -> GateDecision:
         # A gate that crashes blocks (fails closed) and leaves an error event behind.
         try:
             decision = gate.check(intent, self.market)
@@ -194,12 +205,12 @@ class ExecutionPipeline:
             message = f"{type(exc).__name__}: {exc}"
             self._emit(
                 "error",
-                intent.session_id,
-                intent.symbol,
+                sid,
+                symbol,
                 {
                     "error": f"gate {name} failed: {message}",
                     "stacktrace": traceback.format_exc()[-_MAX_STACKTRACE:],
-                    "intent_id": intent.intent_id,
+                    "intent_id": iid,
                     "stage": "gate",
                 },
             )
@@ -239,6 +250,18 @@ class ExecutionPipeline:
                     type(exc).__name__,
                     exc,
                 )
+
+
+def _names(intent: Any) -> tuple[str, str, Any]:
+    """Session, symbol and intent id to log a malformed intent under (text, never raising)."""
+    sid = getattr(intent, "session_id", "default")
+    symbol = getattr(intent, "symbol", "")
+    iid = getattr(intent, "intent_id", None)
+    return (
+        sid if isinstance(sid, str) else repr(sid),
+        symbol if isinstance(symbol, str) else repr(symbol),
+        iid if iid is None or isinstance(iid, (str, int, float)) else repr(iid),
+    )
 
 
 def _fill_payload(fill: Fill) -> dict[str, Any]:

@@ -61,8 +61,8 @@ def encode_event_line(event: ExecutionEvent) -> bytes:
     """
     ts = event.ts
     tz = ts.tzinfo
-    # orjson writes aware-UTC and naive datetimes exactly as isoformat() does, 4x faster;
-    # other zones go through isoformat() so the line always matches it.
+    # An event's ts is always UTC (ExecutionEvent converts it): orjson writes it exactly as
+    # isoformat() does, 4x faster. The other branch is for objects built around the check.
     ts_json = _dumps(ts) if tz is None or tz is _UTC else _dumps(ts.isoformat())
     key = (event.session_id, event.symbol, event.mode, event.kind)
     middle = _middle_cache.get(key) or _encode_middle(key)

@@ -12,7 +12,11 @@ Rules (each a spelling other systems use for something this schema already has):
   ``live``, ``MARKET``/``LMT`` -> ``market``/``limit``, kinds such as ``EXECUTION`` ->
   ``fill``; numbers written as text become numbers, ``"true"``/``"1"`` booleans;
 * times: ISO 8601 with ``Z``, an offset, or none (UTC), or epoch seconds, milliseconds,
-  microseconds or nanoseconds; all become UTC.
+  microseconds or nanoseconds; all become UTC;
+* ids: an imported event is a new event, with an ``event_id`` of its own (stable: derived
+  from the target session and the row), so it never collides with the event it was
+  exported from; the record's own id (``event_id``, ``id``, ``uuid``) is kept in
+  ``payload["origin_event_id"]``.
 
 Anything that still does not fit (no time, an unknown kind, a price that is not a number,
 an unsafe session id) raises :class:`RowError` with the reason; the importer reports the
@@ -28,7 +32,8 @@ from typing import Any
 
 import orjson
 
-from src.execution.events import ExecutionEvent
+from src.execution.events import ORIGIN_EVENT_ID, ExecutionEvent
+from src.execution.ids import new_id
 from src.execution.session_ids import validate_session_id
 from src.export.columns import BOOLEAN_KEYS, FLAT_COLUMNS, NUMERIC_KEYS
 
@@ -205,8 +210,9 @@ def normalize(
     """The event ``raw`` describes, in this project's schema; ``RowError`` if it cannot be.
 
     ``session_id`` replaces the record's own (or supplies a missing one); ``mode`` supplies
-    a missing mode. ``identity`` (e.g. the file and line) seeds a stable ``event_id`` for
-    records without one, so importing the same file twice gives the same ids.
+    a missing mode. ``identity`` (e.g. the file, line and row) with the session seeds the
+    new ``event_id``, so importing the same file twice gives the same ids (without it the
+    id is random); the record's own id goes to ``payload["origin_event_id"]``.
     """
     top: dict[str, Any] = {}
     used: set[str] = set()
@@ -248,9 +254,15 @@ def normalize(
         raise RowError("payload is not an object")
     elif extra:
         payload = {**extra, **payload}
-    event_id = top.get("event_id")
-    if event_id is None:
-        event_id = "evt-imp-" + hashlib.blake2b(identity, digest_size=10).hexdigest()
+    payload = _normalize_payload(kind, payload)
+    origin = top.get("event_id")
+    if origin is not None:
+        payload[ORIGIN_EVENT_ID] = origin if isinstance(origin, str) else str(origin)
+    if identity:
+        seed = sid.encode() + b"\0" + identity
+        event_id = "evt-imp-" + hashlib.blake2b(seed, digest_size=10).hexdigest()
+    else:
+        event_id = new_id("evt")
     symbol = top.get("symbol", "")
     return ExecutionEvent(
         ts=ts,
@@ -258,8 +270,8 @@ def normalize(
         symbol=symbol if isinstance(symbol, str) else str(symbol),
         mode=mode_name,
         kind=kind,
-        payload=_normalize_payload(kind, payload),
+        payload=payload,
         seq=_int("seq", top.get("seq")),
-        event_id=str(event_id),
+        event_id=event_id,
         mono_ns=_int("mono_ns", top.get("mono_ns")),
     )

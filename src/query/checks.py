@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CRITICAL", "OK", "WARNING", "CheckThresholds", "Finding", "evaluate", "worst"]
+__all__ = ["CRITICAL", "INFO", "OK", "WARNING", "CheckThresholds", "Finding", "evaluate", "worst"]
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
-_RANK = {OK: 0, WARNING: 1, CRITICAL: 2}
+INFO = "info"  # worth knowing, not a problem: counts as ok
+_RANK = {OK: 0, INFO: 0, WARNING: 1, CRITICAL: 2}
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ class Finding:
 
 
 def worst(findings: list[Finding]) -> str:
-    return max((f.severity for f in findings), key=_RANK.__getitem__, default=OK)
+    """The most severe finding's severity; ``ok`` when nothing is worse than info."""
+    found = max((f.severity for f in findings), key=_RANK.__getitem__, default=OK)
+    return OK if found == INFO else found
 
 
 def _pct(x: float) -> str:
@@ -83,14 +86,27 @@ def evaluate(summary: dict[str, Any], t: CheckThresholds | None = None) -> list[
         )
 
     orphan = fills["fills_without_orders"] + fills["duplicate_fills"]
-    out.append(
-        Finding(
-            "fills_without_orders",
-            WARNING if orphan else OK,
-            f"{fills['fills_without_orders']} fills without an order, "
-            f"{fills['duplicate_fills']} duplicate fills",
+    if fills["orders"] == 0 and fills["fills_without_orders"] and not fills["duplicate_fills"]:
+        # No order event at all: the orders are not logged (a sink filter such as the spec's
+        # include_kinds = ["intent", "fill", "error"]), not missing. Fills pair to their
+        # intents by intent_id instead.
+        out.append(
+            Finding(
+                "fills_without_orders",
+                INFO,
+                f"{fills['fills_without_orders']} fills and no order events: orders are not "
+                "logged here; fills were paired to intents by intent_id",
+            )
         )
-    )
+    else:
+        out.append(
+            Finding(
+                "fills_without_orders",
+                WARNING if orphan else OK,
+                f"{fills['fills_without_orders']} fills without an order, "
+                f"{fills['duplicate_fills']} duplicate fills",
+            )
+        )
 
     ts = summary["timestamps"]
     jump = ts["max_backward_jump_s"]

@@ -107,7 +107,7 @@ NAME_FIELDS = ("session_id", "symbol")
 KIND_NAME_FIELDS: dict[str, tuple[str, ...]] = {
     "intent": ("intent_id", "side"),
     "order": ("client_id", "intent_id", "side", "order_id"),
-    "fill": ("client_id", "side", "order_id"),
+    "fill": ("client_id", "intent_id", "side", "order_id"),
     "gate": ("gate_name",),
 }
 PAYLOAD_NAME_FIELDS = ("intent_id", "client_id", "order_id", "side", "gate_name")

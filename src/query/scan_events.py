@@ -48,6 +48,7 @@ class OrderPayload(msgspec.Struct, gc=False):
 
 class FillPayload(msgspec.Struct, gc=False):
     client_id: Scalar = None
+    intent_id: Scalar = None  # pairs the fill with its intent when no order is logged
     side: Scalar = None
     filled_quantity: Any = None
     fill_price: Any = None

@@ -82,3 +82,39 @@ def test_dry_run_and_refusals(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("x")
     assert main([str(tmp_path / "notes.txt")]) == EXIT_INPUT
     assert "name it with --format" in capsys.readouterr().err
+
+
+def test_an_imported_copy_does_not_collide_with_its_original(tmp_path):
+    """Export a session and import it next to the original as another session: the copy's
+    events have ids of their own (the original's in payload origin_event_id), so a summary
+    of the whole root counts both sessions' fills, none as a duplicate."""
+    import shutil
+    import subprocess
+    import sys
+
+    from src.query.engine import summarize
+    from src.query.filters import EventFilter
+
+    root = tmp_path / "logs"
+    root.mkdir()
+    shutil.copy(FIX / "session_clean.jsonl", root)
+    exported = tmp_path / "clean.jsonl"
+    for argv in (
+        ["src.cli.export_telemetry", "--path", str(root), "--session", "session_clean",
+         "--format", "jsonl", "--output", str(exported)],
+        ["src.cli.import_telemetry", str(exported), "--path", str(root),
+         "--session-id", "clean-copy"],
+    ):  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", *argv], cwd=FIX.parents[2], capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert done.returncode == EXIT_OK, done.stderr
+    original = [orjson.loads(x) for x in (root / "session_clean.jsonl").read_bytes().splitlines()]
+    copy = [orjson.loads(x) for x in (root / "clean-copy.jsonl").read_bytes().splitlines()]
+    assert [c["payload"]["origin_event_id"] for c in copy] == [o["event_id"] for o in original]
+    assert not {c["event_id"] for c in copy} & {o["event_id"] for o in original}
+    one = summarize(root, EventFilter.build(session_id="session_clean"))["fills"]
+    both = summarize(root, EventFilter())["fills"]
+    assert both["fills"] == 2 * one["fills"] > 0
+    assert both["duplicate_fills"] == 0

@@ -10,6 +10,7 @@ import pytest
 
 from src.cli.common import EXIT_FAILED, EXIT_INPUT, EXIT_OK
 from src.cli.replay_telemetry import main
+from src.execution.events import ExecutionEvent
 from src.query.engine import iter_events
 from src.query.filters import EventFilter
 
@@ -39,9 +40,15 @@ def test_into_another_directory_as_a_new_session(tmp_path, capsys):
     assert "replayed 25 events" in capsys.readouterr().err
     replayed = events(tmp_path, "incident-1")
     original = events(FIX, "session_latency")
-    assert [{**r, "session_id": "x"} for r in replayed] == [
-        {**r, "session_id": "x"} for r in original
-    ]
+    # New events (own ids), the original's id kept in the payload; everything else equal.
+    assert [r["payload"]["origin_event_id"] for r in replayed] == [r["event_id"] for r in original]
+    assert not {r["event_id"] for r in replayed} & {r["event_id"] for r in original}
+
+    def same(r: dict) -> dict:
+        payload = {k: v for k, v in r["payload"].items() if k != "origin_event_id"}
+        return {**r, "session_id": "x", "event_id": "x", "payload": payload}
+
+    assert [same(r) for r in replayed] == [same(r) for r in original]
 
 
 def test_daily_rotation_and_filters(tmp_path):
@@ -139,3 +146,57 @@ def test_bad_input_exit_3(capsys, args, message):
         code = exc.code
     assert code == EXIT_INPUT
     assert message in capsys.readouterr().err
+
+
+def test_replay_through_redis_reaches_the_archive_while_the_original_is_there(
+    redis_server, tmp_path
+):
+    """telemetry-replay --into-config (Redis backend) --as-session X, with the original
+    session already archived by the same collector: every replayed event lands in X's file
+    (none dropped as a duplicate of its original), each naming its original's id."""
+    import subprocess
+    import sys
+
+    from src.execution.telemetry import RedisStreamEmitter
+    from src.streaming.collector import Collector
+
+    stream = "t:replay"
+    archive = tmp_path / "archive"
+    original = [ExecutionEvent.from_dict(e) for e in events(FIX, "session_latency")]
+    sink = RedisStreamEmitter(redis_server.url, stream=stream)
+    for event in original:
+        sink.emit(event)
+    assert sink.flush(timeout=30)
+    sink.close()
+    config = tmp_path / "execution.toml"
+    config.write_text(
+        f'[execution.telemetry]\nbackend = "redis"\nheartbeat_interval_s = 0\n'
+        f'[execution.telemetry.redis]\nurl = "{redis_server.url}"\nstream = "{stream}"\n'
+    )
+    with Collector(redis_server.url, archive_path=str(archive), stream=stream, consumer="c1",
+                   block_ms=50, fsync="none") as collector:  # fmt: skip
+        drain(collector)
+        assert collector.stats.written == len(original) == 25
+        done = subprocess.run(
+            [sys.executable, "-m", "src.cli.replay_telemetry", "--path", str(archive),
+             "--session", "session_latency", "--into-config", str(config),
+             "--as-session", "incident-x"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == EXIT_OK, done.stderr
+        drain(collector)
+        assert collector.stats.duplicates == 0
+    replayed = events(archive, "incident-x")
+    assert len(replayed) == 25
+    assert [r["payload"]["origin_event_id"] for r in replayed] == [e.event_id for e in original]
+    assert len(events(archive, "session_latency")) == 25
+
+
+def drain(collector, rounds: int = 200) -> None:
+    """Step the collector until a round finds nothing to do (bounded)."""
+    idle = 0
+    for _ in range(rounds):
+        idle = idle + 1 if collector.step() == 0 else 0
+        if idle >= 2:
+            return
+    raise AssertionError("collector never went idle")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 
 from src.execution import ExecutionPipeline, OrderIntent, PaperExecutor
 from src.execution.events import ExecutionEvent, event_to_dict
@@ -17,7 +17,8 @@ from src.execution.telemetry import (
 
 
 def test_spec_integration_example_writes_intent_order_fill(tmp_path):
-    """Pipeline + JsonlExecutionLogger: the session file holds intent, order, fill in order."""
+    """Pipeline + JsonlExecutionLogger: the session file holds intent, the validation gate's
+    decision, order, fill in order."""
     emitter = JsonlExecutionLogger(str(tmp_path / "test_logs"))
     pipeline = ExecutionPipeline(executor=PaperExecutor(), emitter=emitter)
     intent = OrderIntent(
@@ -27,11 +28,12 @@ def test_spec_integration_example_writes_intent_order_fill(tmp_path):
     assert result.filled
     lines = (tmp_path / "test_logs" / "session_123.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
-    assert [r["kind"] for r in records] == ["intent", "order", "fill"]
+    assert [r["kind"] for r in records] == ["intent", "gate", "order", "fill"]
     assert all(
         list(r)[:6] == ["ts", "session_id", "symbol", "mode", "kind", "payload"] for r in records
     )
-    intent_rec, order_rec, fill_rec = records
+    intent_rec, gate_rec, order_rec, fill_rec = records
+    assert gate_rec["payload"]["gate_name"] == "IntentValidation" and gate_rec["payload"]["passed"]
     assert intent_rec["payload"]["side"] == "buy" and intent_rec["payload"]["quantity"] == 1.0
     assert order_rec["payload"]["order_type"] == "market"
     assert order_rec["payload"]["intent_id"] == intent_rec["payload"]["intent_id"]
@@ -69,10 +71,11 @@ def test_spec_custom_emitter_example_counts_by_kind(tmp_path):
     emitter.close()
     assert counter.counts == {
         "execution_intent_total": 3,
+        "execution_gate_total": 3,
         "execution_order_total": 3,
         "execution_fill_total": 3,
     }
-    assert len((tmp_path / "default.jsonl").read_text().splitlines()) == 9
+    assert len((tmp_path / "default.jsonl").read_text().splitlines()) == 12
 
 
 def test_spec_event_api_reference():
@@ -86,5 +89,7 @@ def test_spec_event_api_reference():
         payload={"side": "buy", "quantity": 1.0, "current_price": 100000.0},
     )
     d = event.to_dict()
-    assert d["ts"] == "2025-01-01T12:00:00"
+    # A naive ts is the host's local time; it is written as the UTC instant.
+    local = datetime(2025, 1, 1, 12, 0, 0).astimezone()
+    assert d["ts"] == local.astimezone(UTC).isoformat()
     assert d == event_to_dict(event)

@@ -107,16 +107,26 @@ def test_intent_is_frozen():
         ({"session_id": "a\nb"}, "invalid session_id 'a\\nb'"),
     ],
 )
-def test_invalid_intent_fails_naming_the_value(changes, shown):
-    """Each bad field raises ValueError whose message names the field and the bad value."""
+def test_invalid_intent_is_built_and_names_its_bad_value(changes, shown):
+    """A bad field does not raise on construction (the pipeline's validation gate blocks the
+    intent instead); ``problem`` names the field and the value, ``validate()`` raises it."""
+    it = intent(**changes)
+    assert it.valid is False
+    assert it.problem is not None and shown in it.problem
     with pytest.raises(ValueError, match=re.escape(shown)):
-        intent(**changes)
+        it.validate()
+
+
+def test_valid_intent_has_no_problem():
+    """A well-formed intent: no problem, validate() returns it."""
+    it = intent()
+    assert (it.valid, it.problem) == (True, None)
+    assert it.validate() is it
 
 
 def test_limit_price_on_market_order_message_says_why():
     """A limit price on a market order is refused as belonging only to limit orders."""
-    with pytest.raises(ValueError, match="only for limit orders"):
-        intent(order_type="market", limit_price=1.0)
+    assert "only for limit orders" in intent(order_type="market", limit_price=1.0).problem
 
 
 def test_reference_price_is_limit_for_limits_and_quote_for_markets():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from src.execution import (
     ExecutionEvent,
     ExecutionPipeline,
     GateDecision,
+    IntentValidationGate,
     KillSwitchGate,
     MarketState,
     OrderIntent,
@@ -100,7 +102,8 @@ def by_kind(events: InMemoryEmitter, kind: str) -> list[ExecutionEvent]:
 
 
 def test_filled_intent_emits_intent_gates_order_fill_in_order():
-    """A passing intent emits intent, one gate event per gate (in gate order), order, fill."""
+    """A passing intent emits intent, one gate event per gate (intent validation first, then
+    the given gates in order), order, fill."""
     with capture_events() as events:
         pipeline = ExecutionPipeline(
             executor=PaperExecutor(),
@@ -109,8 +112,9 @@ def test_filled_intent_emits_intent_gates_order_fill_in_order():
         )
         result = pipeline.submit_order(intent())
     assert result.status == "filled"
-    assert events.kinds() == ["intent", "gate", "gate", "order", "fill"]
-    assert [e.payload["gate_name"] for e in by_kind(events, "gate")] == ["First", "Second"]
+    assert events.kinds() == ["intent", "gate", "gate", "gate", "order", "fill"]
+    names = [e.payload["gate_name"] for e in by_kind(events, "gate")]
+    assert names == ["IntentValidation", "First", "Second"]
 
 
 def test_event_envelope_fields():
@@ -118,7 +122,7 @@ def test_event_envelope_fields():
     with capture_events() as events:
         pipeline = ExecutionPipeline(PaperExecutor(), events, mode="backtest")
         pipeline.submit_order(intent(symbol="ETH-USD", current_price=3_500.0, session_id="s-9"))
-    assert len(events) == 3
+    assert len(events) == 4  # intent, the validation gate, order, fill
     for event in events:
         assert (event.session_id, event.symbol, event.mode) == ("s-9", "ETH-USD", "backtest")
 
@@ -129,8 +133,9 @@ def test_payload_has_the_spec_keys(kind):
     with capture_events() as events:
         pipeline = ExecutionPipeline(PaperExecutor(), events, gates=[RecordingGate("G")])
         pipeline.submit_order(intent())
-    (event,) = by_kind(events, kind)
-    assert SPEC_KEYS[kind] <= set(event.payload)
+    for event in by_kind(events, kind):
+        assert SPEC_KEYS[kind] <= set(event.payload)
+    assert len(by_kind(events, kind)) == (2 if kind == "gate" else 1)
 
 
 def test_payload_values_match_the_intent_order_and_fill():
@@ -142,7 +147,8 @@ def test_payload_values_match_the_intent_order_and_fill():
             gates=[RecordingGate("G", reason="fine")],
         )
         result = pipeline.submit_order(intent(side="BUY", quantity=0.5, current_price=100_000.0))
-    intent_p, gate_p, order_p, fill_p = (e.payload for e in events)
+    intent_p, valid_p, gate_p, order_p, fill_p = (e.payload for e in events)
+    assert valid_p == {**valid_p, "gate_name": "IntentValidation", "passed": True}
     assert (intent_p["side"], intent_p["quantity"], intent_p["current_price"]) == (
         "buy",
         0.5,
@@ -177,6 +183,104 @@ def test_correlation_ids_link_intent_order_and_fill():
     assert intents[0].payload["intent_id"] != intents[1].payload["intent_id"]
 
 
+# -- intent validation: the first gate of every pipeline ---------------------------------
+
+
+def test_the_spec_two_argument_pipeline_emits_a_gate_decision_per_intent():
+    """ExecutionPipeline(executor=..., emitter=...) as the spec writes it: each intent gets
+    the IntentValidation gate decision between intent and order."""
+    with capture_events() as events:
+        pipeline = ExecutionPipeline(executor=PaperExecutor(), emitter=events)
+        results = [pipeline.submit_order(intent()) for _ in range(3)]
+    assert [r.status for r in results] == ["filled"] * 3
+    assert events.kinds() == ["intent", "gate", "order", "fill"] * 3
+    for gate in by_kind(events, "gate"):
+        assert gate.payload["gate_name"] == "IntentValidation"
+        assert gate.payload["passed"] is True
+    intents = by_kind(events, "intent")
+    assert [g.payload["intent_id"] for g in by_kind(events, "gate")] == [
+        i.payload["intent_id"] for i in intents
+    ]
+
+
+@pytest.mark.parametrize("gates", [None, [], ()])
+def test_validation_gate_is_there_even_without_gates(gates):
+    """gates=None, [] or () still validate: the pipeline's gates start with it."""
+    pipeline = ExecutionPipeline(PaperExecutor(), gates=gates)
+    assert [g.name for g in pipeline.gates] == ["IntentValidation"]
+    given = ExecutionPipeline(PaperExecutor(), gates=[IntentValidationGate(), RecordingGate("G")])
+    assert [g.name for g in given.gates] == ["IntentValidation", "G"]  # not twice
+
+
+@pytest.mark.parametrize(
+    ("changes", "shown"),
+    [
+        ({"quantity": math.nan}, "invalid quantity nan"),
+        ({"quantity": -1.0}, "invalid quantity -1.0"),
+        ({"quantity": 0}, "invalid quantity 0"),
+        ({"quantity": "1"}, "invalid quantity '1'"),
+        ({"side": "hold"}, "invalid side 'hold'"),
+        ({"order_type": "stop"}, "invalid order_type 'stop'"),
+        ({"order_type": "limit"}, "invalid limit_price None"),
+        ({"symbol": 42}, "invalid symbol 42"),
+        ({"symbol": ["BTC-USD"]}, "invalid symbol ['BTC-USD']"),
+        ({"current_price": math.inf}, "invalid current_price inf"),
+        ({"session_id": "../etc"}, "invalid session_id '../etc'"),
+    ],
+)
+def test_malformed_intent_is_blocked_with_a_reason_not_raised(changes, shown, tmp_path):
+    """A malformed intent never raises into the strategy: the validation gate blocks it with a
+    reason naming the bad value, later gates and the executor never see it, no order exists."""
+    executed: list[Any] = []
+
+    class SpyExecutor(PaperExecutor):
+        def execute(self, order, market_price):  # type: ignore[no-untyped-def]
+            executed.append(order)
+            return super().execute(order, market_price)
+
+    later = RecordingGate("Later")
+    with capture_events() as events:
+        pipeline = ExecutionPipeline(SpyExecutor(), events, gates=[later])
+        result = pipeline.submit_order(intent(**changes))
+    assert (result.status, result.blocked_by) == ("blocked", "IntentValidation")
+    assert shown in result.reason
+    assert result.order is None and executed == [] and later.seen == []
+    assert events.kinds() == ["intent", "gate"]
+    gate = by_kind(events, "gate")[0].payload
+    assert (gate["gate_name"], gate["passed"]) == ("IntentValidation", False)
+    assert shown in gate["reason"]
+    assert pipeline.telemetry_errors == 0
+
+
+def test_malformed_intent_lands_in_the_log_as_a_block(tmp_path):
+    """Through the real JSONL logger: the intent and its BLOCK decision are written and the
+    summary counts the rejection under IntentValidation."""
+    from src.execution.telemetry import JsonlExecutionLogger
+    from src.query.engine import summarize
+    from src.query.filters import EventFilter
+
+    with JsonlExecutionLogger(tmp_path) as logger:
+        pipeline = ExecutionPipeline(executor=PaperExecutor(), emitter=logger)
+        bad = pipeline.submit_order(intent(quantity=math.nan, session_id="s-bad"))
+        good = pipeline.submit_order(intent(session_id="s-bad"))
+    assert (bad.status, good.status) == ("blocked", "filled")
+    summary = summarize(tmp_path, EventFilter(session_id="s-bad"))
+    assert summary["kind_counts"]["gate"] == 2
+    by_gate = summary["gates"]["by_gate"]["IntentValidation"]
+    assert (by_gate["evaluations"], by_gate["blocks"]) == (2, 1)
+    assert "invalid quantity nan" in by_gate["top_reasons"][0]["reason"]
+
+
+def test_something_that_is_not_an_intent_is_blocked():
+    """Even a wrong object passed to submit_order is blocked, not raised."""
+    with capture_events() as events:
+        pipeline = ExecutionPipeline(PaperExecutor(), events)
+        result = pipeline.submit_order({"symbol": "X"})  # type: ignore[arg-type]
+    assert (result.status, result.blocked_by) == ("blocked", "IntentValidation")
+    assert "not an OrderIntent" in result.reason
+    assert events.kinds() == ["intent", "gate"]
+
+
 # -- blocking ---------------------------------------------------------------------------
 
 
@@ -202,8 +306,9 @@ def test_blocked_intent_creates_no_order_and_says_why():
     assert result.blocked_by == "Wall"
     assert result.reason == "too big"
     assert result.order is None and result.fill is None
-    assert [(n, d.passed) for n, d in result.gate_decisions] == [("Open", True), ("Wall", False)]
-    assert events.kinds() == ["intent", "gate", "gate"]
+    decisions = [(n, d.passed) for n, d in result.gate_decisions]
+    assert decisions == [("IntentValidation", True), ("Open", True), ("Wall", False)]
+    assert events.kinds() == ["intent", "gate", "gate", "gate"]
     assert by_kind(events, "gate")[-1].payload["passed"] is False
     assert by_kind(events, "gate")[-1].payload["reason"] == "too big"
     assert later.seen == []
@@ -234,14 +339,14 @@ def test_gate_that_raises_blocks_and_emits_an_error_event():
     assert result.status == "blocked"
     assert result.blocked_by == "Exploding"
     assert "risk service unreachable" in result.reason
-    assert events.kinds() == ["intent", "error", "gate"]
+    assert events.kinds() == ["intent", "gate", "error", "gate"]
     error = by_kind(events, "error")[0].payload
     assert SPEC_KEYS["error"] <= set(error)
     assert "Exploding" in error["error"]
     assert "RuntimeError: risk service unreachable" in error["error"]
     assert "Traceback" in error["stacktrace"]
     assert "risk service unreachable" in error["stacktrace"]
-    assert by_kind(events, "gate")[0].payload["passed"] is False
+    assert by_kind(events, "gate")[1].payload["passed"] is False
     assert later.seen == []
 
 
@@ -251,7 +356,7 @@ def test_gate_returning_a_non_decision_blocks():
         pipeline = ExecutionPipeline(PaperExecutor(), events, gates=[SloppyGate()])
         result = pipeline.submit_order(intent())
     assert (result.status, result.blocked_by) == ("blocked", "Sloppy")
-    assert events.kinds() == ["intent", "error", "gate"]
+    assert events.kinds() == ["intent", "gate", "error", "gate"]
 
 
 # -- executor failures ------------------------------------------------------------------
@@ -267,7 +372,7 @@ def test_executor_failure_emits_error_with_stacktrace():
     assert result.status == "error"
     assert result.error == "RuntimeError: exchange down"
     assert result.fill is None
-    assert events.kinds() == ["intent", "gate", "order", "error"]
+    assert events.kinds() == ["intent", "gate", "gate", "order", "error"]
     payload = by_kind(events, "error")[0].payload
     assert SPEC_KEYS["error"] <= set(payload)
     assert payload["error"] == "RuntimeError: exchange down"
@@ -283,7 +388,7 @@ def test_no_price_anywhere_is_an_execution_error():
         result = ExecutionPipeline(PaperExecutor(), events).submit_order(intent(current_price=None))
     assert result.status == "error"
     assert "no usable market price" in result.error
-    assert events.kinds() == ["intent", "order", "error"]
+    assert events.kinds() == ["intent", "gate", "order", "error"]
 
 
 def test_execution_uses_the_last_market_price_over_the_quote():
@@ -306,7 +411,7 @@ def test_seq_increases_by_one_per_session_independently():
             pipeline.submit_order(intent(session_id=session))
     for session, submits in {"a": 3, "b": 2, "c": 1}.items():
         seqs = [e.seq for e in events if e.session_id == session]
-        assert seqs == list(range(1, 4 * submits + 1))
+        assert seqs == list(range(1, 5 * submits + 1))
 
 
 def test_event_ids_are_unique():
@@ -316,7 +421,7 @@ def test_event_ids_are_unique():
         for _ in range(25):
             pipeline.submit_order(intent())
     ids = [e.event_id for e in events]
-    assert len(ids) == 100
+    assert len(ids) == 125
     assert len(set(ids)) == len(ids)
 
 
@@ -367,8 +472,8 @@ def test_raising_foreign_sink_never_hurts_trading(caplog):
     pipeline = ExecutionPipeline(PaperExecutor(), sink, gates=[RecordingGate("G")])
     results = [pipeline.submit_order(intent()) for _ in range(5)]
     assert [r.status for r in results] == ["filled"] * 5
-    assert sink.calls == 5 * 4
-    assert pipeline.telemetry_errors == 5 * 4
+    assert sink.calls == 5 * 5
+    assert pipeline.telemetry_errors == 5 * 5
     warnings = [r for r in caplog.records if r.name == "src.execution.pipeline"]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
@@ -385,7 +490,7 @@ def test_failing_base_class_sink_is_guarded_by_the_base():
     sink = Flaky()
     pipeline = ExecutionPipeline(PaperExecutor(), sink)
     assert pipeline.submit_order(intent()).status == "filled"
-    assert sink.stats.errors == 3
+    assert sink.stats.errors == 4
     assert pipeline.telemetry_errors == 0
 
 
@@ -402,16 +507,16 @@ def test_resting_limit_order_is_open_then_filled_by_a_crossing_price():
         )
         assert result.status == "open"
         assert result.fill is None
-        assert events.kinds() == ["intent", "order"]
+        assert events.kinds() == ["intent", "gate", "order"]
 
         assert pipeline.update_price("BTC-USD", 99_500.0) == []  # above the limit
         assert pipeline.update_price("ETH-USD", 1.0) == []  # another symbol
-        assert events.kinds() == ["intent", "order"]
+        assert events.kinds() == ["intent", "gate", "order"]
 
         fills = pipeline.update_price("BTC-USD", 98_900.0)
         assert len(fills) == 1
         assert pipeline.update_price("BTC-USD", 98_000.0) == []  # filled only once
-    assert events.kinds() == ["intent", "order", "fill"]
+    assert events.kinds() == ["intent", "gate", "order", "fill"]
     order_event, fill_event = by_kind(events, "order")[0], by_kind(events, "fill")[0]
     assert fill_event.session_id == "s-lim"
     assert fill_event.symbol == "BTC-USD"
@@ -437,8 +542,8 @@ def test_limit_orders_of_two_sessions_fill_into_their_own_sessions():
     fills = {e.payload["client_id"]: e for e in by_kind(events, "fill")}
     assert fills[a.order.client_id].session_id == "alpha"
     assert fills[b.order.client_id].session_id == "beta"
-    assert fills[a.order.client_id].seq == 3
-    assert fills[b.order.client_id].seq == 3
+    assert fills[a.order.client_id].seq == 4  # intent, validation gate, order, fill
+    assert fills[b.order.client_id].seq == 4
 
 
 # -- construction -----------------------------------------------------------------------

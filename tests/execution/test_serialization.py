@@ -78,7 +78,7 @@ offsets = st.sampled_from(
     seq=st.none() | st.integers(0, 2**62),
 )
 def test_round_trip_property(ts, tz, session, symbol, kind, mode, payload, seq):
-    """For any event, the line parses back to to_dict(), with ts == isoformat() exactly."""
+    """For any event, the line parses back to to_dict(), ts the isoformat() of the UTC instant."""
     ts = ts if tz is None else ts.replace(tzinfo=tz)
     event = ExecutionEvent(
         ts=ts, session_id=session, symbol=symbol, mode=mode, kind=kind, payload=payload, seq=seq
@@ -87,5 +87,6 @@ def test_round_trip_property(ts, tz, session, symbol, kind, mode, payload, seq):
     assert line.endswith(b"\n") and b"\n" not in line[:-1]
     parsed = orjson.loads(line)
     assert parsed == event.to_dict()
-    assert parsed["ts"] == ts.isoformat()
-    assert ExecutionEvent.from_dict(parsed).ts == ts
+    # Written as the UTC instant; a naive ts is the host's local time (astimezone()).
+    assert parsed["ts"] == ts.astimezone(UTC).isoformat()
+    assert ExecutionEvent.from_dict(parsed).ts == ts.astimezone(UTC)

@@ -122,3 +122,14 @@ def test_defaults_and_stable_ids():
         2.0,
     )
     assert a.event_id == b.event_id and a.event_id.startswith("evt-imp-")
+
+
+def test_an_imported_event_gets_its_own_id_and_keeps_the_original():
+    """The record's own id moves to payload origin_event_id; the new id is stable for the same
+    row and session, and differs between sessions (two imports of one file never collide)."""
+    record = {"ts": "2025-12-20T10:00:00Z", "kind": "fill", "mode": "paper", "event_id": "evt-1"}
+    a = normalize(record, session_id="a", identity=b"f.jsonl:1:row")
+    again = normalize(record, session_id="a", identity=b"f.jsonl:1:row")
+    b = normalize(record, session_id="b", identity=b"f.jsonl:1:row")
+    assert a.payload["origin_event_id"] == "evt-1" and a.event_id != "evt-1"
+    assert a.event_id == again.event_id and a.event_id != b.event_id

@@ -20,8 +20,11 @@ SIDES = st.sampled_from(["buy", "sell", "SELL", None, ""])
 
 
 @st.composite
-def flow(draw: st.DrawFn) -> list[dict]:
-    """The events of one round trip: intent, gate decisions, order, (partial) fills."""
+def flow(draw: st.DrawFn, orders: bool = True) -> list[dict]:
+    """The events of one round trip: intent, gate decisions, order, (partial) fills.
+
+    ``orders=False``: no order events (a sink filter that logs intents, fills and errors);
+    fills then pair to their intents by intent_id."""
     intent_id, client_id, side = draw(IDS), draw(IDS), draw(SIDES)
     events = [
         {
@@ -45,7 +48,7 @@ def flow(draw: st.DrawFn) -> list[dict]:
                 },
             }
         )
-    if draw(st.integers(0, 4)):
+    if orders and draw(st.integers(0, 4)):
         key = draw(st.sampled_from(["client_id", "client_id", "order_id"]))
         events.append(
             {
@@ -63,6 +66,7 @@ def flow(draw: st.DrawFn) -> list[dict]:
             "kind": "fill",
             "payload": {
                 "client_id": client_id if draw(st.integers(0, 5)) else draw(IDS),
+                "intent_id": intent_id if draw(st.integers(0, 3)) else draw(IDS),
                 "side": draw(SIDES),
                 "filled_quantity": draw(st.sampled_from([1, 0.5, 0, "1", None])),
                 "fill_price": draw(st.sampled_from([100.2, 99.1, "100", None, "nan"])),
@@ -76,10 +80,14 @@ def flow(draw: st.DrawFn) -> list[dict]:
 
 
 @st.composite
-def event_lines(draw: st.DrawFn) -> list[bytes]:
-    """Interleaved round trips plus errors, other kinds and junk lines, in arrival order."""
+def event_lines(draw: st.DrawFn, orders: bool | None = None) -> list[bytes]:
+    """Interleaved round trips plus errors, other kinds and junk lines, in arrival order.
+
+    ``orders``: False for a log without order events, None for either (drawn)."""
     keyed: list[tuple[int, int, dict | bytes]] = []
-    for n, events in enumerate(draw(st.lists(flow(), min_size=1, max_size=25))):
+    if orders is None:
+        orders = draw(st.integers(0, 3)) > 0  # a quarter of the logs have no orders
+    for n, events in enumerate(draw(st.lists(flow(orders), min_size=1, max_size=25))):
         at = draw(st.integers(0, 60))
         for event in events:
             keyed.append((at, n, event))

@@ -131,6 +131,7 @@ def test_the_rule_names_what_each_kind_is_grouped_by():
     same value in a field that kind does not use is ignored, and the rest is kept."""
     invalid = [
         _line("fill", {"client_id": ["c"]}),
+        _line("fill", {"intent_id": ["i"]}),  # fills pair to intents when no order is logged
         _line("fill", {}, event_id={"a": 1}),
         _line("order", {"intent_id": {"i": 1}}),
         _line("intent", {"side": ["buy"]}),

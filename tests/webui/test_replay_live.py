@@ -50,4 +50,5 @@ def test_replayed_events_arrive_on_the_sse_stream(server, logs):
     assert code == 0
     thread.join(10)
     assert len(received) == 25
-    assert received[0]["event_id"] == "evt-fixture-session_latency-1"
+    assert received[0]["details"]["origin_event_id"] == "evt-fixture-session_latency-1"
+    assert received[0]["event_id"] != "evt-fixture-session_latency-1"  # a replay is a new event

@@ -4,6 +4,10 @@ Pairing uses the correlation ids: an order's ``intent_id`` names its intent, a f
 ``client_id`` (or ``order_id``) names its order. Logs without ids fall back to arrival
 order: an order takes the oldest unpaired intent of the same session, symbol and side; a
 fill without an order id takes the oldest open order of the same session and symbol.
+A fill that finds no order (orders not logged, as with a sink filter keeping only intents,
+fills and errors) still counts as a fill without an order, and pairs with its intent by
+its own ``intent_id``: the first such fill gives the intent->fill latency, and the intent's
+quote is its slippage reference.
 
 A latency is the difference of the two events' ``mono_ns`` readings when both have one
 (immune to wall-clock steps), otherwise of their ``ts``; a negative difference is not a
@@ -271,11 +275,11 @@ class Pairer:
             order = orders.get(client_id)
             if order is None:
                 if self.ranged:
-                    self._defer(("fill", rec), order=(sid, client_id), event_id=event_id)
+                    self._defer_fill(rec, sid, p.intent_id, order=(sid, client_id))
                     return
             elif order.__class__ is not Order:
                 if order is TAINTED:
-                    self._defer(("fill", rec), order=(sid, client_id), event_id=event_id)
+                    self._defer_fill(rec, sid, p.intent_id, order=(sid, client_id))
                     return
                 if event_id is not None:  # COMPLETED: a fill for a filled order
                     self._fill_ids.add(event_id)
@@ -283,7 +287,7 @@ class Pairer:
                 self.duplicate_fills += 1
                 return
         elif self.ranged:
-            self._defer(("fill", rec), order_queue=(sid, rec.symbol), event_id=event_id)
+            self._defer_fill(rec, sid, p.intent_id, order_queue=(sid, rec.symbol))
             return
         else:
             queue = self._order_fifo.get((sid, rec.symbol))
@@ -296,7 +300,7 @@ class Pairer:
             price = as_number(price)
         if order is None:
             self.fills_without_orders += 1
-            self._slippage(rec.symbol, as_side(p.side), as_number(p.reference_price), price)
+            self._unordered_fill(rec, sid, p, price)
             return
         ts, mono = rec.ts, rec.mono_ns
         intent = order.intent
@@ -339,6 +343,31 @@ class Pairer:
                 orders[client_id] = COMPLETED
             else:
                 queue.popleft()
+
+    def _defer_fill(self, rec: ScanRecord, sid: Any, iid: Any, **keys: Any) -> None:
+        """Ranged: defer a fill whose order may be in an earlier part. Without one it pairs
+        by intent id, so that intent's state goes to the replay as well."""
+        if iid is not None:
+            keys["intent"] = (sid, iid)
+        self._defer(("fill", rec), event_id=rec.event_id, **keys)
+
+    def _unordered_fill(self, rec: ScanRecord, sid: Any, p: Any, price: Any) -> None:
+        """A fill without an order (never ranged: those are deferred): pair it with its
+        intent by the fill's own intent_id, if that intent is still pending."""
+        intent = None
+        iid = p.intent_id
+        if iid is not None:
+            intents = self._sid_intents if sid is self._sid else self.session_maps(sid)[0]
+            intent = intents.pop(iid, None)
+        reference = None
+        side = as_side(p.side)
+        if intent is not None:
+            self._sample(self.intent_to_fill, intent[0], intent[1], rec.ts, rec.mono_ns)
+            reference = intent[2] or None
+            side = side or intent[3]
+        if reference is None:
+            reference = as_number(p.reference_price)
+        self._slippage(rec.symbol, side, reference, price)
 
     def _sample(self, into: Samples, t1: datetime, m1: Any, t2: datetime, m2: Any) -> None:
         if m1.__class__ is int and m2.__class__ is int and m2 >= m1:

@@ -56,7 +56,7 @@ def test_scraped_counters_and_histograms_match_the_trading_that_happened():
         labels = tuple(sorted({**dict(paper_btc), "kind": kind}.items()))
         return s[("execution_events_total", labels)]
 
-    assert count("intent") == 6 and count("gate") == 6
+    assert count("intent") == 6 and count("gate") == 6 + 6  # IntentValidation, MaxNotional
     assert count("order") == 5 and count("fill") == 5
     assert s[("execution_gate_rejections_total", (("gate", "MaxNotional"),))] == 1
     assert s[("execution_intent_to_order_seconds_count", ())] == 5

@@ -187,3 +187,46 @@ def test_error_events_are_summarised(tmp_path):
     assert s["errors"]["count"] == 3
     assert s["errors"]["top"][0] == {"error": "timeout", "count": 2}
     assert s["errors"]["last"]["error"] == "rejected"
+
+
+def test_fills_pair_to_intents_by_intent_id_when_orders_are_not_logged(tmp_path):
+    """Orders filtered out of the log (the spec's include_kinds example): each fill still finds
+    its intent through its own intent_id; latency from the intent to the first fill, whose
+    slippage is against the intent's quote; a later partial fill adds no second latency."""
+    s = run(
+        tmp_path,
+        [
+            e(1.0, "intent", mono=1_000_000, intent_id="i1", side="buy", current_price=100),
+            e(1.5, "intent", mono=2_000_000, intent_id="i2", side="sell", current_price=200),
+            e(2.0, "fill", mono=6_000_000, intent_id="i1", client_id="c1", filled_quantity=0.5,
+              fill_price=100.1),
+            e(2.1, "fill", mono=7_000_000, intent_id="i1", client_id="c1", filled_quantity=0.5,
+              fill_price=100.1, side="buy", reference_price=100),  # its own reference
+            e(3.0, "fill", mono=12_000_000, intent_id="i2", client_id="c2", side="sell",
+              filled_quantity=1, fill_price=199.8, reference_price=199.0),
+        ],
+    )  # fmt: skip
+    latency = s["latency"]["intent_to_fill"]
+    assert (latency["count"], latency["p50_ms"], latency["max_ms"]) == (2, 5.0, 10.0)
+    assert s["fills"]["fills_without_orders"] == 3 and s["fills"]["orders"] == 0
+    # Every fill against its intent's quote: +10 bps (buy above 100), +10 bps (sell below 200).
+    slippage = s["slippage"]["overall"]
+    assert slippage["count"] == 3
+    assert slippage["p50_bps"] == pytest.approx(10.0)
+    assert slippage["max_bps"] == pytest.approx(10.0)
+
+
+def test_an_order_in_the_log_still_wins_over_the_intent_id(tmp_path):
+    """With the order logged, the fill pairs through it (intent->fill once, via the order)."""
+    s = run(
+        tmp_path,
+        [
+            e(1.0, "intent", mono=1_000_000, intent_id="i1", side="buy", current_price=100),
+            e(1.1, "order", mono=2_000_000, intent_id="i1", client_id="c1", quantity=1),
+            e(2.0, "fill", mono=6_000_000, intent_id="i1", client_id="c1", filled_quantity=1,
+              fill_price=100),
+        ],
+    )  # fmt: skip
+    assert s["latency"]["intent_to_fill"]["count"] == 1
+    assert s["latency"]["order_to_fill"]["count"] == 1
+    assert s["fills"]["fills_without_orders"] == 0

@@ -64,6 +64,14 @@ def test_merged_parts_equal_one_pass(lines, cuts, finish):
     assert in_parts(lines, cuts, finish)[0] == one_pass(lines)
 
 
+@settings(max_examples=200, deadline=None)
+@given(event_lines(orders=False), st.lists(st.integers(0, 400), max_size=6), st.booleans())
+def test_merged_parts_equal_one_pass_without_order_events(lines, cuts, finish):
+    """Logs without order events (fills pair to intents by intent_id): any cut agrees too."""
+    lines = stamped(lines)
+    assert in_parts(lines, cuts, finish)[0] == one_pass(lines)
+
+
 def events(*specs: tuple[str, dict]) -> list[bytes]:
     """Lines from (kind, payload) pairs, 1 ms apart; ``event_id`` may ride in the payload."""
     out = []
