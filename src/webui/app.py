@@ -3,7 +3,8 @@
 ``create_app(base_path=...)`` builds an app; the module-level ``app`` reads its settings
 from config/execution.toml and the environment, for ``uvicorn src.webui.app:app``. Run it
 with ``telemetry-dashboard`` (see :mod:`src.webui.server`), which refuses to bind beyond
-loopback without an access token.
+loopback without an access token. However it is served, the app itself answers only
+loopback requests unless a token is set (:mod:`src.webui.auth`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from src.webui.alerts import AlertBoard
 from src.webui.alerts import router as alerts_router
 from src.webui.api import router as api_router
 from src.webui.api import row_json
-from src.webui.auth import TokenMiddleware
+from src.webui.auth import AccessMiddleware
 from src.webui.export_api import router as export_router
 from src.webui.live import FeedHub
 from src.webui.metrics import RequestMetricsMiddleware, WebMetrics
@@ -62,8 +63,7 @@ def create_app(
         poll_interval=settings.poll_interval_s,
         queue_size=settings.client_queue_size,
     )
-    if settings.token:
-        app.add_middleware(TokenMiddleware, token=settings.token)
+    app.add_middleware(AccessMiddleware, token=settings.token or None)
 
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)  # outermost
 

@@ -58,13 +58,18 @@ class WebSettings:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def is_loopback(host: str) -> bool:
+def is_loopback(host: str, *, allow_names: bool = True) -> bool:
+    """A loopback address (``127.0.0.0/8``, ``::1``, ``::ffff:127.x``); ``localhost`` too
+    unless ``allow_names`` is false (addresses a server reports are never names)."""
     if host == "localhost":
-        return True
+        return allow_names
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
 
 
 def check_bind(settings: WebSettings) -> None:

@@ -28,7 +28,10 @@ def logs(tmp_path) -> Path:
 @pytest.fixture
 def client(logs) -> TestClient:
     settings = WebSettings(base_path=logs, summary_max_age_s=0)
-    with TestClient(create_app(settings=settings)) as c:
+    # A loopback client: without a token the app answers nothing else.
+    with TestClient(
+        create_app(settings=settings), base_url="http://127.0.0.1", client=("127.0.0.1", 50000)
+    ) as c:
         yield c
 
 

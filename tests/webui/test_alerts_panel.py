@@ -103,7 +103,9 @@ def test_the_state_file_path_is_configurable(tmp_path, logs):
     moved.write_bytes(state_path(ExecutionConfig(), logs).read_bytes())
     settings = WebSettings(base_path=tmp_path / "empty", alerts_state_path=moved)
     (tmp_path / "empty").mkdir()
-    with TestClient(create_app(settings=settings)) as c:
+    with TestClient(
+        create_app(settings=settings), base_url="http://127.0.0.1", client=("127.0.0.1", 50000)
+    ) as c:
         assert [a["key"] for a in c.get("/api/alerts").json()["active"]] == ["errors:live-e"]
 
 
