@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -25,12 +26,14 @@ from src.webui.api import router as api_router
 from src.webui.api import row_json
 from src.webui.auth import AccessMiddleware
 from src.webui.export_api import router as export_router
+from src.webui.export_builds import ExportBuilds, remove_stale_scratch
 from src.webui.live import FeedHub
 from src.webui.metrics import RequestMetricsMiddleware, WebMetrics
 from src.webui.pages import router as page_router
 from src.webui.pages import templates
 from src.webui.sessions import SessionIndex
 from src.webui.settings import WebSettings
+from src.webui.shutdown import on_exit_signal
 from src.webui.state import HeadCache, PageCache, SummaryCache
 
 __all__ = ["app", "create_app"]
@@ -47,8 +50,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await app.state.hub.close()
+        await run_in_threadpool(remove_stale_scratch)
+        # Kill running export builds as soon as the server is told to stop: the server
+        # drains requests before this lifespan ends, and a build can take minutes.
+        undo = on_exit_signal(app.state.exports.stop_all)
+        try:
+            yield
+        finally:
+            undo()
+            app.state.exports.stop_all()
+            await app.state.hub.close()
 
     app = FastAPI(title="Execution telemetry", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
@@ -58,6 +69,7 @@ def create_app(
     app.state.index = SessionIndex(settings.base_path)
     app.state.alerts = AlertBoard(settings.alerts_state)
     app.state.metrics = WebMetrics()
+    app.state.exports = ExportBuilds(settings.max_export_builds)
     app.state.hub = FeedHub(
         settings.base_path,
         poll_interval=settings.poll_interval_s,
@@ -75,8 +87,11 @@ def create_app(
                 "error.html",
                 {"status": exc.status_code, "detail": exc.detail},
                 status_code=exc.status_code,
+                headers=exc.headers,
             )
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -29,6 +29,10 @@ class WebSettings:
     max_cached_sessions: int = 64
     # A growing session's summary is recomputed at most this often (new rows stream live).
     summary_max_age_s: float = 1.0
+    # Excel/Parquet downloads built at once (each a child process, about one core);
+    # one more is refused with 503 and Retry-After: export_retry_after_s.
+    max_export_builds: int = 2
+    export_retry_after_s: int = 30
     # The alert engine's state file (None: <base_path>/.alerts/state.json, its default).
     alerts_state_path: Path | None = None
 

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 
 import pytest
 
@@ -43,51 +39,6 @@ def non_loopback_address() -> str:
     pytest.fail("this machine has no non-loopback IPv4 address to test a remote request with")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def uvicorn_app(repo_root, tmp_path, logs, token: str | None):
-    """``python -m uvicorn src.webui.app:app --host 0.0.0.0`` as the README starts it."""
-    config = tmp_path / "execution.toml"
-    config.write_text(f"[execution.telemetry]\nbase_path = '{logs}'\n")
-    env = {k: v for k, v in os.environ.items() if k != "TELEMETRY_DASHBOARD_TOKEN"}
-    env["EXECUTION_CONFIG"] = str(config)
-    if token:
-        env["TELEMETRY_DASHBOARD_TOKEN"] = token
-    port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "src.webui.app:app", "--host", "0.0.0.0"]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port), "--log-level", "warning"],
-        cwd=repo_root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                assert time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
-
-
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
@@ -97,11 +48,12 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def test_uvicorn_on_all_addresses_without_a_token_answers_only_loopback(repo_root, tmp_path, logs):
+def test_uvicorn_on_all_addresses_without_a_token_answers_only_loopback(uvicorn_app):
     """No token: a request to a non-loopback address is 403 naming the token variable;
     the same server still answers on 127.0.0.1."""
     addr = non_loopback_address()
-    with uvicorn_app(repo_root, tmp_path, logs, token=None) as port:
+    with uvicorn_app(host="0.0.0.0") as app:
+        port = app.port
         for path in ("/api/sessions", "/api/telemetry", "/healthz", "/metrics"):
             status, body = get(f"http://{addr}:{port}{path}")
             assert status == 403, path
@@ -115,11 +67,12 @@ def test_uvicorn_on_all_addresses_without_a_token_answers_only_loopback(repo_roo
         assert get(f"http://127.0.0.1:{port}/")[0] == 200
 
 
-def test_uvicorn_with_a_token_needs_it_from_everywhere(repo_root, tmp_path, logs):
+def test_uvicorn_with_a_token_needs_it_from_everywhere(uvicorn_app):
     """A token set: remote and loopback requests alike need it; with it, remote works."""
     addr = non_loopback_address()
     bearer = {"Authorization": "Bearer s3cret"}
-    with uvicorn_app(repo_root, tmp_path, logs, token="s3cret") as port:
+    with uvicorn_app(host="0.0.0.0", env={"TELEMETRY_DASHBOARD_TOKEN": "s3cret"}) as app:
+        port = app.port
         for host in (addr, "127.0.0.1"):
             assert get(f"http://{host}:{port}/api/sessions")[0] == 401
             assert (

@@ -38,7 +38,7 @@ def test_xlsx_download_is_a_workbook_and_leaves_no_scratch(client):
     wb = load_workbook(io.BytesIO(r.content))
     assert wb.sheetnames[:2] == ["summary", "intent"]
     after = set(os.listdir(tempfile.gettempdir()))
-    assert not [n for n in after - before if n.startswith("telemetry-export-")]
+    assert not [n for n in after - before if n.startswith("telemetry-dashboard-export-")]
 
 
 def test_parquet_download_is_one_file_with_partition_columns(client):
