@@ -8,8 +8,9 @@ loopback without a token), ``uvicorn src.webui.app:app --host 0.0.0.0``, gunicor
   (``Authorization: Bearer <token>`` or the login cookie), from wherever it comes.
 * Without a token: a request is answered only when it arrived at a loopback address of this
   machine from a loopback client (the ASGI scope's ``server`` and ``client``); anything else
-  gets ``403`` saying why. A Unix socket (no address) counts as local. An address that is not
-  an IP at all counts as remote: fail closed.
+  gets ``403`` saying why. Whatever is not plainly loopback counts as remote (fail closed):
+  a Unix socket (usually a proxy's upstream, so the people behind it are not known), an
+  address that is not an IP, a client a trusted proxy named in ``X-Forwarded-For``.
 """
 
 from __future__ import annotations
@@ -39,14 +40,10 @@ def token_ok(presented: str | None, expected: str) -> bool:
 
 
 def _local(address: object) -> bool:
-    if address is None:
-        return True  # a Unix domain socket: reachable only through the file system
     if isinstance(address, (tuple, list)) and len(address) == 2:
         host = address[0]
-        if address[1] is None and isinstance(host, str) and host.startswith("/"):
-            return True  # some servers give (socket path, None)
         return isinstance(host, str) and is_loopback(host, allow_names=False)
-    return False
+    return False  # None: a Unix socket, or a server that does not say
 
 
 def is_local_request(scope: Scope) -> bool:

@@ -66,7 +66,7 @@ class _Build:
         self.output = self.scratch / f"export.{fmt}"
         self.reason: str | None = None
         spec = {
-            "base": str(base),
+            "base": os.path.abspath(base),  # the child runs in the scratch directory
             "format": fmt,
             "output": str(self.output),
             "parent": os.getpid(),

@@ -88,7 +88,8 @@ def test_uvicorn_with_a_token_needs_it_from_everywhere(uvicorn_app):
         (("127.0.0.1", 8000), ("127.0.0.1", 5000), True),
         (("::1", 8000), ("::1", 5000), True),
         (("::ffff:127.0.0.1", 8000), ("::ffff:127.0.0.1", 5000), True),
-        (None, None, True),  # a Unix socket
+        (None, None, False),  # a Unix socket: a proxy's upstream, callers unknown
+        (("127.0.0.1", 8000), None, False),
         (("192.0.2.2", 8000), ("192.0.2.7", 5000), False),
         (("192.0.2.2", 8000), ("127.0.0.1", 5000), False),
         (("127.0.0.1", 8000), ("203.0.113.9", 5000), False),  # e.g. X-Forwarded-For applied
