@@ -92,7 +92,11 @@ def _move_aside(path: Path) -> Path:
             os.close(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
         except FileExistsError:
             continue
-        os.replace(path, aside)
+        try:
+            os.replace(path, aside)
+        except OSError:
+            aside.unlink(missing_ok=True)
+            raise
         return aside
     raise AssertionError("unreachable")
 
