@@ -10,6 +10,7 @@ loopback requests unless a token is set (:mod:`src.webui.auth`).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,14 +52,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(remove_stale_scratch)
-        # Kill running export builds as soon as the server is told to stop: the server
-        # drains requests before this lifespan ends, and a build can take minutes.
-        undo = on_exit_signal(app.state.exports.stop_all)
+        # The server drains requests before this lifespan ends: long work must hear of the
+        # stop at the signal. Export builds are killed; ``app.state.stopping`` tells any
+        # other long response (a live stream) to end.
+        undo = on_exit_signal(lambda: _stopping(app))
         try:
             yield
         finally:
             undo()
-            app.state.exports.stop_all()
+            _stopping(app)
             await app.state.hub.close()
 
     app = FastAPI(title="Execution telemetry", version="0.1.0", lifespan=lifespan)
@@ -70,6 +72,7 @@ def create_app(
     app.state.alerts = AlertBoard(settings.alerts_state)
     app.state.metrics = WebMetrics()
     app.state.exports = ExportBuilds(settings.max_export_builds)
+    app.state.stopping = threading.Event()
     app.state.hub = FeedHub(
         settings.base_path,
         poll_interval=settings.poll_interval_s,
@@ -110,6 +113,11 @@ def create_app(
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app
+
+
+def _stopping(app: FastAPI) -> None:
+    app.state.stopping.set()
+    app.state.exports.stop_all()
 
 
 def _wants_html(request: Request) -> bool:
