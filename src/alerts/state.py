@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
+import itertools
 import logging
 import os
 import threading
@@ -28,11 +28,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from src.alerts.state_schema import FORMAT_VERSION, InvalidState, decode_state, encode_state
 from src.execution.atomicfile import write_atomic
 
-__all__ = ["FORMAT_VERSION", "EngineBusy", "StateError", "StateStore", "empty_state"]
+__all__ = [
+    "FORMAT_VERSION",
+    "EngineBusy",
+    "InvalidStateFile",
+    "StateError",
+    "StateStore",
+    "empty_state",
+    "load_state",
+]
 
-FORMAT_VERSION = 1
 log = logging.getLogger("src.alerts")
 
 
@@ -42,6 +50,10 @@ class StateError(Exception):
 
 class EngineBusy(StateError):
     """Another engine holds the state file's engine lock."""
+
+
+class InvalidStateFile(StateError):
+    """The file is there but is not a valid state file (see :mod:`src.alerts.state_schema`)."""
 
 
 def empty_state() -> dict[str, Any]:
@@ -56,14 +68,37 @@ def empty_state() -> dict[str, Any]:
     }
 
 
-def _valid(data: Any) -> bool:
-    return (
-        isinstance(data, dict)
-        and data.get("version") == FORMAT_VERSION
-        and isinstance(data.get("alerts"), dict)
-        and isinstance(data.get("silences"), list)
-        and isinstance(data.get("outbox"), list)
-    )
+def load_state(raw: bytes, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The state in ``raw`` (read from ``path``), checked field by field.
+
+    Raises :class:`InvalidStateFile` naming the file and the first bad field.
+    """
+    try:
+        return decode_state(raw)
+    except InvalidState as exc:
+        raise InvalidStateFile(
+            f"alert state {str(path)!r} is not a valid state file of version "
+            f"{FORMAT_VERSION}: {exc}"
+        ) from None
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename ``path`` to a new ``<name>.corrupt-<UTC time>[-N]`` (never over another)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for n in itertools.count():
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}" + (f"-{n}" if n else ""))
+        try:
+            # Reserve the name first: os.replace alone would overwrite an earlier one.
+            os.close(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        except FileExistsError:
+            continue
+        try:
+            os.replace(path, aside)
+        except OSError:
+            aside.unlink(missing_ok=True)
+            raise
+        return aside
+    raise AssertionError("unreachable")
 
 
 class StateStore:
@@ -111,34 +146,29 @@ class StateStore:
             return empty_state()
         except OSError as exc:
             raise StateError(f"cannot read alert state {str(self.path)!r}: {exc}") from None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not _valid(data):
-            raise StateError(f"alert state {str(self.path)!r} is not a state file of this version")
-        return data
+        return load_state(raw, self.path)
 
     @contextlib.contextmanager
     def update(self) -> Iterator[dict[str, Any]]:
         """Yield the state to change in place; it is written back when the block succeeds.
 
-        A file that cannot be parsed (written by something else) is moved aside to
-        ``<name>.corrupt-<time>`` and replaced by an empty state, so the engine keeps running.
+        A file that is not a valid state file (damaged, or written by something else) is
+        moved aside to a new ``<name>.corrupt-<UTC time>[-N]`` and replaced by an empty
+        state, so the engine keeps running; the error log says so.
         """
         with self._thread_lock, self._file_lock():
             try:
                 state = self.read()
-            except StateError as exc:
-                if not self.path.exists():
-                    raise
-                aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-                os.replace(self.path, aside)
+            except InvalidStateFile as exc:
+                try:
+                    aside = _move_aside(self.path)
+                except OSError as err:
+                    raise StateError(f"{exc}; cannot move it aside: {err}") from None
                 log.error("%s; moved aside to %s, starting from an empty state", exc, aside)
                 state = empty_state()
             yield state
             state["updated_at"] = time.time()
-            data = json.dumps(state, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+            data = encode_state(state)
             try:
                 write_atomic(self.path, data)
             except OSError as exc:

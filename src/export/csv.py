@@ -2,48 +2,23 @@
 
 Columns: the event fields, the payload keys of every kind (empty where a kind has none),
 and ``payload`` (the payload as logged). Text cells that a spreadsheet would run as a
-formula (starting with ``= + - @``, tab or CR) are prefixed with ``'``, as is text already
-starting with ``'``, so the import can undo it exactly. Numbers are written as numbers.
+formula are prefixed with ``'`` by the one guard in :mod:`src.export.cells` (which the
+dashboard's CSV uses too), so the import can undo it exactly. Numbers are written as numbers.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from typing import Any, TextIO
+from typing import TextIO
 
-import orjson
-
+from src.export.cells import csv_cell, escape_cell, unescape_cell
 from src.export.columns import BASE_COLUMNS, FLAT_COLUMNS, payload_json
 from src.query.records import Record
 
 __all__ = ["HEADER", "CsvWriter", "csv_text", "escape_cell", "unescape_cell"]
 
 HEADER: tuple[str, ...] = (*BASE_COLUMNS, *FLAT_COLUMNS, "payload")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
-def escape_cell(text: str) -> str:
-    """Text a spreadsheet shows as text (never evaluates); :func:`unescape_cell` undoes it."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def unescape_cell(text: str) -> str:
-    return text[1:] if text.startswith("'") else text
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, str):
-        return escape_cell(value)
-    return escape_cell(orjson.dumps(value, default=str).decode())
 
 
 class CsvWriter:
@@ -56,10 +31,10 @@ class CsvWriter:
     def write(self, session_id: str, rec: Record) -> None:
         data = rec.data
         payload = rec.payload
-        row = [_cell(data.get(key)) for key in BASE_COLUMNS]
+        row = [csv_cell(data.get(key)) for key in BASE_COLUMNS]
         if row[1] == "":
             row[1] = session_id
-        row.extend(_cell(payload.get(key)) for key in FLAT_COLUMNS)
+        row.extend(csv_cell(payload.get(key)) for key in FLAT_COLUMNS)
         row.append(escape_cell(payload_json(data)))
         self._writer.writerow(row)
 

@@ -104,6 +104,7 @@ def export(
     force: bool = False,
     progress: BytesProgressFn | None = None,
     stdout: BinaryIO | None = None,
+    summary_workers: int | None = None,
 ) -> ExportResult:
     """Export the events ``flt`` selects under ``base`` to ``output`` in format ``fmt``.
 
@@ -111,6 +112,7 @@ def export(
     ``.gz`` gzips jsonl and csv) or, for parquet, the dataset's root directory. Existing
     output is refused (``OutputExistsError``) unless ``force``. Nothing is written outside
     ``output`` (a file's temporary sibling lives beside it until it is renamed).
+    ``summary_workers``: processes for the Excel summary pass (default: the usual).
     """
     if fmt not in FORMATS:
         raise ValueError(f"invalid format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -140,7 +142,7 @@ def export(
         if fmt == "xlsx":
             from src.export.xlsx import XlsxWriter
 
-            summary = summarize(base, flt)
+            summary = summarize(base, flt, workers=summary_workers)
             book = XlsxWriter(out, summary=summary, info=_info(base, flt))
             _pump(book, base, flt, result, progress)
             result.outputs = book.commit()

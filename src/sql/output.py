@@ -13,6 +13,7 @@ import duckdb
 import orjson
 
 from src.cli.terminal import clean, markup
+from src.export.cells import escape_cell
 
 __all__ = ["FORMATS", "write_csv", "write_json", "write_table"]
 
@@ -43,13 +44,19 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _csv_cell(value: Any) -> str:
+    # Text from the logs goes through the one formula guard every CSV of ours uses.
+    text = _text(value)
+    return text if isinstance(value, (int, float, Decimal)) else escape_cell(text)
+
+
 def write_csv(rel: duckdb.DuckDBPyRelation, out: TextIO) -> int:
     """Header and every row as CSV; returns the row count."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(rel.columns)
     n = 0
     for rows in _rows(rel):
-        writer.writerows([_text(v) for v in row] for row in rows)
+        writer.writerows([_csv_cell(v) for v in row] for row in rows)
         n += len(rows)
     return n
 

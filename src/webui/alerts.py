@@ -3,12 +3,13 @@
 The dashboard does not run the engine; it reads the state file ``telemetry-alerts`` keeps
 (replaced atomically, so always whole), re-parsing it only when its size or mtime changed.
 A missing file means the engine has not run here yet; an evaluation older than
-``STALE_AFTER_S`` is flagged, since a dead engine pages nobody.
+``STALE_AFTER_S`` is flagged, since a dead engine pages nobody. A file that is not a valid
+state file (checked field by field, as the engine checks it) is shown as that error in the
+panel and in ``/api/alerts``, never as a failed page.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -22,6 +23,7 @@ from fastapi.responses import HTMLResponse, Response
 from src.alerts.format import iso
 from src.alerts.lifecycle import open_alerts
 from src.alerts.rules import human_duration
+from src.alerts.state import StateError, load_state
 from src.webui.deps import valid_session_id
 
 __all__ = ["AlertBoard", "router"]
@@ -54,12 +56,13 @@ class AlertBoard:
             if key == self._key:
                 return self._state, self._error
         try:
-            state = json.loads(self.path.read_bytes())
-            if not isinstance(state, dict) or not isinstance(state.get("alerts"), dict):
-                raise ValueError("not an alert state file")
+            state: dict[str, Any] | None = load_state(self.path.read_bytes(), self.path)
             error = None
-        except (OSError, ValueError) as exc:
-            state, error = None, f"cannot read {self.path}: {exc}"
+        except OSError as exc:
+            state, error = None, f"cannot read {self.path}: {exc.strerror or exc}"
+        except StateError as exc:
+            # The engine moves such a file aside at its next evaluation; until then say so.
+            state, error = None, str(exc)
         with self._lock:
             self._key, self._state, self._error = key, state, error
         return state, error

@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from src.export.cells import csv_cell, escape_cell
 from src.query.engine import tail
 from src.query.filters import EventFilter
 from src.query.paging import page_back
@@ -141,22 +142,16 @@ def _csv(events: list[dict[str, Any]]) -> Response:
     for e in events:
         writer.writerow(
             [
-                _cell(e.get(k))
+                csv_cell(e.get(k))
                 for k in ("ts", "session_id", "symbol", "mode", "kind", "seq", "event_id")
             ]
-            + [json.dumps(e.get("payload"), default=str)]
+            + [escape_cell(json.dumps(e.get("payload"), default=str))]
         )
     return Response(
         buf.getvalue(),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="telemetry.csv"'},
     )
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell starting with = + - @ is shown as text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 @router.get("/api/sessions")

@@ -3,17 +3,20 @@
 ``create_app(base_path=...)`` builds an app; the module-level ``app`` reads its settings
 from config/execution.toml and the environment, for ``uvicorn src.webui.app:app``. Run it
 with ``telemetry-dashboard`` (see :mod:`src.webui.server`), which refuses to bind beyond
-loopback without an access token.
+loopback without an access token. However it is served, the app itself answers only
+loopback requests unless a token is set (:mod:`src.webui.auth`).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -22,14 +25,16 @@ from src.webui.alerts import AlertBoard
 from src.webui.alerts import router as alerts_router
 from src.webui.api import router as api_router
 from src.webui.api import row_json
-from src.webui.auth import TokenMiddleware
+from src.webui.auth import AccessMiddleware
 from src.webui.export_api import router as export_router
+from src.webui.export_builds import ExportBuilds, remove_stale_scratch
 from src.webui.live import FeedHub
 from src.webui.metrics import RequestMetricsMiddleware, WebMetrics
 from src.webui.pages import router as page_router
 from src.webui.pages import templates
 from src.webui.sessions import SessionIndex
 from src.webui.settings import WebSettings
+from src.webui.shutdown import on_exit_signal
 from src.webui.state import HeadCache, PageCache, SummaryCache
 
 __all__ = ["app", "create_app"]
@@ -46,8 +51,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await app.state.hub.close()
+        await run_in_threadpool(remove_stale_scratch)
+        # The server drains requests before this lifespan ends: long work must hear of the
+        # stop at the signal. Export builds are killed; ``app.state.stopping`` tells any
+        # other long response (a live stream) to end.
+        undo = on_exit_signal(lambda: _stopping(app))
+        try:
+            yield
+        finally:
+            undo()
+            _stopping(app)
+            await app.state.hub.close()
 
     app = FastAPI(title="Execution telemetry", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
@@ -57,13 +71,14 @@ def create_app(
     app.state.index = SessionIndex(settings.base_path)
     app.state.alerts = AlertBoard(settings.alerts_state)
     app.state.metrics = WebMetrics()
+    app.state.exports = ExportBuilds(settings.max_export_builds)
+    app.state.stopping = threading.Event()
     app.state.hub = FeedHub(
         settings.base_path,
         poll_interval=settings.poll_interval_s,
         queue_size=settings.client_queue_size,
     )
-    if settings.token:
-        app.add_middleware(TokenMiddleware, token=settings.token)
+    app.add_middleware(AccessMiddleware, token=settings.token or None)
 
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)  # outermost
 
@@ -75,8 +90,11 @@ def create_app(
                 "error.html",
                 {"status": exc.status_code, "detail": exc.detail},
                 status_code=exc.status_code,
+                headers=exc.headers,
             )
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -95,6 +113,11 @@ def create_app(
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app
+
+
+def _stopping(app: FastAPI) -> None:
+    app.state.stopping.set()
+    app.state.exports.stop_all()
 
 
 def _wants_html(request: Request) -> bool:

@@ -29,6 +29,10 @@ class WebSettings:
     max_cached_sessions: int = 64
     # A growing session's summary is recomputed at most this often (new rows stream live).
     summary_max_age_s: float = 1.0
+    # Excel/Parquet downloads built at once (each a child process, about one core);
+    # one more is refused with 503 and Retry-After: export_retry_after_s.
+    max_export_builds: int = 2
+    export_retry_after_s: int = 30
     # The alert engine's state file (None: <base_path>/.alerts/state.json, its default).
     alerts_state_path: Path | None = None
 
@@ -58,13 +62,18 @@ class WebSettings:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def is_loopback(host: str) -> bool:
+def is_loopback(host: str, *, allow_names: bool = True) -> bool:
+    """A loopback address (``127.0.0.0/8``, ``::1``, ``::ffff:127.x``); ``localhost`` too
+    unless ``allow_names`` is false (addresses a server reports are never names)."""
     if host == "localhost":
-        return True
+        return allow_names
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
 
 
 def check_bind(settings: WebSettings) -> None:

@@ -6,10 +6,122 @@ import json
 import subprocess
 import sys
 import threading
+import time
+import types
 
 import pytest
 
-from src.alerts.state import StateError, StateStore, empty_state
+from src.alerts import state as state_module
+from src.alerts.state import InvalidStateFile, StateError, StateStore, empty_state
+
+DEEP = 100_000
+
+ALERT = {
+    "key": "errors:s1",
+    "rule": "errors",
+    "session_id": "s1",
+    "status": "firing",
+    "severity": "warning",
+    "since": 1.0,
+}
+NOTE = {
+    "id": "n-1",
+    "event": "firing",
+    "key": "errors:s1",
+    "rule": "errors",
+    "session_id": "s1",
+    "severity": "warning",
+    "at": 1.0,
+}
+
+
+def state_with(**parts) -> bytes:
+    doc = json.dumps({**empty_state(), **{k: None for k in parts}})
+    for name, text in parts.items():  # raw JSON text, so nesting can exceed json's own limit
+        doc = doc.replace(f'"{name}": null', f'"{name}": {text}')
+    return doc.encode()
+
+
+BAD_STATES = {
+    "alert is a number": state_with(alerts='{"x": 5}'),
+    "outbox item without a channel": state_with(
+        outbox=json.dumps([{"id": "n-1/console", "notification": NOTE, "created_at": 1.0}])
+    ),
+    "deep nesting in an alert": state_with(alerts='{"x": ' + "[" * DEEP + "]" * DEEP + "}"),
+    "deep nesting in an unknown field": state_with(extra="[" * DEEP + "]" * DEEP),
+    "unknown severity": state_with(alerts=json.dumps({"x": {**ALERT, "severity": "bad"}})),
+    "resolved without resolved_at": state_with(
+        alerts=json.dumps({"x": {**ALERT, "status": "resolved"}})
+    ),
+    "ack that is a string": state_with(alerts=json.dumps({"x": {**ALERT, "ack": "me"}})),
+    "silence without until": state_with(silences=json.dumps([{"id": "s-1", "pattern": "*"}])),
+    "notification without key": state_with(
+        outbox=json.dumps(
+            [
+                {
+                    "id": "i",
+                    "channel": "c",
+                    "notification": {k: v for k, v in NOTE.items() if k != "key"},
+                }
+            ]
+        )
+    ),
+    "seq is text": state_with(seq='"7"'),
+    "other version": state_with(version="2"),
+    "not an object": b"[]",
+    "not JSON": b"{nope",
+}
+
+
+def test_a_valid_state_written_by_the_lifecycle_reads_back(tmp_path):
+    """The schema accepts what the engine writes: alerts, acks, silences, outbox, delivery."""
+    store = StateStore(tmp_path / "state.json")
+    with store.update() as state:
+        state["alerts"]["errors:s1"] = {**ALERT, "ack": {"by": "me", "at": 2.0, "until": None}}
+        state["silences"].append({"id": "s-1", "pattern": "*", "until": 9e9, "by": "me"})
+        state["outbox"].append({"id": "n-1/c", "channel": "c", "notification": NOTE})
+        state["delivery"] = {"c": {"ok": 1, "failed": 2}}
+    got = store.read()
+    assert got["alerts"]["errors:s1"]["ack"]["by"] == "me"
+    assert got["outbox"][0]["notification"]["key"] == "errors:s1"
+    assert got["delivery"]["c"]["failed"] == 2
+
+
+@pytest.mark.parametrize("raw", list(BAD_STATES.values()), ids=list(BAD_STATES))
+def test_a_bad_state_file_is_refused_whole_and_moved_aside(tmp_path, raw, caplog):
+    """Right outline, wrong contents: read() names it in one line; update() moves it aside,
+    logs that, and starts from an empty state (the original bytes kept for inspection)."""
+    store = StateStore(tmp_path / "state.json")
+    store.path.write_bytes(raw)
+    with pytest.raises(InvalidStateFile, match="not a valid state file") as info:
+        store.read()
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
+    with store.update() as state:
+        assert state == {**empty_state(), "updated_at": None}
+        state["seq"] = 3
+    assert store.read()["seq"] == 3
+    (aside,) = tmp_path.glob("state.json.corrupt-*")
+    assert aside.read_bytes() == raw
+    assert "moved aside to" in caplog.text and str(aside) in caplog.text
+
+
+def test_two_corruptions_in_the_same_second_keep_both_files(tmp_path, monkeypatch):
+    """Each bad file gets a name of its own, even with the clock standing still."""
+    frozen = time.time()
+    monkeypatch.setattr(
+        state_module,
+        "time",
+        types.SimpleNamespace(
+            time=lambda: frozen, gmtime=lambda *a: time.gmtime(frozen), strftime=time.strftime
+        ),
+    )
+    store = StateStore(tmp_path / "state.json")
+    for raw in (b"{first", b"{second", b"{third"):
+        store.path.write_bytes(raw)
+        with store.update():
+            pass
+    kept = sorted(p.read_bytes() for p in tmp_path.glob("state.json.corrupt-*"))
+    assert kept == [b"{first", b"{second", b"{third"]
 
 
 def test_missing_file_reads_as_empty_state(tmp_path):
@@ -70,7 +182,7 @@ def test_unreadable_state_is_an_error_for_readers_and_moved_aside_by_writers(tmp
     """A corrupt file: read() says so in one line; update() keeps it aside and starts over."""
     store = StateStore(tmp_path / "state.json")
     store.path.write_text("{not json")
-    with pytest.raises(StateError, match="not a state file"):
+    with pytest.raises(StateError, match="not a valid state file"):
         store.read()
     with store.update() as state:
         state["seq"] = 7

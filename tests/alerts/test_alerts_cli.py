@@ -232,3 +232,106 @@ def test_check_while_another_engine_runs_only_judges(cfg, session_log, capsys):
         assert "another telemetry-alerts engine" in capsys.readouterr().err
     finally:
         engine.close()
+
+
+BAD_STATE_FILES = {
+    "alert is a number": {"alerts": {"x": 5}},
+    "outbox item without a channel": {
+        "outbox": [
+            {
+                "id": "n-1/console",
+                "notification": {"id": "n-1", "key": "errors:s1", "event": "firing"},
+            }
+        ]
+    },
+    "deep nesting": {"alerts": {"x": "DEEP"}},
+}
+
+
+def write_bad_state(logs, shape: str):
+    doc = {
+        "version": 1,
+        "seq": 0,
+        "alerts": {},
+        "silences": [],
+        "outbox": [],
+        **BAD_STATE_FILES[shape],
+    }
+    path = logs / ".alerts" / "state.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(doc).replace('"DEEP"', "[" * 50_000 + "]" * 50_000))
+    return path
+
+
+@pytest.mark.parametrize("shape", list(BAD_STATE_FILES))
+def test_check_with_a_bad_state_file_moves_it_aside_and_still_judges(
+    cfg, logs, session_log, repo_root, shape
+):
+    """check (a real subprocess): the bad file is moved aside and said so on stderr; the
+    evaluation still runs and records a fresh state (exit 1 for the warning, no traceback)."""
+    recent_errors(session_log("s1"))
+    path = write_bad_state(logs, shape)
+    bad = path.read_bytes()
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(repo_root / "scripts" / "telemetry_alerts.py"),
+            "check",
+            "--config",
+            cfg(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "not a valid state file" in done.stderr and "moved aside" in done.stderr
+    (aside,) = path.parent.glob("state.json.corrupt-*")
+    assert aside.read_bytes() == bad
+    assert "errors:s1" in json.loads(path.read_text())["alerts"]
+
+
+def test_list_with_a_bad_state_file_is_one_line_and_exit_3(cfg, logs, capsys):
+    """list only reads: a bad file is named in one line (exit 3), and left where it is."""
+    path = write_bad_state(logs, "alert is a number")
+    assert main(["list", "--config", cfg()]) == 3
+    err = capsys.readouterr().err
+    assert "not a valid state file" in err and "$.alerts" in err and len(err.splitlines()) == 1
+    assert path.exists()
+
+
+def test_run_starts_with_an_outbox_item_without_a_channel(cfg, logs, session_log, repo_root):
+    """run: the bad file no longer stops the start; it is moved aside and alerts still fire."""
+    log = session_log("s1")
+    log.trade(time.time())
+    path = write_bad_state(logs, "outbox item without a channel")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(repo_root / "scripts" / "telemetry_alerts.py"),
+            "run",
+            "--interval",
+            "0.05",
+            "--config",
+            cfg(),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "telemetry-alerts: following" in proc.stdout.readline()
+        recent_errors(log)
+        assert "ALERT WARNING FIRING: errors on s1" in proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        err = proc.stderr.read()
+        assert "moved aside" in err and "Traceback" not in err
+        assert len(list(path.parent.glob("state.json.corrupt-*"))) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

@@ -49,11 +49,11 @@ def test_flat_columns_hold_the_kind_specific_values(archive, tmp_path):
 
 
 def test_text_a_spreadsheet_would_evaluate_is_escaped_reversibly():
-    """Cells starting with = + - @ or ' get a leading quote; unescaping gives the text back."""
-    for text in ("=1+1", "+x", "-1 over", "@desk", "'quoted", "\tx", "plain", ""):
+    """Cells starting with = + - @ TAB CR or ' get a leading quote; unescaping undoes it."""
+    for text in ("=1+1", "+x", "-1 over", "@desk", "'quoted", "\tx", "\rx", "plain", ""):
         escaped = escape_cell(text)
         assert unescape_cell(escaped) == text
-        if text[:1] in ("=", "+", "-", "@", "'", "\t"):
+        if text[:1] in ("=", "+", "-", "@", "'", "\t", "\r"):
             assert escaped.startswith("'")
         else:
             assert escaped == text

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,7 +32,10 @@ def logs(tmp_path) -> Path:
 @pytest.fixture
 def client(logs) -> TestClient:
     settings = WebSettings(base_path=logs, summary_max_age_s=0)
-    with TestClient(create_app(settings=settings)) as c:
+    # A loopback client: without a token the app answers nothing else.
+    with TestClient(
+        create_app(settings=settings), base_url="http://127.0.0.1", client=("127.0.0.1", 50000)
+    ) as c:
         yield c
 
 
@@ -56,3 +63,72 @@ def server(logs):
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(10)
+
+
+class AppProcess:
+    """``python -m uvicorn src.webui.app:app`` in a child process (see ``uvicorn_app``)."""
+
+    def __init__(self, proc: subprocess.Popen, port: int, stderr: Path) -> None:
+        self.proc = proc
+        self.port = port
+        self.stderr_path = stderr
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def uvicorn_app(repo_root, tmp_path, logs):
+    """Start the app as the README does: ``uvicorn src.webui.app:app`` over ``logs``, with
+    the config from a file and the environment given; stopped (SIGTERM, then kill) after."""
+    started: list[AppProcess] = []
+
+    @contextmanager
+    def start(host: str = "127.0.0.1", env: dict[str, str] | None = None):
+        config = tmp_path / "execution.toml"
+        config.write_text(f"[execution.telemetry]\nbase_path = '{logs}'\n")
+        full = {k: v for k, v in os.environ.items() if k != "TELEMETRY_DASHBOARD_TOKEN"}
+        full.update({"EXECUTION_CONFIG": str(config), **(env or {})})
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        stderr = tmp_path / f"uvicorn-{len(started)}.err"
+        cmd = [sys.executable, "-m", "uvicorn", "src.webui.app:app", "--host", host]
+        with stderr.open("wb") as err:
+            proc = subprocess.Popen(
+                [*cmd, "--port", str(port), "--log-level", "warning"],
+                cwd=repo_root,
+                env=full,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        app = AppProcess(proc, port, stderr)
+        started.append(app)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert proc.poll() is None, app.stderr
+                assert time.monotonic() < deadline, "uvicorn did not start"
+                time.sleep(0.05)
+        try:
+            yield app
+        finally:
+            _stop(proc)
+
+    yield start
+    for app in started:
+        _stop(app.proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -8,6 +8,7 @@ import json
 import time
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 
 from src.alerts.channels import ConsoleChannel
@@ -102,7 +103,9 @@ def test_the_state_file_path_is_configurable(tmp_path, logs):
     moved.write_bytes(state_path(ExecutionConfig(), logs).read_bytes())
     settings = WebSettings(base_path=tmp_path / "empty", alerts_state_path=moved)
     (tmp_path / "empty").mkdir()
-    with TestClient(create_app(settings=settings)) as c:
+    with TestClient(
+        create_app(settings=settings), base_url="http://127.0.0.1", client=("127.0.0.1", 50000)
+    ) as c:
         assert [a["key"] for a in c.get("/api/alerts").json()["active"]] == ["errors:live-e"]
 
 
@@ -112,4 +115,42 @@ def test_an_unreadable_state_file_is_reported_not_a_500(client, logs):
     path.parent.mkdir()
     path.write_text("{nope")
     r = client.get("/")
-    assert r.status_code == 200 and "cannot read" in r.text
+    assert r.status_code == 200 and "not a valid state file" in r.text
+
+
+BAD_STATES = {
+    "alert is a number": {"alerts": {"x": 5}},
+    "outbox item without a channel": {"outbox": [{"id": "n-1/c", "notification": {}}]},
+    "resolved alert without resolved_at": {
+        "alerts": {
+            "errors:s": {
+                "key": "errors:s",
+                "rule": "errors",
+                "session_id": "s",
+                "status": "resolved",
+                "severity": "warning",
+                "since": 1.0,
+            }
+        }
+    },
+    "silence that is text": {"silences": ["*"]},
+    "deep nesting": {"alerts": {"x": "DEEP"}},
+}
+
+
+@pytest.mark.parametrize("shape", list(BAD_STATES))
+def test_a_state_file_with_wrong_contents_shows_the_error_not_a_500(client, logs, shape):
+    """/, the session page, /alerts/panel and /api/alerts answer 200 and name the problem."""
+    doc = {"version": 1, "seq": 0, "alerts": {}, "silences": [], "outbox": []}
+    doc.update(BAD_STATES[shape])
+    path = logs / ".alerts" / "state.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(doc).replace('"DEEP"', "[" * 50_000 + "]" * 50_000))
+    api = client.get("/api/alerts")
+    assert api.status_code == 200
+    body = api.json()
+    assert body["available"] is False and "not a valid state file" in body["error"]
+    for url in ("/", "/live/execution/session_clean", "/alerts/panel"):
+        r = client.get(url)
+        assert r.status_code == 200 and "not a valid state file" in r.text, url
+    assert path.read_text() == json.dumps(doc).replace('"DEEP"', "[" * 50_000 + "]" * 50_000)

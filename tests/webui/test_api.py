@@ -199,3 +199,46 @@ def test_page_cache_serves_repeats_and_notices_appends(client, logs, monkeypatch
         )
     third = client.get(url).json()
     assert third["summary"]["event_count"] == first["summary"]["event_count"] + 1
+
+
+DANGEROUS_FIRST = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _formula_session(logs) -> None:
+    lines = []
+    for i, c in enumerate(DANGEROUS_FIRST):
+        lines.append(
+            json.dumps(
+                {
+                    "ts": f"2025-12-20T10:00:0{i}+00:00",
+                    "session_id": "session_formula",
+                    "symbol": f"{c}cmd|' /C calc'!A0",
+                    "mode": "paper",
+                    "kind": "error",
+                    "payload": {"message": "x"},
+                    "seq": i + 1,
+                    "event_id": f"{c}HYPERLINK(1)",
+                }
+            )
+        )
+    (logs / "session_formula.jsonl").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("fmt", ["telemetry", "export"])
+def test_every_csv_guards_every_formula_start(client, logs, fmt):
+    """Both dashboard CSVs quote cells starting with = + - @ TAB CR or ' (one shared guard)."""
+    _formula_session(logs)
+    url = (
+        "/api/telemetry?session_id=session_formula&format=csv"
+        if fmt == "telemetry"
+        else "/api/export?session_id=session_formula&format=csv"
+    )
+    r = client.get(url)
+    assert r.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(r.text, newline="")))
+    assert len(rows) == len(DANGEROUS_FIRST)
+    symbols = sorted(row["symbol"] for row in rows)
+    assert symbols == sorted(f"'{c}cmd|' /C calc'!A0" for c in DANGEROUS_FIRST)
+    assert sorted(row["event_id"] for row in rows) == sorted(
+        f"'{c}HYPERLINK(1)" for c in DANGEROUS_FIRST
+    )

@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import tempfile
+from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
@@ -38,7 +39,7 @@ def test_xlsx_download_is_a_workbook_and_leaves_no_scratch(client):
     wb = load_workbook(io.BytesIO(r.content))
     assert wb.sheetnames[:2] == ["summary", "intent"]
     after = set(os.listdir(tempfile.gettempdir()))
-    assert not [n for n in after - before if n.startswith("telemetry-export-")]
+    assert not [n for n in after - before if n.startswith("telemetry-dashboard-export-")]
 
 
 def test_parquet_download_is_one_file_with_partition_columns(client):
@@ -56,3 +57,20 @@ def test_bad_input(client):
     assert client.get("/api/export", params={"session_id": "nope"}).status_code == 404
     assert client.get("/api/export", params={"from": "soon"}).status_code == 422
     assert client.get("/api/export", params={"format": "pdf"}).status_code == 422
+
+
+def test_xlsx_with_a_relative_log_path(logs, monkeypatch):
+    """base_path relative to the server's directory (the config's default form) still
+    builds: the build process runs elsewhere and is given the absolute path."""
+    from fastapi.testclient import TestClient
+
+    from src.webui.app import create_app
+    from src.webui.settings import WebSettings
+
+    monkeypatch.chdir(logs.parent)
+    settings = WebSettings(base_path=Path(logs.name))
+    app = create_app(settings=settings)
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000)) as c:
+        r = c.get("/api/export", params={"session_id": "session_latency", "format": "xlsx"})
+        assert r.status_code == 200, r.text
+        assert load_workbook(io.BytesIO(r.content)).sheetnames[:2] == ["summary", "intent"]

@@ -41,7 +41,9 @@ def test_a_route_that_raises_is_counted_as_500_once(logs):
     def boom() -> None:
         raise RuntimeError("boom")
 
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(
+        app, raise_server_exceptions=False, base_url="http://127.0.0.1", client=("127.0.0.1", 50000)
+    ) as c:
         assert c.get("/boom").status_code == 500
     assert _requests(app, "/boom", "500") == 1
     assert b'route="/boom"' in generate_latest(app.state.metrics.registry)
