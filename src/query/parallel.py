@@ -29,7 +29,7 @@ from typing import Any
 
 from src.query.analytics.summary import LineProgress, Matcher, SummaryBuilder
 from src.query.files import GZIP_ERRORS, open_segment
-from src.query.lines import iter_blocks, iter_range_blocks
+from src.query.lines import cap_lines, iter_blocks, iter_range_blocks
 from src.query.records import ParseStats
 
 __all__ = [
@@ -144,17 +144,17 @@ def scan_range(
             builder.pairer.next_seq, seq_base = seq_base, None
         if piece.fd is not None:
             stats.files += piece.start == 0
-            blocks = iter_range_blocks(piece.fd, piece.start, piece.end)
+            blocks = cap_lines(iter_range_blocks(piece.fd, piece.start, piece.end))
             builder.consume(blocks, stats, match, progress=progress)
             continue
         stats.files += 1
         try:
             with open_segment(piece.path) as fh:
-                builder.consume(iter_blocks(fh), stats, match, progress=progress)
+                builder.consume(cap_lines(iter_blocks(fh)), stats, match, progress=progress)
         except FileNotFoundError:
             stats.files -= 1
         except GZIP_ERRORS:
-            stats.unreadable_files += 1
+            stats.note_unreadable(piece.path)
 
 
 def _summarise_ranges(

@@ -1,0 +1,88 @@
+"""Reading across many sessions holds a bounded number of files open, also when it fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from src.query.engine import tail
+from src.query.filters import EventFilter
+
+ROOT = Path(__file__).resolve().parents[2]
+SESSIONS = 300
+
+
+def write_sessions(base: Path, count: int = SESSIONS) -> None:
+    base.mkdir(parents=True, exist_ok=True)
+    for n in range(count):
+        lines = [
+            {
+                "ts": f"2025-12-20T10:{n % 60:02d}:{k:02d}Z",
+                "session_id": f"s{n:04d}",
+                "symbol": "BTC-USD",
+                "mode": "paper",
+                "kind": "fill",
+                "payload": {"n": n, "k": k},
+            }
+            for k in range(3)
+        ]
+        (base / f"s{n:04d}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_timeline_over_300_sessions_runs_with_64_descriptors(tmp_path):
+    """`--timeline` without `--session` under `ulimit -n 64` over 300 sessions: no EMFILE."""
+    write_sessions(tmp_path / "logs")
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    command = [sys.executable, "-m", "src.cli.view_telemetry", "--path", str(tmp_path / "logs")]
+    done = subprocess.run(
+        [*command, "--timeline", "50", "--plain"],
+        cwd=ROOT,
+        preexec_fn=low_limit,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if "FILL" in line.upper()]
+    assert len(rows) == 50
+
+
+class FailingFilter(EventFilter):
+    """A filter that breaks after some events, like any error in the middle of a merge."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        object.__setattr__(self, "_left", after)
+
+    def matches(self, kind, symbol, t) -> bool:  # type: ignore[no-untyped-def]
+        object.__setattr__(self, "_left", self._left - 1)
+        if self._left < 0:
+            raise RuntimeError("broken mid-way")
+        return True
+
+
+def test_a_merge_that_fails_mid_way_leaves_no_file_open(tmp_path):
+    write_sessions(tmp_path / "logs")
+    assert len(tail(tmp_path / "logs", EventFilter(), 100)) == 100
+    before = open_fds()
+    with pytest.raises(RuntimeError, match="mid-way"):
+        tail(tmp_path / "logs", FailingFilter(after=500), 2000)
+    assert open_fds() == before
+    # The merge is newest first across sessions, exactly.
+    newest = tail(tmp_path / "logs", EventFilter(), 10)
+    ts = [r.t for r in newest]
+    assert ts == sorted(ts, reverse=True)
+    assert newest[0].data["ts"] == "2025-12-20T10:59:02Z"
