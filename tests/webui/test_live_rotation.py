@@ -1,0 +1,121 @@
+"""The live feed follows a session across retention compressing its file, and caps the
+backlog a reconnecting client can ask for."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from datetime import UTC, datetime
+
+import httpx2 as httpx
+
+from src.execution.events import ExecutionEvent
+from src.execution.telemetry.jsonl import JsonlExecutionLogger
+from src.ops.retention.policy import RetentionPolicy
+from src.ops.retention.run import run_retention
+from src.webui.live import MAX_BACKLOG_BYTES, encode_position
+
+
+def event(seq: int) -> ExecutionEvent:
+    return ExecutionEvent(
+        ts=datetime.now(UTC),
+        session_id="watch",
+        symbol="BTC-USD",
+        mode="paper",
+        kind="fill",
+        payload={"filled_quantity": 1.0, "fill_price": 1.0, "fill_fee": 0.0, "n": seq},
+        seq=seq,
+    )
+
+
+class Listener:
+    """A real SSE client in a thread, collecting every event's ``seq``."""
+
+    def __init__(self, url: str) -> None:
+        self.seqs: list[int] = []
+        self.events: list[str] = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self.thread.start()
+
+    def _run(self, url: str) -> None:
+        with httpx.stream("GET", url, timeout=60) as r:
+            name = ""
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    name = line[7:]
+                    with self.lock:
+                        self.events.append(name)
+                elif line.startswith("data: ") and name == "event":
+                    with self.lock:
+                        self.seqs.append(json.loads(line[6:])["seq"])
+
+    def wait_for(self, count: int, deadline: float) -> bool:
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.seqs) >= count:
+                    return True
+            time.sleep(0.02)
+        return False
+
+
+def test_feed_continues_after_retention_compresses_the_watched_file(server, logs):
+    with JsonlExecutionLogger(logs) as logger:
+        for seq in range(1, 11):
+            logger.emit(event(seq))
+    listener = Listener(f"{server}/api/live/execution/watch/stream")
+    deadline = time.monotonic() + 60
+    # The first event after connecting tells the feed has taken its position.
+    with JsonlExecutionLogger(logs) as logger:
+        while not listener.wait_for(1, min(deadline, time.monotonic() + 0.5)):
+            logger.emit(event(11))
+            assert time.monotonic() < deadline, "the feed never started"
+    first = len(listener.seqs)
+    # Retention compresses the (idle, old-looking) session file away...
+    old = time.time() - 10 * 86_400
+    os.utime(logs / "watch.jsonl", (old, old))
+    policy = RetentionPolicy(keep_last_n=0, compress_after_days=1)
+    run_retention(logs, policy, apply=True)
+    assert (logs / "watch.jsonl.gz").exists() and not (logs / "watch.jsonl").exists()
+    # ...and a logger starts a new file: every one of 2,000 events arrives.
+    with JsonlExecutionLogger(logs) as logger:
+        for burst in range(10):
+            for k in range(200):
+                logger.emit(event(1000 + burst * 200 + k))
+            assert listener.wait_for(first + (burst + 1) * 200, deadline), listener.seqs[-3:]
+    assert listener.seqs[first:] == list(range(1000, 3000))
+
+
+def test_a_reconnect_too_far_behind_is_told_to_reload(server, logs):
+    """A `since` more than MAX_BACKLOG_BYTES back gets a `reload` event, not the backlog;
+    one within it gets the missed events."""
+    path = logs / "watch.jsonl"
+    with JsonlExecutionLogger(logs) as logger:
+        logger.emit(event(1))
+        near = path.stat().st_size
+        seq = 2
+        while path.stat().st_size - near <= MAX_BACKLOG_BYTES:
+            logger.emit(event(seq))
+            seq += 1
+
+    def first_event(since: str) -> tuple[str, str]:
+        url = f"{server}/api/live/execution/watch/stream"
+        with httpx.stream("GET", url, params={"since": since}, timeout=10) as r:
+            name = ""
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    return name, line[6:]
+        return "", ""
+
+    name, data = first_event(encode_position("watch.jsonl", near))
+    assert name == "reload"
+    assert json.loads(data) == {"max_backlog_bytes": MAX_BACKLOG_BYTES}
+    recent = path.stat().st_size - 3 * (path.stat().st_size - near) // seq
+    lines = path.read_bytes()[:recent]
+    start = lines.rfind(b"\n") + 1
+    name, data = first_event(encode_position("watch.jsonl", start))
+    assert name == "event" and json.loads(data)["seq"] >= seq - 5

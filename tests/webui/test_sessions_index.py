@@ -1,0 +1,51 @@
+"""The sessions index decompresses an archived session once, not on every load."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+from fastapi.testclient import TestClient
+
+from src.query.engine import tail
+from src.query.filters import EventFilter
+from src.webui.app import create_app
+from src.webui.settings import WebSettings
+
+
+def archive(base, name: str, count: int) -> None:
+    text = "".join(
+        json.dumps({"ts": f"2025-12-20T10:00:{n:02d}Z", "session_id": name, "kind": "fill"}) + "\n"
+        for n in range(count)
+    )
+    (base / f"{name}.jsonl.gz").write_bytes(gzip.compress(text.encode()))
+
+
+def test_reloading_the_index_reads_no_gzip_data(tmp_path):
+    base = tmp_path / "logs"
+    base.mkdir()
+    for n in range(30):
+        archive(base, f"a{n:02d}", n + 1)
+    (base / "live.jsonl").write_text(
+        json.dumps({"ts": "2025-12-21T00:00:00Z", "session_id": "live", "kind": "fill"}) + "\n"
+    )
+    settings = WebSettings(base_path=base, summary_max_age_s=0)
+    with TestClient(create_app(settings=settings)) as client:
+        index = client.app.state.index
+        first = client.get("/api/sessions").json()
+        assert index.gzip_reads == 30
+        assert client.get("/").status_code == 200
+        assert client.get("/api/sessions").json() == first
+        assert index.gzip_reads == 30  # nothing decompressed again
+        by_id = {row["session_id"]: row for row in first}
+        assert by_id["a04"]["lines"] == 5
+        for name in ("a04", "live"):
+            newest = tail(base, EventFilter.build(session_id=name), 1)
+            assert by_id[name]["last_event"] == newest[0].data["ts"]
+        # A replaced archive (new identity) is read again; the others are not.
+        archive(base, "a07", 3)
+        os.utime(base / "a07.jsonl.gz", ns=(1, 1))
+        rows = {r["session_id"]: r for r in client.get("/api/sessions").json()}
+        assert rows["a07"]["lines"] == 3
+        assert index.gzip_reads == 31
