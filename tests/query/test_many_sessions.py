@@ -86,3 +86,34 @@ def test_a_merge_that_fails_mid_way_leaves_no_file_open(tmp_path):
     ts = [r.t for r in newest]
     assert ts == sorted(ts, reverse=True)
     assert newest[0].data["ts"] == "2025-12-20T10:59:02Z"
+
+
+PARALLEL_UNDER_LOW_LIMIT = """
+import resource, sys
+from pathlib import Path
+from src.query.engine import scan_files
+from src.query.files import list_sessions
+from src.query.parallel import scan_parallel
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+paths = [p for s in list_sessions(sys.argv[1]) for p in s.files]
+done = scan_parallel(paths, 60.0, None, None, workers=2, range_bytes=20_000)
+assert done is not None, "the parallel scan gave up"
+want = scan_files(paths, 60.0, None, None)
+assert done[1].as_dict() == want[1].as_dict(), (done[1], want[1])
+print(done[1].valid_events)
+"""
+
+
+def test_a_parallel_summary_over_300_sessions_runs_with_64_descriptors(tmp_path):
+    """The parallel scan holds only its biggest files open (the others are read by path),
+    so it does not fall back (or fail) for want of descriptors."""
+    write_sessions(tmp_path / "logs")
+    done = subprocess.run(
+        [sys.executable, "-c", PARALLEL_UNDER_LOW_LIMIT, str(tmp_path / "logs")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(3 * SESSIONS)
