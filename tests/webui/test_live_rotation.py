@@ -33,14 +33,14 @@ def event(seq: int) -> ExecutionEvent:
 class Listener:
     """A real SSE client in a thread, collecting every event's ``seq``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, last: int) -> None:
         self.seqs: list[int] = []
         self.events: list[str] = []
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self.thread = threading.Thread(target=self._run, args=(url, last), daemon=True)
         self.thread.start()
 
-    def _run(self, url: str) -> None:
+    def _run(self, url: str, last: int) -> None:
         with httpx.stream("GET", url, timeout=60) as r:
             name = ""
             for line in r.iter_lines():
@@ -49,14 +49,21 @@ class Listener:
                     with self.lock:
                         self.events.append(name)
                 elif line.startswith("data: ") and name == "event":
+                    seq = json.loads(line[6:])["seq"]
                     with self.lock:
-                        self.seqs.append(json.loads(line[6:])["seq"])
+                        self.seqs.append(seq)
+                    if seq == last:  # disconnect: the server can then stop at once
+                        return
 
-    def wait_for(self, count: int, deadline: float) -> bool:
+    def after(self, first: int) -> list[int]:
+        with self.lock:
+            return [seq for seq in self.seqs if seq >= first]
+
+    def wait_for(self, count: int, deadline: float, first: int = 0) -> bool:
+        """True once ``count`` events with ``seq >= first`` arrived (False at ``deadline``)."""
         while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.seqs) >= count:
-                    return True
+            if len(self.after(first)) >= count:
+                return True
             time.sleep(0.02)
         return False
 
@@ -65,14 +72,15 @@ def test_feed_continues_after_retention_compresses_the_watched_file(server, logs
     with JsonlExecutionLogger(logs) as logger:
         for seq in range(1, 11):
             logger.emit(event(seq))
-    listener = Listener(f"{server}/api/live/execution/watch/stream")
+    listener = Listener(f"{server}/api/live/execution/watch/stream", last=2999)
     deadline = time.monotonic() + 60
-    # The first event after connecting tells the feed has taken its position.
+    # The first event to arrive after connecting tells the feed has taken its position.
     with JsonlExecutionLogger(logs) as logger:
+        probe = 11
         while not listener.wait_for(1, min(deadline, time.monotonic() + 0.5)):
-            logger.emit(event(11))
+            logger.emit(event(probe))
+            probe += 1
             assert time.monotonic() < deadline, "the feed never started"
-    first = len(listener.seqs)
     # Retention compresses the (idle, old-looking) session file away...
     old = time.time() - 10 * 86_400
     os.utime(logs / "watch.jsonl", (old, old))
@@ -84,8 +92,10 @@ def test_feed_continues_after_retention_compresses_the_watched_file(server, logs
         for burst in range(10):
             for k in range(200):
                 logger.emit(event(1000 + burst * 200 + k))
-            assert listener.wait_for(first + (burst + 1) * 200, deadline), listener.seqs[-3:]
-    assert listener.seqs[first:] == list(range(1000, 3000))
+            arrived = listener.wait_for((burst + 1) * 200, deadline, first=1000)
+            assert arrived, listener.after(1000)[-3:]
+    assert listener.after(1000) == list(range(1000, 3000))
+    listener.thread.join(10)
 
 
 def test_a_reconnect_too_far_behind_is_told_to_reload(server, logs):
