@@ -49,3 +49,19 @@ def test_reloading_the_index_reads_no_gzip_data(tmp_path):
         rows = {r["session_id"]: r for r in client.get("/api/sessions").json()}
         assert rows["a07"]["lines"] == 3
         assert index.gzip_reads == 31
+
+
+def test_a_damaged_archive_is_named_on_the_session_page(tmp_path):
+    """The page counts what decoded and names the damaged file (escaped like all log text)."""
+    base = tmp_path / "logs"
+    base.mkdir()
+    archive(base, "d", 4)
+    raw = bytearray((base / "d.jsonl.gz").read_bytes())
+    raw[-8] ^= 0xFF  # bad CRC: the four events still decode
+    (base / "d.jsonl.gz").write_bytes(bytes(raw))
+    settings = WebSettings(base_path=base, summary_max_age_s=0)
+    with TestClient(create_app(settings=settings)) as client:
+        html = client.get("/live/execution/d").text
+        assert 'id="count-total">4<' in html
+        assert "1 damaged file(s), read only as far as they decode: <code>d.jsonl.gz</code>" in html
+        assert client.get("/api/sessions").json()[0]["lines"] == 4
