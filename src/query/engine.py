@@ -168,7 +168,10 @@ class _NewestFirst:
                 self.done = True
             else:
                 self.index, self.end, _ = entries[-1]
-                self.chunk = min(self.chunk * 2, self.limit)
+                if self.session.files[self.index].name.endswith(".gz"):
+                    self.chunk = self.limit  # each chunk decompresses the file: take all
+                else:
+                    self.chunk = min(self.chunk * 2, self.limit)
             for _, _, rec in entries:
                 yield rec
 

@@ -117,3 +117,46 @@ def test_a_parallel_summary_over_300_sessions_runs_with_64_descriptors(tmp_path)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(3 * SESSIONS)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_chunked_merge_gives_what_one_merge_of_whole_sessions_gives(tmp_path, seed):
+    """Sessions of plain and gzip files, a filter, any limit: the same events in the same
+    order as merging every session's full newest-first list."""
+    import gzip
+    import heapq
+    import random
+
+    from src.query.files import list_sessions
+    from src.query.paging import page_back
+
+    rnd = random.Random(seed)
+    base = tmp_path / "logs"
+    base.mkdir()
+    for n in range(rnd.randint(2, 12)):
+        sid = f"s{n}"
+        for part, gz in ((0, True), (1, False)):
+            day = base / f"2025-12-{20 + part}"
+            day.mkdir(exist_ok=True)
+            text = "".join(
+                json.dumps(
+                    {
+                        "ts": f"2025-12-{20 + part}T10:{rnd.randrange(60):02d}:00Z",
+                        "session_id": sid,
+                        "kind": rnd.choice(["fill", "order"]),
+                        "payload": {"n": k},
+                    }
+                )
+                + "\n"
+                for k in range(rnd.randint(0, 80))
+            )
+            path = day / f"{sid}.jsonl{'.gz' if gz else ''}"
+            path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    flt = EventFilter.build(kind="fill")
+    whole = [  # in the order sessions are listed (ties between sessions go by it)
+        page_back(base, EventFilter.build(session_id=s.session_id, kind="fill"), 10**6).records
+        for s in list_sessions(base)
+    ]
+    for limit in (1, 7, 50, 10**4):
+        want = list(heapq.merge(*whole, key=lambda r: -r.t))[:limit]
+        assert [r.data for r in tail(base, flt, limit)] == [r.data for r in want]
