@@ -116,3 +116,44 @@ def test_every_reader_agrees_with_a_plain_split(tmp_path, seed):
     assert [(line, complete) for _, line, complete in split_lines([capped], 0, 10**9)] == [
         (line, complete) for _, line, complete in want
     ]
+
+
+def test_followers_skip_a_64mb_line_in_bounded_memory(big_file):
+    """The dashboard's incremental summary, its live page head and the live feed's reader
+    take the file in, long line included, without holding it."""
+    from src.query.head import LiveHead
+    from src.query.incremental import IncrementalSummary
+    from src.webui.live import read_rows
+
+    summary, peak = peak_while(lambda: IncrementalSummary(big_file.parent, "big").refresh())
+    assert peak < 4 * MAX_LINE_BYTES
+    assert summary["event_count"] == 6 and summary["parse"]["invalid_lines"] == 1
+    head = LiveHead(big_file.parent, EventFilter.build(session_id="big"), 10, lambda r: r.data)
+    (rows, _), peak = peak_while(head.refresh)
+    assert peak < 4 * MAX_LINE_BYTES
+    assert [r["payload"]["n"] for r in rows] == [5, 4, 3, 2, 1, 0]
+    (rows, end), peak = peak_while(lambda: read_rows(big_file, 0))
+    assert peak < 4 * MAX_LINE_BYTES
+    assert len(rows) == 6 and end == big_file.stat().st_size
+
+
+def test_a_long_line_appended_to_a_followed_session_is_skipped(tmp_path):
+    """Appended after the first read: the live head and the incremental summary read only
+    the new bytes, in bounded memory."""
+    from src.query.head import LiveHead
+    from src.query.incremental import IncrementalSummary
+
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(event(0) + b"\n")
+    head = LiveHead(tmp_path, EventFilter.build(session_id="big"), 10, lambda r: r.data)
+    live = IncrementalSummary(tmp_path, "big", max_age_s=0)
+    head.refresh()
+    live.refresh()
+    with path.open("ab") as fh:
+        fh.write(b"[" * (16 << 20) + b"\n" + event(1) + b"\n")
+    (rows, _), peak = peak_while(head.refresh)
+    assert peak < 4 * MAX_LINE_BYTES
+    assert [r["payload"]["n"] for r in rows] == [1, 0] and head.rebuilds == 1
+    summary, peak = peak_while(live.refresh)
+    assert peak < 4 * MAX_LINE_BYTES
+    assert summary["event_count"] == 2 and summary["parse"]["invalid_lines"] == 1
