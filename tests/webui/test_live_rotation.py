@@ -129,3 +129,36 @@ def test_a_reconnect_too_far_behind_is_told_to_reload(server, logs):
     start = lines.rfind(b"\n") + 1
     name, data = first_event(encode_position("watch.jsonl", start))
     assert name == "event" and json.loads(data)["seq"] >= seq - 5
+
+
+def test_feeds_close_the_file_they_follow(tmp_path):
+    """Clients coming and going leave no descriptor behind (the feed keeps its file open
+    while anyone watches)."""
+    import asyncio
+
+    from src.webui.live import FeedHub
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    async def scenario() -> tuple[int, int, int]:
+        (tmp_path / "s.jsonl").write_text("")
+        hub = FeedHub(tmp_path, poll_interval=0.005, queue_size=10)
+        before = open_fds()
+        watching = 0
+        for _ in range(20):
+            sub = await hub.subscribe("s")
+            await asyncio.sleep(0.01)
+            watching = max(watching, open_fds() - before)
+            hub.unsubscribe(sub)
+        for _ in range(100):  # cancelled pollers finish their last read, then close
+            await asyncio.sleep(0.01)
+            if open_fds() == before:
+                break
+        after = open_fds()
+        await hub.close()
+        return before, after, watching
+
+    before, after, watching = asyncio.run(scenario())
+    assert watching >= 1
+    assert after == before
