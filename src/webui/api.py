@@ -177,14 +177,10 @@ async def stream(
     sub = await hub.subscribe(session_id)
     backlog: list[dict[str, Any]] | None = []
     position = decode_position(since) if since else None
-    base = settings_of(request).base_path
-    if position and sub.start_file is not None:
-        rel, offset = position
-        if sub.start_file.relative_to(base).as_posix() == rel and offset < sub.start_offset:
-            # At most MAX_BACKLOG_BYTES; further behind, the client is told to reload.
-            backlog = await asyncio.to_thread(
-                backlog_rows, sub.start_file, offset, sub.start_offset
-            )
+    if position:
+        # At most MAX_BACKLOG_BYTES; further behind, the client is told to reload.
+        base = settings_of(request).base_path
+        backlog = await asyncio.to_thread(backlog_rows, base, session_id, position, sub)
 
     async def events():  # type: ignore[no-untyped-def]
         metrics.sse_clients.inc()

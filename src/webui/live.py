@@ -87,13 +87,42 @@ def read_rows(path: Path, start: int, end: int | None = None) -> tuple[list[dict
         os.close(fd)
 
 
-def backlog_rows(path: Path, start: int, end: int) -> list[dict[str, Any]] | None:
-    """What a client that saw ``path`` up to ``start`` missed before ``end``; ``None``
-    when that is more than :data:`MAX_BACKLOG_BYTES` (the client must reload)."""
-    if end - start > MAX_BACKLOG_BYTES:
+def backlog_rows(
+    base: Path, session_id: str, position: tuple[str, int], sub: Subscriber
+) -> list[dict[str, Any]] | None:
+    """What a client that read the session up to ``position`` (a file relative to
+    ``base`` and an offset) missed before ``sub`` started following; ``None`` when that
+    is more than :data:`MAX_BACKLOG_BYTES` or cannot be read any more (the file was
+    compressed or removed since): the client must reload."""
+    if sub.start_file is None:
+        return []
+    rel, offset = position
+    if sub.start_file.relative_to(base).as_posix() == rel:
+        if offset >= sub.start_offset:
+            return []
+        if sub.start_offset - offset > MAX_BACKLOG_BYTES:
+            return None
+        rows, _ = read_rows(sub.start_file, offset, sub.start_offset)
+        return rows
+    # The client's file is no longer the newest (rotated since): its rest, then the new
+    # file up to where the feed started.
+    session = session_files(base, session_id)
+    older = [p for p in session.files if p.relative_to(base).as_posix() == rel] if session else []
+    if not older or older[0].name.endswith(".gz"):
         return None
-    rows, _ = read_rows(path, start, end)
-    return rows
+    size = _size(older[0])
+    if max(0, size - offset) + sub.start_offset > MAX_BACKLOG_BYTES:
+        return None
+    rows, _ = read_rows(older[0], offset, size) if offset < size else ([], 0)
+    more, _ = read_rows(sub.start_file, 0, sub.start_offset)
+    return rows + more
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 @dataclass(eq=False)

@@ -162,3 +162,41 @@ def test_feeds_close_the_file_they_follow(tmp_path):
     before, after, watching = asyncio.run(scenario())
     assert watching >= 1
     assert after == before
+
+
+def test_a_reconnect_after_rotation_gets_the_rest_of_its_file_then_the_new_one(server, logs):
+    """`since` in yesterday's file: the client gets that file's rest and today's lines up to
+    where the feed started; a position in a file compressed since means reload."""
+    old, new = logs / "2025-12-20" / "rot.jsonl", logs / "2025-12-21" / "rot.jsonl"
+    for path in (old, new):
+        path.parent.mkdir()
+
+    def line(seq: int) -> str:
+        return json.dumps(
+            {"ts": "2025-12-20T10:00:00Z", "session_id": "rot", "kind": "fill", "seq": seq}
+        )
+
+    old.write_text(line(1) + "\n")
+    seen = old.stat().st_size
+    with old.open("a") as fh:
+        fh.write(line(2) + "\n" + line(3) + "\n")
+    new.write_text(line(4) + "\n" + line(5) + "\n")
+
+    def first_events(since: str, count: int) -> list[tuple[str, dict]]:
+        url = f"{server}/api/live/execution/rot/stream"
+        got: list[tuple[str, dict]] = []
+        with httpx.stream("GET", url, params={"since": since}, timeout=10) as r:
+            name = ""
+            for text in r.iter_lines():
+                if text.startswith("event: "):
+                    name = text[7:]
+                elif text.startswith("data: "):
+                    got.append((name, json.loads(text[6:])))
+                    if len(got) == count or name == "reload":
+                        return got
+        return got
+
+    got = first_events(encode_position("2025-12-20/rot.jsonl", seen), 4)
+    assert [(name, row["seq"]) for name, row in got] == [("event", n) for n in (2, 3, 4, 5)]
+    got = first_events(encode_position("2025-12-19/rot.jsonl.gz", 10), 1)
+    assert [name for name, _ in got] == ["reload"]
