@@ -90,10 +90,11 @@ def _reverse_at(
             pass
         yield from reversed(keep)
         return
-    for start, line, complete in iter_lines_reversed_at(path, end):
-        rec = decode_record(line) if complete else None
-        if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
-            yield start, rec
+    with closing(iter_lines_reversed_at(path, end)) as lines:
+        for start, line, complete in lines:
+            rec = decode_record(line) if complete else None
+            if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
+                yield start, rec
 
 
 def page_back(
