@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from src.query.files import list_sessions
-from src.query.lines import ReadError, iter_lines_at, iter_lines_reversed_at
+from src.query.files import GZIP_ERRORS, list_sessions, open_segment
+from src.query.lines import (
+    ReadError,
+    cap_lines,
+    iter_blocks,
+    iter_lines_at,
+    iter_lines_reversed_at,
+)
 from src.query.records import decode_record
 
 __all__ = ["SessionIndex"]
@@ -61,18 +68,38 @@ class SessionIndex:
         return derived
 
     def _read_gzip(self, path: Path, ident: tuple[int, int, int, int]) -> _Derived | None:
+        """Count newlines block by block (no decoding); decode only the last lines, from
+        the end, for the newest event (the whole file only if none of them is valid)."""
         self.gzip_reads += 1
-        lines, last = 0, None
+        lines = 0
+        last_blocks: deque[bytes] = deque(maxlen=2)
+        try:
+            with open_segment(path) as fh:
+                for block in cap_lines(iter_blocks(fh)):
+                    lines += block.count(b"\n")
+                    last_blocks.append(block)
+        except FileNotFoundError:
+            return None
+        except GZIP_ERRORS:
+            pass  # damaged: what decoded counts (and the identity keeps it from re-reading)
+        tail = b"".join(last_blocks)
+        last = _newest_ts(tail)
+        if last is None and lines > tail.count(b"\n"):
+            last = self._newest_ts_by_scan(path)
+        return _Derived(ident, lines, last)
+
+    @staticmethod
+    def _newest_ts_by_scan(path: Path) -> str | None:
+        last = None
         try:
             with closing(iter_lines_at(path)) as reader:
                 for _, line, complete in reader:
-                    lines += complete
                     rec = decode_record(line) if complete else None
                     if rec is not None:
                         last = rec.data.get("ts")
         except ReadError:
-            pass  # damaged: what decoded counts (and the identity keeps it from re-reading)
-        return _Derived(ident, lines, last)
+            pass
+        return last
 
     def _read_plain(
         self, path: Path, ident: tuple[int, int, int, int], cached: _Derived | None
@@ -122,3 +149,14 @@ class SessionIndex:
             for path in [p for p in self._files if p not in seen]:
                 del self._files[path]
         return out
+
+
+def _newest_ts(data: bytes) -> str | None:
+    """The ``ts`` of the last valid event among the complete lines of ``data``."""
+    lines = data.split(b"\n")
+    for line in reversed(lines[:-1]):  # the last piece has no newline: torn or empty
+        rec = decode_record(line) if line else None
+        if rec is not None:
+            ts = rec.data.get("ts")
+            return ts if isinstance(ts, str) else None
+    return None

@@ -65,3 +65,19 @@ def test_a_damaged_archive_is_named_on_the_session_page(tmp_path):
         assert 'id="count-total">4<' in html
         assert "1 damaged file(s), read only as far as they decode: <code>d.jsonl.gz</code>" in html
         assert client.get("/api/sessions").json()[0]["lines"] == 4
+
+
+def test_the_newest_event_of_an_archive_ending_in_megabytes_of_bad_lines(tmp_path):
+    """The index counts lines without decoding them; the newest event is still the last
+    valid one, however far from the end it is."""
+    from src.webui.sessions import SessionIndex
+
+    base = tmp_path / "logs"
+    base.mkdir()
+    good = json.dumps({"ts": "2025-12-20T10:00:00Z", "session_id": "g", "kind": "fill"})
+    bad = b"not json " * 100 + b"\n"
+    data = good.encode() + b"\n" + bad * 40_000 + b"torn"
+    (base / "g.jsonl.gz").write_bytes(gzip.compress(data))
+    row = SessionIndex(base).describe()[0]
+    assert row["lines"] == 40_001
+    assert row["last_event"] == "2025-12-20T10:00:00Z"
