@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from src.query.lines import clip
+
 __all__ = ["CRITICAL", "INFO", "OK", "WARNING", "CheckThresholds", "Finding", "evaluate", "worst"]
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
 INFO = "info"  # worth knowing, not a problem: counts as ok
 _RANK = {OK: 0, INFO: 0, WARNING: 1, CRITICAL: 2}
+_NAMED = 5  # damaged files named in a finding; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,20 @@ def evaluate(summary: dict[str, Any], t: CheckThresholds | None = None) -> list[
     invalid = summary["parse"]["invalid_lines"]
     sev = CRITICAL if rate > t.parse_error_crit else WARNING if rate > t.parse_error_warn else OK
     out.append(Finding("parse_errors", sev, f"{invalid} invalid lines, error rate {_pct(rate)}"))
+
+    damaged = summary["parse"].get("unreadable_files", 0)
+    if damaged:
+        names = summary["parse"].get("unreadable_paths") or []
+        shown = ", ".join(clip(name) for name in names[:_NAMED])
+        if len(names) > _NAMED:
+            shown += f" and {len(names) - _NAMED} more"
+        out.append(
+            Finding(
+                "damaged_files",
+                WARNING,
+                f"{damaged} damaged files, read only as far as they decode: {shown}",
+            )
+        )
 
     fills = summary["fills"]
     stale = [o for o in fills["open_orders"] if o["age_s"] > t.fill_timeout_s]
@@ -137,7 +154,7 @@ def evaluate(summary: dict[str, Any], t: CheckThresholds | None = None) -> list[
     if errors:
         share = errors / events if events else 0.0
         sev = CRITICAL if share > t.error_rate_crit else WARNING
-        last = (summary["errors"].get("last") or {}).get("error", "")
+        last = clip(str((summary["errors"].get("last") or {}).get("error", "")))
         out.append(Finding("errors", sev, f"{errors} error events ({_pct(share)}); last: {last}"))
     else:
         out.append(Finding("errors", OK, "no error events"))

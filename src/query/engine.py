@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import heapq
 import os
-from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ from src.query.analytics.summary import Matcher, SummaryBuilder
 from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
 from src.query.files import GZIP_ERRORS, SessionFiles, list_sessions, open_segment, session_files
 from src.query.filters import EventFilter
-from src.query.lines import ReadError, iter_blocks, iter_lines, iter_lines_reversed
+from src.query.lines import ReadError, cap_lines, iter_blocks, iter_lines
+from src.query.paging import collect_back
 from src.query.parallel import ProgressFn, default_workers, scan_parallel
 from src.query.records import ParseStats, Record, decode_record
 
@@ -131,58 +132,75 @@ def scan_files(
 
         try:
             with open_segment(path) as fh:
-                builder.consume(iter_blocks(fh), stats, match, progress=report)
+                builder.consume(cap_lines(iter_blocks(fh)), stats, match, progress=report)
         except FileNotFoundError:
             stats.files -= 1  # vanished between listing and reading (retention)
         except GZIP_ERRORS:
-            stats.unreadable_files += 1
+            stats.note_unreadable(path)  # what decoded before the damage was counted
         if progress is not None:
             progress(index + 1, len(paths), stats.total_lines)
     return builder, stats
 
 
-def _reverse_file(path: Path, flt: EventFilter, limit: int) -> Iterator[Record]:
-    if path.name.endswith(".gz"):
-        # No backward reading in gzip: stream it, keeping only the newest `limit` matches.
-        keep: deque[Record] = deque(maxlen=limit)
-        for line, complete in iter_lines(path):
-            rec = decode_record(line) if complete else None
-            if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
-                keep.append(rec)
-        yield from reversed(keep)
-        return
-    for line, complete in iter_lines_reversed(path):
-        if not complete:
-            continue
-        rec = decode_record(line)
-        if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
-            yield rec
+FIRST_CHUNK = 16
+"""Events read from each session at first when merging newest-first across sessions."""
 
 
-def _reverse_session(session: SessionFiles, flt: EventFilter, limit: int) -> Iterator[Record]:
-    for path in reversed(session.files):
-        try:
-            yield from _reverse_file(path, flt, limit)
-        except ReadError:
-            continue
+class _NewestFirst:
+    """One session's matching events, newest first, read in chunks that double in size.
+
+    Between chunks no file of the session is open (each chunk is a
+    :func:`~src.query.paging.collect_back` that closes what it opens, and resumes from the
+    position of the last event read), so merging any number of sessions holds at most one
+    file open at a time, whatever happens to the merge.
+    """
+
+    def __init__(self, session: SessionFiles, flt: EventFilter, limit: int, chunk: int) -> None:
+        self.session, self.flt, self.limit = session, flt, limit
+        self.chunk = min(limit, chunk)
+        self.index, self.end = len(session.files) - 1, None
+        self.done = False
+
+    def __iter__(self) -> Iterator[Record]:
+        while not self.done:
+            entries = collect_back(self.session, self.flt, self.chunk, self.index, self.end)
+            if len(entries) < self.chunk:
+                self.done = True
+            else:
+                self.index, self.end, _ = entries[-1]
+                if self.session.files[self.index].name.endswith(".gz"):
+                    self.chunk = self.limit  # each chunk decompresses the file: take all
+                else:
+                    self.chunk = min(self.chunk * 2, self.limit)
+            for _, _, rec in entries:
+                yield rec
 
 
 def tail(
     base: str | os.PathLike[str], flt: EventFilter | None = None, limit: int = 200
 ) -> list[Record]:
-    """The newest ``limit`` matching events, newest first (merged by time across sessions)."""
+    """The newest ``limit`` matching events, newest first (merged by time across sessions).
+
+    However many sessions there are, at most one file is open at a time.
+    """
     flt = flt or EventFilter()
     if limit <= 0:
         return []
-    streams = [_reverse_session(s, flt, limit) for s in select_sessions(base, flt)]
-    if not streams:
+    sessions = select_sessions(base, flt)
+    if not sessions:
         return []
+    chunk = limit if len(sessions) == 1 else FIRST_CHUNK
+    streams = [iter(_NewestFirst(s, flt, limit, chunk)) for s in sessions]
     merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda r: -r.t)
     out: list[Record] = []
-    for rec in merged:
-        out.append(rec)
-        if len(out) >= limit:
-            break
+    try:
+        for rec in merged:
+            out.append(rec)
+            if len(out) >= limit:
+                break
+    finally:
+        for stream in streams:
+            stream.close()
     return out
 
 
@@ -207,23 +225,24 @@ def iter_events(
             plain = progress is not None and not path.name.endswith(".gz")
             pending = 0
             try:
-                for n, (line, complete) in enumerate(iter_lines(path), 1):
-                    stats.total_lines += 1
-                    if plain:
-                        pending += len(line) + complete
-                        if not n & 0xFFFF:
-                            progress(pending)  # type: ignore[misc]
-                            pending = 0
-                    rec = decode_record(line) if complete else None
-                    if rec is None:
-                        stats.invalid_lines += 1
-                        stats.torn_lines += not complete
-                        continue
-                    stats.valid_events += 1
-                    if flt.matches(rec.kind, rec.symbol, rec.t):
-                        yield rec
+                with closing(iter_lines(path)) as lines:
+                    for n, (line, complete) in enumerate(lines, 1):
+                        stats.total_lines += 1
+                        if plain:
+                            pending += len(line) + complete
+                            if not n & 0xFFFF:
+                                progress(pending)  # type: ignore[misc]
+                                pending = 0
+                        rec = decode_record(line) if complete else None
+                        if rec is None:
+                            stats.invalid_lines += 1
+                            stats.torn_lines += not complete
+                            continue
+                        stats.valid_events += 1
+                        if flt.matches(rec.kind, rec.symbol, rec.t):
+                            yield rec
             except ReadError:
-                stats.unreadable_files += 1
+                stats.note_unreadable(path)
             if progress is not None:
                 progress(pending if plain else _size(path))
 

@@ -27,6 +27,7 @@ from typing import Generic, TypeVar
 
 from src.query.files import SessionFiles, session_files
 from src.query.filters import EventFilter
+from src.query.lines import BLOCK_SIZE, iter_range_blocks, split_lines
 from src.query.paging import collect_back, encode_cursor
 from src.query.records import Record, decode_record
 
@@ -91,34 +92,34 @@ class LiveHead(Generic[T]):
         newest = session.files[-1]
         if newest.name.endswith(".gz"):
             return True  # a compressed file never grows; identity was checked already
+        index = len(session.files) - 1
+        fresh: deque[tuple[int, int, T]] = deque(maxlen=self.limit)
         try:
             with open(newest, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
+                fd = fh.fileno()
+                size = os.fstat(fd).st_size
                 if size < self._offset:
                     return False
                 guard = self._guard
-                if guard and os.pread(fh.fileno(), len(guard), self._offset - len(guard)) != guard:
+                if guard and os.pread(fd, len(guard), self._offset - len(guard)) != guard:
                     return False  # rewritten in place
                 if size == self._offset:
                     return True
-                fh.seek(self._offset)
-                data = fh.read(size - self._offset)
+                end = size
+                blocks = iter_range_blocks(fd, self._offset, size, BLOCK_SIZE)
+                for start, line, complete in split_lines(blocks, self._offset):
+                    if not complete:  # still being written: left for the next refresh
+                        end = start
+                        break
+                    rec = decode_record(line)
+                    if rec is not None and self.flt.matches(rec.kind, rec.symbol, rec.t):
+                        fresh.appendleft((index, start, self._render(rec)))
+                if end > self._offset:
+                    self._guard = _read_before(newest, end)
+                    self._offset = end
         except OSError:
             return False
-        cut = data.rfind(b"\n") + 1
-        index = len(session.files) - 1
-        start = self._offset
-        fresh = []
-        for line in data[:cut].split(b"\n")[:-1]:
-            if line:
-                rec = decode_record(line)
-                if rec is not None and self.flt.matches(rec.kind, rec.symbol, rec.t):
-                    fresh.append((index, start, self._render(rec)))
-            start += len(line) + 1
-        self._rows.extendleft(fresh)  # the newest ends up first; the oldest fall off
-        if cut:
-            self._offset += cut
-            self._guard = (self._guard + data[:cut])[-_GUARD:]
+        self._rows.extendleft(reversed(fresh))  # the newest ends up first; the oldest fall off
         return True
 
     def _rebuild(self, session: SessionFiles, files: tuple[tuple[Path, int], ...]) -> None:

@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import Matcher, SummaryBuilder
 from src.query.files import GZIP_ERRORS, open_segment, session_files
+from src.query.lines import BLOCK_SIZE, iter_blocks, split_lines
 from src.query.records import ParseStats
 
 __all__ = ["IncrementalSummary"]
@@ -122,14 +123,14 @@ class IncrementalSummary:
             with open_segment(path) as fh:
                 if not gz:
                     fh.seek(offset)
-                reader = _CompleteLines(fh)
+                reader = _CompleteLines(iter_blocks(fh, BLOCK_SIZE), offset)
                 self._builder.consume(reader, self._stats, self._match)
                 self._offsets[path] = offset + reader.consumed if not gz else 1
                 return gz or reader.consumed > 0
         except FileNotFoundError:
             return False
-        except GZIP_ERRORS:
-            self._stats.unreadable_files += 1
+        except GZIP_ERRORS:  # what decoded before the damage was consumed
+            self._stats.note_unreadable(path)
             self._offsets[path] = 1
             return True
 
@@ -145,18 +146,28 @@ def _with_ages(result: dict[str, Any], as_of: float) -> dict[str, Any]:
 
 
 class _CompleteLines:
-    """Iterate only newline-terminated lines, counting the bytes they cover."""
+    """The newline-terminated lines in ``blocks`` (read from offset ``start``), each as a
+    block of its own, oversized ones as their stand-in; ``consumed`` is how many bytes
+    they cover, once iterated."""
 
-    def __init__(self, fh: BinaryIO) -> None:
-        self._fh = fh
+    def __init__(self, blocks: Iterator[bytes], start: int) -> None:
+        self._blocks = blocks
+        self._start = start
+        self._read = 0
         self.consumed = 0
 
+    def _counted(self) -> Iterator[bytes]:
+        for block in self._blocks:
+            self._read += len(block)
+            yield block
+
     def __iter__(self) -> Iterator[bytes]:
-        for line in self._fh:
-            if not line.endswith(b"\n"):
-                return  # still being written: next refresh picks it up whole
-            self.consumed += len(line)
-            yield line
+        for pos, line, complete in split_lines(self._counted(), self._start):
+            if not complete:  # still being written: next refresh picks it up whole
+                self.consumed = pos - self._start
+                return
+            yield line + b"\n"
+        self.consumed = self._read
 
 
 def _inode(path: Path) -> int:

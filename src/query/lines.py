@@ -6,14 +6,25 @@ which readers count as invalid and skip. Reading backward costs O(lines read), n
 O(file), for plain files; gzip files cannot be read backward and are streamed forward by
 the caller.
 
-Full scans read raw blocks instead (:func:`iter_blocks`, :func:`iter_range_blocks`) and
-split lines in the scan loop: much cheaper than a Python call per line.
+No line costs more than :data:`MAX_LINE_BYTES` of memory: a longer one is never held
+whole. Every reader gets a short stand-in for it instead (:func:`oversized_line`), which
+no decoder accepts, so it is counted as an invalid line and skipped like any other; the
+file offsets readers report stay the real ones.
+
+Full scans read raw blocks instead (:func:`iter_blocks`, :func:`iter_range_blocks`, both
+passed through :func:`cap_lines`) and split lines in the scan loop: much cheaper than a
+Python call per line.
+
+A damaged gzip file (bad CRC, truncated, not gzip at all) is read as far as it decodes:
+every reader uses what came out before the damage and then raises (:class:`ReadError`,
+or the gzip error from :func:`iter_blocks`), so the caller can count and name the file.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,23 +32,76 @@ from src.query.files import GZIP_ERRORS, open_segment
 
 __all__ = [
     "BLOCK_SIZE",
+    "MAX_LINE_BYTES",
     "SCAN_BLOCK_SIZE",
     "ReadError",
+    "cap_lines",
+    "clip",
     "iter_blocks",
     "iter_lines",
+    "iter_lines_at",
     "iter_lines_reversed",
+    "iter_lines_reversed_at",
     "iter_range_blocks",
+    "oversized_line",
+    "split_lines",
 ]
 
 BLOCK_SIZE = 1 << 16
 SCAN_BLOCK_SIZE = 1 << 20
+MAX_LINE_BYTES = 1 << 20
+"""The longest line (without its newline) any reader takes in: 1 MiB. Our writers' events
+are a few hundred bytes (an error event with a long message a few KB); a longer line is
+counted invalid and skipped without ever being held whole in memory."""
+
+_OVERSIZED = b"<oversized line: %d bytes, over the limit of %d>"
+
+
+def oversized_line(size: int, limit: int = MAX_LINE_BYTES) -> bytes:
+    """The stand-in readers get for a line of ``size`` bytes over ``limit``: short, not
+    JSON (so it is invalid in every decoder) and saying how long the line was."""
+    return _OVERSIZED % (size, limit)
+
+
+def clip(text: str | bytes, limit: int = 200) -> str:
+    """``text`` for a message: at most ``limit`` characters, then how much was left out."""
+    if isinstance(text, bytes):
+        size = len(text)
+        shown = text[:limit].decode("utf-8", "replace")
+        return shown if size <= limit else f"{shown}... ({size} bytes in all)"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text.encode('utf-8', 'replace'))} bytes in all)"
 
 
 def iter_blocks(fh: BinaryIO, size: int = SCAN_BLOCK_SIZE) -> Iterator[bytes]:
-    """Consecutive blocks of an open file to its end (lines may span blocks)."""
-    read = fh.read
-    while block := read(size):
-        yield block
+    """Consecutive blocks of an open file to its end (lines may span blocks).
+
+    A gzip stream that is damaged part way yields everything decoded before the damage,
+    then raises (``read1`` hands over each decoded piece before the next is checked, where
+    ``read(size)`` would drop a whole block with the error).
+    """
+    read1 = getattr(fh, "read1", None)
+    if read1 is None:
+        read = fh.read
+        while block := read(size):
+            yield block
+        return
+    parts: list[bytes] = []
+    held = 0
+    try:
+        while chunk := read1(size):
+            parts.append(chunk)
+            held += len(chunk)
+            if held >= size:
+                yield parts[0] if len(parts) == 1 else b"".join(parts)
+                parts, held = [], 0
+    except GZIP_ERRORS:
+        if parts:
+            yield b"".join(parts)
+        raise
+    if parts:
+        yield b"".join(parts)
 
 
 def iter_range_blocks(
@@ -56,24 +120,119 @@ def iter_range_blocks(
         yield block
 
 
+def cap_lines(blocks: Iterable[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """``blocks`` with every line longer than ``limit`` replaced by :func:`oversized_line`.
+
+    What comes out always ends at a line end, but for the last block (a torn last line).
+    A line's beginning is held back (at most ``limit`` bytes) until its end is seen; an
+    oversized line's bytes are counted and dropped as they arrive. Blocks that split no
+    long line pass through without a copy.
+    """
+    pending: list[bytes] = []  # the start of the current line, while it may still fit
+    held = 0  # bytes of the current line so far
+    over = False  # the current line is over the limit: its bytes are being dropped
+    for block in blocks:
+        for piece in _slices(block, limit):
+            cut = piece.rfind(b"\n") + 1
+            if not cut:
+                held += len(piece)
+                if not over:
+                    if held > limit:
+                        over, pending = True, []
+                    else:
+                        pending.append(piece)
+                continue
+            first = piece.find(b"\n")
+            size = held + first
+            if over or size > limit:
+                out = oversized_line(size, limit) + piece[first:cut]
+            elif pending:
+                pending.append(piece[:cut])
+                out = b"".join(pending)
+            else:
+                out = piece if cut == len(piece) else piece[:cut]
+            yield out
+            rest = piece[cut:] if cut < len(piece) else b""
+            held, over = len(rest), len(rest) > limit
+            pending = [rest] if rest and not over else []
+    if over:
+        yield oversized_line(held, limit)
+    elif pending:
+        yield b"".join(pending)
+
+
+def _slices(block: bytes, limit: int) -> Iterator[bytes]:
+    # A line wholly inside a piece of at most limit + 1 bytes fits the limit: only lines
+    # that span pieces need counting.
+    if len(block) <= limit + 1:
+        yield block
+        return
+    view = memoryview(block)
+    for i in range(0, len(block), limit):
+        yield bytes(view[i : i + limit])
+
+
+def split_lines(
+    blocks: Iterable[bytes], start: int = 0, limit: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, bytes, bool]]:
+    """``(offset, line, complete)`` for the non-blank lines in consecutive ``blocks`` of a
+    file's bytes starting at offset ``start``; lines over ``limit`` come as their stand-in
+    (:func:`oversized_line`), with their real offset."""
+    pos = start  # where the current line starts
+    pending: list[bytes] = []
+    held = 0
+    over = False
+    for block in blocks:
+        for piece in BytesIO(block).readlines():
+            if piece[-1:] != b"\n":  # the line goes on in the next block
+                held += len(piece)
+                if not over:
+                    if held > limit:
+                        over, pending = True, []
+                    else:
+                        pending.append(piece)
+                continue
+            size = held + len(piece) - 1
+            if over or size > limit:
+                line = oversized_line(size, limit)
+            elif pending:
+                pending.append(piece)
+                line = b"".join(pending)[:-1]
+            else:
+                line = piece[:-1]
+            if size:
+                yield pos, line, True
+            pos += size + 1
+            pending, held, over = [], 0, False
+    if held:
+        yield pos, oversized_line(held, limit) if over else b"".join(pending), False
+
+
 class ReadError(Exception):
     """A file could not be read to its end (vanished, corrupt gzip stream)."""
 
 
-def iter_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
-    """Yield every line of ``path`` in file order, without its newline."""
+def iter_lines_at(path: Path, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
+    """``(offset, line, complete)`` for every non-blank line of ``path`` in file order,
+    from ``start`` (a line start of a plain file; gzip files are read from 0).
+
+    A damaged gzip file yields what decodes, then raises :class:`ReadError`.
+    """
     try:
         with open_segment(path) as fh:
-            for line in fh:
-                if line.endswith(b"\n"):
-                    if len(line) > 1:  # blank lines are not events, nor errors
-                        yield line[:-1], True
-                elif line:
-                    yield line, False
+            if start:
+                fh.seek(start)
+            yield from split_lines(iter_blocks(fh, BLOCK_SIZE), start)
     except FileNotFoundError:
         return
     except GZIP_ERRORS as exc:
         raise ReadError(f"{path}: {exc}") from exc
+
+
+def iter_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
+    """Yield every non-blank line of ``path`` in file order, without its newline."""
+    for _offset, line, complete in iter_lines_at(path):
+        yield line, complete
 
 
 def iter_lines_reversed(path: Path, block_size: int = BLOCK_SIZE) -> Iterator[tuple[bytes, bool]]:
@@ -83,12 +242,17 @@ def iter_lines_reversed(path: Path, block_size: int = BLOCK_SIZE) -> Iterator[tu
 
 
 def iter_lines_reversed_at(
-    path: Path, end: int | None = None, block_size: int = BLOCK_SIZE
+    path: Path,
+    end: int | None = None,
+    block_size: int = BLOCK_SIZE,
+    limit: int = MAX_LINE_BYTES,
 ) -> Iterator[tuple[int, bytes, bool]]:
     """Yield ``(offset, line, complete)`` last first, for lines starting before ``end``.
 
     ``offset`` is where the line starts in the file, usable as a paging cursor: passing it
-    as ``end`` continues with the line before it.
+    as ``end`` continues with the line before it. Each byte is read and copied once (a
+    line spanning blocks is joined once, when its start is found), so the cost is linear
+    in what is read; a line over ``limit`` comes as :func:`oversized_line`.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -103,26 +267,42 @@ def iter_lines_reversed_at(
         # Whether the last line is whole is known from its last byte alone.
         last_complete = os.pread(fd, 1, size - 1) == b"\n"
         pos = size - 1 if last_complete else size
-        pending = b""  # the start of a line whose beginning lies in an earlier block
+        parts: list[bytes] = []  # the end of the current line, last part first
+        held = 0  # its bytes so far
+        over = False  # longer than the limit: its bytes are counted, not kept
         first = True
         while pos > 0:
             step = min(block_size, pos)
             pos -= step
-            parts = (os.pread(fd, step, pos) + pending).split(b"\n")
-            pending = parts[0]
-            # parts[i] (i >= 1) starts right after the newline that ends parts[i - 1].
-            start = pos + len(parts[0]) + 1
-            starts = []
-            for part in parts[1:]:
-                starts.append(start)
-                start += len(part) + 1
-            for line, line_start in zip(reversed(parts[1:]), reversed(starts), strict=True):
+            block = os.pread(fd, step, pos)
+            hi = len(block)
+            while True:
+                newline = block.rfind(b"\n", 0, hi)
+                if newline < 0:
+                    held += hi
+                    if not over:
+                        if held > limit:
+                            over, parts = True, []
+                        else:
+                            parts.append(block[:hi])
+                    break
+                total = held + hi - newline - 1
+                if over or total > limit:
+                    line = oversized_line(total, limit)
+                elif parts:
+                    parts.append(block[newline + 1 : hi])
+                    line = b"".join(reversed(parts))
+                else:
+                    line = block[newline + 1 : hi]
                 complete = last_complete if first else True
                 first = False
-                if line or not complete:
-                    yield line_start, line, complete
+                if total or not complete:
+                    yield pos + newline + 1, line, complete
+                parts, held, over = [], 0, False
+                hi = newline
         complete = last_complete if first else True
-        if pending or not complete:
-            yield 0, pending, complete
+        if held or not complete:
+            line = oversized_line(held, limit) if over else b"".join(reversed(parts))
+            yield 0, line, complete
     finally:
         os.close(fd)

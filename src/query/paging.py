@@ -11,12 +11,13 @@ import base64
 import os
 from collections import deque
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from src.query.files import SessionFiles, session_files
 from src.query.filters import EventFilter
-from src.query.lines import ReadError, iter_lines, iter_lines_reversed_at
+from src.query.lines import ReadError, iter_lines_at, iter_lines_reversed_at
 from src.query.records import Record, decode_record
 
 __all__ = [
@@ -74,21 +75,26 @@ def _reverse_at(
     path: Path, end: int | None, flt: EventFilter, limit: int
 ) -> Iterator[tuple[int, Record]]:
     if path.name.endswith(".gz"):
+        # No backward reading in gzip: stream it, keeping the newest `limit` matches. A
+        # damaged file gives what decoded before the damage.
         keep: deque[tuple[int, Record]] = deque(maxlen=limit)
-        offset = 0
-        for line, complete in iter_lines(path):
-            start, offset = offset, offset + len(line) + 1
-            if end is not None and start >= end:
-                break
-            rec = decode_record(line) if complete else None
-            if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
-                keep.append((start, rec))
+        try:
+            with closing(iter_lines_at(path)) as lines:
+                for start, line, complete in lines:
+                    if end is not None and start >= end:
+                        break
+                    rec = decode_record(line) if complete else None
+                    if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
+                        keep.append((start, rec))
+        except ReadError:
+            pass
         yield from reversed(keep)
         return
-    for start, line, complete in iter_lines_reversed_at(path, end):
-        rec = decode_record(line) if complete else None
-        if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
-            yield start, rec
+    with closing(iter_lines_reversed_at(path, end)) as lines:
+        for start, line, complete in lines:
+            rec = decode_record(line) if complete else None
+            if rec is not None and flt.matches(rec.kind, rec.symbol, rec.t):
+                yield start, rec
 
 
 def page_back(
@@ -119,15 +125,12 @@ def collect_back(
     file ``index`` (its end when None) and then from the files before it."""
     out: list[Entry] = []
     for i in range(index, -1, -1):
-        try:
-            for start, rec in _reverse_at(
-                session.files[i], end if i == index else None, flt, limit - len(out)
-            ):
+        reader = _reverse_at(session.files[i], end if i == index else None, flt, limit - len(out))
+        with closing(reader):  # its file is closed here, also when this stops early or fails
+            for start, rec in reader:
                 out.append((i, start, rec))
                 if len(out) >= limit:
                     break
-        except ReadError:
-            continue
         if len(out) >= limit:
             break
     return out

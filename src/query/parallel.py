@@ -29,7 +29,7 @@ from typing import Any
 
 from src.query.analytics.summary import LineProgress, Matcher, SummaryBuilder
 from src.query.files import GZIP_ERRORS, open_segment
-from src.query.lines import iter_blocks, iter_range_blocks
+from src.query.lines import cap_lines, iter_blocks, iter_range_blocks
 from src.query.records import ParseStats
 
 __all__ = [
@@ -47,6 +47,10 @@ _GZIP_RATIO = 6  # rough size of a gzip file's content, for balancing ranges onl
 _FIND_STEP = 1 << 16
 _RANGE_SEQ = 1 << 48  # order numbers per range: more than any range has lines
 _LAST_SHARE = 0.95  # this process reads the last range, then merges: give it a bit less
+MAX_OPEN_FILES = 16
+"""Plain files a parallel read holds open (the biggest ones; only those can be cut into
+ranges). Smaller files stay whole in their range and are opened by path when read, so a
+read over thousands of sessions needs few descriptors."""
 
 # progress(files_done, files_total, lines_read): called between files and about every
 # 2**16 lines (in a parallel read: with the lines this process has read, then at the end).
@@ -59,7 +63,7 @@ class Piece:
 
     index: int  # position of the file in the read
     path: Path
-    fd: int | None  # open descriptor of a plain file; None for gzip (opened by path)
+    fd: int | None  # open descriptor of a plain file that may be cut; None: opened by path
     start: int = 0
     end: int | None = None
 
@@ -92,10 +96,10 @@ def _next_line_start(fd: int, offset: int, size: int) -> int:
 def plan_ranges(
     files: Sequence[tuple[Path, int | None, int]], ranges: int, last_share: float = 1.0
 ) -> list[list[Piece]]:
-    """Cut ``files`` (path, descriptor or None for gzip, size) into at most ``ranges``
-    ranges of about equal weight (the last one ``last_share`` of the others), each a
-    list of pieces in file order."""
-    weights = [size * _GZIP_RATIO if fd is None else size for _, fd, size in files]
+    """Cut ``files`` (path, descriptor or None for a file never cut, size) into at most
+    ``ranges`` ranges of about equal weight (the last one ``last_share`` of the others),
+    each a list of pieces in file order."""
+    weights = [size * _GZIP_RATIO if _is_gzip(path) else size for path, _, size in files]
     total = sum(weights)
     share = total / (ranges - 1 + last_share) if ranges > 1 else total
     cuts: set[tuple[int, int]] = set()  # (file, offset of a line start); (i, 0): before file i
@@ -109,7 +113,7 @@ def plan_ranges(
         if target == done:
             cuts.add((index, 0))
         elif fd is None:
-            cuts.add((index + 1, 0))  # a gzip file is never cut: the range ends after it
+            cuts.add((index + 1, 0))  # gzip (or a small file) is never cut: the range ends after it
         else:
             offset = _next_line_start(fd, target - done, size)
             cuts.add((index, offset) if offset < size else (index + 1, 0))
@@ -144,17 +148,17 @@ def scan_range(
             builder.pairer.next_seq, seq_base = seq_base, None
         if piece.fd is not None:
             stats.files += piece.start == 0
-            blocks = iter_range_blocks(piece.fd, piece.start, piece.end)
+            blocks = cap_lines(iter_range_blocks(piece.fd, piece.start, piece.end))
             builder.consume(blocks, stats, match, progress=progress)
             continue
         stats.files += 1
         try:
             with open_segment(piece.path) as fh:
-                builder.consume(iter_blocks(fh), stats, match, progress=progress)
+                builder.consume(cap_lines(iter_blocks(fh)), stats, match, progress=progress)
         except FileNotFoundError:
             stats.files -= 1
         except GZIP_ERRORS:
-            stats.unreadable_files += 1
+            stats.note_unreadable(piece.path)
 
 
 def _summarise_ranges(
@@ -232,11 +236,26 @@ def _collect(pid: int, read_fd: int) -> Any | None:
     return value if status == "ok" else None
 
 
+def _is_gzip(path: Path) -> bool:
+    return path.name.endswith(".gz")
+
+
 def _open_plain(path: Path) -> int | None:
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+
+
+def _sizes(paths: Sequence[Path]) -> list[tuple[Path, int]]:
+    out = []
+    for path in paths:
+        try:
+            out.append((path, path.stat().st_size))
+        except FileNotFoundError:
+            if _is_gzip(path):
+                out.append((path, 0))  # counted as a sequential pass counts it
+    return out
 
 
 def scan_parallel(
@@ -257,13 +276,15 @@ def scan_parallel(
     """
     fds: list[int] = []
     try:
+        sized = _sizes(paths)
+        plain = sorted(
+            (i for i, (p, _) in enumerate(sized) if not _is_gzip(p)), key=lambda i: -sized[i][1]
+        )
+        cut = set(plain[:MAX_OPEN_FILES])  # only the biggest plain files are held and cut
         files: list[tuple[Path, int | None, int]] = []
-        for path in paths:
-            if path.name.endswith(".gz"):
-                try:
-                    files.append((path, None, path.stat().st_size))
-                except FileNotFoundError:
-                    files.append((path, None, 0))
+        for i, (path, size) in enumerate(sized):
+            if i not in cut:
+                files.append((path, None, size))
                 continue
             fd = _open_plain(path)
             if fd is None:

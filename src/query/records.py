@@ -14,7 +14,7 @@ scans over millions of lines).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -272,6 +272,13 @@ class ParseStats:
     torn_lines: int = 0
     files: int = 0
     unreadable_files: int = 0
+    # the damaged files (bad gzip): what decoded before the damage was read and counted
+    unreadable_paths: list[str] = field(default_factory=list)
+
+    def note_unreadable(self, path: object) -> None:
+        """Count and name a file that could not be read to its end."""
+        self.unreadable_files += 1
+        self.unreadable_paths.append(str(path))
 
     @property
     def error_rate(self) -> float:
@@ -285,6 +292,7 @@ class ParseStats:
         self.torn_lines += other.torn_lines
         self.files += other.files
         self.unreadable_files += other.unreadable_files
+        self.unreadable_paths.extend(other.unreadable_paths)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -295,4 +303,5 @@ class ParseStats:
             "error_rate": self.error_rate,
             "files": self.files,
             "unreadable_files": self.unreadable_files,
+            "unreadable_paths": list(self.unreadable_paths),
         }

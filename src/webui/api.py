@@ -30,7 +30,7 @@ from src.webui.deps import (
     settings_of,
     valid_session_id,
 )
-from src.webui.live import decode_position, read_rows
+from src.webui.live import MAX_BACKLOG_BYTES, backlog_rows, decode_position
 
 router = APIRouter()
 
@@ -170,20 +170,21 @@ async def stream(
     hub = request.app.state.hub
     metrics = request.app.state.metrics
     sub = await hub.subscribe(session_id)
-    backlog: list[dict[str, Any]] = []
+    backlog: list[dict[str, Any]] | None = []
     position = decode_position(since) if since else None
-    base = settings_of(request).base_path
-    if position and sub.start_file is not None:
-        rel, offset = position
-        if sub.start_file.relative_to(base).as_posix() == rel and offset < sub.start_offset:
-            backlog, _ = await asyncio.to_thread(
-                read_rows, sub.start_file, offset, sub.start_offset
-            )
+    if position:
+        # At most MAX_BACKLOG_BYTES; further behind, the client is told to reload.
+        base = settings_of(request).base_path
+        backlog = await asyncio.to_thread(backlog_rows, base, session_id, position, sub)
 
     async def events():  # type: ignore[no-untyped-def]
         metrics.sse_clients.inc()
         try:
             yield "retry: 1000\n\n"
+            if backlog is None:
+                # Missed more than the backlog replays: reading it all is not on offer.
+                yield _sse_event("reload", {"max_backlog_bytes": MAX_BACKLOG_BYTES})
+                return
             for row in backlog:
                 yield _sse(row)
             while True:
@@ -212,7 +213,11 @@ async def stream(
 
 
 def _sse(row: dict[str, Any]) -> str:
-    return f"event: event\ndata: {json.dumps(row, default=str)}\n\n"
+    return _sse_event("event", row)
+
+
+def _sse_event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
 @router.get("/healthz")

@@ -3,6 +3,16 @@
 One poller per watched session reads appended lines (in a worker thread, never on the event
 loop) and publishes them synchronously to every subscriber's own bounded queue. A client
 whose queue is full is dropped, never waited for: one slow browser cannot delay the others.
+
+The poller keeps the followed file open, so it can finish it after retention moved or
+compressed it away. It notices when the session's name now refers to another file (device
+and inode differ: retention compressed the old one and the logger started anew), when the
+file shrank (truncated in place) and when another plain file became the newest (daily
+rotation); then it finishes the old file and continues from the start of the new one.
+
+A client that reconnects with ``since=`` gets what it missed first, at most
+:data:`MAX_BACKLOG_BYTES` of log; one further behind is sent a ``reload`` event instead (the
+page then asks the operator to reload), so no client can make the server read a whole file.
 """
 
 from __future__ import annotations
@@ -10,18 +20,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from src.query.files import session_files
+from src.query.lines import BLOCK_SIZE, iter_range_blocks, split_lines
 from src.query.paging import decode_position, encode_position
 from src.query.records import decode_record
 from src.query.timeline import row_from_record
 
-__all__ = ["FeedHub", "Subscriber", "decode_position", "encode_position", "read_rows"]
+__all__ = [
+    "MAX_BACKLOG_BYTES",
+    "FeedHub",
+    "Subscriber",
+    "backlog_rows",
+    "decode_position",
+    "encode_position",
+    "read_rows",
+]
 
 _RESOLVE_EVERY_S = 2.0
+MAX_BACKLOG_BYTES = 1 << 20
+"""The most a ``since=`` reconnect replays: 1 MiB of log (a few thousand events)."""
 
 
 def newest_plain_file(base: Path, session_id: str) -> Path | None:
@@ -32,21 +54,75 @@ def newest_plain_file(base: Path, session_id: str) -> Path | None:
     return plain[-1] if plain else None
 
 
-def read_rows(path: Path, start: int, end: int | None = None) -> tuple[list[dict[str, Any]], int]:
-    """Rows for the complete lines in ``[start, end)`` and the offset after the last one."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            data = fh.read() if end is None else fh.read(max(0, end - start))
-    except FileNotFoundError:
-        return [], start
-    cut = data.rfind(b"\n") + 1
+def _rows_from_fd(fd: int, start: int, end: int | None) -> tuple[list[dict[str, Any]], int]:
+    """Rows for the complete lines in ``[start, end)`` of ``fd`` and the offset after the
+    last one."""
+    read = 0
+
+    def counted():  # type: ignore[no-untyped-def]
+        nonlocal read
+        for block in iter_range_blocks(fd, start, end, BLOCK_SIZE):
+            read += len(block)
+            yield block
+
     rows = []
-    for line in data[:cut].splitlines():
+    for pos, line, complete in split_lines(counted(), start):
+        if not complete:  # still being written: read again from its start next time
+            return rows, pos
         rec = decode_record(line)
         if rec is not None:
             rows.append(row_from_record(rec).to_dict())
-    return rows, start + cut
+    return rows, start + read
+
+
+def read_rows(path: Path, start: int, end: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Rows for the complete lines in ``[start, end)`` and the offset after the last one."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return [], start
+    try:
+        return _rows_from_fd(fd, start, end)
+    finally:
+        os.close(fd)
+
+
+def backlog_rows(
+    base: Path, session_id: str, position: tuple[str, int], sub: Subscriber
+) -> list[dict[str, Any]] | None:
+    """What a client that read the session up to ``position`` (a file relative to
+    ``base`` and an offset) missed before ``sub`` started following; ``None`` when that
+    is more than :data:`MAX_BACKLOG_BYTES` or cannot be read any more (the file was
+    compressed or removed since): the client must reload."""
+    if sub.start_file is None:
+        return []
+    rel, offset = position
+    if sub.start_file.relative_to(base).as_posix() == rel:
+        if offset >= sub.start_offset:
+            return []
+        if sub.start_offset - offset > MAX_BACKLOG_BYTES:
+            return None
+        rows, _ = read_rows(sub.start_file, offset, sub.start_offset)
+        return rows
+    # The client's file is no longer the newest (rotated since): its rest, then the new
+    # file up to where the feed started.
+    session = session_files(base, session_id)
+    older = [p for p in session.files if p.relative_to(base).as_posix() == rel] if session else []
+    if not older or older[0].name.endswith(".gz"):
+        return None
+    size = _size(older[0])
+    if max(0, size - offset) + sub.start_offset > MAX_BACKLOG_BYTES:
+        return None
+    rows, _ = read_rows(older[0], offset, size) if offset < size else ([], 0)
+    more, _ = read_rows(sub.start_file, 0, sub.start_offset)
+    return rows + more
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 @dataclass(eq=False)
@@ -65,6 +141,65 @@ class _Feed:
     offset: int
     subscribers: set[Subscriber] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
+    fd: int | None = None  # the followed file, open (read after it is moved away)
+    ident: tuple[int, int] | None = None  # its (device, inode)
+    switches: int = 0  # times the feed moved on to another file
+    # A poll runs in a worker thread; the descriptor is closed only when none runs.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    busy: bool = False
+    retired: bool = False
+
+    def retire(self) -> None:
+        """Close the followed file now, or when the poll running now ends."""
+        with self.lock:
+            self.retired = True
+            if not self.busy:
+                self.close()
+
+    def open(self) -> None:
+        """Open ``path`` (if it exists) as the followed file."""
+        self.close()
+        if self.path is None:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        st = os.fstat(fd)
+        self.fd, self.ident = fd, (st.st_dev, st.st_ino)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+        self.fd = self.ident = None
+
+    def read(self) -> list[dict[str, Any]]:
+        """The rows appended to the followed file since ``offset``."""
+        if self.fd is None:
+            self.open()
+            if self.fd is None:
+                return []
+        if os.fstat(self.fd).st_size < self.offset:  # truncated in place: start over
+            self.offset = 0
+        rows, self.offset = _rows_from_fd(self.fd, self.offset, None)
+        return rows
+
+    def replaced(self) -> bool:
+        """True when ``path`` names another file than the one open (or none)."""
+        try:
+            st = os.stat(self.path) if self.path is not None else None
+        except OSError:
+            st = None
+        return st is None or (st.st_dev, st.st_ino) != self.ident
+
+    def switch(self, path: Path | None) -> list[dict[str, Any]]:
+        """Finish the open file, then follow ``path`` from its start."""
+        rows = self.read() if self.fd is not None else []
+        self.close()
+        self.path, self.offset = path, 0
+        self.switches += 1
+        self.open()
+        return rows
 
 
 class FeedHub:
@@ -84,8 +219,10 @@ class FeedHub:
         feed = self._feeds.get(session_id)
         if feed is None:
             path = await asyncio.to_thread(newest_plain_file, self.base, session_id)
-            offset = await asyncio.to_thread(_size, path)
-            feed = self._feeds.setdefault(session_id, _Feed(session_id, path, offset))
+            feed = self._feeds.get(session_id)
+            if feed is None:
+                feed = self._feeds[session_id] = _Feed(session_id, path, 0)
+                await asyncio.to_thread(_start, feed)
         sub = Subscriber(asyncio.Queue(self.queue_size), session_id, feed.path, feed.offset)
         feed.subscribers.add(sub)
         if feed.task is None:
@@ -123,20 +260,46 @@ class FeedHub:
     async def _follow(self, feed: _Feed) -> None:
         loop = asyncio.get_running_loop()
         next_resolve = loop.time() + _RESOLVE_EVERY_S
-        while feed.subscribers:
-            await asyncio.sleep(self.poll_interval)
-            if feed.path is not None:
-                rows, feed.offset = await asyncio.to_thread(read_rows, feed.path, feed.offset)
+        try:
+            while feed.subscribers:
+                await asyncio.sleep(self.poll_interval)
+                resolve = feed.path is None or loop.time() >= next_resolve
+                if resolve:
+                    next_resolve = loop.time() + _RESOLVE_EVERY_S
+                rows = await asyncio.to_thread(self._poll, feed, resolve)
                 if rows:
                     self.publish(feed, rows)
-            if feed.path is None or loop.time() >= next_resolve:
-                next_resolve = loop.time() + _RESOLVE_EVERY_S
-                newest = await asyncio.to_thread(newest_plain_file, self.base, feed.session_id)
-                if newest is not None and newest != feed.path:
-                    if feed.path is not None:  # finish the old file, then switch (rotation)
-                        rows, _ = await asyncio.to_thread(read_rows, feed.path, feed.offset)
-                        self.publish(feed, rows)
-                    feed.path, feed.offset = newest, 0
+        finally:
+            feed.retire()
+
+    def _poll(self, feed: _Feed, resolve: bool) -> list[dict[str, Any]]:
+        """One step of following ``feed`` (in a worker thread)."""
+        with feed.lock:
+            if feed.retired:
+                return []
+            feed.busy = True
+        try:
+            return self._step(feed, resolve)
+        finally:
+            with feed.lock:
+                feed.busy = False
+                if feed.retired:
+                    feed.close()
+
+    def _step(self, feed: _Feed, resolve: bool) -> list[dict[str, Any]]:
+        rows = feed.read() if feed.path is not None else []
+        if feed.path is not None and feed.replaced():
+            # Compressed or moved away by retention, or truncated and recreated: finish the
+            # open file, then read the one the session's name refers to now (if any).
+            newest = newest_plain_file(self.base, feed.session_id)
+            rows += feed.switch(newest)
+            rows += feed.read() if feed.fd is not None else []
+        elif resolve:
+            newest = newest_plain_file(self.base, feed.session_id)
+            if newest is not None and newest != feed.path:  # daily rotation
+                rows += feed.switch(newest)
+                rows += feed.read()
+        return rows
 
     async def close(self) -> None:
         for feed in list(self._feeds.values()):
@@ -144,13 +307,12 @@ class FeedHub:
                 feed.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await feed.task
+            feed.retire()
         self._feeds.clear()
 
 
-def _size(path: Path | None) -> int:
-    if path is None:
-        return 0
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
+def _start(feed: _Feed) -> None:
+    """Open the feed's file and start at its current end."""
+    feed.open()
+    if feed.fd is not None:
+        feed.offset = os.fstat(feed.fd).st_size

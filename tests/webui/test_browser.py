@@ -114,3 +114,25 @@ def test_alerts_panel_refreshes_in_place(page, server, logs):
     assert page.evaluate("window.pwned") is None
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-alerts.png"), full_page=True)
+
+
+def test_page_too_far_behind_shows_a_reload_notice(page, server, logs):
+    """A page whose position is more than the backlog cap behind gets the server's `reload`
+    event; the page stops following and asks the operator to reload."""
+    from src.webui.live import MAX_BACKLOG_BYTES, encode_position
+
+    path = logs / "session_clean.jsonl"
+    line = path.read_bytes().splitlines(keepends=True)[0]
+    with path.open("ab") as fh:
+        fh.write(line * (MAX_BACKLOG_BYTES // len(line) + 10))
+    far = encode_position("session_clean.jsonl", 0)
+
+    def old_position(route):  # type: ignore[no-untyped-def]
+        html = route.fetch().text()
+        html = html.replace('data-position="', f'data-position="{far}" data-was="', 1)
+        route.fulfill(body=html, content_type="text/html")
+
+    page.route("**/live/execution/session_clean*", old_position)
+    page.goto(f"{server}/live/execution/session_clean?limit=5")
+    page.wait_for_selector("#live-status.error", timeout=10000)
+    assert page.text_content("#live-status") == "missed too many events: reload the page"

@@ -90,6 +90,11 @@
       source.close();
       setStatus("fell behind: reload", "error");
     });
+    // Missed more events than a reconnect replays (the server caps the backlog).
+    source.addEventListener("reload", () => {
+      source.close();
+      setStatus("missed too many events: reload the page", "error");
+    });
     source.onerror = () => setStatus("reconnecting…", "warn");
   }
 

@@ -1,0 +1,83 @@
+"""The sessions index decompresses an archived session once, not on every load."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+from fastapi.testclient import TestClient
+
+from src.query.engine import tail
+from src.query.filters import EventFilter
+from src.webui.app import create_app
+from src.webui.settings import WebSettings
+
+
+def archive(base, name: str, count: int) -> None:
+    text = "".join(
+        json.dumps({"ts": f"2025-12-20T10:00:{n:02d}Z", "session_id": name, "kind": "fill"}) + "\n"
+        for n in range(count)
+    )
+    (base / f"{name}.jsonl.gz").write_bytes(gzip.compress(text.encode()))
+
+
+def test_reloading_the_index_reads_no_gzip_data(tmp_path):
+    base = tmp_path / "logs"
+    base.mkdir()
+    for n in range(30):
+        archive(base, f"a{n:02d}", n + 1)
+    (base / "live.jsonl").write_text(
+        json.dumps({"ts": "2025-12-21T00:00:00Z", "session_id": "live", "kind": "fill"}) + "\n"
+    )
+    settings = WebSettings(base_path=base, summary_max_age_s=0)
+    with TestClient(create_app(settings=settings)) as client:
+        index = client.app.state.index
+        first = client.get("/api/sessions").json()
+        assert index.gzip_reads == 30
+        assert client.get("/").status_code == 200
+        assert client.get("/api/sessions").json() == first
+        assert index.gzip_reads == 30  # nothing decompressed again
+        by_id = {row["session_id"]: row for row in first}
+        assert by_id["a04"]["lines"] == 5
+        for name in ("a04", "live"):
+            newest = tail(base, EventFilter.build(session_id=name), 1)
+            assert by_id[name]["last_event"] == newest[0].data["ts"]
+        # A replaced archive (new identity) is read again; the others are not.
+        archive(base, "a07", 3)
+        os.utime(base / "a07.jsonl.gz", ns=(1, 1))
+        rows = {r["session_id"]: r for r in client.get("/api/sessions").json()}
+        assert rows["a07"]["lines"] == 3
+        assert index.gzip_reads == 31
+
+
+def test_a_damaged_archive_is_named_on_the_session_page(tmp_path):
+    """The page counts what decoded and names the damaged file (escaped like all log text)."""
+    base = tmp_path / "logs"
+    base.mkdir()
+    archive(base, "d", 4)
+    raw = bytearray((base / "d.jsonl.gz").read_bytes())
+    raw[-8] ^= 0xFF  # bad CRC: the four events still decode
+    (base / "d.jsonl.gz").write_bytes(bytes(raw))
+    settings = WebSettings(base_path=base, summary_max_age_s=0)
+    with TestClient(create_app(settings=settings)) as client:
+        html = client.get("/live/execution/d").text
+        assert 'id="count-total">4<' in html
+        assert "1 damaged file(s), read only as far as they decode: <code>d.jsonl.gz</code>" in html
+        assert client.get("/api/sessions").json()[0]["lines"] == 4
+
+
+def test_the_newest_event_of_an_archive_ending_in_megabytes_of_bad_lines(tmp_path):
+    """The index counts lines without decoding them; the newest event is still the last
+    valid one, however far from the end it is."""
+    from src.webui.sessions import SessionIndex
+
+    base = tmp_path / "logs"
+    base.mkdir()
+    good = json.dumps({"ts": "2025-12-20T10:00:00Z", "session_id": "g", "kind": "fill"})
+    bad = b"not json " * 100 + b"\n"
+    data = good.encode() + b"\n" + bad * 40_000 + b"torn"
+    (base / "g.jsonl.gz").write_bytes(gzip.compress(data))
+    row = SessionIndex(base).describe()[0]
+    assert row["lines"] == 40_001
+    assert row["last_event"] == "2025-12-20T10:00:00Z"
