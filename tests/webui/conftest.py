@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from src.webui.app import create_app
 from src.webui.settings import WebSettings
+from tests.webui.loopback import loopback_client
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "execution_telemetry"
 
@@ -33,9 +34,7 @@ def logs(tmp_path) -> Path:
 def client(logs) -> TestClient:
     settings = WebSettings(base_path=logs, summary_max_age_s=0)
     # A loopback client: without a token the app answers nothing else.
-    with TestClient(
-        create_app(settings=settings), base_url="http://127.0.0.1", client=("127.0.0.1", 50000)
-    ) as c:
+    with loopback_client(create_app(settings=settings)) as c:
         yield c
 
 

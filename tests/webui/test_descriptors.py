@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import resource
 
-from fastapi.testclient import TestClient
-
 from src.webui.app import create_app
 from src.webui.settings import WebSettings
 from tests.query.test_many_sessions import write_sessions
+from tests.webui.loopback import loopback_client
 
 
 def open_fds() -> int:
@@ -21,7 +20,7 @@ def test_requests_over_many_sessions_return_descriptors_to_the_baseline(tmp_path
     base = tmp_path / "logs"
     write_sessions(base, 300)
     settings = WebSettings(base_path=base, summary_max_age_s=0)
-    with TestClient(create_app(settings=settings), raise_server_exceptions=False) as client:
+    with loopback_client(create_app(settings=settings), raise_server_exceptions=False) as client:
         assert client.get("/api/telemetry", params={"limit": 50}).status_code == 200
         baseline = open_fds()
         r = client.get("/api/telemetry", params={"limit": 2000})

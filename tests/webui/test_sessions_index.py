@@ -6,12 +6,11 @@ import gzip
 import json
 import os
 
-from fastapi.testclient import TestClient
-
 from src.query.engine import tail
 from src.query.filters import EventFilter
 from src.webui.app import create_app
 from src.webui.settings import WebSettings
+from tests.webui.loopback import loopback_client
 
 
 def archive(base, name: str, count: int) -> None:
@@ -31,7 +30,7 @@ def test_reloading_the_index_reads_no_gzip_data(tmp_path):
         json.dumps({"ts": "2025-12-21T00:00:00Z", "session_id": "live", "kind": "fill"}) + "\n"
     )
     settings = WebSettings(base_path=base, summary_max_age_s=0)
-    with TestClient(create_app(settings=settings)) as client:
+    with loopback_client(create_app(settings=settings)) as client:
         index = client.app.state.index
         first = client.get("/api/sessions").json()
         assert index.gzip_reads == 30
@@ -60,7 +59,7 @@ def test_a_damaged_archive_is_named_on_the_session_page(tmp_path):
     raw[-8] ^= 0xFF  # bad CRC: the four events still decode
     (base / "d.jsonl.gz").write_bytes(bytes(raw))
     settings = WebSettings(base_path=base, summary_max_age_s=0)
-    with TestClient(create_app(settings=settings)) as client:
+    with loopback_client(create_app(settings=settings)) as client:
         html = client.get("/live/execution/d").text
         assert 'id="count-total">4<' in html
         assert "1 damaged file(s), read only as far as they decode: <code>d.jsonl.gz</code>" in html
