@@ -93,7 +93,10 @@ def main(
     from src.sql import QueryRefused, check_query, connect
     from src.sql.output import write_csv, write_json, write_table
 
-    con = connect(jsonl, args.parquet, threads=args.threads)
+    def warn(message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+
+    con = connect(jsonl, args.parquet, threads=args.threads, warn=warn)
     try:
         check_query(con, sql)
         rel = con.sql(sql)

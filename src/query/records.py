@@ -66,6 +66,7 @@ __all__ = [
     "parse_ts",
     "scan_decoder",
     "scan_line",
+    "valid_start",
 ]
 
 MAX_DEPTH = 64
@@ -164,11 +165,12 @@ def _decode_whole(line: bytes) -> tuple[dict[str, Any], datetime] | None:
     return data, ts
 
 
-def _decode(line: bytes) -> tuple[dict[str, Any], datetime, bool] | None:
-    """:func:`_decode_whole`, else the valid line glued to a fragment (``True``)."""
+def _decode(line: bytes) -> tuple[dict[str, Any], datetime, int] | None:
+    """:func:`_decode_whole` and 0, else the valid line glued to a fragment and where it
+    starts in ``line``."""
     whole = _decode_whole(line)
     if whole is not None:
-        return whole[0], whole[1], False
+        return whole[0], whole[1], 0
     end = len(line)
     for _ in range(_RECOVERY_TRIES):
         start = line.rfind(LINE_START, 1, end)
@@ -176,7 +178,7 @@ def _decode(line: bytes) -> tuple[dict[str, Any], datetime, bool] | None:
             return None
         found = _decode_whole(line[start:])
         if found is not None:
-            return found[0], found[1], True
+            return found[0], found[1], start
         end = start + len(LINE_START) - 1
     return None
 
@@ -187,8 +189,8 @@ def decode_record(line: bytes) -> Record | None:
     found = _decode(line)
     if found is None:
         return None
-    data, ts, fragment = found
-    return Record(data, ts.timestamp(), fragment)
+    data, ts, start = found
+    return Record(data, ts.timestamp(), start > 0)
 
 
 # A JSON value that is not an array or an object: the type of the fields that name things.
@@ -318,7 +320,7 @@ def scan_line(line: bytes) -> tuple[ScanRecord | None, bool]:
     found = _decode(line)
     if found is None:
         return None, False
-    data, ts, fragment = found
+    data, ts, start = found
     raw = data.get("payload")
     payload = EMPTY_PAYLOAD
     if isinstance(raw, dict):
@@ -343,7 +345,20 @@ def scan_line(line: bytes) -> tuple[ScanRecord | None, bool]:
         event_id=data.get("event_id"),
         mono_ns=data.get("mono_ns"),
     )
-    return rec, fragment
+    return rec, start > 0
+
+
+def valid_start(line: bytes) -> tuple[datetime, int] | None:
+    """For readers that keep a line's text (``telemetry-sql``): the instant of the valid
+    event in ``line`` and where it starts (0, or after a fragment), else None."""
+    if not line.isascii() and not is_utf8(line):
+        return None
+    try:
+        rec = scan_decoder.decode(line)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        found = _decode(line)
+        return None if found is None else (found[1], found[2])
+    return (rec.ts, 0) if in_range(rec.ts) else None
 
 
 @dataclass(slots=True)

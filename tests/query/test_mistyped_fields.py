@@ -18,6 +18,7 @@ from src.query.incremental import IncrementalSummary
 from src.query.paging import page_back
 from src.query.records import ParseStats, decode_record, decode_scan
 from src.query.timeline import row_from_record
+from src.sql import connect
 
 TOP = ["ts", "session_id", "symbol", "mode", "kind", "payload", "seq", "event_id", "mono_ns"]
 PAYLOAD = [
@@ -167,7 +168,7 @@ def expected_counts(lines: list[bytes]) -> tuple[int, int, int, int]:
 
 
 @settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(lines=mutated_lines())
 def test_every_reader_survives_mistyped_fields(tmp_path_factory, lines):
@@ -201,6 +202,16 @@ def test_every_reader_survives_mistyped_fields(tmp_path_factory, lines):
     assert (stats.total_lines, stats.valid_events) == (total, valid)
     assert len(page_back(base, flt, 1000).records) == valid
     assert len(LiveHead(base, flt, 1000, row_from_record).refresh()[0]) == valid
+    # telemetry-sql: the same lines, the same blocks, every instant a time.
+    con = connect(base, threads=1)
+    try:
+        got = con.sql(
+            "SELECT count(*), count(ts), count(*) FILTER (kind = 'gate' AND passed IS NOT TRUE) "
+            "FROM events"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert got == (valid, valid, blocks)
 
 
 def _line(kind: str, payload: dict, **top) -> bytes:
