@@ -14,21 +14,7 @@ import pytest
 from src.alerts.service import build_engine
 from src.alerts.tracker import FileTracker
 from tests.alerts.test_alert_engine import config, errors_now
-
-# Lines that used to crash every reader of their session (and so the whole evaluation).
-POISON = [
-    b'{"ts": "9999-12-31T23:59:59-23:59", "session_id": "poisoned", "kind": "gate", '
-    b'"payload": {"gate_name": "G", "passed": true}}\n',
-    b'{"ts": "0001-01-01T00:00:00+01:00", "session_id": "poisoned", "kind": "error", '
-    b'"payload": {"error": "old"}}\n',
-    b'{"ts": "2026-01-01T00:00:00Z", "session_id": "poisoned", "kind": "intent", "payload": '
-    + b'{"x": '
-    + b"[" * 2000
-    + b"]" * 2000
-    + b"}}\n",
-    b'{"ts": "2026-01-01T00:00:00Z", "session_id": "poisoned", "kind": "fill", '
-    b'"payload": {"fill_price": 1e400, "filled_quantity": ' + b"9" * 330 + b"}}\n",
-]
+from tests.query.poisoned_lines import poisoned_lines
 
 
 @pytest.fixture
@@ -52,7 +38,7 @@ def test_check_with_a_poisoned_session_still_fires_the_other_sessions_alert(
     now = time.time()
     for i in range(5):
         poisoned.trade(now - 30 + i)
-    for line in POISON:
+    for line in poisoned_lines("poisoned"):
         poisoned.raw(line)
     poisoned.trade(now - 2)
     errors_now(session_log("s2"))
