@@ -96,7 +96,10 @@ def main(
     def warn(message: str) -> None:
         print(f"warning: {message}", file=sys.stderr)
 
-    con = connect(jsonl, args.parquet, threads=args.threads, warn=warn)
+    try:
+        con = connect(jsonl, args.parquet, threads=args.threads, warn=warn)
+    except OSError as exc:  # staging the valid lines (a full temporary directory, ...)
+        return fail(f"cannot read the archive: {exc}", EXIT_QUERY)
     try:
         check_query(con, sql)
         rel = con.sql(sql)
