@@ -300,7 +300,7 @@ def decode_scan(line: bytes) -> ScanRecord | None:
         return None
     try:
         rec = scan_decoder.decode(line)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return scan_line(line)[0]
     if not in_range(rec.ts):
         return None
@@ -355,7 +355,7 @@ def valid_start(line: bytes) -> tuple[datetime, int] | None:
         return None
     try:
         rec = scan_decoder.decode(line)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         found = _decode(line)
         return None if found is None else (found[1], found[2])
     return (rec.ts, 0) if in_range(rec.ts) else None

@@ -238,3 +238,16 @@ def test_the_rule_names_what_each_kind_is_grouped_by():
     assert decode_record(order) is not None and scanned is not None
     assert scanned.payload.client_id == "c1" and scanned.payload.gate_name is None
     assert decode_scan(_line("error", {}, event_id=[1])) is not None  # not a fill
+
+
+def test_nesting_the_typed_decoder_gives_up_on_is_judged_by_the_full_rules(tmp_path):
+    """msgspec raises RecursionError (not a decode error) on some deep lines, here a
+    fragment's start glued to a line nested 2000 deep: invalid, never a crash."""
+    deep = (
+        b'{"ts":{"ts": "2025-01-01T00:00:00Z", "session_id": "s", "kind": "order", '
+        b'"payload": {"intent_id": ' + b"[" * 2000 + b"]" * 2000 + b"}}\n"
+    )
+    (tmp_path / "s.jsonl").write_bytes(deep + _line("error", {}) + b"\n")
+    parse = summarize(tmp_path, EventFilter.build(session_id="s"), workers=1)["parse"]
+    assert (parse["valid_events"], parse["invalid_lines"]) == (1, 1)
+    assert decode_record(deep) is None and decode_scan(deep) is None

@@ -172,7 +172,8 @@ class SummaryBuilder:
         if seq_base is not None:
             self.pairer.next_seq = seq_base
         decode = _decoder.decode
-        validation_error = msgspec.ValidationError
+        # msgspec may also give up on deep nesting (RecursionError): the full rules judge.
+        validation_error = (msgspec.ValidationError, RecursionError)
         decode_error = (msgspec.DecodeError, UnicodeDecodeError)
         symbols = self.symbols
         evaluations = self.gates.evaluations
