@@ -185,6 +185,12 @@ def _check(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> in
         engine.close(timeout=0)
         return fail(str(exc))
     drained = engine.close(timeout=0.0 if args.no_wait else patience)
+    for sid, why in sorted(result.failed.items()):
+        print(
+            f"warning: session {json.dumps(sid)} could not be evaluated ({why}); "
+            "its alerts are left as they were",
+            file=sys.stderr,
+        )
     if dry:
         alerts = [
             {**c.as_dict(), "status": "firing", "fired_at": result.at, "since": result.at}
@@ -198,6 +204,7 @@ def _check(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> in
             "evaluated_at": result.at,
             "dry_run": dry,
             "sessions": result.sessions,
+            "failed_sessions": result.failed,
             "alerts": alerts,
             "notifications": result.notifications,
             "deliveries": engine.dispatcher.stats() if engine.dispatcher else {},
@@ -205,6 +212,8 @@ def _check(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> in
         out.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
     else:
         scope = f"{len(result.sessions)} active session(s)"
+        if result.failed:
+            scope += f", {len(result.failed)} could not be evaluated"
         out.write(f"evaluated {scope}{' (dry run)' if dry else ''}\n")
         render_alerts(alerts, out, now=result.at)
         if result.notifications:

@@ -15,6 +15,10 @@ sent twice because the state says what was announced, and nothing decided is for
 
 :meth:`run` repeats evaluations every ``interval`` seconds until stopped; a failing
 evaluation (an unreadable state file, a full disk) is logged and retried at the next tick.
+
+One session never stops the others: when reading or judging a session fails, whatever the
+cause, the session is named in :attr:`Evaluation.failed` (and logged), its alerts are left
+as they were, and every other session is still evaluated.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from src.alerts.delivery import Dispatcher, OutboxItem
 from src.alerts.lifecycle import Policy, apply, open_alerts
 from src.alerts.model import Condition
 from src.alerts.rules import evaluate_session
-from src.alerts.sources import Source
+from src.alerts.sources import Source, describe_failure
 from src.alerts.state import StateError, StateStore
 from src.execution.config_alerts import AlertsConfig
 
@@ -54,6 +58,8 @@ class Evaluation:
     conditions: list[Condition]
     notifications: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    # Sessions that could not be read or judged, with why: left out of this evaluation.
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 class AlertEngine:
@@ -116,25 +122,31 @@ class AlertEngine:
         now = self.clock()
         at = now if as_of is None else as_of
         views, seen = self.source.views(at, session)
+        failed = dict(getattr(self.source, "failed", {}))
         active_within = self.config.active_within_s
-        conditions = [
-            c
-            for view in views
-            for c in evaluate_session(view, self.config.rules, active_within_s=active_within)
-        ]
-        result = Evaluation(at, sorted(v.session_id for v in views), conditions)
+        conditions = []
+        judged = []
+        for view in views:
+            try:
+                found = evaluate_session(view, self.config.rules, active_within_s=active_within)
+            except Exception as exc:
+                failed[view.session_id] = describe_failure(exc)
+                log.exception("alert rules failed on session %s; others go on", view.session_id)
+                continue
+            conditions.extend(found)
+            judged.append(view.session_id)
+        result = Evaluation(at, sorted(judged), conditions, failed=failed)
         self.evaluations += 1
         if self.store is None:
             return result
         channels = self.dispatcher.channels if self.dispatcher is not None else ()
         with self.store.update() as state:
-            notes = apply(
-                state,
-                conditions,
-                now,
-                self.policy,
-                sessions=seen if session is not None else None,
-            )
+            scope: set[str] | None = seen if session is not None else None
+            if failed:  # a session not judged keeps its alerts as they are
+                if scope is None:
+                    scope = {rec["session_id"] for rec in state["alerts"].values()}
+                scope = scope - set(failed)
+            notes = apply(state, conditions, now, self.policy, sessions=scope)
             items = [
                 {"id": f"{n['id']}/{ch}", "channel": ch, "notification": n, "created_at": now}
                 for n in notes

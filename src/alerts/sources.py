@@ -10,6 +10,7 @@ resolve: a session that ended days ago does not page anyone.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Protocol
@@ -18,7 +19,17 @@ from src.alerts.activity import held_files, is_held
 from src.alerts.tracker import FileTracker, SessionView
 from src.query.files import list_sessions, session_files
 
-__all__ = ["FileSource", "Source"]
+__all__ = ["FileSource", "Source", "describe_failure"]
+
+log = logging.getLogger("src.alerts")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line saying why a session could not be evaluated."""
+    # Printable only: the message may quote log content, and it reaches a terminal.
+    text = "".join(ch if ch.isprintable() else " " for ch in str(exc)[:400])
+    text = " ".join(text.split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class Source(Protocol):
@@ -49,6 +60,8 @@ class FileSource:
         self.active_within_s = active_within_s
         self.until = until
         self._trackers: dict[str, FileTracker] = {}
+        # Sessions the last views() could not read, with why (the engine reports them).
+        self.failed: dict[str, str] = {}
 
     def views(self, as_of: float, session: str | None = None) -> tuple[list[SessionView], set[str]]:
         if session is not None:
@@ -61,6 +74,7 @@ class FileSource:
         since = as_of - self.active_within_s
         views: list[SessionView] = []
         seen: set[str] = set()
+        self.failed = {}
         for s in sessions:
             sid = s.session_id
             seen.add(sid)
@@ -68,12 +82,22 @@ class FileSource:
             if not running and s.mtime < since:
                 self._trackers.pop(sid, None)  # nothing written for a long time: not read
                 continue
-            tracker = self._trackers.get(sid)
-            if tracker is None:
-                tracker = self._trackers[sid] = FileTracker(
-                    self.base, sid, self.horizon_s, until=self.until
+            try:
+                tracker = self._trackers.get(sid)
+                if tracker is None:
+                    tracker = self._trackers[sid] = FileTracker(
+                        self.base, sid, self.horizon_s, until=self.until
+                    )
+                view = tracker.view(
+                    as_of, running=running, last_write_t=None if review else s.mtime
                 )
-            view = tracker.view(as_of, running=running, last_write_t=None if review else s.mtime)
+            except Exception as exc:
+                # One session's failure is reported, never the end of the others; its
+                # tracker starts over next time.
+                self._trackers.pop(sid, None)
+                self.failed[sid] = describe_failure(exc)
+                log.exception("reading session %s for alerts failed; other sessions go on", sid)
+                continue
             last = max(
                 (t for t in (view.last_event_t, view.last_write_t) if t is not None),
                 default=None,

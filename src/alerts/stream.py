@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from src.alerts.sources import describe_failure
 from src.alerts.tracker import SessionView, StreamTracker
 from src.execution.telemetry.redis_common import DEFAULT_STREAM
 
@@ -45,6 +46,9 @@ class StreamSource:
         self.entries = 0
         self.error: BaseException | None = None
         self._trackers: dict[str, StreamTracker] = {}
+        # Sessions that could not be fed or judged, with why (the engine reports them).
+        self.failed: dict[str, str] = {}
+        self.failed_feeds: dict[str, str] = {}
         self._lock = threading.Lock()
         start = f"{max(0, int((clock() - horizon_s) * 1000))}-0"
         self._follower = follow_stream(url, stream=stream, last_id=start, block_ms=block_ms)
@@ -60,7 +64,12 @@ class StreamSource:
                     if tracker is None:
                         tracker = self._trackers[sid] = StreamTracker(sid, self.horizon_s)
                 line = entry.line if entry.line.endswith(b"\n") else entry.line + b"\n"
-                tracker.feed([line], arrived=self.clock())
+                try:
+                    tracker.feed([line], arrived=self.clock())
+                except Exception as exc:  # this session only; views() reports it
+                    with self._lock:
+                        self.failed_feeds[sid] = describe_failure(exc)
+                    log.exception("feeding session %s failed; other sessions go on", sid)
                 self.entries += 1
         except Exception as exc:  # reported by views(); the engine logs it every evaluation
             self.error = exc
@@ -71,6 +80,7 @@ class StreamSource:
             raise RuntimeError(f"the stream follower stopped: {self.error}")
         with self._lock:
             trackers = list(self._trackers.items())
+            self.failed, self.failed_feeds = self.failed_feeds, {}
         since = as_of - self.active_within_s
         views: list[SessionView] = []
         seen: set[str] = set()
@@ -78,7 +88,12 @@ class StreamSource:
             if session is not None and sid != session:
                 continue
             seen.add(sid)
-            view = tracker.view(as_of)
+            try:
+                view = tracker.view(as_of)
+            except Exception as exc:  # reported; the other sessions go on
+                self.failed[sid] = describe_failure(exc)
+                log.exception("judging session %s failed; other sessions go on", sid)
+                continue
             last = max(
                 (t for t in (view.last_event_t, view.last_write_t) if t is not None),
                 default=None,

@@ -76,7 +76,7 @@ class WindowStats:
         if kind == "gate":
             p = rec.payload
             name = p.gate_name if isinstance(p.gate_name, str) else "?"
-            self.gates.append((t, name, p.passed is False))
+            self.gates.append((t, name, p.passed is not True))  # gates fail closed
         elif kind == "intent":
             self.intents.append(t)
         elif kind == "error":

@@ -93,7 +93,13 @@ def main(
     from src.sql import QueryRefused, check_query, connect
     from src.sql.output import write_csv, write_json, write_table
 
-    con = connect(jsonl, args.parquet, threads=args.threads)
+    def warn(message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+
+    try:
+        con = connect(jsonl, args.parquet, threads=args.threads, warn=warn)
+    except OSError as exc:  # staging the valid lines (a full temporary directory, ...)
+        return fail(f"cannot read the archive: {exc}", EXIT_QUERY)
     try:
         check_query(con, sql)
         rel = con.sql(sql)

@@ -239,6 +239,9 @@ def iter_events(
                             stats.torn_lines += not complete
                             continue
                         stats.valid_events += 1
+                        if rec.fragment:  # a killed writer's fragment came first
+                            stats.total_lines += 1
+                            stats.invalid_lines += 1
                         if flt.matches(rec.kind, rec.symbol, rec.t):
                             yield rec
             except ReadError:

@@ -38,6 +38,7 @@ __all__ = [
     "ProgressFn",
     "default_workers",
     "plan_ranges",
+    "run_forked",
     "scan_parallel",
 ]
 
@@ -238,6 +239,23 @@ def _collect(pid: int, read_fd: int) -> Any | None:
 
 def _is_gzip(path: Path) -> bool:
     return path.name.endswith(".gz")
+
+
+def run_forked(jobs: Sequence[Callable[[], Any]]) -> list[Any | None]:
+    """Run every job but the last in a forked child and the last in this process; their
+    results in order (None for a child that failed: redo its job if it matters)."""
+    children: list[tuple[int, int]] = []
+    try:
+        for job in jobs[:-1]:
+            children.append(_fork(job))
+        mine = jobs[-1]()
+        out: list[Any | None] = []
+        while children:
+            out.append(_collect(*children.pop(0)))
+    finally:
+        for child in children:
+            _discard(*child)
+    return [*out, mine]
 
 
 def _open_plain(path: Path) -> int | None:

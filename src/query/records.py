@@ -1,15 +1,35 @@
 """Decoding a line into an event record, and the parse statistics readers keep.
 
-A line is a valid event when it is UTF-8 JSON, an object, and has a string ``kind`` and a
-``ts`` that parses as ISO 8601 (naive values mean UTC), and when none of the fields readers
-group and pair its kind by is an array or an object: ``session_id`` and ``symbol`` for every
-kind, and per kind (see :data:`KIND_NAME_FIELDS`) the payload's ids, ``side``, the gate name
-and a fill's ``event_id``. Anything else is counted as invalid and skipped; decoding never
-raises.
+The rule for a valid line, the same in every reader (full and lean decoders, parallel and
+incremental scans, tails, pages, the dashboard's live head, exports and ``telemetry-sql``):
+
+* UTF-8, and strict JSON as orjson reads it: no ``NaN``/``Infinity``, and no number whose
+  magnitude is beyond a double's range (``1e400``, a 330-digit integer); an integer beyond
+  64 bits but within that range is read as a double;
+* at most :data:`MAX_DEPTH` (64) levels of arrays and objects, the line's own object being
+  the first (our logger writes 2; deeper values break writers and renderers downstream);
+* an object with a non-empty string ``kind`` and a ``ts`` that parses as ISO 8601 (naive
+  values mean UTC) whose instant lies within :data:`EARLIEST` .. :data:`LATEST` (a day
+  inside the range of ``datetime`` in UTC, so no conversion or window arithmetic can
+  overflow);
+* none of the fields readers group and pair its kind by is an array or an object:
+  ``session_id`` and ``symbol`` for every kind, and per kind (see
+  :data:`KIND_NAME_FIELDS`) the payload's ids, ``side``, the gate name and a fill's
+  ``event_id``.
+
+Anything else is counted as invalid and skipped; decoding never raises.
+
+A writer killed in the middle of a large line leaves a fragment without its newline; the
+next writer's line is then glued to it. Every line our logger writes starts with
+:data:`LINE_START`, so a line that is not valid as a whole but ends in a valid line that
+starts there is two lines: the fragment before it (counted invalid) and the line (kept).
 
 Two decoders share those rules: :func:`decode_record` (the full event, for timelines and
-exports) and :func:`decode_scan` (only the fields analytics use, about twice as fast, for
-scans over millions of lines).
+exports) and :func:`decode_scan` (only the fields analytics use, for scans over millions
+of lines). The scan's fast path (and the summary's, :mod:`src.query.scan_events`) types
+every key our logger writes as a scalar and forbids other keys, so whatever it accepts
+is valid by the rule above except the time range (checked after decoding); any line it
+does not accept is judged by :func:`decode_record`.
 """
 
 from __future__ import annotations
@@ -22,9 +42,14 @@ import msgspec
 import orjson
 
 __all__ = [
+    "EARLIEST",
     "EMPTY_PAYLOAD",
     "KIND_NAME_FIELDS",
+    "LATEST",
+    "LINE_START",
+    "MAX_DEPTH",
     "NAME_FIELDS",
+    "Int64",
     "ParseStats",
     "Record",
     "Scalar",
@@ -33,23 +58,43 @@ __all__ = [
     "decode_record",
     "decode_scan",
     "decode_scan_slow",
+    "depth_ok",
+    "in_range",
     "is_utf8",
     "names_are_scalars",
     "parse_instant_dt",
     "parse_ts",
     "scan_decoder",
+    "scan_line",
+    "valid_start",
 ]
+
+MAX_DEPTH = 64
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+LINE_START = b'{"ts": '
+# How many places a line after a fragment may start at are tried (from the right): a
+# bound on the work an odd line can cause.
+_RECOVERY_TRIES = 8
+
+
+def in_range(dt: datetime) -> bool:
+    """True when the aware ``dt`` is an instant a valid line may have."""
+    return EARLIEST <= dt < LATEST
 
 
 def parse_instant_dt(value: object) -> datetime | None:
-    """The aware datetime of an ISO 8601 string (naive means UTC), else None."""
+    """The aware datetime of an ISO 8601 string (naive means UTC) within
+    :data:`EARLIEST` .. :data:`LATEST`, else None."""
     if not isinstance(value, str):
         return None
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt if EARLIEST <= dt < LATEST else None
 
 
 def parse_ts(value: object) -> float | None:
@@ -58,12 +103,31 @@ def parse_ts(value: object) -> float | None:
     return None if dt is None else dt.timestamp()
 
 
+def depth_ok(line: bytes, data: Any) -> bool:
+    """True when ``data`` (decoded from ``line``) nests at most :data:`MAX_DEPTH` levels."""
+    if line.count(b"{") + line.count(b"[") <= MAX_DEPTH:
+        return True  # cannot be deeper than it has brackets
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return True
+
+
 @dataclass(slots=True)
 class Record:
-    """A fully decoded event line: the parsed object plus its instant."""
+    """A fully decoded event line: the parsed object plus its instant.
+
+    ``fragment``: the line was found after a fragment a killed writer left (which readers
+    that count lines count as one more invalid line).
+    """
 
     data: dict[str, Any]
     t: float
+    fragment: bool = False
 
     @property
     def kind(self) -> str:
@@ -85,22 +149,55 @@ class Record:
         return payload if isinstance(payload, dict) else {}
 
 
-def decode_record(line: bytes) -> Record | None:
-    """Decode one line fully; ``None`` when it is not a valid event."""
+def _decode_whole(line: bytes) -> tuple[dict[str, Any], datetime] | None:
+    """The object and instant of ``line`` when it is valid as a whole, else None."""
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("kind"), str) or not data["kind"]:
         return None
-    t = parse_ts(data.get("ts"))
-    if t is None or not names_are_scalars(data["kind"], data, data.get("payload")):
+    ts = parse_instant_dt(data.get("ts"))
+    if ts is None or not names_are_scalars(data["kind"], data, data.get("payload")):
         return None
-    return Record(data, t)
+    if not depth_ok(line, data):
+        return None
+    return data, ts
+
+
+def _decode(line: bytes) -> tuple[dict[str, Any], datetime, int] | None:
+    """:func:`_decode_whole` and 0, else the valid line glued to a fragment and where it
+    starts in ``line``."""
+    whole = _decode_whole(line)
+    if whole is not None:
+        return whole[0], whole[1], 0
+    end = len(line)
+    for _ in range(_RECOVERY_TRIES):
+        start = line.rfind(LINE_START, 1, end)
+        if start < 0:
+            return None
+        found = _decode_whole(line[start:])
+        if found is not None:
+            return found[0], found[1], start
+        end = start + len(LINE_START) - 1
+    return None
+
+
+def decode_record(line: bytes) -> Record | None:
+    """Decode one line fully; ``None`` when it is not a valid event (nor ends in one
+    after a fragment: the record then says ``fragment``)."""
+    found = _decode(line)
+    if found is None:
+        return None
+    data, ts, start = found
+    return Record(data, ts.timestamp(), start > 0)
 
 
 # A JSON value that is not an array or an object: the type of the fields that name things.
-Scalar = str | int | float | bool | None
+# Integers are bounded so that the typed decoders leave odd ones to decode_record, whose
+# reading (orjson) is the rule.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Scalar = str | Int64 | float | bool | None
 # Fields of every event, and of an event's payload by kind, that readers group or pair by
 # (exactly those the scan's per-kind records decode, see src.query.scan_events).
 NAME_FIELDS = ("session_id", "symbol")
@@ -128,55 +225,55 @@ def names_are_scalars(kind: str, data: dict[str, Any], payload: Any) -> bool:
     return True
 
 
-def _scalar_names(payload: dict[str, Any]) -> dict[str, Any]:
-    """``payload`` with naming fields this kind does not use cleared when they are arrays
-    or objects (so one odd field cannot empty the rest of the payload)."""
-    odd = [k for k in PAYLOAD_NAME_FIELDS if isinstance(payload.get(k), (list, dict))]
-    return {**payload, **dict.fromkeys(odd)} if odd else payload
-
-
-class ScanPayload(msgspec.Struct, gc=False):
-    """The payload keys analytics read; every other key is skipped while decoding."""
+class ScanPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """The payload keys analytics read, and the other keys our pipeline writes (typed as
+    scalars, so the fast decoder judges them; any other key takes the slow path)."""
 
     intent_id: Scalar = None
     client_id: Scalar = None
     order_id: Scalar = None
     side: Scalar = None
-    quantity: Any = None
-    current_price: Any = None
-    limit_price: Any = None
-    order_type: Any = None
+    quantity: Scalar = None
+    current_price: Scalar = None
+    limit_price: Scalar = None
+    order_type: Scalar = None
     gate_name: Scalar = None
-    passed: Any = None
-    reason: Any = None
-    filled_quantity: Any = None
-    fill_price: Any = None
-    fill_fee: Any = None
-    reference_price: Any = None
-    error: Any = None
+    passed: Scalar = None
+    reason: Scalar = None
+    filled_quantity: Scalar = None
+    fill_price: Scalar = None
+    fill_fee: Scalar = None
+    reference_price: Scalar = None
+    error: Scalar = None
+    strategy_key: Scalar = None
+    fill_notional: Scalar = None
+    stacktrace: Scalar = None
+    stage: Scalar = None
 
 
 EMPTY_PAYLOAD = ScanPayload()
+_SCAN_FIELDS = ScanPayload.__struct_fields__
 
 
-class ScanRecord(msgspec.Struct, gc=False, kw_only=True):
+class ScanRecord(msgspec.Struct, gc=False, kw_only=True, forbid_unknown_fields=True):
     """The fields of an event line that scans and analytics use.
 
     ``ts`` is always timezone-aware and ``kind`` a non-empty string: the fast decoder
-    rejects anything else (naive times, other ISO forms, mistyped fields) with a
-    ``ValidationError``, and such lines take the slower path with the same rules as
-    :func:`decode_record`. Instants are compared as datetimes; :attr:`t` converts.
+    rejects anything else (naive times, other ISO forms, mistyped fields, keys our logger
+    does not write) with a ``ValidationError``, and such lines take the slower path with
+    the rules of :func:`decode_record`. Instants are compared as datetimes; :attr:`t`
+    converts.
     """
 
     ts: Annotated[datetime, msgspec.Meta(tz=True)]
     session_id: Scalar = None
     symbol: Scalar = None
-    mode: Any = None
+    mode: Scalar = None
     kind: Annotated[str, msgspec.Meta(min_length=1)]
     payload: ScanPayload | None = None
-    seq: Any = None
+    seq: Scalar = None
     event_id: Scalar = None
-    mono_ns: Any = None
+    mono_ns: Scalar = None
 
     @property
     def t(self) -> float:
@@ -184,25 +281,12 @@ class ScanRecord(msgspec.Struct, gc=False, kw_only=True):
         return self.ts.timestamp()
 
 
-class _LooseRecord(msgspec.Struct, gc=False):
-    ts: Any = None
-    session_id: Any = None
-    symbol: Any = None
-    mode: Any = None
-    kind: Any = None
-    payload: Any = None
-    seq: Any = None
-    event_id: Any = None
-    mono_ns: Any = None
-
-
 scan_decoder = msgspec.json.Decoder(ScanRecord)
-_loose_decoder = msgspec.json.Decoder(_LooseRecord)
 
 
 def is_utf8(line: bytes) -> bool:
-    """True when ``line`` is valid UTF-8 (the scan decoder skips, and so never checks,
-    keys it does not read; a line with undecodable bytes anywhere is invalid)."""
+    """True when ``line`` is valid UTF-8 (a line with undecodable bytes anywhere is
+    invalid)."""
     try:
         line.decode("utf-8")
     except UnicodeDecodeError:
@@ -211,19 +295,14 @@ def is_utf8(line: bytes) -> bool:
 
 
 def decode_scan(line: bytes) -> ScanRecord | None:
-    """Decode the fields analytics need; ``None`` when the line is not a valid event.
-
-    The fast path parses ``ts`` in C; lines it rejects (an ISO form RFC 3339 does not
-    cover, a naive time, a payload that is not an object, a mistyped ``kind``) take the
-    slower path with the same rules as :func:`decode_record`.
-    """
+    """Decode the fields analytics need; ``None`` when the line is not a valid event."""
     if not line.isascii() and not is_utf8(line):
         return None
     try:
         rec = scan_decoder.decode(line)
-    except msgspec.ValidationError:
-        return decode_scan_slow(line)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return scan_line(line)[0]
+    if not in_range(rec.ts):
         return None
     if rec.payload is None:
         rec.payload = EMPTY_PAYLOAD
@@ -231,35 +310,55 @@ def decode_scan(line: bytes) -> ScanRecord | None:
 
 
 def decode_scan_slow(line: bytes) -> ScanRecord | None:
-    """:func:`decode_scan` for lines the typed decoder rejects (no UTF-8 check here)."""
-    try:
-        loose = _loose_decoder.decode(line)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
-        return None
-    if not isinstance(loose.kind, str) or not loose.kind:
-        return None
-    ts = parse_instant_dt(loose.ts)
-    names = {"session_id": loose.session_id, "symbol": loose.symbol, "event_id": loose.event_id}
-    if ts is None or not names_are_scalars(loose.kind, names, loose.payload):
-        return None
+    """:func:`decode_scan` for lines the typed decoders reject (no UTF-8 check here)."""
+    return scan_line(line)[0]
+
+
+def scan_line(line: bytes) -> tuple[ScanRecord | None, bool]:
+    """The slow path of the scans: the record by :func:`decode_record`'s rules, and
+    whether it followed a fragment (one more invalid line for the caller to count)."""
+    found = _decode(line)
+    if found is None:
+        return None, False
+    data, ts, start = found
+    raw = data.get("payload")
     payload = EMPTY_PAYLOAD
-    if isinstance(loose.payload, dict):
-        try:
-            payload = msgspec.convert(_scalar_names(loose.payload), ScanPayload, strict=False)
-        except msgspec.ValidationError:
-            payload = EMPTY_PAYLOAD
+    if isinstance(raw, dict):
+        # Naming fields this kind does not use are cleared when they are arrays or
+        # objects (so one odd field cannot empty the rest of the payload).
+        payload = ScanPayload(
+            **{
+                k: (None if k in PAYLOAD_NAME_FIELDS and isinstance(v, (list, dict)) else v)
+                for k in _SCAN_FIELDS
+                if (v := raw.get(k)) is not None
+            }
+        )
     # ts keeps the exact instant (and offset) parsed: no round trip through float seconds.
-    return ScanRecord(
+    rec = ScanRecord(
         ts=ts,
-        session_id=loose.session_id,
-        symbol=loose.symbol,
-        mode=loose.mode,
-        kind=loose.kind,
+        session_id=data.get("session_id"),
+        symbol=data.get("symbol"),
+        mode=data.get("mode"),
+        kind=data["kind"],
         payload=payload,
-        seq=loose.seq,
-        event_id=loose.event_id,
-        mono_ns=loose.mono_ns,
+        seq=data.get("seq"),
+        event_id=data.get("event_id"),
+        mono_ns=data.get("mono_ns"),
     )
+    return rec, start > 0
+
+
+def valid_start(line: bytes) -> tuple[datetime, int] | None:
+    """For readers that keep a line's text (``telemetry-sql``): the instant of the valid
+    event in ``line`` and where it starts (0, or after a fragment), else None."""
+    if not line.isascii() and not is_utf8(line):
+        return None
+    try:
+        rec = scan_decoder.decode(line)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        found = _decode(line)
+        return None if found is None else (found[1], found[2])
+    return (rec.ts, 0) if in_range(rec.ts) else None
 
 
 @dataclass(slots=True)

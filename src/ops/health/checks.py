@@ -27,7 +27,7 @@ from src.ops.units import human_bytes, plural
 from src.query.checks import CRITICAL, OK, WARNING, Finding
 from src.query.files import list_sessions
 from src.query.lines import ReadError, iter_lines, iter_lines_reversed
-from src.query.records import decode_scan
+from src.query.records import valid_start
 
 __all__ = [
     "HealthThresholds",
@@ -134,7 +134,12 @@ def check_parse_errors(
                         torn += 1
                         continue
                     total += 1
-                    invalid += decode_scan(line) is None
+                    found = valid_start(line)
+                    if found is None:
+                        invalid += 1
+                    elif found[1]:  # a valid line after a killed writer's fragment
+                        total += 1
+                        invalid += 1
         except (ReadError, OSError):
             unreadable += 1
         if progress is not None:

@@ -33,12 +33,14 @@ from src.query.analytics.timestamps import (
     in_exact_range,
 )
 from src.query.records import (
+    EARLIEST,
     EMPTY_PAYLOAD,
+    LATEST,
     ParseStats,
     ScanRecord,
     decode_scan,
-    decode_scan_slow,
     is_utf8,
+    scan_line,
 )
 from src.query.scan_events import (
     FillEvent,
@@ -91,13 +93,18 @@ class _Always:
 _ALWAYS = _Always()
 
 
+# The latest instant a line may have: a limit never goes past it, so that every later
+# instant takes the branch of consume() that checks the range.
+_LAST_VALID = LATEST - timedelta(microseconds=1)
+
+
 def _limit(ts: datetime, window: timedelta) -> datetime | _Always:
     if window is ALWAYS:
         return _ALWAYS
     try:
-        return ts + window
+        return min(ts + window, _LAST_VALID)
     except OverflowError:
-        return _NEVER  # no later instant can be a window past ts
+        return _LAST_VALID
 
 
 def _iso(t: float | None) -> str | None:
@@ -165,7 +172,8 @@ class SummaryBuilder:
         if seq_base is not None:
             self.pairer.next_seq = seq_base
         decode = _decoder.decode
-        validation_error = msgspec.ValidationError
+        # msgspec may also give up on deep nesting (RecursionError): the full rules judge.
+        validation_error = (msgspec.ValidationError, RecursionError)
         decode_error = (msgspec.DecodeError, UnicodeDecodeError)
         symbols = self.symbols
         evaluations = self.gates.evaluations
@@ -180,6 +188,7 @@ class SummaryBuilder:
         # backward step, where `first` and `last` are updated. `limit` trails the latest
         # instant by at most `window`: only a line past it can open a long gap.
         observe = self.observe
+        earliest, latest = EARLIEST, LATEST
         session: Any = _NO_SESSION
         previous = limit = first
         total = invalid = gates = intents = orders = fills = 0
@@ -201,16 +210,21 @@ class SummaryBuilder:
                     try:
                         rec = decode(line)
                     except validation_error:
-                        rec = decode_scan_slow(line)
-                        if rec is None:
-                            invalid += 1
-                            continue
+                        rec = None
                     except decode_error:
                         if line == b"\n":
                             total -= 1  # blank lines are neither events nor errors
-                        else:
+                            continue
+                        rec = None
+                    if rec is None:
+                        # The full rules (and a line glued to a fragment: two lines).
+                        rec, fragment = scan_line(line)
+                        if fragment:
+                            total += 1
                             invalid += 1
-                        continue
+                        if rec is None:
+                            invalid += 1
+                            continue
                     # Each kind is its own class: loading fields in one branch per
                     # class keeps CPython's attribute caches monomorphic (much faster).
                     cls = rec.__class__
@@ -222,12 +236,19 @@ class SummaryBuilder:
                         ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
                     else:
                         ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
-                    if match is not None and not match(rec.kind, symbol, ts.timestamp()):
-                        continue
-                    if symbol not in symbols:
-                        symbols.add(symbol)
+                    if match is not None:
+                        # Out-of-range instants are otherwise caught where steps are
+                        # checked, below; a filter must not see them first.
+                        if not earliest <= ts < latest:
+                            invalid += 1
+                            continue
+                        if not match(rec.kind, symbol, ts.timestamp()):
+                            continue
                     if sid == session:
                         if ts < previous or ts > limit:
+                            if not earliest <= ts < latest:
+                                invalid += 1
+                                continue
                             if ts < previous:
                                 if previous > last:
                                     last = previous
@@ -236,6 +257,9 @@ class SummaryBuilder:
                             step(sid, previous, ts)
                             limit = _limit(ts, window)
                     else:
+                        if not earliest <= ts < latest:
+                            invalid += 1
+                            continue
                         if session is not _NO_SESSION:
                             health.last[session] = previous
                             if previous > last:
@@ -250,13 +274,18 @@ class SummaryBuilder:
                             first = ts
                         limit = _limit(ts, window)
                     previous = ts
+                    if symbol not in symbols:
+                        symbols.add(symbol)
                     if cls is GateEvent:
+                        # Gates fail closed: a decision that does not say passed=true
+                        # blocks (the timeline shows it as BLOCK too).
                         p = rec.payload
                         if p is None:
                             gate_names.append(None)
+                            self._block(None, line)
                         else:
                             gate_names.append(p.gate_name)
-                            if p.passed is False:
+                            if p.passed is not True:
                                 self._block(p.gate_name, line)
                     elif cls is IntentEvent:
                         intents += 1
@@ -322,7 +351,7 @@ class SummaryBuilder:
             p = rec.payload or EMPTY_PAYLOAD
             name = p.gate_name if isinstance(p.gate_name, str) else None
             self.gates.evaluations[name] += 1
-            if p.passed is False:
+            if p.passed is not True:  # fail closed, as in consume()
                 self.gates.block("?" if name is None else name, p.reason)
                 self.pairer.blocked(rec)
         elif kind == "intent":

@@ -76,6 +76,15 @@ def test_unfinished_last_line_is_not_an_error(root, make_session):
     assert "1 unfinished last lines" in finding.message
 
 
+def test_a_killed_writers_fragment_counts_as_one_invalid_line(root, make_session):
+    """A fragment the next line was glued to: one invalid line, the glued line valid."""
+    path = make_session("s", seqs=range(1, 99))
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:50]) + lines[50][:40] + b"".join(lines[50:]))
+    finding = check_parse_errors(root, T)
+    assert "1 of 99 sampled lines invalid" in finding.message, finding.message
+
+
 def test_sample_reads_only_the_newest_lines(root, make_session):
     """Plain files are read from the end, at most sample_lines lines each."""
     path = root / "s.jsonl"
