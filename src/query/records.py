@@ -249,6 +249,7 @@ class ScanPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     fill_notional: Scalar = None
     stacktrace: Scalar = None
     stage: Scalar = None
+    origin_event_id: Scalar = None  # a replayed or imported copy names its original
 
 
 EMPTY_PAYLOAD = ScanPayload()

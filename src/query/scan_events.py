@@ -33,6 +33,7 @@ class GatePayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     gate_name: str | None = None
     passed: bool | None = None
     reason: Scalar = None
+    origin_event_id: Scalar = None  # a replayed or imported copy names its original
 
 
 # Fields that name things are scalars: an array or object there sends the line to the
@@ -45,6 +46,7 @@ class IntentPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     strategy_key: Scalar = None
     order_type: Scalar = None
     limit_price: Scalar = None
+    origin_event_id: Scalar = None  # a replayed or imported copy names its original
 
 
 class OrderPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
@@ -55,6 +57,7 @@ class OrderPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     order_type: Scalar = None
     limit_price: Scalar = None
     order_id: Scalar = None
+    origin_event_id: Scalar = None  # a replayed or imported copy names its original
 
 
 class FillPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
@@ -67,6 +70,7 @@ class FillPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     fill_fee: Scalar = None
     reference_price: Scalar = None
     order_id: Scalar = None
+    origin_event_id: Scalar = None  # a replayed or imported copy names its original
 
 
 class ErrorPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
@@ -75,6 +79,7 @@ class ErrorPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     client_id: Scalar = None
     intent_id: Scalar = None
     stage: Scalar = None
+    origin_event_id: Scalar = None  # a replayed or imported copy names its original
 
 
 # Fields in the logger's key order: the decoder tries the next field first.
