@@ -142,8 +142,9 @@ def scan_files(
     return builder, stats
 
 
-FIRST_CHUNK = 16
-"""Events read from each session at first when merging newest-first across sessions."""
+FIRST_CHUNK = 1
+"""Events read from each session at first when merging newest-first across sessions (one:
+most sessions give none or few of the newest events; chunks double for those that give more)."""
 
 
 class _NewestFirst:
