@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from src.alerts.format import iso
 from src.alerts.rules import human_duration
-from src.cli.terminal import clean
+from src.common.terminal import clean
 
 __all__ = ["parse_duration", "render_alerts", "render_deliveries", "render_silences"]
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from src.cli.terminal import clean
+from src.common.terminal import clean
 from src.query.filters import EventFilter
 
 __all__ = [

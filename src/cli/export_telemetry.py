@@ -23,7 +23,7 @@ from src.cli.common import (
     fail,
     filter_from_args,
 )
-from src.cli.terminal import clean
+from src.common.terminal import clean
 
 EPILOG = """\
 examples:

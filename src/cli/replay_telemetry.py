@@ -24,7 +24,7 @@ from src.cli.common import (
     filter_from_args,
     positive_float,
 )
-from src.cli.terminal import clean
+from src.common.terminal import clean
 
 EXIT_INTERRUPTED = 130
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from src.cli.terminal import CleanWriter, clean, markup
+from src.common.terminal import CleanWriter, clean, markup
 
 BIN = Path(sys.executable).parent
 EVIL = "X[/]\x1b]0;pwned\x07\x1b[2J\x9b31m[link=http://evil]click[/link]\u202e\r\nFAKE"
