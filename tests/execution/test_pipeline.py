@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from datetime import timedelta
@@ -279,6 +280,54 @@ def test_something_that_is_not_an_intent_is_blocked():
     assert (result.status, result.blocked_by) == ("blocked", "IntentValidation")
     assert "not an OrderIntent" in result.reason
     assert events.kinds() == ["intent", "gate"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TaggedIntent(OrderIntent):
+    """A strategy's own subclass whose __post_init__ forgets OrderIntent's checks."""
+
+    tag: str = ""
+
+    def __post_init__(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("changes", "shown"),
+    [
+        ({"side": "short"}, "invalid side 'short'"),
+        ({"quantity": -1.0}, "invalid quantity -1.0"),
+        ({"side": "BUY"}, "invalid side 'BUY'"),  # never normalised: the order would say BUY
+    ],
+)
+def test_a_subclass_that_skips_the_checks_is_still_validated(changes, shown):
+    """The validation gate judges the values the order would get, not a flag set when the
+    intent was built: a subclass that skipped OrderIntent.__post_init__ is blocked."""
+    fields = {"symbol": "BTC-USD", "side": "buy", "quantity": 0.5, "current_price": 1.0}
+    with capture_events() as events:
+        pipeline = ExecutionPipeline(PaperExecutor(), events)
+        result = pipeline.submit_order(TaggedIntent(**{**fields, **changes}))
+        good = pipeline.submit_order(TaggedIntent(**fields))
+    assert (result.status, result.blocked_by) == ("blocked", "IntentValidation")
+    assert shown in result.reason and result.order is None
+    assert good.status == "filled"
+
+
+def test_an_object_whose_attributes_raise_is_blocked_not_raised():
+    """Reading what to log about a wrong object never raises into the strategy."""
+
+    class Hostile:
+        def __getattr__(self, name: str) -> Any:
+            raise KeyError(name)
+
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    with capture_events() as events:
+        pipeline = ExecutionPipeline(PaperExecutor(), events)
+        result = pipeline.submit_order(Hostile())  # type: ignore[arg-type]
+    assert (result.status, result.blocked_by) == ("blocked", "IntentValidation")
+    assert events.kinds()[:2] == ["intent", "gate"]
 
 
 # -- blocking ---------------------------------------------------------------------------
