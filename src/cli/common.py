@@ -100,6 +100,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (a duration or a threshold): NaN and infinity are bad input."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not 0 <= value < float("inf"):  # also NaN
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be >= 0 and finite")
+    return value
+
+
 def port_number(text: str) -> int:
     """A TCP port, 1-65535."""
     return _port(text, low=1)
