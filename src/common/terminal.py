@@ -20,12 +20,14 @@ __all__ = ["CleanWriter", "clean", "clean_text", "json_escape_controls", "markup
 
 # C0 (0x00-0x1f), DEL and C1 (0x80-0x9f); line breaks and tabs become a space so that one
 # field stays on its line, everything else goes. Bidi overrides and isolates (U+202A-202E,
-# U+2066-2069) go too: they reorder what the operator reads.
+# U+2066-2069) go too, and the bidi marks (LRM, RLM, ALM): they reorder what the operator
+# reads.
 _WHITESPACE = {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x85}
 _TABLE: dict[int, str | None] = {
     c: (" " if c in _WHITESPACE else None) for c in (*range(0x20), *range(0x7F, 0xA0))
 }
-_TABLE.update({c: None for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
+_TABLE.update({c: None for c in _BIDI})
 _TABLE.update({0x2028: " ", 0x2029: " "})  # line and paragraph separators
 
 
@@ -67,7 +69,9 @@ class CleanWriter:
 
 # What orjson leaves raw in a JSON line: DEL, C1 (U+0080-009F, two bytes in UTF-8), the
 # bidi controls and the line/paragraph separators. Inside JSON they can only be in strings.
-_JSON_RAW = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+_JSON_RAW = re.compile(
+    rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]|\xd8\x9c"
+)
 
 
 def json_escape_controls(line: bytes) -> bytes:

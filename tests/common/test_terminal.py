@@ -31,6 +31,7 @@ def test_clean_removes_every_control_character():
     assert clean(f"a{every}b") == "a" + " " * 6 + "b"  # \t \n \v \f \r and NEL
     assert clean("é ü 日本 [ok]") == "é ü 日本 [ok]"
     assert clean("\u202eabc\u2066") == "abc"
+    assert clean("\u200fa\u200eb\u061cc") == "abc"  # bidi marks reorder neutrals too
     assert clean(EVIL) == "X[/]]0;pwned[2J31m[link=http://evil]click[/link]  FAKE"
 
 
@@ -192,3 +193,19 @@ def test_alert_notifications_list_and_deliveries_stay_clean(logs):
         assert "Traceback" not in done.stderr
         assert_clean(done.stdout)
         assert_clean(done.stderr)
+
+
+def test_json_escapes_every_character_clean_would_remove():
+    """--json and clean() agree: whatever clean() drops or replaces beyond ASCII controls
+    (which the JSON encoder escapes itself) is a \\u escape in a JSON line, never raw."""
+    import orjson
+
+    from src.common.terminal import json_escape_controls
+
+    for code in range(0x7F, 0x2070):
+        char = chr(code)
+        if clean(char) == char:
+            continue
+        line = json_escape_controls(orjson.dumps({"s": f"a{char}b"}))
+        assert char.encode() not in line, f"U+{code:04X} stays raw in --json"
+        assert orjson.loads(line) == {"s": f"a{char}b"}
