@@ -129,6 +129,9 @@ def test_as_of_reviews_the_past_without_recording(tmp_path):
         (["check", "--as-of", "yesterday"], "yesterday"),
         (["check", "--path", "/nonexistent/x"], "does not exist"),
         (["ack", "x", "--for", "soon"], "invalid duration 'soon'"),
+        # beyond year 9999 the silence could never be shown: refused before it is written
+        (["snooze", "*", "--for", "1e12"], "invalid duration '1e12'"),
+        (["ack", "x", "--for", "400000d"], "invalid duration '400000d'"),
         (["check", "--bogus"], "unrecognized arguments"),
     ],
 )
