@@ -119,6 +119,31 @@ def test_into_the_configured_sink_chain(tmp_path):
     assert len(events(target, "session_latency")) == 25
 
 
+def test_replaying_into_the_root_it_reads_ends(tmp_path):
+    """--into-config whose JSONL sink writes to the root being replayed (the same session):
+    the replay reads its own output back and must skip it, not replay it again forever
+    (it appended ~40,000 lines a second until the disk was full)."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = tmp_path / "logs"
+    root.mkdir()
+    shutil.copy(Path(FIX) / "session_latency.jsonl", root)
+    config = tmp_path / "execution.toml"
+    config.write_text(f'[execution.telemetry]\nbase_path = "{root}"\nfsync = "none"\n')
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "telemetry-replay"), "--path", str(root),
+         "--session", "session_latency", "--into-config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "replayed 25 events" in done.stderr
+    replayed = events(root, "session_latency")
+    assert len(replayed) == 50
+    assert len({r["event_id"] for r in replayed}) == 50
+
+
 def test_sink_failures_exit_1(tmp_path, capsys):
     """Events the sink could not write are reported and the exit code is 1."""
     blocker = tmp_path / "not-a-dir"
