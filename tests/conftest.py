@@ -76,3 +76,13 @@ def redis_client(redis_server):
         yield client
     finally:
         client.close()
+
+
+def drain(collector: Any, rounds: int = 200) -> None:
+    """Step a collector until a round finds nothing to do (bounded)."""
+    idle = 0
+    for _ in range(rounds):
+        idle = idle + 1 if collector.step() == 0 else 0
+        if idle >= 2:
+            return
+    raise AssertionError("collector never went idle")

@@ -13,6 +13,7 @@ from src.cli.replay_telemetry import main
 from src.execution.events import ExecutionEvent
 from src.query.engine import iter_events
 from src.query.filters import EventFilter
+from tests.conftest import drain
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = str(ROOT / "tests" / "fixtures" / "execution_telemetry")
@@ -215,13 +216,3 @@ def test_replay_through_redis_reaches_the_archive_while_the_original_is_there(
     assert len(replayed) == 25
     assert [r["payload"]["origin_event_id"] for r in replayed] == [e.event_id for e in original]
     assert len(events(archive, "session_latency")) == 25
-
-
-def drain(collector, rounds: int = 200) -> None:
-    """Step the collector until a round finds nothing to do (bounded)."""
-    idle = 0
-    for _ in range(rounds):
-        idle = idle + 1 if collector.step() == 0 else 0
-        if idle >= 2:
-            return
-    raise AssertionError("collector never went idle")
