@@ -59,6 +59,18 @@ class RecordingGate:
         return self.decision
 
 
+class SpyExecutor(PaperExecutor):
+    """A paper executor that remembers the orders it was asked to execute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.executed: list[Any] = []
+
+    def execute(self, order, market_price):  # type: ignore[no-untyped-def]
+        self.executed.append(order)
+        return super().execute(order, market_price)
+
+
 class ExplodingGate:
     name = "Exploding"
 
@@ -232,20 +244,14 @@ def test_validation_gate_is_there_even_without_gates(gates):
 def test_malformed_intent_is_blocked_with_a_reason_not_raised(changes, shown, tmp_path):
     """A malformed intent never raises into the strategy: the validation gate blocks it with a
     reason naming the bad value, later gates and the executor never see it, no order exists."""
-    executed: list[Any] = []
-
-    class SpyExecutor(PaperExecutor):
-        def execute(self, order, market_price):  # type: ignore[no-untyped-def]
-            executed.append(order)
-            return super().execute(order, market_price)
-
+    spy = SpyExecutor()
     later = RecordingGate("Later")
     with capture_events() as events:
-        pipeline = ExecutionPipeline(SpyExecutor(), events, gates=[later])
+        pipeline = ExecutionPipeline(spy, events, gates=[later])
         result = pipeline.submit_order(intent(**changes))
     assert (result.status, result.blocked_by) == ("blocked", "IntentValidation")
     assert shown in result.reason
-    assert result.order is None and executed == [] and later.seen == []
+    assert result.order is None and spy.executed == [] and later.seen == []
     assert events.kinds() == ["intent", "gate"]
     gate = by_kind(events, "gate")[0].payload
     assert (gate["gate_name"], gate["passed"]) == ("IntentValidation", False)
@@ -335,17 +341,11 @@ def test_an_object_whose_attributes_raise_is_blocked_not_raised():
 
 def test_blocked_intent_creates_no_order_and_says_why():
     """A blocking gate stops the intent: no order/fill, result names the gate and reason."""
-    executed: list[Any] = []
-
-    class SpyExecutor(PaperExecutor):
-        def execute(self, order, market_price):  # type: ignore[no-untyped-def]
-            executed.append(order)
-            return super().execute(order, market_price)
-
+    spy = SpyExecutor()
     later = RecordingGate("Later")
     with capture_events() as events:
         pipeline = ExecutionPipeline(
-            SpyExecutor(),
+            spy,
             events,
             gates=[RecordingGate("Open"), RecordingGate("Wall", False, "too big"), later],
         )
@@ -361,7 +361,7 @@ def test_blocked_intent_creates_no_order_and_says_why():
     assert by_kind(events, "gate")[-1].payload["passed"] is False
     assert by_kind(events, "gate")[-1].payload["reason"] == "too big"
     assert later.seen == []
-    assert executed == []
+    assert spy.executed == []
 
 
 def test_real_gates_block_with_their_names():
