@@ -57,7 +57,7 @@ class ExecutionPipeline:
             raise ValueError(f"invalid mode {mode!r}: expected one of {', '.join(MODES)}")
         self._executor = executor
         self._emitter = emitter
-        given = tuple(g for g in gates or () if not isinstance(g, IntentValidationGate))
+        given = tuple(g for g in gates or () if type(g) is not IntentValidationGate)
         self._gates = (IntentValidationGate(), *given)
         self.mode = mode
         self.market = market if market is not None else MarketState()

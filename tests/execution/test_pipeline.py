@@ -225,6 +225,26 @@ def test_validation_gate_is_there_even_without_gates(gates):
     assert [g.name for g in given.gates] == ["IntentValidation", "G"]  # not twice
 
 
+def test_a_gate_built_on_the_validation_gate_is_kept():
+    """Only the plain validation gate is not added twice: a strategy's own gate derived from
+    it (extra checks) stays in the chain, after the built-in one (it was silently dropped)."""
+
+    class DeskLimits(IntentValidationGate):
+        name = "DeskLimits"
+
+        def check(self, intent, market):  # type: ignore[no-untyped-def]
+            return GateDecision(False, "desk closed")
+
+    pipeline = ExecutionPipeline(PaperExecutor(), gates=[DeskLimits()])
+    assert [g.name for g in pipeline.gates] == ["IntentValidation", "DeskLimits"]
+    result = pipeline.submit_order(intent())
+    assert (result.status, result.blocked_by, result.reason) == (
+        "blocked",
+        "DeskLimits",
+        "desk closed",
+    )
+
+
 @pytest.mark.parametrize(
     ("changes", "shown"),
     [
