@@ -209,3 +209,20 @@ def test_json_escapes_every_character_clean_would_remove():
         line = json_escape_controls(orjson.dumps({"s": f"a{char}b"}))
         assert char.encode() not in line, f"U+{code:04X} stays raw in --json"
         assert orjson.loads(line) == {"s": f"a{char}b"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "replay"])
+def test_an_export_to_a_terminal_is_inert(logs, fmt):
+    """telemetry-export -o - and telemetry-replay --stdout with stdout on a terminal: the rows
+    show, their control characters do not act (piped, the output stays byte-exact data)."""
+    argv = ["telemetry-export", "--session", "s1", "-o", "-", "--format", fmt]
+    if fmt == "replay":
+        argv = ["telemetry-replay", "--session", "s1", "--stdout"]
+    code, text = run_on_terminal(logs, *argv, term="xterm-256color")
+    assert code == 0
+    # A CSV cell may hold a line break: it stays (quoted) as CSV has it; nothing else acts.
+    for bad in FORBIDDEN if fmt != "csv" else ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert bad not in text, f"{bad!r} reached the terminal"
+    assert "pwned" in text and "[link=http://evil]click[/link]" in text
+    piped = run_piped(logs, *argv)
+    assert ("\x1b]0;pwned\x07" if fmt == "csv" else "\x9b") in piped.stdout
