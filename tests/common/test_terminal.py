@@ -211,18 +211,21 @@ def test_json_escapes_every_character_clean_would_remove():
         assert orjson.loads(line) == {"s": f"a{char}b"}
 
 
-@pytest.mark.parametrize("fmt", ["csv", "jsonl", "replay"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "replay", "sql-csv", "sql-json"])
 def test_an_export_to_a_terminal_is_inert(logs, fmt):
     """telemetry-export -o - and telemetry-replay --stdout with stdout on a terminal: the rows
     show, their control characters do not act (piped, the output stays byte-exact data)."""
     argv = ["telemetry-export", "--session", "s1", "-o", "-", "--format", fmt]
     if fmt == "replay":
         argv = ["telemetry-replay", "--session", "s1", "--stdout"]
+    if fmt.startswith("sql-"):
+        query = "SELECT symbol, payload FROM events"
+        argv = ["telemetry-sql", "--path", "logs/execution", "--format", fmt[4:], query]
     code, text = run_on_terminal(logs, *argv, term="xterm-256color")
     assert code == 0
     # A CSV cell may hold a line break: it stays (quoted) as CSV has it; nothing else acts.
-    for bad in FORBIDDEN if fmt != "csv" else ("\x1b", "\x07", "\x9b", "\u202e"):
+    for bad in FORBIDDEN if "csv" not in fmt else ("\x1b", "\x07", "\x9b", "\u202e"):
         assert bad not in text, f"{bad!r} reached the terminal"
     assert "pwned" in text and "[link=http://evil]click[/link]" in text
     piped = run_piped(logs, *argv)
-    assert ("\x1b]0;pwned\x07" if fmt == "csv" else "\x9b") in piped.stdout
+    assert ("\x1b]0;pwned\x07" if "csv" in fmt else "\x9b") in piped.stdout
