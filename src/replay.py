@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from src.execution.events import ExecutionEvent, copy_of
+from src.execution.ids import new_id
 from src.export.run import matching_events
 from src.query.engine import BytesProgressFn, select_sessions
 from src.query.filters import EventFilter
@@ -93,7 +94,9 @@ class Pacer:
             self.waited_s += remaining
 
 
-def _rebuild(rec: Record, session_id: str | None) -> tuple[ExecutionEvent | None, str]:
+def _rebuild(
+    rec: Record, session_id: str | None, event_id: str
+) -> tuple[ExecutionEvent | None, str]:
     try:
         event = ExecutionEvent.from_dict(rec.data)
     except KeyError as exc:
@@ -101,8 +104,8 @@ def _rebuild(rec: Record, session_id: str | None) -> tuple[ExecutionEvent | None
     except (TypeError, ValueError, OverflowError) as exc:
         return None, str(exc).split(":")[0]
     if session_id is not None:
-        return copy_of(event, session_id=session_id), ""
-    return copy_of(event), ""
+        return copy_of(event, event_id, session_id=session_id), ""
+    return copy_of(event, event_id), ""
 
 
 def replay_events(
@@ -154,8 +157,17 @@ def replay(
     errors0 = getattr(sink_stats, "errors", 0)
     dropped0 = getattr(sink_stats, "dropped", 0)
     since_flush = 0
+    # This run's event ids share a prefix of their own: a sink that writes back into the
+    # files being read (the same root, directly or through a collector) hands the replay its
+    # own output, which is skipped; otherwise it would be replayed again, without end.
+    run = new_id("rpl") + "-"
+    ours = 0
     for rec in replay_events(base, flt, stats.parse, progress):
-        event, reason = _rebuild(rec, session_id)
+        origin = rec.data.get("event_id")
+        if origin.__class__ is str and origin.startswith(run):
+            continue
+        ours += 1
+        event, reason = _rebuild(rec, session_id, f"{run}{ours:x}")
         if event is None:
             stats.skipped += 1
             stats.skip_reasons[reason] += 1

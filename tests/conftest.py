@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,3 +78,32 @@ def redis_client(redis_server):
         yield client
     finally:
         client.close()
+
+
+def drain(collector: Any, rounds: int = 200) -> None:
+    """Step a collector until a round finds nothing to do (bounded)."""
+    idle = 0
+    for _ in range(rounds):
+        idle = idle + 1 if collector.step() == 0 else 0
+        if idle >= 2:
+            return
+    raise AssertionError("collector never went idle")
+
+
+@contextlib.contextmanager
+def alerts_run(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """``scripts/telemetry_alerts.py run --interval 0.05 ARGS`` as a real process (text
+    pipes), killed and reaped afterwards whatever the test did."""
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "scripts" / "telemetry_alerts.py"), "run",
+         "--interval", "0.05", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]

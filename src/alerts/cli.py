@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from src.cli.common import Parser, fail
-from src.cli.terminal import CleanWriter
+from src.common.terminal import CleanWriter
 
 __all__ = ["EXIT_CRITICAL", "EXIT_OK", "EXIT_WARNING", "main"]
 

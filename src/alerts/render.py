@@ -8,12 +8,15 @@ from typing import Any, TextIO
 
 from src.alerts.format import iso
 from src.alerts.rules import human_duration
-from src.cli.terminal import clean
+from src.common.terminal import clean
 
 __all__ = ["parse_duration", "render_alerts", "render_deliveries", "render_silences"]
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+MAX_DURATION_S = 100 * 365 * 86400.0  # well inside the times a state file may hold
 
 
 def parse_duration(text: str) -> float:
@@ -28,6 +31,8 @@ def parse_duration(text: str) -> float:
         seconds = sum(float(n) * _UNIT[u] for n, u in parts)
     if not 0 < seconds < float("inf"):
         raise ValueError(f"invalid duration {text!r}: must be > 0")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"invalid duration {text!r}: at most 100 years")
     return seconds
 
 

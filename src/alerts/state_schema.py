@@ -14,13 +14,17 @@ The rest of the code keeps working on plain dicts: :func:`decode_state` returns 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-__all__ = ["FORMAT_VERSION", "InvalidState", "decode_state", "encode_state"]
+__all__ = ["FORMAT_VERSION", "LAST_TIME", "InvalidState", "decode_state", "encode_state"]
 
 FORMAT_VERSION = 1
+
+# A time in the state (epoch seconds) is one a datetime can show: 1970 to the end of 9999.
+LAST_TIME = 253402300799.0
+Time = Annotated[float, msgspec.Meta(ge=0, le=LAST_TIME)]
 
 Severity = Literal["ok", "warning", "critical"]
 Status = Literal["pending", "firing", "resolved"]
@@ -32,8 +36,8 @@ class InvalidState(ValueError):
 
 class _Ack(msgspec.Struct, kw_only=True):
     by: str | None = None
-    at: float | None = None
-    until: float | None = None
+    at: Time | None = None
+    until: Time | None = None
     note: str | None = None
 
 
@@ -47,13 +51,13 @@ class _Alert(msgspec.Struct, kw_only=True):
     message: str = ""
     value: float | None = None
     threshold: float | None = None
-    since: float
-    fired_at: float | None = None
-    resolved_at: float | None = None
-    updated_at: float | None = None
+    since: Time
+    fired_at: Time | None = None
+    resolved_at: Time | None = None
+    updated_at: Time | None = None
     announced: Severity | None = None
-    notified_at: float | None = None
-    fire_notified_at: float | None = None
+    notified_at: Time | None = None
+    fire_notified_at: Time | None = None
     notifications: int = 0
     ack: _Ack | None = None
     held: str | None = None
@@ -66,10 +70,10 @@ class _Alert(msgspec.Struct, kw_only=True):
 class _Silence(msgspec.Struct, kw_only=True):
     id: str
     pattern: str
-    until: float
+    until: Time
     by: str = ""
     reason: str = ""
-    created_at: float | None = None
+    created_at: Time | None = None
 
 
 class _Notification(msgspec.Struct, kw_only=True):
@@ -84,9 +88,9 @@ class _Notification(msgspec.Struct, kw_only=True):
     message: str = ""
     value: float | None = None
     threshold: float | None = None
-    at: float
-    fired_at: float | None = None
-    resolved_at: float | None = None
+    at: Time
+    fired_at: Time | None = None
+    resolved_at: Time | None = None
     acked_by: str | None = None
 
 
@@ -94,11 +98,11 @@ class _OutboxItem(msgspec.Struct, kw_only=True):
     id: str
     channel: str
     notification: _Notification
-    created_at: float | None = None
+    created_at: Time | None = None
 
 
 class _LastFailure(msgspec.Struct, kw_only=True):
-    at: float | None = None
+    at: Time | None = None
     id: str = ""
     key: str = ""
     outcome: str = ""
@@ -113,8 +117,8 @@ class _ChannelStats(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 class _State(msgspec.Struct, kw_only=True):
     version: Literal[1]
-    updated_at: float | None = None
-    evaluated_at: float | None = None
+    updated_at: Time | None = None
+    evaluated_at: Time | None = None
     seq: int = 0
     alerts: dict[str, _Alert]
     silences: list[_Silence]

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from src.cli.terminal import clean
+from src.common.terminal import clean
 from src.query.filters import EventFilter
 
 __all__ = [
@@ -91,12 +91,23 @@ def positive_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
+    """A finite number > 0: NaN and infinity are bad input."""
+    return _finite(text, zero_ok=False)
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (a duration or a threshold): NaN and infinity are bad input."""
+    return _finite(text, zero_ok=True)
+
+
+def _finite(text: str, *, zero_ok: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if not 0 < value < float("inf"):  # also NaN
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be > 0 and finite")
+    if not (value >= 0 if zero_ok else value > 0) or not value < float("inf"):  # also NaN
+        bound = ">= 0" if zero_ok else "> 0"
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be {bound} and finite")
     return value
 
 

@@ -23,7 +23,7 @@ from src.cli.common import (
     fail,
     filter_from_args,
 )
-from src.cli.terminal import clean
+from src.common.terminal import clean
 
 EPILOG = """\
 examples:
@@ -92,6 +92,12 @@ def main(argv: Sequence[str] | None = None, *, stdout: BinaryIO | None = None) -
         fmt = _format_of(args.output, args.format)
     except BadInput as exc:
         return fail(str(exc))
+    if args.output == "-" and stdout is None and sys.stdout.isatty():
+        # Rows on the operator's screen: their control characters must not act there.
+        from src.common.terminal import InertLines, clean_line, json_escape_controls
+
+        transform = json_escape_controls if fmt == "jsonl" else clean_line
+        stdout = InertLines(sys.stdout.buffer, transform)  # type: ignore[assignment]
     started = time.monotonic()
     try:
         with byte_progress(source_bytes(root, flt), "exporting") as progress:

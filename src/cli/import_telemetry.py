@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from src.cli.common import EXIT_FAILED, EXIT_OK, Parser, fail
-from src.cli.terminal import clean
+from src.common.terminal import clean
 
 SHOW_BAD_ROWS = 100
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from src.cli.terminal import clean, markup
+from src.common.terminal import clean, markup
 from src.query.checks import Finding
 from src.query.timeline import ExecutionTimelineRow
 

@@ -24,7 +24,7 @@ from src.cli.common import (
     filter_from_args,
     positive_float,
 )
-from src.cli.terminal import clean
+from src.common.terminal import clean
 
 EXIT_INTERRUPTED = 130
 
@@ -128,6 +128,11 @@ def _check_target(root: Path, args: argparse.Namespace) -> None:
 
 def _emitter(args: argparse.Namespace, stdout: BinaryIO | None) -> Any:
     if args.stdout:
+        if stdout is None and sys.stdout.isatty():
+            # Events on the operator's screen: their control characters must not act there.
+            from src.common.terminal import InertLines, json_escape_controls
+
+            stdout = InertLines(sys.stdout.buffer, json_escape_controls)  # type: ignore[assignment]
         return _StdoutEmitter(stdout or sys.stdout.buffer)
     if args.into is not None:
         from src.execution.telemetry.jsonl import JsonlExecutionLogger

@@ -77,6 +77,14 @@ def main(
 ) -> int:
     args = build_parser().parse_args(argv)
     out = stdout or sys.stdout
+    if stdout is None and stdout_bytes is None and sys.stdout.isatty():
+        # Rows on the operator's screen: their control characters must not act there.
+        from src.common.terminal import CleanWriter, InertLines, json_escape_controls
+
+        if args.format == "csv":
+            out = CleanWriter(sys.stdout)  # type: ignore[assignment]
+        elif args.format == "json":
+            stdout_bytes = InertLines(sys.stdout.buffer, json_escape_controls)  # type: ignore[assignment]
     try:
         sql = _query_text(args).strip()
     except OSError as exc:

@@ -144,7 +144,7 @@ def _print_timeline(root: Path, flt, n: int, out: TextIO, rich: bool) -> int:
 
 
 def _print_json(root: Path, flt, limit: int | None, out: TextIO) -> int:
-    from src.cli.terminal import json_escape_controls
+    from src.common.terminal import json_escape_controls
     from src.execution.serialization import encode_json_line
     from src.query.engine import iter_events, tail
 

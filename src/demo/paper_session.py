@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from src.cli.common import EXIT_FAILED, EXIT_INPUT, Parser, fail, port_number
+from src.cli.common import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    Parser,
+    fail,
+    non_negative_float,
+    port_number,
+)
 from src.execution import (
     ExecutionPipeline,
     KillSwitchGate,
@@ -123,7 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--session", help="session id (default: demo-<UTC time>)")
     p.add_argument("--ticks", type=int, default=600, help="price updates to simulate (600)")
-    p.add_argument("--interval", type=float, default=0.02, help="seconds between ticks (0.02)")
+    p.add_argument(
+        "--interval", type=non_negative_float, default=0.02, help="seconds between ticks (0.02)"
+    )
     p.add_argument("--seed", type=int, default=7, help="random seed (7)")
     p.add_argument("--config", help="config file (default: config/execution.toml)")
     p.add_argument("--base-path", help="telemetry directory (overrides the config)")

@@ -44,13 +44,22 @@ class IntentValidationGate:
 
     def check(self, intent: OrderIntent, market: MarketState) -> GateDecision:
         if not isinstance(intent, OrderIntent):
-            shown = repr(intent)
-            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            shown = _shown(intent)
             return GateDecision(False, f"invalid intent {shown}: not an OrderIntent")
         problem = intent.problem
+        if problem is None and type(intent) is not OrderIntent:
+            problem = intent.current_problem()  # a subclass may have skipped the checks
         if problem is not None:
             return GateDecision(False, problem)
         return GateDecision(True, "valid")
+
+
+def _shown(value: object) -> str:
+    try:
+        shown = repr(value)
+    except Exception:  # a hostile __repr__ must not turn the block into a gate error
+        shown = f"<{type(value).__name__}>"
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 class PriceSanityGate:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -57,13 +58,28 @@ class OrderIntent:
 
     def __post_init__(self) -> None:
         try:
-            self._normalise()
+            self._normalise(object.__setattr__)
         except _Invalid as exc:
             object.__setattr__(self, "problem", str(exc))
 
-    def _normalise(self) -> None:
+    def current_problem(self) -> str | None:
+        """The first problem of the values this intent holds now, normalised ones included:
+        for an intent that may have skipped the checks when it was built (a subclass whose
+        ``__post_init__`` does not call this one's)."""
+
+        def unchanged(intent: OrderIntent, name: str, value: object) -> None:
+            current = getattr(intent, name)
+            if current != value:
+                raise _Invalid(f"invalid {name} {current!r}: expected {value!r}")
+
+        try:
+            self._normalise(unchanged)
+        except _Invalid as exc:
+            return str(exc)
+        return None
+
+    def _normalise(self, setattr_: Callable[[OrderIntent, str, object], None]) -> None:
         # Checked in a fixed order; the first problem found is the reason given.
-        setattr_ = object.__setattr__
         if not isinstance(self.symbol, str) or not self.symbol.strip():
             raise _Invalid(f"invalid symbol {self.symbol!r}: must be a non-empty string")
         side = _lower(self.side)

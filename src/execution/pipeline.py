@@ -57,7 +57,7 @@ class ExecutionPipeline:
             raise ValueError(f"invalid mode {mode!r}: expected one of {', '.join(MODES)}")
         self._executor = executor
         self._emitter = emitter
-        given = tuple(g for g in gates or () if not isinstance(g, IntentValidationGate))
+        given = tuple(g for g in gates or () if type(g) is not IntentValidationGate)
         self._gates = (IntentValidationGate(), *given)
         self.mode = mode
         self.market = market if market is not None else MarketState()
@@ -98,12 +98,12 @@ class ExecutionPipeline:
             symbol,
             {
                 "intent_id": iid,
-                "side": getattr(intent, "side", None),
-                "quantity": getattr(intent, "quantity", None),
-                "current_price": getattr(intent, "current_price", None),
-                "strategy_key": getattr(intent, "strategy_key", None),
-                "order_type": getattr(intent, "order_type", None),
-                "limit_price": getattr(intent, "limit_price", None),
+                "side": _field(intent, "side"),
+                "quantity": _field(intent, "quantity"),
+                "current_price": _field(intent, "current_price"),
+                "strategy_key": _field(intent, "strategy_key"),
+                "order_type": _field(intent, "order_type"),
+                "limit_price": _field(intent, "limit_price"),
             },
         )
         decisions: list[tuple[str, GateDecision]] = []
@@ -254,14 +254,22 @@ class ExecutionPipeline:
 
 def _names(intent: Any) -> tuple[str, str, Any]:
     """Session, symbol and intent id to log a malformed intent under (text, never raising)."""
-    sid = getattr(intent, "session_id", "default")
-    symbol = getattr(intent, "symbol", "")
-    iid = getattr(intent, "intent_id", None)
+    sid = _field(intent, "session_id", "default")
+    symbol = _field(intent, "symbol", "")
+    iid = _field(intent, "intent_id")
     return (
         sid if isinstance(sid, str) else repr(sid),
         symbol if isinstance(symbol, str) else repr(symbol),
         iid if iid is None or isinstance(iid, (str, int, float)) else repr(iid),
     )
+
+
+def _field(intent: Any, name: str, default: Any = None) -> Any:
+    """An attribute of something passed as an intent, or ``default`` whatever reading it raises."""
+    try:
+        return getattr(intent, name, default)
+    except Exception:
+        return default
 
 
 def _fill_payload(fill: Fill) -> dict[str, Any]:

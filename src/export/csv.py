@@ -2,7 +2,7 @@
 
 Columns: the event fields, the payload keys of every kind (empty where a kind has none),
 and ``payload`` (the payload as logged). Text cells that a spreadsheet would run as a
-formula are prefixed with ``'`` by the one guard in :mod:`src.export.cells` (which the
+formula are prefixed with ``'`` by the one guard in :mod:`src.common.cells` (which the
 dashboard's CSV uses too), so the import can undo it exactly. Numbers are written as numbers.
 """
 
@@ -12,7 +12,7 @@ import csv
 import io
 from typing import TextIO
 
-from src.export.cells import csv_cell, escape_cell, unescape_cell
+from src.common.cells import csv_cell, escape_cell, unescape_cell
 from src.export.columns import BASE_COLUMNS, FLAT_COLUMNS, payload_json
 from src.query.records import Record
 

@@ -106,7 +106,10 @@ def parse_time(value: Any) -> datetime:
                 dt = datetime.fromisoformat(text)
             except ValueError:
                 raise RowError(f"invalid time {value!r}") from None
-            return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+            try:
+                return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+            except OverflowError:  # the instant lies outside what a datetime can hold in UTC
+                raise RowError(f"invalid time {value!r}: out of range") from None
         value = number
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise RowError(f"invalid time {value!r}")

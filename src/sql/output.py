@@ -12,8 +12,8 @@ from typing import Any, BinaryIO, TextIO
 import duckdb
 import orjson
 
-from src.cli.terminal import clean, markup
-from src.export.cells import escape_cell
+from src.common.cells import escape_cell
+from src.common.terminal import clean, markup
 
 __all__ = ["FORMATS", "write_csv", "write_json", "write_table"]
 

@@ -23,8 +23,17 @@ def add_stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream", help="stream key")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def add_log_level(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--log-level", default="INFO", help="DEBUG | INFO | WARNING | ERROR")
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="DEBUG | INFO | WARNING | ERROR",
+    )
 
 
 def setup_logging(level: str) -> None:

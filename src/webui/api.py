@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from src.export.cells import csv_cell, escape_cell
+from src.common.cells import csv_cell, escape_cell
 from src.query.engine import tail
 from src.query.filters import EventFilter
 from src.query.paging import page_back

@@ -6,6 +6,9 @@
   ``<tmp>/telemetry-dashboard-export-<server pid>-<random>/`` (also the child's ``TMPDIR``).
   It is killed when its client disconnects or the server is told to stop
   (:meth:`ExportBuilds.stop_all`), and its directory is removed whatever happens.
+* Children are started from one long-lived thread of :class:`ExportBuilds`: the worker's
+  parent-death signal (Linux) fires when the *thread* that forked it ends, and the server's
+  worker threads end when idle, which killed builds mid-way.
 * A dashboard killed outright leaves its scratch directories behind:
   :func:`remove_stale_scratch` (run at start) removes ours, i.e. those with our prefix, owned
   by this user, whose server pid is gone or started after the directory was last written.
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -158,13 +162,19 @@ class ExportBuilds:
         self._lock = threading.Lock()
         self._running: set[_Build] = set()
         self.stopping = False
+        # Its one thread lives as long as this object (it is never idle-reaped).
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="export-spawner")
 
     @property
     def running(self) -> int:
         return len(self._running)
 
     def start(self, base: Path, flt: EventFilter, fmt: str) -> _Build:
-        """Start a build in a free slot, or raise :class:`BuildsBusy`."""
+        """Start a build in a free slot, or raise :class:`BuildsBusy` (from any thread: the
+        child is forked by the spawner thread, which outlives the caller's)."""
+        return self._spawner.submit(self._start, base, flt, fmt).result()
+
+    def _start(self, base: Path, flt: EventFilter, fmt: str) -> _Build:
         with self._lock:
             if self.stopping:
                 raise BuildsBusy("the dashboard is shutting down")

@@ -66,6 +66,16 @@ BAD_STATES = {
             ]
         )
     ),
+    "time beyond year 9999": state_with(alerts=json.dumps({"x": {**ALERT, "since": 1e300}})),
+    "silence until beyond year 9999": state_with(
+        silences=json.dumps([{"id": "s-1", "pattern": "*", "until": 1e12}])
+    ),
+    "negative time": state_with(
+        alerts=json.dumps({"x": {**ALERT, "ack": {"by": "me", "until": -1e300}}})
+    ),
+    "infinite time": state_with(
+        outbox=json.dumps([{"id": "i", "channel": "c", "notification": {**NOTE, "at": 1e400}}])
+    ),
     "seq is text": state_with(seq='"7"'),
     "other version": state_with(version="2"),
     "not an object": b"[]",

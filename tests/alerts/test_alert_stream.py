@@ -13,6 +13,7 @@ from src.alerts.stream import StreamSource
 from src.execution.config import ExecutionConfig
 from src.execution.events import ExecutionEvent
 from src.execution.telemetry import RedisStreamEmitter
+from tests.conftest import alerts_run
 
 STREAM = "t:alerts"
 
@@ -113,45 +114,21 @@ def test_a_restarted_follower_starts_a_window_back(redis_server, redis_client):
         source.close()
 
 
-def test_run_with_redis_alerts_from_the_stream(redis_server, tmp_path, repo_root):
+def test_run_with_redis_alerts_from_the_stream(redis_server, tmp_path):
     """telemetry-alerts run --redis: an error published to the stream is announced."""
     import signal
-    import subprocess
-    import sys
 
     config = tmp_path / "c.toml"
     config.write_text(
         f"[execution.telemetry]\nbase_path = '{tmp_path / 'logs'}'\n"
         "[execution.alerts.console]\ntarget = 'stdout'\n"
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(repo_root / "scripts" / "telemetry_alerts.py"),
-            "run",
-            "--redis",
-            redis_server.url,
-            "--stream",
-            STREAM,
-            "--interval",
-            "0.05",
-            "--config",
-            str(config),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with alerts_run(
+        "--redis", redis_server.url, "--stream", STREAM, "--config", str(config)
+    ) as proc:
         assert "following the Redis stream" in proc.stdout.readline()
         publish(redis_server.url, [event(time.time(), "error", "via-redis", error="gateway down")])
         assert "ALERT WARNING FIRING: errors on via-redis" in proc.stdout.readline()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert (tmp_path / "logs" / ".alerts" / "state.json").exists()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from src.alerts.cli import main
+from tests.conftest import alerts_run
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "execution_telemetry")
 
@@ -129,6 +130,9 @@ def test_as_of_reviews_the_past_without_recording(tmp_path):
         (["check", "--as-of", "yesterday"], "yesterday"),
         (["check", "--path", "/nonexistent/x"], "does not exist"),
         (["ack", "x", "--for", "soon"], "invalid duration 'soon'"),
+        # beyond year 9999 the silence could never be shown: refused before it is written
+        (["snooze", "*", "--for", "1e12"], "invalid duration '1e12'"),
+        (["ack", "x", "--for", "400000d"], "invalid duration '400000d'"),
         (["check", "--bogus"], "unrecognized arguments"),
     ],
 )
@@ -182,37 +186,17 @@ def test_script_runs_as_a_cron_job_would(cfg, session_log, repo_root):
     assert "errors:s1" in done.stdout and "Traceback" not in done.stderr
 
 
-def test_run_follows_the_logs_and_stops_cleanly_on_sigterm(cfg, session_log, repo_root):
+def test_run_follows_the_logs_and_stops_cleanly_on_sigterm(cfg, session_log):
     """run: an error appended while it runs is announced; SIGTERM ends it with exit 0."""
     log = session_log("s1")
     log.trade(time.time())
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(repo_root / "scripts" / "telemetry_alerts.py"),
-            "run",
-            "--interval",
-            "0.05",
-            "--config",
-            cfg(),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with alerts_run("--config", cfg()) as proc:
         assert "telemetry-alerts: following" in proc.stdout.readline()
         recent_errors(log)
         line = proc.stdout.readline()
         assert "ALERT WARNING FIRING: errors on s1" in line
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 def test_check_while_another_engine_runs_only_judges(cfg, session_log, capsys):
@@ -301,26 +285,12 @@ def test_list_with_a_bad_state_file_is_one_line_and_exit_3(cfg, logs, capsys):
     assert path.exists()
 
 
-def test_run_starts_with_an_outbox_item_without_a_channel(cfg, logs, session_log, repo_root):
+def test_run_starts_with_an_outbox_item_without_a_channel(cfg, logs, session_log):
     """run: the bad file no longer stops the start; it is moved aside and alerts still fire."""
     log = session_log("s1")
     log.trade(time.time())
     path = write_bad_state(logs, "outbox item without a channel")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(repo_root / "scripts" / "telemetry_alerts.py"),
-            "run",
-            "--interval",
-            "0.05",
-            "--config",
-            cfg(),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with alerts_run("--config", cfg()) as proc:
         assert "telemetry-alerts: following" in proc.stdout.readline()
         recent_errors(log)
         assert "ALERT WARNING FIRING: errors on s1" in proc.stdout.readline()
@@ -329,9 +299,3 @@ def test_run_starts_with_an_outbox_item_without_a_channel(cfg, logs, session_log
         err = proc.stderr.read()
         assert "moved aside" in err and "Traceback" not in err
         assert len(list(path.parent.glob("state.json.corrupt-*"))) == 1
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()

@@ -81,3 +81,27 @@ def test_a_port_out_of_range_is_bad_input(name, args, message):
     """A port outside 1-65535 (0 only where it means any) is refused before binding: exit 3."""
     done = run([installed(name), *args])
     assert done.returncode == 3 and message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "message"),
+    [
+        ("telemetry-health", ["--disk-warn-percent", "nan"], "invalid number 'nan'"),
+        ("telemetry-health", ["--stale-warn-hours", "-5"], "invalid number '-5'"),
+        ("telemetry-health", ["--write-error-window-minutes", "inf"], "invalid number 'inf'"),
+        ("telemetry-demo", ["--interval", "nan"], "invalid number 'nan'"),
+        ("telemetry-demo", ["--interval", "inf"], "invalid number 'inf'"),
+        ("telemetry-collect", ["--log-level", "LOUD"], "invalid choice: 'LOUD'"),
+        ("telemetry-metrics", ["--log-level", "root"], "invalid choice: 'ROOT'"),
+    ],
+)
+def test_a_number_or_level_that_means_nothing_is_bad_input(name, args, message, tmp_path):
+    """NaN, infinity and negative durations or thresholds, an unknown log level: exit 3 on one
+    line before anything runs (they used to run with them, or end in a traceback)."""
+    where = {
+        "telemetry-health": ["--root", str(tmp_path)],
+        "telemetry-demo": ["--base-path", str(tmp_path), "--ticks", "2"],
+    }.get(name, [])
+    done = run([installed(name), *where, *args])
+    assert done.returncode == 3 and message in done.stderr, (done.returncode, done.stderr)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

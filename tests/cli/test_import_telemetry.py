@@ -118,3 +118,18 @@ def test_an_imported_copy_does_not_collide_with_its_original(tmp_path):
     both = summarize(root, EventFilter())["fills"]
     assert both["fills"] == 2 * one["fills"] > 0
     assert both["duplicate_fills"] == 0
+
+
+def test_an_instant_out_of_range_is_a_bad_row_not_a_crash(tmp_path, capsys):
+    """A time that leaves the datetime range once converted to UTC (the hardening issue's
+    own example) is one bad row, named; the other rows still import (it was a traceback)."""
+    src = tmp_path / "far.jsonl"
+    row = {"session_id": "far", "symbol": "X", "mode": "paper", "kind": "intent", "payload": {}}
+    times = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:30:00+01:00", "2025-01-01T00:00:00Z"]
+    src.write_bytes(b"".join(orjson.dumps({**row, "ts": t}) + b"\n" for t in times))
+    code = main([str(src), "--path", str(tmp_path / "logs")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == EXIT_FAILED
+    assert f"{src}:1: invalid time '9999-12-31T23:59:59-23:59'" in err[0]
+    assert f"{src}:2: invalid time '0001-01-01T00:30:00+01:00'" in err[1]
+    assert err[-1].startswith("imported 1 events (far 1)")

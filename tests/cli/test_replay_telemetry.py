@@ -13,6 +13,7 @@ from src.cli.replay_telemetry import main
 from src.execution.events import ExecutionEvent
 from src.query.engine import iter_events
 from src.query.filters import EventFilter
+from tests.conftest import drain
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = str(ROOT / "tests" / "fixtures" / "execution_telemetry")
@@ -119,6 +120,31 @@ def test_into_the_configured_sink_chain(tmp_path):
     assert len(events(target, "session_latency")) == 25
 
 
+def test_replaying_into_the_root_it_reads_ends(tmp_path):
+    """--into-config whose JSONL sink writes to the root being replayed (the same session):
+    the replay reads its own output back and must skip it, not replay it again forever
+    (it appended ~40,000 lines a second until the disk was full)."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = tmp_path / "logs"
+    root.mkdir()
+    shutil.copy(Path(FIX) / "session_latency.jsonl", root)
+    config = tmp_path / "execution.toml"
+    config.write_text(f'[execution.telemetry]\nbase_path = "{root}"\nfsync = "none"\n')
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "telemetry-replay"), "--path", str(root),
+         "--session", "session_latency", "--into-config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "replayed 25 events" in done.stderr
+    replayed = events(root, "session_latency")
+    assert len(replayed) == 50
+    assert len({r["event_id"] for r in replayed}) == 50
+
+
 def test_sink_failures_exit_1(tmp_path, capsys):
     """Events the sink could not write are reported and the exit code is 1."""
     blocker = tmp_path / "not-a-dir"
@@ -190,13 +216,3 @@ def test_replay_through_redis_reaches_the_archive_while_the_original_is_there(
     assert len(replayed) == 25
     assert [r["payload"]["origin_event_id"] for r in replayed] == [e.event_id for e in original]
     assert len(events(archive, "session_latency")) == 25
-
-
-def drain(collector, rounds: int = 200) -> None:
-    """Step the collector until a round finds nothing to do (bounded)."""
-    idle = 0
-    for _ in range(rounds):
-        idle = idle + 1 if collector.step() == 0 else 0
-        if idle >= 2:
-            return
-    raise AssertionError("collector never went idle")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from datetime import timedelta
@@ -56,6 +57,18 @@ class RecordingGate:
     def check(self, intent: OrderIntent, market: MarketState) -> GateDecision:
         self.seen.append(intent)
         return self.decision
+
+
+class SpyExecutor(PaperExecutor):
+    """A paper executor that remembers the orders it was asked to execute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.executed: list[Any] = []
+
+    def execute(self, order, market_price):  # type: ignore[no-untyped-def]
+        self.executed.append(order)
+        return super().execute(order, market_price)
 
 
 class ExplodingGate:
@@ -212,6 +225,26 @@ def test_validation_gate_is_there_even_without_gates(gates):
     assert [g.name for g in given.gates] == ["IntentValidation", "G"]  # not twice
 
 
+def test_a_gate_built_on_the_validation_gate_is_kept():
+    """Only the plain validation gate is not added twice: a strategy's own gate derived from
+    it (extra checks) stays in the chain, after the built-in one (it was silently dropped)."""
+
+    class DeskLimits(IntentValidationGate):
+        name = "DeskLimits"
+
+        def check(self, intent, market):  # type: ignore[no-untyped-def]
+            return GateDecision(False, "desk closed")
+
+    pipeline = ExecutionPipeline(PaperExecutor(), gates=[DeskLimits()])
+    assert [g.name for g in pipeline.gates] == ["IntentValidation", "DeskLimits"]
+    result = pipeline.submit_order(intent())
+    assert (result.status, result.blocked_by, result.reason) == (
+        "blocked",
+        "DeskLimits",
+        "desk closed",
+    )
+
+
 @pytest.mark.parametrize(
     ("changes", "shown"),
     [
@@ -231,20 +264,14 @@ def test_validation_gate_is_there_even_without_gates(gates):
 def test_malformed_intent_is_blocked_with_a_reason_not_raised(changes, shown, tmp_path):
     """A malformed intent never raises into the strategy: the validation gate blocks it with a
     reason naming the bad value, later gates and the executor never see it, no order exists."""
-    executed: list[Any] = []
-
-    class SpyExecutor(PaperExecutor):
-        def execute(self, order, market_price):  # type: ignore[no-untyped-def]
-            executed.append(order)
-            return super().execute(order, market_price)
-
+    spy = SpyExecutor()
     later = RecordingGate("Later")
     with capture_events() as events:
-        pipeline = ExecutionPipeline(SpyExecutor(), events, gates=[later])
+        pipeline = ExecutionPipeline(spy, events, gates=[later])
         result = pipeline.submit_order(intent(**changes))
     assert (result.status, result.blocked_by) == ("blocked", "IntentValidation")
     assert shown in result.reason
-    assert result.order is None and executed == [] and later.seen == []
+    assert result.order is None and spy.executed == [] and later.seen == []
     assert events.kinds() == ["intent", "gate"]
     gate = by_kind(events, "gate")[0].payload
     assert (gate["gate_name"], gate["passed"]) == ("IntentValidation", False)
@@ -281,22 +308,64 @@ def test_something_that_is_not_an_intent_is_blocked():
     assert events.kinds() == ["intent", "gate"]
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TaggedIntent(OrderIntent):
+    """A strategy's own subclass whose __post_init__ forgets OrderIntent's checks."""
+
+    tag: str = ""
+
+    def __post_init__(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("changes", "shown"),
+    [
+        ({"side": "short"}, "invalid side 'short'"),
+        ({"quantity": -1.0}, "invalid quantity -1.0"),
+        ({"side": "BUY"}, "invalid side 'BUY'"),  # never normalised: the order would say BUY
+    ],
+)
+def test_a_subclass_that_skips_the_checks_is_still_validated(changes, shown):
+    """The validation gate judges the values the order would get, not a flag set when the
+    intent was built: a subclass that skipped OrderIntent.__post_init__ is blocked."""
+    fields = {"symbol": "BTC-USD", "side": "buy", "quantity": 0.5, "current_price": 1.0}
+    with capture_events() as events:
+        pipeline = ExecutionPipeline(PaperExecutor(), events)
+        result = pipeline.submit_order(TaggedIntent(**{**fields, **changes}))
+        good = pipeline.submit_order(TaggedIntent(**fields))
+    assert (result.status, result.blocked_by) == ("blocked", "IntentValidation")
+    assert shown in result.reason and result.order is None
+    assert good.status == "filled"
+
+
+def test_an_object_whose_attributes_raise_is_blocked_not_raised():
+    """Reading what to log about a wrong object never raises into the strategy."""
+
+    class Hostile:
+        def __getattr__(self, name: str) -> Any:
+            raise KeyError(name)
+
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    with capture_events() as events:
+        pipeline = ExecutionPipeline(PaperExecutor(), events)
+        result = pipeline.submit_order(Hostile())  # type: ignore[arg-type]
+    assert (result.status, result.blocked_by) == ("blocked", "IntentValidation")
+    assert events.kinds()[:2] == ["intent", "gate"]
+
+
 # -- blocking ---------------------------------------------------------------------------
 
 
 def test_blocked_intent_creates_no_order_and_says_why():
     """A blocking gate stops the intent: no order/fill, result names the gate and reason."""
-    executed: list[Any] = []
-
-    class SpyExecutor(PaperExecutor):
-        def execute(self, order, market_price):  # type: ignore[no-untyped-def]
-            executed.append(order)
-            return super().execute(order, market_price)
-
+    spy = SpyExecutor()
     later = RecordingGate("Later")
     with capture_events() as events:
         pipeline = ExecutionPipeline(
-            SpyExecutor(),
+            spy,
             events,
             gates=[RecordingGate("Open"), RecordingGate("Wall", False, "too big"), later],
         )
@@ -312,7 +381,7 @@ def test_blocked_intent_creates_no_order_and_says_why():
     assert by_kind(events, "gate")[-1].payload["passed"] is False
     assert by_kind(events, "gate")[-1].payload["reason"] == "too big"
     assert later.seen == []
-    assert executed == []
+    assert spy.executed == []
 
 
 def test_real_gates_block_with_their_names():

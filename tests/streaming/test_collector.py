@@ -13,18 +13,9 @@ from src.execution import ExecutionPipeline, MaxNotionalGate, OrderIntent, Paper
 from src.execution.serialization import encode_event_line
 from src.execution.telemetry import CompositeEmitter, JsonlExecutionLogger, RedisStreamEmitter
 from src.streaming.collector import ArchiveWriteError, Collector
+from tests.conftest import drain
 
 STREAM = "t:collect"
-
-
-def drain(collector: Collector, rounds: int = 200) -> None:
-    """Step until a round finds nothing to do (bounded)."""
-    idle = 0
-    for _ in range(rounds):
-        idle = idle + 1 if collector.step() == 0 else 0
-        if idle >= 2:
-            return
-    raise AssertionError("collector never went idle")
 
 
 def make_collector(url: str, archive: Path, **kwargs) -> Collector:

@@ -176,3 +176,37 @@ def test_stale_scratch_dirs_of_dead_dashboards_are_removed_at_start(uvicorn_app,
     finally:
         alive.kill()
         alive.wait()
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_a_build_outlives_the_thread_that_started_it(logs, big_session):
+    """Linux sends the parent-death signal when the *thread* that forked the child ends, and
+    the server starts builds from worker threads that end when idle: a build must survive
+    its starting thread and finish (it was killed with SIGKILL mid-build)."""
+    import threading
+
+    from src.query.filters import EventFilter
+    from src.webui.export_builds import ExportBuilds
+
+    builds = ExportBuilds(1)
+    started = []
+
+    def start_then_end() -> None:
+        build = builds.start(logs, EventFilter(session_id="big"), "xlsx")
+        started.append(build)
+        # The worker lowers its priority right after arming the parent-death signal:
+        # this thread ends only once the child is past that point.
+        wait_for(lambda: build.proc.poll() is not None or niceness(build.proc.pid) == 10)
+
+    thread = threading.Thread(target=start_then_end)
+    thread.start()
+    thread.join()
+    (build,) = started
+    try:
+        assert build.proc.wait(timeout=300) == 0, build._last_error()
+        assert build.output.stat().st_size > 0
+    finally:
+        build.close()

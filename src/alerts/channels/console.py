@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from src.alerts import format as fmt
 from src.alerts.channels.base import Channel
-from src.cli.terminal import clean
+from src.common.terminal import clean
 
 __all__ = ["ConsoleChannel"]
 

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from src.cli.common import Parser, fail
-from src.cli.terminal import CleanWriter
+from src.cli.common import Parser, fail, non_negative_float
+from src.common.terminal import CleanWriter
 
 EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_INPUT = 0, 1, 2, 3
 
@@ -53,15 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="telemetry root (default: base_path from the config)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--config", metavar="PATH", help="config file (default config/execution.toml)")
-    p.add_argument("--disk-warn-percent", type=float, metavar="P")
-    p.add_argument("--disk-crit-percent", type=float, metavar="P")
-    p.add_argument("--parse-error-warn", type=float, metavar="RATE", help="e.g. 0.01 for 1%%")
-    p.add_argument("--parse-error-crit", type=float, metavar="RATE")
+    p.add_argument("--disk-warn-percent", type=non_negative_float, metavar="P")
+    p.add_argument("--disk-crit-percent", type=non_negative_float, metavar="P")
+    p.add_argument(
+        "--parse-error-warn", type=non_negative_float, metavar="RATE", help="e.g. 0.01 for 1%%"
+    )
+    p.add_argument("--parse-error-crit", type=non_negative_float, metavar="RATE")
     p.add_argument("--sample-files", type=int, metavar="N", help="newest files sampled (20)")
     p.add_argument("--sample-lines", type=int, metavar="N", help="lines read per file (5000)")
-    p.add_argument("--stale-warn-hours", type=float, metavar="H")
-    p.add_argument("--stale-crit-hours", type=float, metavar="H")
-    p.add_argument("--write-error-window-minutes", type=float, metavar="M")
+    p.add_argument("--stale-warn-hours", type=non_negative_float, metavar="H")
+    p.add_argument("--stale-crit-hours", type=non_negative_float, metavar="H")
+    p.add_argument("--write-error-window-minutes", type=non_negative_float, metavar="M")
     return p
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from src.cli.common import Parser, fail
-from src.cli.terminal import CleanWriter
+from src.common.terminal import CleanWriter
 
 EXIT_OK, EXIT_WARNING, EXIT_FAILED, EXIT_INPUT = 0, 1, 2, 3
 

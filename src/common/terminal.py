@@ -13,19 +13,31 @@ CR: ESC, the other C0 codes and C1 (``0x9b`` is a one-byte CSI) pass it.
 
 from __future__ import annotations
 
+import io
 import re
-from typing import TextIO
+from collections.abc import Callable
+from typing import BinaryIO, TextIO
 
-__all__ = ["CleanWriter", "clean", "clean_text", "json_escape_controls", "markup"]
+__all__ = [
+    "CleanWriter",
+    "InertLines",
+    "clean",
+    "clean_line",
+    "clean_text",
+    "json_escape_controls",
+    "markup",
+]
 
 # C0 (0x00-0x1f), DEL and C1 (0x80-0x9f); line breaks and tabs become a space so that one
 # field stays on its line, everything else goes. Bidi overrides and isolates (U+202A-202E,
-# U+2066-2069) go too: they reorder what the operator reads.
+# U+2066-2069) go too, and the bidi marks (LRM, RLM, ALM): they reorder what the operator
+# reads.
 _WHITESPACE = {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x85}
 _TABLE: dict[int, str | None] = {
     c: (" " if c in _WHITESPACE else None) for c in (*range(0x20), *range(0x7F, 0xA0))
 }
-_TABLE.update({c: None for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
+_TABLE.update({c: None for c in _BIDI})
 _TABLE.update({0x2028: " ", 0x2029: " "})  # line and paragraph separators
 
 
@@ -67,10 +79,50 @@ class CleanWriter:
 
 # What orjson leaves raw in a JSON line: DEL, C1 (U+0080-009F, two bytes in UTF-8), the
 # bidi controls and the line/paragraph separators. Inside JSON they can only be in strings.
-_JSON_RAW = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+_JSON_RAW = re.compile(
+    rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]|\xd8\x9c"
+)
 
 
 def json_escape_controls(line: bytes) -> bytes:
     """A JSON line with those characters written as ``\\uXXXX`` escapes: the same JSON value,
     inert on a terminal (ESC, BEL and the other C0 codes the encoder escapes already)."""
     return _JSON_RAW.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), line)
+
+
+def clean_line(line: bytes) -> bytes:
+    """One line of UTF-8 text (without its ``\n``) through :func:`clean`; a ``\r`` ending
+    it (CSV's line ending) is kept."""
+    body, end = (line[:-1], b"\r") if line.endswith(b"\r") else (line, b"")
+    return clean(body.decode("utf-8", "replace")).encode() + end
+
+
+class InertLines(io.RawIOBase):
+    """A binary stream to a terminal that passes each line written through ``transform``
+    (:func:`json_escape_controls` for JSON lines, :func:`clean_line` for other text): for
+    data a command writes to standard output, when that is a terminal."""
+
+    def __init__(self, stream: BinaryIO, transform: Callable[[bytes], bytes]) -> None:
+        super().__init__()
+        self._stream = stream
+        self._transform = transform
+        self._pending = b""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
+        data = bytes(data)
+        lines = (self._pending + data).split(b"\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._stream.write(self._transform(line) + b"\n")
+        if lines:
+            self._stream.flush()  # a screen shows each line as it comes
+        return len(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(self._transform(self._pending))
+            self._pending = b""
+        self._stream.flush()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from src.cli.terminal import CleanWriter, clean, markup
+from src.common.terminal import CleanWriter, clean, markup
 
 BIN = Path(sys.executable).parent
 EVIL = "X[/]\x1b]0;pwned\x07\x1b[2J\x9b31m[link=http://evil]click[/link]\u202e\r\nFAKE"
@@ -31,6 +31,7 @@ def test_clean_removes_every_control_character():
     assert clean(f"a{every}b") == "a" + " " * 6 + "b"  # \t \n \v \f \r and NEL
     assert clean("é ü 日本 [ok]") == "é ü 日本 [ok]"
     assert clean("\u202eabc\u2066") == "abc"
+    assert clean("\u200fa\u200eb\u061cc") == "abc"  # bidi marks reorder neutrals too
     assert clean(EVIL) == "X[/]]0;pwned[2J31m[link=http://evil]click[/link]  FAKE"
 
 
@@ -192,3 +193,39 @@ def test_alert_notifications_list_and_deliveries_stay_clean(logs):
         assert "Traceback" not in done.stderr
         assert_clean(done.stdout)
         assert_clean(done.stderr)
+
+
+def test_json_escapes_every_character_clean_would_remove():
+    """--json and clean() agree: whatever clean() drops or replaces beyond ASCII controls
+    (which the JSON encoder escapes itself) is a \\u escape in a JSON line, never raw."""
+    import orjson
+
+    from src.common.terminal import json_escape_controls
+
+    for code in range(0x7F, 0x2070):
+        char = chr(code)
+        if clean(char) == char:
+            continue
+        line = json_escape_controls(orjson.dumps({"s": f"a{char}b"}))
+        assert char.encode() not in line, f"U+{code:04X} stays raw in --json"
+        assert orjson.loads(line) == {"s": f"a{char}b"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "replay", "sql-csv", "sql-json"])
+def test_an_export_to_a_terminal_is_inert(logs, fmt):
+    """telemetry-export -o - and telemetry-replay --stdout with stdout on a terminal: the rows
+    show, their control characters do not act (piped, the output stays byte-exact data)."""
+    argv = ["telemetry-export", "--session", "s1", "-o", "-", "--format", fmt]
+    if fmt == "replay":
+        argv = ["telemetry-replay", "--session", "s1", "--stdout"]
+    if fmt.startswith("sql-"):
+        query = "SELECT symbol, payload FROM events"
+        argv = ["telemetry-sql", "--path", "logs/execution", "--format", fmt[4:], query]
+    code, text = run_on_terminal(logs, *argv, term="xterm-256color")
+    assert code == 0
+    # A CSV cell may hold a line break: it stays (quoted) as CSV has it; nothing else acts.
+    for bad in FORBIDDEN if "csv" not in fmt else ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert bad not in text, f"{bad!r} reached the terminal"
+    assert "pwned" in text and "[link=http://evil]click[/link]" in text
+    piped = run_piped(logs, *argv)
+    assert ("\x1b]0;pwned\x07" if "csv" in fmt else "\x9b") in piped.stdout
