@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from src.cli.common import EXIT_FAILED, EXIT_INPUT, Parser, fail, port_number
+from src.common.extras import needs_extras
 from src.execution import (
     ExecutionPipeline,
     KillSwitchGate,
@@ -147,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+@needs_extras("dashboard")
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     session_id = args.session or "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
