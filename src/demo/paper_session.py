@@ -169,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     dashboard = alerts = None
     try:
+        print(f"session {session_id}: writing telemetry to {log_file}", flush=True)
+        print(f"  follow it live: tail -f {log_file}", flush=True)
+        # The live page's URL is the last line of the start-up output (what `make demo` ends on).
         if args.dashboard and not args.no_alerts:
             from src.demo.alerts import start_alerts
 
@@ -186,8 +189,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 emitter.close()
                 return fail(str(exc), EXIT_INPUT if isinstance(exc, ValueError) else EXIT_FAILED)
             print(f"dashboard: {dashboard.url}/live/execution/{session_id}", flush=True)
-        print(f"session {session_id}: writing telemetry to {log_file}", flush=True)
-        print(f"  follow it live: tail -f {log_file}", flush=True)
         started = time.monotonic()
         try:
             outcomes = run_session(
