@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -123,3 +124,47 @@ def test_a_command_without_its_extra_names_it_in_one_line_and_exits_3(
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
     assert blocked in done.stderr
     assert f"pip install 'execution-telemetry[{extra}]'" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_plain_install_runs_the_trading_path_and_names_missing_extras(tmp_path):
+    """`pip install .` into a fresh virtualenv, no extras: none of the extras' libraries is
+    installed, a pipeline logs an order to JSONL from the installed package, and
+    telemetry-sql (whose extra is missing for real) says which extra to install, exit 3."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        (project / name).write_bytes((ROOT / name).read_bytes())
+    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    pip = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(project)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    work = tmp_path / "elsewhere"  # not the checkout: `src` must come from site-packages
+    work.mkdir()
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(argv), cwd=work, env=env, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+
+    where = run(str(venv / "bin" / "python"), "-c", "import src; print(src.__file__)")
+    assert str(venv) in where.stdout, where
+    absent = run(str(venv / "bin" / "python"), "-c",
+                 "import importlib.util as u, sys; "
+                 f"print([m for m in {HEAVY[:-1]!r} if u.find_spec(m)])")  # fmt: skip
+    assert absent.stdout.strip() == "[]", absent
+    trading = run(str(venv / "bin" / "python"), "-c", TRADING)
+    assert trading.returncode == 0, trading.stderr
+    assert set(trading.stdout.strip().split(",")).isdisjoint(HEAVY)
+    sql = run(str(venv / "bin" / "telemetry-sql"), "SELECT 1", "--path", str(work))
+    assert sql.returncode == 3, sql.stderr
+    assert sql.stderr == (
+        "error: duckdb is not installed; it comes with the 'sql' extra: "
+        "pip install 'execution-telemetry[sql]' (or `make install`)\n"
+    )
+    viewer = run(str(venv / "bin" / "view-execution-telemetry"), "--help")  # rich is core
+    assert viewer.returncode == 0 and viewer.stdout.startswith("usage: view-execution-telemetry")
