@@ -25,6 +25,7 @@ from src.cli.common import (
     positive_float,
 )
 from src.cli.terminal import clean
+from src.common.extras import needs_extras
 
 EXIT_INTERRUPTED = 130
 
@@ -147,6 +148,7 @@ def _emitter(args: argparse.Namespace, stdout: BinaryIO | None) -> Any:
     return emitter
 
 
+@needs_extras("scale")
 def main(argv: Sequence[str] | None = None, *, stdout: BinaryIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     from src.cli.progress import byte_progress

@@ -31,6 +31,10 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 P = ParamSpec("P")
 
 
+class MissingExtraError(ImportError):
+    """An optional library is not installed; the message names the extra that brings it."""
+
+
 def extra_for(module: str | None, prefer: Sequence[str] = ()) -> str | None:
     """The extra that brings ``module`` (a dotted name is fine), the ones in ``prefer`` first."""
     if not module:
@@ -59,8 +63,9 @@ def missing_extra(exc: BaseException, prefer: Sequence[str] = ()) -> str | None:
 
 
 def needs_extras(*extras: str) -> Callable[[Callable[P, int]], Callable[P, int]]:
-    """Decorate a command's ``main``: a module of ``extras`` (or any extra) missing at any point
-    is one line on stderr and exit code 3; any other import error propagates unchanged."""
+    """Decorate a command's ``main``: a module of ``extras`` (or any extra) missing at any point,
+    or a :class:`MissingExtraError`, is one line on stderr and exit code 3; any other import
+    error propagates unchanged."""
     unknown = set(extras) - set(EXTRAS)
     if unknown:
         raise ValueError(f"unknown extra(s): {sorted(unknown)}")
@@ -70,12 +75,15 @@ def needs_extras(*extras: str) -> Callable[[Callable[P, int]], Callable[P, int]]
         def run(*args: P.args, **kwargs: P.kwargs) -> int:
             try:
                 return main(*args, **kwargs)
+            except MissingExtraError as exc:
+                message = str(exc)
             except ModuleNotFoundError as exc:
-                message = missing_extra(exc, extras)
-                if message is None:
+                found = missing_extra(exc, extras)
+                if found is None:
                     raise
-                print(f"error: {message}", file=sys.stderr, flush=True)
-                return EXIT_MISSING_EXTRA
+                message = found
+            print(f"error: {message}", file=sys.stderr, flush=True)
+            return EXIT_MISSING_EXTRA
 
         return run
 

@@ -101,6 +101,8 @@ for name in os.environ.get("BLOCK_MODULES", "").split(","):
         ("telemetry-demo", ["--dashboard", "--ticks", "1", "--port", "1"], "uvicorn", "dashboard"),
         ("telemetry-collect", ["--archive", "{tmp}/a"], "redis", "scale"),
         ("telemetry-metrics", ["--port", "0"], "redis", "scale"),
+        ("telemetry-replay", ["--into-config", "{tmp}/redis.toml"], "redis", "scale"),
+        ("telemetry-demo", ["--config", "{tmp}/redis.toml", "--ticks", "1"], "redis", "scale"),
     ],
 )
 def test_a_command_without_its_extra_names_it_in_one_line_and_exits_3(
@@ -112,10 +114,16 @@ def test_a_command_without_its_extra_names_it_in_one_line_and_exits_3(
     (tmp_path / "site" / "sitecustomize.py").write_text(BLOCKER)
     logs = tmp_path / "logs"
     logs.mkdir()
+    (logs / "s1.jsonl").write_bytes(
+        (ROOT / "tests/fixtures/execution_telemetry/session_clean.jsonl").read_bytes()
+    )
+    (tmp_path / "redis.toml").write_text(
+        f"[execution.telemetry]\nbase_path = '{logs}'\nbackend = ['jsonl', 'redis']\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "BLOCK_MODULES": blocked,
            "TELEMETRY_BASE_PATH": str(logs)}  # fmt: skip
     argv = [str(BIN / command), *(a.format(tmp=tmp_path) for a in args)]
-    if command in ("telemetry-sql", "telemetry-export"):
+    if command in ("telemetry-sql", "telemetry-export", "telemetry-replay"):
         argv += ["--path", str(logs)]
     if command == "telemetry-demo":
         argv += ["--base-path", str(logs)]

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from src.common.extras import missing_message
+from src.common.extras import MissingExtraError, missing_message
 from src.execution.events import ExecutionEvent
 
 __all__ = [
@@ -47,7 +47,7 @@ def import_redis(what: str = "the Redis backend") -> ModuleType:
     try:
         import redis
     except ImportError:
-        raise ImportError(f"{what}: {missing_message('redis', 'scale')}") from None
+        raise MissingExtraError(f"{what}: {missing_message('redis', 'scale')}") from None
     return redis
 
 
