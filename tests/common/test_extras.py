@@ -103,6 +103,7 @@ for name in os.environ.get("BLOCK_MODULES", "").split(","):
         ("telemetry-metrics", ["--port", "0"], "redis", "scale"),
         ("telemetry-replay", ["--into-config", "{tmp}/redis.toml"], "redis", "scale"),
         ("telemetry-demo", ["--config", "{tmp}/redis.toml", "--ticks", "1"], "redis", "scale"),
+        ("telemetry-alerts", ["run", "--redis", "redis://127.0.0.1:1/0"], "redis", "scale"),
     ],
 )
 def test_a_command_without_its_extra_names_it_in_one_line_and_exits_3(
