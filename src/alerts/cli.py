@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from src.cli.common import Parser, fail
+from src.common.extras import needs_extras
 from src.common.terminal import CleanWriter
 
 __all__ = ["EXIT_CRITICAL", "EXIT_OK", "EXIT_WARNING", "main"]
@@ -109,6 +110,7 @@ def load(args: argparse.Namespace) -> tuple[Any, Path]:
     return config, root
 
 
+@needs_extras("scale")
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = CleanWriter(stdout or sys.stdout)  # sessions, gates, messages come from the logs

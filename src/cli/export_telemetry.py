@@ -23,6 +23,7 @@ from src.cli.common import (
     fail,
     filter_from_args,
 )
+from src.common.extras import needs_extras
 from src.common.terminal import clean
 
 EPILOG = """\
@@ -81,6 +82,7 @@ def _format_of(output: str, given: str | None) -> str:
     raise BadInput(f"cannot tell the format of {output!r}; name it with --format")
 
 
+@needs_extras("export")
 def main(argv: Sequence[str] | None = None, *, stdout: BinaryIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     from src.cli.progress import byte_progress

@@ -24,6 +24,7 @@ from src.cli.common import (
     filter_from_args,
     positive_float,
 )
+from src.common.extras import needs_extras
 from src.common.terminal import clean
 
 EXIT_INTERRUPTED = 130
@@ -152,6 +153,7 @@ def _emitter(args: argparse.Namespace, stdout: BinaryIO | None) -> Any:
     return emitter
 
 
+@needs_extras("scale")
 def main(argv: Sequence[str] | None = None, *, stdout: BinaryIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     from src.cli.progress import byte_progress

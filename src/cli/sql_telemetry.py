@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from src.cli.common import EXIT_INPUT, EXIT_OK, Parser, fail, positive_int
+from src.common.extras import needs_extras
 
 EXIT_QUERY = 2
 
@@ -69,6 +70,7 @@ def _query_text(args: argparse.Namespace) -> str:
     return args.query or ""
 
 
+@needs_extras("sql")
 def main(
     argv: Sequence[str] | None = None,
     *,

@@ -1,1 +1,2 @@
-"""Helpers every layer may use: no imports from the rest of ``src``."""
+"""Small shared mechanisms with no knowledge of events, usable by every layer: no imports
+from the rest of ``src`` (see docs/architecture.md)."""

@@ -28,6 +28,7 @@ from src.cli.common import (
     non_negative_float,
     port_number,
 )
+from src.common.extras import needs_extras
 from src.execution import (
     ExecutionPipeline,
     KillSwitchGate,
@@ -156,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+@needs_extras("dashboard")
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     session_id = args.session or "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -176,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     dashboard = alerts = None
     try:
+        print(f"session {session_id}: writing telemetry to {log_file}", flush=True)
+        print(f"  follow it live: tail -f {log_file}", flush=True)
+        # The live page's URL is the last line of the start-up output (what `make demo` ends on).
         if args.dashboard and not args.no_alerts:
             from src.demo.alerts import start_alerts
 
@@ -193,8 +198,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 emitter.close()
                 return fail(str(exc), EXIT_INPUT if isinstance(exc, ValueError) else EXIT_FAILED)
             print(f"dashboard: {dashboard.url}/live/execution/{session_id}", flush=True)
-        print(f"session {session_id}: writing telemetry to {log_file}", flush=True)
-        print(f"  follow it live: tail -f {log_file}", flush=True)
         started = time.monotonic()
         try:
             outcomes = run_session(

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from src.common.extras import needs_extras
 from src.query.filters import EventFilter
 
 __all__ = ["BUILD_FORMATS", "build_file", "filter_from_json", "filter_to_json", "main"]
@@ -82,6 +83,7 @@ def _die_with_parent(parent: int) -> None:
         raise SystemExit(3)
 
 
+@needs_extras("export")
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:

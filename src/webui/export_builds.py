@@ -140,7 +140,9 @@ class _Build:
         except OSError:
             lines = ""
         last = [line for line in lines.splitlines() if line.strip()][-1:]
-        return last[0][:300] if last else f"exit status {self.proc.returncode}"
+        if not last:
+            return f"exit status {self.proc.returncode}"
+        return last[0].removeprefix("error: ")[:300]
 
     def close(self) -> None:
         """Kill the child if it still runs, reap it, remove the scratch dir, free the slot."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from src.cli.common import Parser, fail, port_number
+from src.common.extras import needs_extras
 from src.webui.settings import TOKEN_ENV, WebSettings, check_bind
 
 __all__ = ["main"]
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@needs_extras("dashboard")
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

@@ -61,3 +61,13 @@ def test_no_alerts_flag_leaves_the_engine_off(tmp_path, capsys):
     """--no-alerts: no engine, no state file."""
     assert demo(tmp_path, "--no-alerts") == 0
     assert not (tmp_path / ".alerts").exists()
+
+
+def test_the_start_up_output_ends_with_the_live_page_url(tmp_path, capsys):
+    """What `make demo` shows before the session runs: a few lines, the URL last."""
+    assert demo(tmp_path) == 0
+    out = capsys.readouterr().out.splitlines()
+    url = next(i for i, line in enumerate(out) if line.startswith("dashboard: http://"))
+    assert out[url].endswith("/live/execution/demo-alerts")
+    assert url <= 3 and not any(line.startswith("dashboard:") for line in out[url + 1 :])
+    assert out[url + 1].startswith("done in ")  # nothing printed between the URL and the run

@@ -28,6 +28,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from src.common.extras import MissingExtraError, missing_message
 from src.execution.events import ExecutionEvent
 from src.execution.telemetry.base import ExecutionEventEmitter, guarded
 from src.execution.telemetry.pairing import PairTracker
@@ -53,9 +54,8 @@ def import_prometheus(what: str = "PrometheusEmitter") -> Any:
     try:
         import prometheus_client
     except ImportError:
-        raise ImportError(
-            f"{what} needs the 'prometheus_client' package, which is not installed: "
-            "pip install 'execution-telemetry[scale]' (or `make install`)"
+        raise MissingExtraError(
+            f"{what}: {missing_message('prometheus_client', 'scale')}"
         ) from None
     return prometheus_client
 

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from src.common.extras import MissingExtraError, missing_message
 from src.execution.events import ExecutionEvent
 
 __all__ = [
@@ -40,18 +41,13 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_STREAM = "execution:events"
 LINE_FIELD = b"line"
 
-_MISSING = (
-    "{what} needs the 'redis' package, which is not installed: "
-    "pip install 'execution-telemetry[scale]' (or `make install`)"
-)
-
 
 def import_redis(what: str = "the Redis backend") -> ModuleType:
     """Import redis-py, or raise ``ImportError`` saying which extra installs it."""
     try:
         import redis
     except ImportError:
-        raise ImportError(_MISSING.format(what=what)) from None
+        raise MissingExtraError(f"{what}: {missing_message('redis', 'scale')}") from None
     return redis
 
 
