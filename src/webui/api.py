@@ -195,9 +195,10 @@ async def stream(
                         return
                     yield ": keep-alive\n\n"
                     continue
-                if row is None:
-                    metrics.sse_dropped.inc()
-                    yield "event: dropped\ndata: {}\n\n"
+                if row is None:  # fell behind, or the server is stopping
+                    if sub.dropped:
+                        metrics.sse_dropped.inc()
+                        yield "event: dropped\ndata: {}\n\n"
                     return
                 metrics.sse_events.inc()
                 yield _sse(row)

@@ -13,6 +13,9 @@ rotation); then it finishes the old file and continues from the start of the new
 A client that reconnects with ``since=`` gets what it missed first, at most
 :data:`MAX_BACKLOG_BYTES` of log; one further behind is sent a ``reload`` event instead (the
 page then asks the operator to reload), so no client can make the server read a whole file.
+
+When the server is told to stop, :meth:`FeedHub.stop` ends every stream at once (the server
+waits for open responses before it exits) and any stream opened afterwards.
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ class Subscriber:
     session_id: str
     start_file: Path | None = None
     start_offset: int = 0
-    dropped: bool = False
+    dropped: bool = False  # fell behind; ``None`` in the queue then, as on a stop
 
 
 @dataclass(eq=False)
@@ -210,12 +213,15 @@ class FeedHub:
         self._feeds: dict[str, _Feed] = {}
         self.dropped_clients = 0
         self.events_published = 0
+        self.stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def clients(self) -> int:
         return sum(len(f.subscribers) for f in self._feeds.values())
 
     async def subscribe(self, session_id: str) -> Subscriber:
+        self._loop = asyncio.get_running_loop()
         feed = self._feeds.get(session_id)
         if feed is None:
             path = await asyncio.to_thread(newest_plain_file, self.base, session_id)
@@ -227,7 +233,28 @@ class FeedHub:
         feed.subscribers.add(sub)
         if feed.task is None:
             feed.task = asyncio.create_task(self._follow(feed))
+        if self.stopping:  # the stop came while this subscription was being set up
+            self._end_streams()
         return sub
+
+    def stop(self) -> None:
+        """End every stream (a ``None`` in each queue) and every one opened later.
+
+        Safe from any thread and from a signal handler: the streams are ended by the event
+        loop, soon after this returns.
+        """
+        self.stopping = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._end_streams)
+
+    def _end_streams(self) -> None:
+        for feed in list(self._feeds.values()):
+            for sub in list(feed.subscribers):
+                feed.subscribers.discard(sub)
+                _end(sub)
+            if feed.task is not None:
+                feed.task.cancel()
 
     def unsubscribe(self, sub: Subscriber) -> None:
         feed = self._feeds.get(sub.session_id)
@@ -253,9 +280,7 @@ class FeedHub:
         sub.dropped = True
         feed.subscribers.discard(sub)
         self.dropped_clients += 1
-        while not sub.queue.empty():  # make room for the end-of-stream marker
-            sub.queue.get_nowait()
-        sub.queue.put_nowait(None)
+        _end(sub)
 
     async def _follow(self, feed: _Feed) -> None:
         loop = asyncio.get_running_loop()
@@ -309,6 +334,13 @@ class FeedHub:
                     await feed.task
             feed.retire()
         self._feeds.clear()
+
+
+def _end(sub: Subscriber) -> None:
+    """Put the end-of-stream marker in ``sub``'s queue, making room for it."""
+    while not sub.queue.empty():
+        sub.queue.get_nowait()
+    sub.queue.put_nowait(None)
 
 
 def _start(feed: _Feed) -> None:
