@@ -175,7 +175,11 @@ async def stream(
     if position:
         # At most MAX_BACKLOG_BYTES; further behind, the client is told to reload.
         base = settings_of(request).base_path
-        backlog = await asyncio.to_thread(backlog_rows, base, session_id, position, sub)
+        try:
+            backlog = await asyncio.to_thread(backlog_rows, base, session_id, position, sub)
+        except BaseException:
+            hub.unsubscribe(sub)  # no stream will: the feed must not keep its file open
+            raise
 
     async def events():  # type: ignore[no-untyped-def]
         metrics.sse_clients.inc()

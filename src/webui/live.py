@@ -151,6 +151,7 @@ class _Feed:
     lock: threading.Lock = field(default_factory=threading.Lock)
     busy: bool = False
     retired: bool = False
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # start position taken
 
     def retire(self) -> None:
         """Close the followed file now, or when the poll running now ends."""
@@ -228,7 +229,12 @@ class FeedHub:
             feed = self._feeds.get(session_id)
             if feed is None:
                 feed = self._feeds[session_id] = _Feed(session_id, path, 0)
-                await asyncio.to_thread(_start, feed)
+                try:
+                    await asyncio.to_thread(_start, feed)
+                finally:
+                    feed.started.set()
+        # Clients joining meanwhile wait for the start position: theirs is the feed's.
+        await feed.started.wait()
         sub = Subscriber(asyncio.Queue(self.queue_size), session_id, feed.path, feed.offset)
         feed.subscribers.add(sub)
         if feed.task is None:
