@@ -57,6 +57,20 @@ def newest_plain_file(base: Path, session_id: str) -> Path | None:
     return plain[-1] if plain else None
 
 
+def plain_files_after(base: Path, session_id: str, current: Path | None) -> list[Path]:
+    """The plain files of the session that come after ``current`` in its order (also when
+    ``current`` was compressed since); the newest one when ``current`` is None or gone."""
+    session = session_files(base, session_id)
+    if session is None:
+        return []
+    files = list(session.files)
+    plain = [p for p in files if not p.name.endswith(".gz")]
+    for known in (current, Path(f"{current}.gz")) if current is not None else ():
+        if known in files:
+            return [p for p in plain if files.index(p) > files.index(known)]
+    return plain[-1:]
+
+
 def _rows_from_fd(fd: int, start: int, end: int | None) -> tuple[list[dict[str, Any]], int]:
     """Rows for the complete lines in ``[start, end)`` of ``fd`` and the offset after the
     last one."""
@@ -321,15 +335,19 @@ class FeedHub:
         rows = feed.read() if feed.path is not None else []
         if feed.path is not None and feed.replaced():
             # Compressed or moved away by retention, or truncated and recreated: finish the
-            # open file, then read the one the session's name refers to now (if any).
-            newest = newest_plain_file(self.base, feed.session_id)
-            rows += feed.switch(newest)
+            # open file, then read the one its name refers to now (if any) and the newer ones.
+            targets = plain_files_after(self.base, feed.session_id, feed.path)
+            if feed.path.exists():
+                targets.insert(0, feed.path)
+            if not targets:
+                rows += feed.switch(None)
+        elif resolve:  # daily rotation: newer files, each read in turn
+            targets = plain_files_after(self.base, feed.session_id, feed.path)
+        else:
+            targets = []
+        for path in targets:
+            rows += feed.switch(path)
             rows += feed.read() if feed.fd is not None else []
-        elif resolve:
-            newest = newest_plain_file(self.base, feed.session_id)
-            if newest is not None and newest != feed.path:  # daily rotation
-                rows += feed.switch(newest)
-                rows += feed.read()
         return rows
 
     async def close(self) -> None:

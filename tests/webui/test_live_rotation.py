@@ -3,6 +3,7 @@ backlog a reconnecting client can ask for."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import threading
@@ -10,6 +11,7 @@ import time
 from datetime import UTC, datetime
 
 import httpx2 as httpx
+import pytest
 
 from src.execution.events import ExecutionEvent
 from src.execution.telemetry.jsonl import JsonlExecutionLogger
@@ -200,3 +202,43 @@ def test_a_reconnect_after_rotation_gets_the_rest_of_its_file_then_the_new_one(s
     assert [(name, row["seq"]) for name, row in got] == [("event", n) for n in (2, 3, 4, 5)]
     got = first_events(encode_position("2025-12-19/rot.jsonl.gz", 10), 1)
     assert [name for name, _ in got] == ["reload"]
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["rotated", "rotated+compressed"])
+def test_a_feed_behind_several_daily_files_reads_each_in_turn(tmp_path, compressed):
+    """Two days rolled over between two polls (and the followed file compressed, or not):
+    the feed reads the rest of its file, then each newer file in order (it jumped to the
+    newest and lost the day in between)."""
+    import asyncio
+
+    from src.webui.live import FeedHub
+
+    days = [tmp_path / f"2026-01-0{d}" / "watch.jsonl" for d in (1, 2, 3)]
+
+    def put(path, *seqs: int) -> None:
+        path.parent.mkdir(exist_ok=True)
+        with path.open("a") as fh:
+            fh.write("".join(json.dumps(event(seq).to_dict(), default=str) + "\n" for seq in seqs))
+
+    async def scenario() -> list[int]:
+        put(days[0], 0)
+        hub = FeedHub(tmp_path, poll_interval=1.0, queue_size=100)
+        sub = await hub.subscribe("watch")
+        # All of this well before the feed's first poll (1 s).
+        put(days[0], 1, 2)
+        put(days[1], 3, 4, 5)
+        if compressed:
+            days[0].with_suffix(".jsonl.gz").write_bytes(gzip.compress(days[0].read_bytes()))
+            days[0].unlink()
+        put(days[2], 6, 7, 8)
+        seqs: list[int] = []
+        try:
+            while len(seqs) < 8:
+                row = await asyncio.wait_for(sub.queue.get(), timeout=10)
+                seqs.append(row["seq"])
+        except TimeoutError:
+            pass
+        await hub.close()
+        return seqs
+
+    assert asyncio.run(scenario()) == list(range(1, 9))
