@@ -216,9 +216,15 @@ when they changed, the file was rewritten in place (truncated and written again)
 appended to, and what was read from it no longer holds."""
 
 
-def bytes_before(path: Path, offset: int, size: int = GUARD_BYTES) -> bytes:
-    """Up to ``size`` bytes of ``path`` just before ``offset`` (``b""`` when unreadable)."""
+def bytes_before(path: Path | int, offset: int, size: int = GUARD_BYTES) -> bytes:
+    """Up to ``size`` bytes of ``path`` (or an open descriptor) just before ``offset``
+    (``b""`` when unreadable)."""
     start = max(0, offset - size)
+    if isinstance(path, int):
+        try:
+            return os.pread(path, offset - start, start)
+        except OSError:
+            return b""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from src.query.files import session_files
-from src.query.lines import BLOCK_SIZE, iter_range_blocks, split_lines
+from src.query.lines import BLOCK_SIZE, bytes_before, iter_range_blocks, split_lines
 from src.query.paging import decode_position, encode_position
 from src.query.records import decode_record
 from src.query.timeline import row_from_record
@@ -160,6 +160,7 @@ class _Feed:
     task: asyncio.Task[None] | None = None
     fd: int | None = None  # the followed file, open (read after it is moved away)
     ident: tuple[int, int] | None = None  # its (device, inode)
+    guard: bytes = b""  # the bytes before ``offset``, as read
     switches: int = 0  # times the feed moved on to another file
     # A poll runs in a worker thread; the descriptor is closed only when none runs.
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -197,9 +198,13 @@ class _Feed:
             self.open()
             if self.fd is None:
                 return []
-        if os.fstat(self.fd).st_size < self.offset:  # truncated in place: start over
+        if (
+            os.fstat(self.fd).st_size < self.offset
+            or bytes_before(self.fd, self.offset) != self.guard
+        ):  # truncated in place (and maybe written again): start over
             self.offset = 0
         rows, self.offset = _rows_from_fd(self.fd, self.offset, None)
+        self.guard = bytes_before(self.fd, self.offset)
         return rows
 
     def replaced(self) -> bool:
@@ -214,7 +219,7 @@ class _Feed:
         """Finish the open file, then follow ``path`` from its start."""
         rows = self.read() if self.fd is not None else []
         self.close()
-        self.path, self.offset = path, 0
+        self.path, self.offset, self.guard = path, 0, b""
         self.switches += 1
         self.open()
         return rows
@@ -372,3 +377,4 @@ def _start(feed: _Feed) -> None:
     feed.open()
     if feed.fd is not None:
         feed.offset = os.fstat(feed.fd).st_size
+        feed.guard = bytes_before(feed.fd, feed.offset)

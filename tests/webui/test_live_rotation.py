@@ -242,3 +242,37 @@ def test_a_feed_behind_several_daily_files_reads_each_in_turn(tmp_path, compress
         return seqs
 
     assert asyncio.run(scenario()) == list(range(1, 9))
+
+
+@pytest.mark.parametrize("grow", [0, 3], ids=["same-size", "longer"])
+def test_a_file_truncated_and_written_again_is_followed_from_its_start(tmp_path, grow):
+    """Truncated in place and written again between two polls, to its old size or past
+    it: the feed sends the new content from its start (it read on from the old offset:
+    nothing, or the tail of a line and what followed)."""
+    import asyncio
+
+    from src.webui.live import FeedHub
+
+    path = tmp_path / "watch.jsonl"
+
+    def lines(*seqs: int) -> str:
+        return "".join(json.dumps(event(seq).to_dict(), default=str) + "\n" for seq in seqs)
+
+    path.write_text(lines(10, 11, 12))
+
+    async def scenario() -> list[int]:
+        hub = FeedHub(tmp_path, poll_interval=1.0, queue_size=100)
+        sub = await hub.subscribe("watch")
+        with path.open("r+") as fh:  # well before the first poll (1 s)
+            fh.truncate(0)
+            fh.write(lines(20, 21, 22, *range(23, 23 + grow)))
+        seqs: list[int] = []
+        try:
+            while len(seqs) < 3 + grow:
+                seqs.append((await asyncio.wait_for(sub.queue.get(), timeout=10))["seq"])
+        except TimeoutError:
+            pass
+        await hub.close()
+        return seqs
+
+    assert asyncio.run(scenario()) == list(range(20, 23 + grow))
