@@ -13,24 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.webui.conftest import free_port
+from tests.webui.conftest import free_port, wait_listening
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The requirement is 1 s; the bound is generous for a loaded machine. Before the fix the
 # dashboard never stopped and the demo took its 10 s join timeout.
 STOP_BOUND_S = 5
-
-
-def wait_listening(proc: subprocess.Popen, port: int) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            assert proc.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
 
 
 def open_stream(port: int, session: str) -> socket.socket:
