@@ -121,18 +121,26 @@ def backlog_rows(
             return None
         rows, _ = read_rows(sub.start_file, offset, sub.start_offset)
         return rows
-    # The client's file is no longer the newest (rotated since): its rest, then the new
-    # file up to where the feed started.
+    # The client's file is no longer the newest (rotated since): its rest, any file in
+    # between, then the new file up to where the feed started.
     session = session_files(base, session_id)
-    older = [p for p in session.files if p.relative_to(base).as_posix() == rel] if session else []
-    if not older or older[0].name.endswith(".gz"):
+    files = list(session.files) if session else []
+    names = [p.relative_to(base).as_posix() for p in files]
+    if rel not in names or sub.start_file not in files:
         return None
-    size = _size(older[0])
-    if max(0, size - offset) + sub.start_offset > MAX_BACKLOG_BYTES:
+    first, last = names.index(rel), files.index(sub.start_file)
+    between = files[first + 1 : last]
+    if first >= last or any(p.name.endswith(".gz") for p in (files[first], *between)):
+        return None  # compressed since: not replayed
+    size = _size(files[first])
+    cost = max(0, size - offset) + sum(_size(p) for p in between) + sub.start_offset
+    if cost > MAX_BACKLOG_BYTES:
         return None
-    rows, _ = read_rows(older[0], offset, size) if offset < size else ([], 0)
-    more, _ = read_rows(sub.start_file, 0, sub.start_offset)
-    return rows + more
+    rows, _ = read_rows(files[first], offset, size) if offset < size else ([], 0)
+    for path in between:
+        rows += read_rows(path, 0, _size(path))[0]
+    rows += read_rows(sub.start_file, 0, sub.start_offset)[0]
+    return rows
 
 
 def _size(path: Path) -> int:

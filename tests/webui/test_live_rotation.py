@@ -167,10 +167,12 @@ def test_feeds_close_the_file_they_follow(tmp_path):
 
 
 def test_a_reconnect_after_rotation_gets_the_rest_of_its_file_then_the_new_one(server, logs):
-    """`since` in yesterday's file: the client gets that file's rest and today's lines up to
-    where the feed started; a position in a file compressed since means reload."""
-    old, new = logs / "2025-12-20" / "rot.jsonl", logs / "2025-12-21" / "rot.jsonl"
-    for path in (old, new):
+    """`since` in a file two days old: the client gets that file's rest, the whole day in
+    between (it was skipped) and today's lines up to where the feed started; a position in
+    a file compressed since means reload."""
+    old, mid = logs / "2025-12-20" / "rot.jsonl", logs / "2025-12-21" / "rot.jsonl"
+    new = logs / "2025-12-22" / "rot.jsonl"
+    for path in (old, mid, new):
         path.parent.mkdir()
 
     def line(seq: int) -> str:
@@ -182,7 +184,8 @@ def test_a_reconnect_after_rotation_gets_the_rest_of_its_file_then_the_new_one(s
     seen = old.stat().st_size
     with old.open("a") as fh:
         fh.write(line(2) + "\n" + line(3) + "\n")
-    new.write_text(line(4) + "\n" + line(5) + "\n")
+    mid.write_text(line(4) + "\n")
+    new.write_text(line(5) + "\n" + line(6) + "\n")
 
     def first_events(since: str, count: int) -> list[tuple[str, dict]]:
         url = f"{server}/api/live/execution/rot/stream"
@@ -198,8 +201,8 @@ def test_a_reconnect_after_rotation_gets_the_rest_of_its_file_then_the_new_one(s
                         return got
         return got
 
-    got = first_events(encode_position("2025-12-20/rot.jsonl", seen), 4)
-    assert [(name, row["seq"]) for name, row in got] == [("event", n) for n in (2, 3, 4, 5)]
+    got = first_events(encode_position("2025-12-20/rot.jsonl", seen), 5)
+    assert [(name, row["seq"]) for name, row in got] == [("event", n) for n in (2, 3, 4, 5, 6)]
     got = first_events(encode_position("2025-12-19/rot.jsonl.gz", 10), 1)
     assert [name for name, _ in got] == ["reload"]
 
