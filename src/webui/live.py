@@ -64,11 +64,11 @@ def plain_files_after(base: Path, session_id: str, current: Path | None) -> list
     if session is None:
         return []
     files = list(session.files)
-    plain = [p for p in files if not p.name.endswith(".gz")]
     for known in (current, Path(f"{current}.gz")) if current is not None else ():
         if known in files:
-            return [p for p in plain if files.index(p) > files.index(known)]
-    return plain[-1:]
+            later = files[files.index(known) + 1 :]
+            return [p for p in later if not p.name.endswith(".gz")]
+    return [p for p in files if not p.name.endswith(".gz")][-1:]
 
 
 def _rows_from_fd(fd: int, start: int, end: int | None) -> tuple[list[dict[str, Any]], int]:
