@@ -9,12 +9,17 @@ __all__ = ["RunningDashboard", "start_dashboard"]
 
 
 class RunningDashboard:
-    def __init__(self, server: object, thread: threading.Thread, url: str) -> None:
+    def __init__(self, server: object, thread: threading.Thread, url: str, app: object) -> None:
         self.server = server
         self.thread = thread
         self.url = url
+        self.app = app
 
     def stop(self) -> None:
+        from src.webui.app import stop_serving
+
+        # The server waits for open responses (live streams) before it exits: end them.
+        stop_serving(self.app)  # type: ignore[arg-type]
         self.server.should_exit = True  # type: ignore[attr-defined]
         self.thread.join(10)
 
@@ -30,9 +35,8 @@ def start_dashboard(
 
     settings = WebSettings.from_environment(base_path=base_path, host=host, port=port)
     check_bind(settings)
-    config = uvicorn.Config(
-        create_app(settings=settings), host=host, port=port, log_level="warning"
-    )
+    app = create_app(settings=settings)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # main owns SIGINT
     thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
@@ -44,4 +48,4 @@ def start_dashboard(
         server.should_exit = True
         thread.join(2)
         raise OSError(f"the dashboard could not listen on {host}:{port} (port in use?)")
-    return RunningDashboard(server, thread, f"http://{host}:{port}")
+    return RunningDashboard(server, thread, f"http://{host}:{port}", app)

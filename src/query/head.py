@@ -27,7 +27,7 @@ from typing import Generic, TypeVar
 
 from src.query.files import SessionFiles, session_files
 from src.query.filters import EventFilter
-from src.query.lines import BLOCK_SIZE, iter_range_blocks, split_lines
+from src.query.lines import BLOCK_SIZE, bytes_before, iter_range_blocks, split_lines
 from src.query.paging import collect_back, encode_cursor
 from src.query.records import Record, decode_record
 
@@ -36,7 +36,6 @@ __all__ = ["LiveHead"]
 T = TypeVar("T")
 
 _TAIL_PROBE = 1 << 16
-_GUARD = 64  # bytes before the read position re-checked on every refresh
 
 
 class LiveHead(Generic[T]):
@@ -115,7 +114,7 @@ class LiveHead(Generic[T]):
                     if rec is not None and self.flt.matches(rec.kind, rec.symbol, rec.t):
                         fresh.appendleft((index, start, self._render(rec)))
                 if end > self._offset:
-                    self._guard = _read_before(newest, end)
+                    self._guard = bytes_before(newest, end)
                     self._offset = end
         except OSError:
             return False
@@ -132,7 +131,7 @@ class LiveHead(Generic[T]):
         self._rows.extend((i, start, self._render(rec)) for i, start, rec in entries)
         self._files = files
         self._offset = end or 0
-        self._guard = _read_before(newest, self._offset) if end else b""
+        self._guard = bytes_before(newest, self._offset) if end else b""
 
 
 def _identify(session: SessionFiles) -> tuple[tuple[Path, int, int | None], ...]:
@@ -147,16 +146,6 @@ def _identify(session: SessionFiles) -> tuple[tuple[Path, int, int | None], ...]
             continue
         out.append((path, st.st_ino, None if i == last else st.st_size))
     return tuple(out)
-
-
-def _read_before(path: Path, offset: int) -> bytes:
-    """Up to ``_GUARD`` bytes of ``path`` just before ``offset``."""
-    start = max(0, offset - _GUARD)
-    try:
-        with open(path, "rb") as fh:
-            return os.pread(fh.fileno(), offset - start, start)
-    except OSError:
-        return b""
 
 
 def _last_line_end(path: Path) -> int:

@@ -3,8 +3,9 @@
 Session files are append-only, so the builder's state plus a byte offset per file is
 enough to bring a summary up to date in time proportional to the new lines. A line still
 being written (no newline yet) is left for the next refresh. If a file is replaced (for
-example compressed by retention) or a new file sorts before a known one, the summary is
-rebuilt from scratch.
+example compressed by retention), rewritten in place (it shrank, or the bytes just before
+the read position changed: truncated and written again) or a new file sorts before a known
+one, the summary is rebuilt from scratch.
 
 ``builder_factory`` lets a reader keep more state per event than the summary does (the alert
 engine's sliding windows, via the builder's ``observe`` hook); it is called again on every
@@ -24,7 +25,7 @@ from typing import Any
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import Matcher, SummaryBuilder
 from src.query.files import GZIP_ERRORS, open_segment, session_files
-from src.query.lines import BLOCK_SIZE, iter_blocks, split_lines
+from src.query.lines import BLOCK_SIZE, bytes_before, iter_blocks, split_lines
 from src.query.records import ParseStats
 
 __all__ = ["IncrementalSummary"]
@@ -62,6 +63,7 @@ class IncrementalSummary:
         self._stats = ParseStats()
         self._files: list[tuple[Path, int]] = []  # (path, inode) in read order
         self._offsets: dict[Path, int] = {}
+        self._guards: dict[Path, bytes] = {}  # plain files: the bytes before the offset
         self._size = 0
 
     def refresh(self, *, as_of: float | None = None) -> dict[str, Any]:
@@ -70,7 +72,7 @@ class IncrementalSummary:
             session = session_files(self.base, self.session_id)
             paths = list(session.files) if session else []
             known = [p for p, _ in self._files]
-            if paths[: len(known)] != known or not self._same_inodes():
+            if paths[: len(known)] != known or not self._same_inodes() or self._rewritten():
                 self._reset()
                 known = []
             for path in paths:
@@ -111,6 +113,20 @@ class IncrementalSummary:
     def _same_inodes(self) -> bool:
         return all(_inode(path) == inode for path, inode in self._files)
 
+    def _rewritten(self) -> bool:
+        """True when a plain file read before is no longer what was read (shrunk, or
+        truncated and written again: the bytes before the read position differ)."""
+        for path, guard in self._guards.items():
+            offset = self._offsets[path]
+            try:
+                if os.stat(path).st_size < offset:
+                    return True
+            except OSError:
+                continue  # gone: the inode check saw it
+            if bytes_before(path, offset) != guard:
+                return True
+        return False
+
     def _consume(self, path: Path) -> bool:
         """Read what is new in ``path``; True when anything was."""
         offset = self._offsets[path]
@@ -125,8 +141,12 @@ class IncrementalSummary:
                     fh.seek(offset)
                 reader = _CompleteLines(iter_blocks(fh, BLOCK_SIZE), offset)
                 self._builder.consume(reader, self._stats, self._match)
-                self._offsets[path] = offset + reader.consumed if not gz else 1
-                return gz or reader.consumed > 0
+                if gz:
+                    self._offsets[path] = 1
+                    return True
+                self._offsets[path] = offset + reader.consumed
+                self._guards[path] = bytes_before(path, offset + reader.consumed)
+                return reader.consumed > 0
         except FileNotFoundError:
             return False
         except GZIP_ERRORS:  # what decoded before the damage was consumed

@@ -32,9 +32,11 @@ from src.query.files import GZIP_ERRORS, open_segment
 
 __all__ = [
     "BLOCK_SIZE",
+    "GUARD_BYTES",
     "MAX_LINE_BYTES",
     "SCAN_BLOCK_SIZE",
     "ReadError",
+    "bytes_before",
     "cap_lines",
     "clip",
     "iter_blocks",
@@ -206,6 +208,33 @@ def split_lines(
             pending, held, over = [], 0, False
     if held:
         yield pos, oversized_line(held, limit) if over else b"".join(pending), False
+
+
+GUARD_BYTES = 64
+"""How many bytes before its read position a follower of an append-only file re-checks:
+when they changed, the file was rewritten in place (truncated and written again), not
+appended to, and what was read from it no longer holds."""
+
+
+def bytes_before(path: Path | int, offset: int, size: int = GUARD_BYTES) -> bytes:
+    """Up to ``size`` bytes of ``path`` (or an open descriptor) just before ``offset``
+    (``b""`` when unreadable)."""
+    start = max(0, offset - size)
+    if isinstance(path, int):
+        try:
+            return os.pread(path, offset - start, start)
+        except OSError:
+            return b""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return b""
+    try:
+        return os.pread(fd, offset - start, start)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 class ReadError(Exception):

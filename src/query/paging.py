@@ -46,13 +46,15 @@ def encode_position(rel: str, offset: int) -> str:
 
 
 def decode_position(token: str) -> tuple[str, int] | None:
-    """``(rel, offset)`` of a token, or ``None`` when it is not one."""
+    """``(rel, offset)`` of a token, or ``None`` when it is not one (a negative offset is
+    not a position)."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         rel, _, offset = raw.rpartition("@")
-        return rel, int(offset)
+        position = rel, int(offset)
     except (ValueError, UnicodeDecodeError):
         return None
+    return position if position[1] >= 0 else None
 
 
 def encode_cursor(base: Path, path: Path, offset: int) -> str:

@@ -175,7 +175,11 @@ async def stream(
     if position:
         # At most MAX_BACKLOG_BYTES; further behind, the client is told to reload.
         base = settings_of(request).base_path
-        backlog = await asyncio.to_thread(backlog_rows, base, session_id, position, sub)
+        try:
+            backlog = await asyncio.to_thread(backlog_rows, base, session_id, position, sub)
+        except BaseException:
+            hub.unsubscribe(sub)  # no stream will: the feed must not keep its file open
+            raise
 
     async def events():  # type: ignore[no-untyped-def]
         metrics.sse_clients.inc()
@@ -195,9 +199,10 @@ async def stream(
                         return
                     yield ": keep-alive\n\n"
                     continue
-                if row is None:
-                    metrics.sse_dropped.inc()
-                    yield "event: dropped\ndata: {}\n\n"
+                if row is None:  # fell behind, or the server is stopping
+                    if sub.dropped:
+                        metrics.sse_dropped.inc()
+                        yield "event: dropped\ndata: {}\n\n"
                     return
                 metrics.sse_events.inc()
                 yield _sse(row)

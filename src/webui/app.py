@@ -37,7 +37,7 @@ from src.webui.settings import WebSettings
 from src.webui.shutdown import on_exit_signal
 from src.webui.state import HeadCache, PageCache, SummaryCache
 
-__all__ = ["app", "create_app"]
+__all__ = ["app", "create_app", "stop_serving"]
 
 
 def create_app(
@@ -55,12 +55,12 @@ def create_app(
         # The server drains requests before this lifespan ends: long work must hear of the
         # stop at the signal. Export builds are killed; ``app.state.stopping`` tells any
         # other long response (a live stream) to end.
-        undo = on_exit_signal(lambda: _stopping(app))
+        undo = on_exit_signal(lambda: stop_serving(app))
         try:
             yield
         finally:
             undo()
-            _stopping(app)
+            stop_serving(app)
             await app.state.hub.close()
 
     app = FastAPI(title="Execution telemetry", version="0.1.0", lifespan=lifespan)
@@ -115,9 +115,13 @@ def create_app(
     return app
 
 
-def _stopping(app: FastAPI) -> None:
+def stop_serving(app: FastAPI) -> None:
+    """End the app's long responses (export builds, live streams) so that the server, which
+    waits for open responses before it exits, can stop at once. Call it when (or before)
+    telling the server to exit; safe from any thread and from a signal handler."""
     app.state.stopping.set()
     app.state.exports.stop_all()
+    app.state.hub.stop()
 
 
 def _wants_html(request: Request) -> bool:

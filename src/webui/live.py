@@ -13,6 +13,9 @@ rotation); then it finishes the old file and continues from the start of the new
 A client that reconnects with ``since=`` gets what it missed first, at most
 :data:`MAX_BACKLOG_BYTES` of log; one further behind is sent a ``reload`` event instead (the
 page then asks the operator to reload), so no client can make the server read a whole file.
+
+When the server is told to stop, :meth:`FeedHub.stop` ends every stream at once (the server
+waits for open responses before it exits) and any stream opened afterwards.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from src.query.files import session_files
-from src.query.lines import BLOCK_SIZE, iter_range_blocks, split_lines
+from src.query.lines import BLOCK_SIZE, bytes_before, iter_range_blocks, split_lines
 from src.query.paging import decode_position, encode_position
 from src.query.records import decode_record
 from src.query.timeline import row_from_record
@@ -52,6 +55,20 @@ def newest_plain_file(base: Path, session_id: str) -> Path | None:
         return None
     plain = [p for p in session.files if not p.name.endswith(".gz")]
     return plain[-1] if plain else None
+
+
+def plain_files_after(base: Path, session_id: str, current: Path | None) -> list[Path]:
+    """The plain files of the session that come after ``current`` in its order (also when
+    ``current`` was compressed since); the newest one when ``current`` is None or gone."""
+    session = session_files(base, session_id)
+    if session is None:
+        return []
+    files = list(session.files)
+    for known in (current, Path(f"{current}.gz")) if current is not None else ():
+        if known in files:
+            later = files[files.index(known) + 1 :]
+            return [p for p in later if not p.name.endswith(".gz")]
+    return [p for p in files if not p.name.endswith(".gz")][-1:]
 
 
 def _rows_from_fd(fd: int, start: int, end: int | None) -> tuple[list[dict[str, Any]], int]:
@@ -104,18 +121,26 @@ def backlog_rows(
             return None
         rows, _ = read_rows(sub.start_file, offset, sub.start_offset)
         return rows
-    # The client's file is no longer the newest (rotated since): its rest, then the new
-    # file up to where the feed started.
+    # The client's file is no longer the newest (rotated since): its rest, any file in
+    # between, then the new file up to where the feed started.
     session = session_files(base, session_id)
-    older = [p for p in session.files if p.relative_to(base).as_posix() == rel] if session else []
-    if not older or older[0].name.endswith(".gz"):
+    files = list(session.files) if session else []
+    names = [p.relative_to(base).as_posix() for p in files]
+    if rel not in names or sub.start_file not in files:
         return None
-    size = _size(older[0])
-    if max(0, size - offset) + sub.start_offset > MAX_BACKLOG_BYTES:
+    first, last = names.index(rel), files.index(sub.start_file)
+    between = files[first + 1 : last]
+    if first >= last or any(p.name.endswith(".gz") for p in (files[first], *between)):
+        return None  # compressed since: not replayed
+    size = _size(files[first])
+    cost = max(0, size - offset) + sum(_size(p) for p in between) + sub.start_offset
+    if cost > MAX_BACKLOG_BYTES:
         return None
-    rows, _ = read_rows(older[0], offset, size) if offset < size else ([], 0)
-    more, _ = read_rows(sub.start_file, 0, sub.start_offset)
-    return rows + more
+    rows, _ = read_rows(files[first], offset, size) if offset < size else ([], 0)
+    for path in between:
+        rows += read_rows(path, 0, _size(path))[0]
+    rows += read_rows(sub.start_file, 0, sub.start_offset)[0]
+    return rows
 
 
 def _size(path: Path) -> int:
@@ -131,7 +156,7 @@ class Subscriber:
     session_id: str
     start_file: Path | None = None
     start_offset: int = 0
-    dropped: bool = False
+    dropped: bool = False  # fell behind; ``None`` in the queue then, as on a stop
 
 
 @dataclass(eq=False)
@@ -143,11 +168,13 @@ class _Feed:
     task: asyncio.Task[None] | None = None
     fd: int | None = None  # the followed file, open (read after it is moved away)
     ident: tuple[int, int] | None = None  # its (device, inode)
+    guard: bytes = b""  # the bytes before ``offset``, as read
     switches: int = 0  # times the feed moved on to another file
     # A poll runs in a worker thread; the descriptor is closed only when none runs.
     lock: threading.Lock = field(default_factory=threading.Lock)
     busy: bool = False
     retired: bool = False
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # start position taken
 
     def retire(self) -> None:
         """Close the followed file now, or when the poll running now ends."""
@@ -179,9 +206,13 @@ class _Feed:
             self.open()
             if self.fd is None:
                 return []
-        if os.fstat(self.fd).st_size < self.offset:  # truncated in place: start over
+        if (
+            os.fstat(self.fd).st_size < self.offset
+            or bytes_before(self.fd, self.offset) != self.guard
+        ):  # truncated in place (and maybe written again): start over
             self.offset = 0
         rows, self.offset = _rows_from_fd(self.fd, self.offset, None)
+        self.guard = bytes_before(self.fd, self.offset)
         return rows
 
     def replaced(self) -> bool:
@@ -196,7 +227,7 @@ class _Feed:
         """Finish the open file, then follow ``path`` from its start."""
         rows = self.read() if self.fd is not None else []
         self.close()
-        self.path, self.offset = path, 0
+        self.path, self.offset, self.guard = path, 0, b""
         self.switches += 1
         self.open()
         return rows
@@ -210,24 +241,53 @@ class FeedHub:
         self._feeds: dict[str, _Feed] = {}
         self.dropped_clients = 0
         self.events_published = 0
+        self.stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def clients(self) -> int:
         return sum(len(f.subscribers) for f in self._feeds.values())
 
     async def subscribe(self, session_id: str) -> Subscriber:
+        self._loop = asyncio.get_running_loop()
         feed = self._feeds.get(session_id)
         if feed is None:
             path = await asyncio.to_thread(newest_plain_file, self.base, session_id)
             feed = self._feeds.get(session_id)
             if feed is None:
                 feed = self._feeds[session_id] = _Feed(session_id, path, 0)
-                await asyncio.to_thread(_start, feed)
+                try:
+                    await asyncio.to_thread(_start, feed)
+                finally:
+                    feed.started.set()
+        # Clients joining meanwhile wait for the start position: theirs is the feed's.
+        await feed.started.wait()
         sub = Subscriber(asyncio.Queue(self.queue_size), session_id, feed.path, feed.offset)
         feed.subscribers.add(sub)
         if feed.task is None:
             feed.task = asyncio.create_task(self._follow(feed))
+        if self.stopping:  # the stop came while this subscription was being set up
+            self._end_streams()
         return sub
+
+    def stop(self) -> None:
+        """End every stream (a ``None`` in each queue) and every one opened later.
+
+        Safe from any thread and from a signal handler: the streams are ended by the event
+        loop, soon after this returns.
+        """
+        self.stopping = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._end_streams)
+
+    def _end_streams(self) -> None:
+        for feed in list(self._feeds.values()):
+            for sub in list(feed.subscribers):
+                feed.subscribers.discard(sub)
+                _end(sub)
+            if feed.task is not None:
+                feed.task.cancel()
 
     def unsubscribe(self, sub: Subscriber) -> None:
         feed = self._feeds.get(sub.session_id)
@@ -253,9 +313,7 @@ class FeedHub:
         sub.dropped = True
         feed.subscribers.discard(sub)
         self.dropped_clients += 1
-        while not sub.queue.empty():  # make room for the end-of-stream marker
-            sub.queue.get_nowait()
-        sub.queue.put_nowait(None)
+        _end(sub)
 
     async def _follow(self, feed: _Feed) -> None:
         loop = asyncio.get_running_loop()
@@ -290,15 +348,19 @@ class FeedHub:
         rows = feed.read() if feed.path is not None else []
         if feed.path is not None and feed.replaced():
             # Compressed or moved away by retention, or truncated and recreated: finish the
-            # open file, then read the one the session's name refers to now (if any).
-            newest = newest_plain_file(self.base, feed.session_id)
-            rows += feed.switch(newest)
+            # open file, then read the one its name refers to now (if any) and the newer ones.
+            targets = plain_files_after(self.base, feed.session_id, feed.path)
+            if feed.path.exists():
+                targets.insert(0, feed.path)
+            if not targets:
+                rows += feed.switch(None)
+        elif resolve:  # daily rotation: newer files, each read in turn
+            targets = plain_files_after(self.base, feed.session_id, feed.path)
+        else:
+            targets = []
+        for path in targets:
+            rows += feed.switch(path)
             rows += feed.read() if feed.fd is not None else []
-        elif resolve:
-            newest = newest_plain_file(self.base, feed.session_id)
-            if newest is not None and newest != feed.path:  # daily rotation
-                rows += feed.switch(newest)
-                rows += feed.read()
         return rows
 
     async def close(self) -> None:
@@ -311,8 +373,16 @@ class FeedHub:
         self._feeds.clear()
 
 
+def _end(sub: Subscriber) -> None:
+    """Put the end-of-stream marker in ``sub``'s queue, making room for it."""
+    while not sub.queue.empty():
+        sub.queue.get_nowait()
+    sub.queue.put_nowait(None)
+
+
 def _start(feed: _Feed) -> None:
     """Open the feed's file and start at its current end."""
     feed.open()
     if feed.fd is not None:
         feed.offset = os.fstat(feed.fd).st_size
+        feed.guard = bytes_before(feed.fd, feed.offset)

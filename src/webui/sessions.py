@@ -1,9 +1,11 @@
 """The sessions index: line counts and newest event per session, kept without re-reading.
 
 What the index derives from a file (its line count and the time of its newest valid
-event) is cached by the file's identity (device, inode, size, mtime_ns). A compressed
-file never changes, so a reload reads no gzip data at all; a plain file that grew has only
-its appended bytes counted, and its newest event is found reading backwards from its end.
+event) is cached by the file's identity (device, inode, size, mtime_ns, ctime_ns: a file
+rewritten in place with its old size and mtime put back still has a new ctime). A
+compressed file never changes, so a reload reads no gzip data at all; a plain file that grew
+has only its appended bytes counted (unless the bytes before them changed: rewritten, so
+counted again whole), and its newest event is found reading backwards from its end.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from typing import Any
 from src.query.files import GZIP_ERRORS, list_sessions, open_segment
 from src.query.lines import (
     ReadError,
+    bytes_before,
     cap_lines,
     iter_blocks,
     iter_lines_at,
     iter_lines_reversed_at,
+    iter_range_blocks,
 )
 from src.query.records import decode_record
 
@@ -34,9 +38,10 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class _Derived:
-    ident: tuple[int, int, int, int]  # (device, inode, size, mtime_ns)
+    ident: tuple[int, int, int, int, int]  # (device, inode, size, mtime_ns, ctime_ns)
     lines: int
     last_ts: str | None  # the ``ts`` of the newest valid event, as written
+    guard: bytes = b""  # plain files: the bytes before ``size``, as counted
 
 
 class SessionIndex:
@@ -53,7 +58,7 @@ class SessionIndex:
             st = os.stat(path)
         except OSError:
             return None
-        ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         with self._lock:
             cached = self._files.get(path)
         if cached is not None and cached.ident == ident:
@@ -67,7 +72,7 @@ class SessionIndex:
                 self._files[path] = derived
         return derived
 
-    def _read_gzip(self, path: Path, ident: tuple[int, int, int, int]) -> _Derived | None:
+    def _read_gzip(self, path: Path, ident: tuple[int, int, int, int, int]) -> _Derived | None:
         """Count newlines block by block (no decoding); decode only the last lines, from
         the end, for the newest event (the whole file only if none of them is valid)."""
         self.gzip_reads += 1
@@ -102,15 +107,22 @@ class SessionIndex:
         return last
 
     def _read_plain(
-        self, path: Path, ident: tuple[int, int, int, int], cached: _Derived | None
+        self, path: Path, ident: tuple[int, int, int, int, int], cached: _Derived | None
     ) -> _Derived | None:
         start, lines = 0, 0
-        if cached is not None and cached.ident[:2] == ident[:2] and cached.ident[2] < ident[2]:
+        if (
+            cached is not None
+            and cached.ident[:2] == ident[:2]
+            and cached.ident[2] < ident[2]
+            and bytes_before(path, cached.ident[2]) == cached.guard
+        ):
             start, lines = cached.ident[2], cached.lines  # grew: count what was appended
         try:
             with open(path, "rb") as fh:
-                fh.seek(start)
-                lines += sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b""))
+                # Up to the size in the identity only: what a writer appends meanwhile is
+                # counted next time, from there (not twice).
+                blocks = iter_range_blocks(fh.fileno(), start, ident[2], _CHUNK)
+                lines += sum(block.count(b"\n") for block in blocks)
         except OSError:
             return None
         last = None
@@ -120,7 +132,7 @@ class SessionIndex:
                 if rec is not None:
                     last = rec.data.get("ts")
                     break
-        return _Derived(ident, lines, last)
+        return _Derived(ident, lines, last, bytes_before(path, ident[2]))
 
     def describe(self) -> list[dict[str, Any]]:
         out = []

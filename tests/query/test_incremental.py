@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
+
 from src.query.engine import summarize
 from src.query.filters import EventFilter
 from src.query.incremental import IncrementalSummary
@@ -141,3 +143,19 @@ def test_builder_factory_runs_again_on_rebuild(tmp_path):
     path.unlink()
     assert inc.refresh()["event_count"] == 2
     assert len(made) == 2 and inc.builder is made[-1]
+
+
+@pytest.mark.parametrize("count", [1, 8], ids=["shorter", "longer"])
+def test_a_file_truncated_and_written_again_is_summarised_anew(tmp_path, count):
+    """Truncated in place (same inode) and written again, shorter than before or past the
+    old read position: the summary is rebuilt (it kept the old counts, or read on from the
+    old offset, mid-line, adding to them)."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"".join(ev(n) for n in range(5)))
+    inc = IncrementalSummary(tmp_path, "s", max_age_s=0)
+    assert inc.refresh(as_of=0)["event_count"] == 5
+    with path.open("r+b") as fh:
+        fh.truncate(0)
+        fh.write(b"".join(ev(n, "fill") for n in range(count)))
+    full = summarize(tmp_path, EventFilter.build(session_id="s"), as_of=0)
+    assert inc.refresh(as_of=0) == full and full["kind_counts"] == {"fill": count}

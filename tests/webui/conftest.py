@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -104,15 +105,7 @@ def uvicorn_app(repo_root, tmp_path, logs):
             )
         app = AppProcess(proc, port, stderr)
         started.append(app)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert proc.poll() is None, app.stderr
-                assert time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.05)
+        wait_listening(proc, port, lambda: app.stderr)
         try:
             yield app
         finally:
@@ -121,6 +114,21 @@ def uvicorn_app(repo_root, tmp_path, logs):
     yield start
     for app in started:
         _stop(app.proc)
+
+
+def wait_listening(
+    proc: subprocess.Popen, port: int, stderr: Callable[[], str] = lambda: ""
+) -> None:
+    """Wait (up to 30 s) until the server process ``proc`` accepts connections on ``port``."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            assert proc.poll() is None, f"the server exited: {stderr()}"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
 
 
 def _stop(proc: subprocess.Popen) -> None:

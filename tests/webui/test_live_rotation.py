@@ -3,6 +3,7 @@ backlog a reconnecting client can ask for."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import threading
@@ -10,6 +11,7 @@ import time
 from datetime import UTC, datetime
 
 import httpx2 as httpx
+import pytest
 
 from src.execution.events import ExecutionEvent
 from src.execution.telemetry.jsonl import JsonlExecutionLogger
@@ -165,10 +167,12 @@ def test_feeds_close_the_file_they_follow(tmp_path):
 
 
 def test_a_reconnect_after_rotation_gets_the_rest_of_its_file_then_the_new_one(server, logs):
-    """`since` in yesterday's file: the client gets that file's rest and today's lines up to
-    where the feed started; a position in a file compressed since means reload."""
-    old, new = logs / "2025-12-20" / "rot.jsonl", logs / "2025-12-21" / "rot.jsonl"
-    for path in (old, new):
+    """`since` in a file two days old: the client gets that file's rest, the whole day in
+    between (it was skipped) and today's lines up to where the feed started; a position in
+    a file compressed since means reload."""
+    old, mid = logs / "2025-12-20" / "rot.jsonl", logs / "2025-12-21" / "rot.jsonl"
+    new = logs / "2025-12-22" / "rot.jsonl"
+    for path in (old, mid, new):
         path.parent.mkdir()
 
     def line(seq: int) -> str:
@@ -180,7 +184,8 @@ def test_a_reconnect_after_rotation_gets_the_rest_of_its_file_then_the_new_one(s
     seen = old.stat().st_size
     with old.open("a") as fh:
         fh.write(line(2) + "\n" + line(3) + "\n")
-    new.write_text(line(4) + "\n" + line(5) + "\n")
+    mid.write_text(line(4) + "\n")
+    new.write_text(line(5) + "\n" + line(6) + "\n")
 
     def first_events(since: str, count: int) -> list[tuple[str, dict]]:
         url = f"{server}/api/live/execution/rot/stream"
@@ -196,7 +201,81 @@ def test_a_reconnect_after_rotation_gets_the_rest_of_its_file_then_the_new_one(s
                         return got
         return got
 
-    got = first_events(encode_position("2025-12-20/rot.jsonl", seen), 4)
-    assert [(name, row["seq"]) for name, row in got] == [("event", n) for n in (2, 3, 4, 5)]
+    got = first_events(encode_position("2025-12-20/rot.jsonl", seen), 5)
+    assert [(name, row["seq"]) for name, row in got] == [("event", n) for n in (2, 3, 4, 5, 6)]
     got = first_events(encode_position("2025-12-19/rot.jsonl.gz", 10), 1)
     assert [name for name, _ in got] == ["reload"]
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["rotated", "rotated+compressed"])
+def test_a_feed_behind_several_daily_files_reads_each_in_turn(tmp_path, compressed):
+    """Two days rolled over between two polls (and the followed file compressed, or not):
+    the feed reads the rest of its file, then each newer file in order (it jumped to the
+    newest and lost the day in between)."""
+    import asyncio
+
+    from src.webui.live import FeedHub
+
+    days = [tmp_path / f"2026-01-0{d}" / "watch.jsonl" for d in (1, 2, 3)]
+
+    def put(path, *seqs: int) -> None:
+        path.parent.mkdir(exist_ok=True)
+        with path.open("a") as fh:
+            fh.write("".join(json.dumps(event(seq).to_dict(), default=str) + "\n" for seq in seqs))
+
+    async def scenario() -> list[int]:
+        put(days[0], 0)
+        hub = FeedHub(tmp_path, poll_interval=1.0, queue_size=100)
+        sub = await hub.subscribe("watch")
+        # All of this well before the feed's first poll (1 s).
+        put(days[0], 1, 2)
+        put(days[1], 3, 4, 5)
+        if compressed:
+            days[0].with_suffix(".jsonl.gz").write_bytes(gzip.compress(days[0].read_bytes()))
+            days[0].unlink()
+        put(days[2], 6, 7, 8)
+        seqs: list[int] = []
+        try:
+            while len(seqs) < 8:
+                row = await asyncio.wait_for(sub.queue.get(), timeout=10)
+                seqs.append(row["seq"])
+        except TimeoutError:
+            pass
+        await hub.close()
+        return seqs
+
+    assert asyncio.run(scenario()) == list(range(1, 9))
+
+
+@pytest.mark.parametrize("grow", [0, 3], ids=["same-size", "longer"])
+def test_a_file_truncated_and_written_again_is_followed_from_its_start(tmp_path, grow):
+    """Truncated in place and written again between two polls, to its old size or past
+    it: the feed sends the new content from its start (it read on from the old offset:
+    nothing, or the tail of a line and what followed)."""
+    import asyncio
+
+    from src.webui.live import FeedHub
+
+    path = tmp_path / "watch.jsonl"
+
+    def lines(*seqs: int) -> str:
+        return "".join(json.dumps(event(seq).to_dict(), default=str) + "\n" for seq in seqs)
+
+    path.write_text(lines(10, 11, 12))
+
+    async def scenario() -> list[int]:
+        hub = FeedHub(tmp_path, poll_interval=1.0, queue_size=100)
+        sub = await hub.subscribe("watch")
+        with path.open("r+") as fh:  # well before the first poll (1 s)
+            fh.truncate(0)
+            fh.write(lines(20, 21, 22, *range(23, 23 + grow)))
+        seqs: list[int] = []
+        try:
+            while len(seqs) < 3 + grow:
+                seqs.append((await asyncio.wait_for(sub.queue.get(), timeout=10))["seq"])
+        except TimeoutError:
+            pass
+        await hub.close()
+        return seqs
+
+    assert asyncio.run(scenario()) == list(range(20, 23 + grow))

@@ -9,6 +9,7 @@ import os
 from src.query.engine import tail
 from src.query.filters import EventFilter
 from src.webui.app import create_app
+from src.webui.sessions import SessionIndex
 from src.webui.settings import WebSettings
 from tests.webui.loopback import loopback_client
 
@@ -80,3 +81,82 @@ def test_the_newest_event_of_an_archive_ending_in_megabytes_of_bad_lines(tmp_pat
     row = SessionIndex(base).describe()[0]
     assert row["lines"] == 40_001
     assert row["last_event"] == "2025-12-20T10:00:00Z"
+
+
+def same_size_archives() -> tuple[bytes, bytes]:
+    """Two gzip files of one size: 4 lines, and 5 lines (found by padding one field)."""
+    sizes = {}
+    for pad in range(400):
+        lines = 4 if pad % 2 == 0 else 5
+        text = "".join(
+            json.dumps({"ts": f"2025-12-20T10:00:{n:02d}Z", "kind": "fill", "p": "x" * (pad + n)})
+            + "\n"
+            for n in range(lines)
+        )
+        data = gzip.compress(text.encode(), mtime=0)
+        other = sizes.get((len(data), 9 - lines))
+        if other is not None:
+            return (data, other) if lines == 4 else (other, data)
+        sizes[(len(data), lines)] = data
+    raise AssertionError("no pair found")
+
+
+def test_an_archive_rewritten_in_place_with_its_size_and_mtime_is_read_again(tmp_path):
+    """Same inode, same size, same mtime (put back), other content: the ctime still differs,
+    so the index does not keep the old count."""
+    four, five = same_size_archives()
+    base = tmp_path / "logs"
+    base.mkdir()
+    path = base / "old.jsonl.gz"
+    path.write_bytes(four)
+    os.utime(path, ns=(10**18, 10**18))
+    settings = WebSettings(base_path=base, summary_max_age_s=0)
+    with loopback_client(create_app(settings=settings)) as client:
+        assert client.get("/api/sessions").json()[0]["lines"] == 4
+        inode = path.stat().st_ino
+        with path.open("r+b") as fh:  # in place: same inode
+            fh.write(five)
+        os.utime(path, ns=(10**18, 10**18))
+        assert path.stat().st_ino == inode and path.stat().st_size == len(four)
+        assert client.get("/api/sessions").json()[0]["lines"] == 5
+
+
+def test_a_plain_file_truncated_and_written_again_longer_is_counted_anew(tmp_path):
+    """Same inode, grown past the size counted before, but not by appending: every line is
+    counted again (only the bytes after the old size were, giving old + new tail)."""
+    base = tmp_path / "logs"
+    base.mkdir()
+    path = base / "s.jsonl"
+    line = json.dumps({"ts": "2025-12-20T10:00:00Z", "session_id": "s", "kind": "fill"}) + "\n"
+    path.write_text(line * 10)
+    settings = WebSettings(base_path=base, summary_max_age_s=0)
+    with loopback_client(create_app(settings=settings)) as client:
+        assert client.get("/api/sessions").json()[0]["lines"] == 10
+        with path.open("r+") as fh:  # in place: truncated, then a longer content
+            fh.truncate(0)
+            fh.write(line.replace("fill", "order") * 11)
+        assert client.get("/api/sessions").json()[0]["lines"] == 11
+
+
+class _WriterBetweenStatAndCount(SessionIndex):
+    """An index during whose reads a writer appends one line to the file, just after the
+    index took the file's size (as a live logger does, at any moment)."""
+
+    def _read_plain(self, path, ident, cached):  # type: ignore[no-untyped-def]
+        with path.open("a") as fh:
+            fh.write(json.dumps({"ts": "2025-12-20T10:00:00Z", "kind": "fill"}) + "\n")
+        return super()._read_plain(path, ident, cached)
+
+
+def test_lines_appended_while_the_index_counts_are_counted_once(tmp_path):
+    """The count goes up to the size the identity holds; what was appended meanwhile is
+    counted at the next load, from there (it was counted twice: once to the end of file,
+    once more as appended after the old size)."""
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps({"ts": "2025-12-20T10:00:00Z", "kind": "fill"}) + "\n")
+    index = _WriterBetweenStatAndCount(tmp_path)
+    for _ in range(3):
+        index.describe()
+    plain = SessionIndex(tmp_path)
+    # The last load appended one more line after taking the size: not counted yet.
+    assert index.describe()[0]["lines"] == plain.describe()[0]["lines"] - 1
