@@ -45,7 +45,7 @@ import orjson
 
 from src.export.columns import BOOLEAN_KEYS, FLAT_COLUMNS, KIND_COLUMNS, NUMERIC_KEYS
 from src.query.files import GZIP_ERRORS, SessionFiles, list_sessions, open_segment
-from src.query.lines import iter_range_blocks
+from src.query.lines import cap_lines, iter_range_blocks
 from src.query.parallel import (
     MIN_PARALLEL_BYTES,
     Piece,
@@ -137,14 +137,16 @@ def _stage_pieces(
             prefix = b'{"%s": %b, "%s": ' % (_SID.encode(), sid, _US.encode())
             if piece.fd is not None:
                 blocks = iter_range_blocks(piece.fd, piece.start, piece.end)
-                _stage_lines(blocks, prefix, out, tally)
+                _stage_lines(cap_lines(blocks), prefix, out, tally)
                 continue
             before = tally.events
             try:
                 with open_segment(piece.path) as fh:
                     # read1: each block is what one step of decompression gave, so a
                     # damaged stream still yields everything before the damage.
-                    _stage_lines(iter(partial(fh.read1, 1 << 13), b""), prefix, out, tally)
+                    _stage_lines(
+                        cap_lines(iter(partial(fh.read1, 1 << 13), b"")), prefix, out, tally
+                    )
             except FileNotFoundError:
                 pass  # removed by retention since it was listed
             except GZIP_ERRORS as exc:

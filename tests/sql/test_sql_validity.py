@@ -10,6 +10,7 @@ from pathlib import Path
 
 from src.query.engine import iter_events, summarize
 from src.query.filters import EventFilter
+from src.query.lines import MAX_LINE_BYTES
 from src.query.records import ParseStats
 from src.sql import connect
 
@@ -98,3 +99,14 @@ def test_damaged_archives_cost_only_themselves(tmp_path, repo_root):
     for name in ("crc.jsonl.gz", "trunc.jsonl.gz", "text.jsonl.gz"):
         assert sum(name in w for w in warnings) == 1, done.stderr
     assert "warning: 3 damaged archive file(s)" in done.stderr
+
+
+def test_a_line_over_the_cap_is_not_in_sql(tmp_path):
+    """Over MAX_LINE_BYTES a line is invalid in every reader, SQL too (plain and gzip)."""
+    huge = line(payload='{"client_id": "c1", "note": "' + "x" * MAX_LINE_BYTES + '"}')
+    body = line() + huge + line(ts="2025-01-01T00:00:01Z")
+    (tmp_path / "s.jsonl").write_bytes(body)
+    (tmp_path / "g.jsonl.gz").write_bytes(gzip.compress(body.replace(b'"s"', b'"g"')))
+    parse = summarize(tmp_path, EventFilter())["parse"]
+    assert (parse["valid_events"], parse["invalid_lines"]) == (4, 2)
+    assert sql_count(tmp_path) == 4
