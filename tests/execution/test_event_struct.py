@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import pickle
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
@@ -11,6 +12,7 @@ import pytest
 
 from src.execution.events import ORIGIN_EVENT_ID, ExecutionEvent, copy_of
 from src.execution.serialization import encode_event_line
+from tests.conftest import REPO_ROOT
 
 
 def test_fields_cannot_be_assigned(make_event):
@@ -62,13 +64,21 @@ def test_copy_of_gives_a_new_id_and_keeps_the_original(make_event):
     assert copy.session_id == "other" and ORIGIN_EVENT_ID not in event.payload
 
 
-def _line_in_child(event: ExecutionEvent) -> bytes:
-    return encode_event_line(event)
+_LINE_IN_CHILD = """
+import pickle, sys
+from src.execution.serialization import encode_event_line
+sys.stdout.buffer.write(encode_event_line(pickle.loads(sys.stdin.buffer.read())))
+"""
 
 
 def test_events_pickle_and_cross_processes(make_event):
-    """Pickling round-trips (multiprocessing sends events this way), the line unchanged."""
+    """Pickling round-trips, also into another interpreter (as multiprocessing sends events),
+    and the line written there is the same."""
     event = make_event(seq=7, mono_ns=99)
-    assert pickle.loads(pickle.dumps(event)) == event
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        assert pool.apply(_line_in_child, (event,)) == encode_event_line(event)
+    data = pickle.dumps(event)
+    assert pickle.loads(data) == event
+    child = subprocess.run(
+        [sys.executable, "-c", _LINE_IN_CHILD],
+        input=data, cwd=REPO_ROOT, capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert child.stdout == encode_event_line(event)
