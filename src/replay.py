@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from src.execution.events import ExecutionEvent, copy_of
 from src.execution.ids import new_id
 from src.export.run import matching_events
@@ -174,7 +176,9 @@ def replay(
             continue
         pacer.wait(rec.t)
         if restamp:
-            event = dataclasses.replace(event, ts=datetime.now(UTC), mono_ns=time.monotonic_ns())
+            event = msgspec.structs.replace(
+                event, ts=datetime.now(UTC), mono_ns=time.monotonic_ns()
+            )
         emitter.emit(event)
         stats.replayed += 1
         if on_event is not None:

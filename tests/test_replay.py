@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
+
+import msgspec
 
 from src.execution.events import ExecutionEvent
 from src.execution.telemetry import QueuedEmitter
@@ -21,7 +22,7 @@ def original_of(event: ExecutionEvent) -> ExecutionEvent:
     payload = dict(event.payload)
     origin = payload.pop("origin_event_id")
     assert event.event_id != origin
-    return dataclasses.replace(event, event_id=origin, payload=payload)
+    return msgspec.structs.replace(event, event_id=origin, payload=payload)
 
 
 class FakeClock:

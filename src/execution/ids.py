@@ -11,7 +11,7 @@ import itertools
 import os
 import secrets
 
-__all__ = ["new_id"]
+__all__ = ["new_event_id", "new_id"]
 
 _prefix = secrets.token_hex(6)
 _counter = itertools.count(1)
@@ -29,3 +29,8 @@ os.register_at_fork(after_in_child=_reseed)
 def new_id(kind: str = "evt") -> str:
     """Return a new id such as ``evt-3fa2c9d01b7e-1a``; ``kind`` is a short readable tag."""
     return f"{kind}-{_prefix}-{next(_counter):x}"
+
+
+def new_event_id() -> str:
+    """``new_id("evt")`` in one call: the default ``event_id`` of every event."""
+    return f"evt-{_prefix}-{next(_counter):x}"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,7 +31,7 @@ def as_original(event: ExecutionEvent) -> ExecutionEvent:
     payload = dict(event.payload)
     origin = payload.pop("origin_event_id")
     assert event.event_id != origin, "an imported event must not reuse the original's id"
-    return dataclasses.replace(event, event_id=origin, payload=payload)
+    return msgspec.structs.replace(event, event_id=origin, payload=payload)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "csv.gz", "jsonl.gz"])

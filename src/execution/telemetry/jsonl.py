@@ -143,26 +143,28 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             self._drop("emit after close")
             return
         try:
+            session_id = event.session_id
             if self._rotate_daily and self._clock() >= self._next_rollover:
                 self._roll_over()
-            fd = self._fds.get(event.session_id)
+            fd = self._fds.get(session_id)
             if fd is None:
-                fd = self._open(event.session_id)
-            if self._unlocked and event.session_id in self._unlocked:
-                fd = self._revalidate(event.session_id, fd)
+                fd = self._open(session_id)
+            if self._unlocked and session_id in self._unlocked:
+                fd = self._revalidate(session_id, fd)
             line = encode_event_line(event)
-            torn = bool(self._torn) and event.session_id in self._torn
-            if torn:
+            if self._torn and session_id in self._torn:
                 line = b"\n" + line  # end the fragment a full disk left behind
-            written = os.write(fd, line)
-            if torn:
-                self._torn.discard(event.session_id)
+                written = os.write(fd, line)
+                self._torn.discard(session_id)
+            else:
+                written = os.write(fd, line)
             if written != len(line):
-                self._repair_short_write(event.session_id, fd, written, len(line))
+                self._repair_short_write(session_id, fd, written, len(line))
             if self._fsync_always:
                 os.fsync(fd)
         except Exception as exc:
-            self._handle_error(exc, f"writing session {event.session_id!r}")
+            where = f"writing session {getattr(event, 'session_id', None)!r}"
+            self._handle_error(exc, where)
             return
         self._stats.emitted += 1
 
