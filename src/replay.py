@@ -32,8 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from src.execution.events import ExecutionEvent, copy_of
-from src.export.run import matching_events
-from src.query.engine import BytesProgressFn, select_sessions
+from src.query.engine import BytesProgressFn, matching_events, select_sessions
 from src.query.filters import EventFilter
 from src.query.records import ParseStats, Record
 

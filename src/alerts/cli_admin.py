@@ -117,7 +117,7 @@ def _list(args: argparse.Namespace, store: Any, out: TextIO) -> int:
             f"failed, {counts.get('dropped', 0)} dropped\n"
         )
     if state.get("evaluated_at"):
-        from src.alerts.rules import human_duration
+        from src.common.units import human_duration
 
         out.write(f"last evaluation {human_duration(max(0.0, now - state['evaluated_at']))} ago\n")
     return EXIT_OK

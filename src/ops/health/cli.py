@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = CleanWriter(stdout or sys.stdout)  # file names and messages come from the logs
-    from src.cli.progress import step_progress
+    from src.common.progress import step_progress
     from src.execution.config import ConfigError, load_config
     from src.ops.health.checks import HealthThresholds, run_checks
     from src.ops.root import UnsafeRootError, validate_root

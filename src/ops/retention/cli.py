@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = CleanWriter(stdout or sys.stdout)  # file names and messages come from the logs
-    from src.cli.progress import step_progress
+    from src.common.progress import step_progress
     from src.execution.config import ConfigError, load_config
     from src.ops.retention.policy import RetentionPolicy
     from src.ops.retention.report import exit_code, render_plan, render_result, to_json

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from src.common.units import plural
 from src.execution.config import TelemetryConfig
-from src.ops.units import plural
 
 __all__ = ["DAY_S", "RetentionPolicy"]
 

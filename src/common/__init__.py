@@ -1,0 +1,1 @@
+"""Small shared mechanisms with no knowledge of events (see docs/architecture.md)."""
