@@ -194,7 +194,7 @@ def _test(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> int
     from src.alerts.deliverylog import DeliveryLog
     from src.alerts.service import delivery_log_path
 
-    alerts = config.alerts
+    alerts = config
     try:
         channels = build_channels(alerts, only=tuple(args.channel) if args.channel else None)
     except ChannelConfigError as exc:

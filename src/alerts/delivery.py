@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from src.alerts.channels.base import Channel, DeliveryError, scrub
+from src.alerts.config import DeliveryConfig
 from src.alerts.deliverylog import DeliveryLog
 from src.common.backoff import doubling_delays
-from src.execution.config_alerts import DeliveryConfig
 
 __all__ = ["Dispatcher", "OutboxItem", "backoff_delays"]
 

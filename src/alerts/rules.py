@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from src.alerts.config import AlertRules
 from src.alerts.model import CRITICAL, OK, WARNING, Condition
 from src.alerts.tracker import SessionView
 from src.common.units import human_duration, plural
 from src.common.units import percent as _pct
-from src.execution.config_alerts import AlertRules
 from src.query.checks import CheckThresholds
 from src.query.checks import evaluate as check_summary
 

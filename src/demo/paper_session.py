@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from src.demo.alerts import start_alerts
 
             try:
-                alerts = start_alerts(config)
+                alerts = start_alerts(config.telemetry.base_path, args.config)
                 print("alerts: evaluated every 2 s, shown on the dashboard", flush=True)
             except ValueError as exc:
                 print(f"alerts: not running ({exc})", file=sys.stderr, flush=True)
