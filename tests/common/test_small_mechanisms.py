@@ -1,4 +1,4 @@
-"""src.common.backoff and src.common.units."""
+"""src.common.backoff, src.common.units and src.common.atomicfile."""
 
 from __future__ import annotations
 
@@ -41,3 +41,24 @@ def test_units():
     assert human_duration(45) == "45s" and human_duration(300) == "5 min"
     assert human_duration(9000) == "2.5 h" and human_duration(172_800) == "2.0 days"
     assert percent(0.123) == "12.3%" and percent(0.01234, 2) == "1.23%"
+
+
+def test_atomic_write_and_its_temporary_name(tmp_path):
+    """write_atomic replaces the file whole and leaves no temporary file; an export's output
+    is written under the same hidden sibling name."""
+    import os
+
+    from src.common.atomicfile import temp_sibling, write_atomic
+    from src.export.output import OutputFile
+
+    target = tmp_path / "state.json"
+    write_atomic(target, b"one")
+    write_atomic(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+    assert temp_sibling(target) == tmp_path / f".state.json.{os.getpid()}.tmp"
+    out = OutputFile(tmp_path / "export.csv")
+    try:
+        assert out.tmp == temp_sibling(tmp_path / "export.csv")
+    finally:
+        out.abort()
