@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks._sessions import DEFAULT_DATA_DIR, SIZES, ensure_session, session_id
+from src.alerts.config import AlertsConfig
 from src.alerts.engine import AlertEngine, horizon_s
 from src.alerts.sources import FileSource
 from src.alerts.state import StateStore
-from src.execution.config_alerts import AlertsConfig
 from src.query.engine import tail
 from src.query.filters import EventFilter
 

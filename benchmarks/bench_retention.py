@@ -22,11 +22,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from src.common.units import human_bytes
 from src.execution.events import ExecutionEvent
 from src.execution.serialization import encode_event_line
 from src.ops.retention.policy import RetentionPolicy
 from src.ops.retention.run import run_retention
-from src.ops.units import human_bytes
 
 TARGET_S = 10.0
 DAY = 86_400.0

@@ -35,8 +35,7 @@ import msgspec
 
 from src.execution.events import ExecutionEvent, copy_of
 from src.execution.ids import new_id
-from src.export.run import matching_events
-from src.query.engine import BytesProgressFn, select_sessions
+from src.query.engine import BytesProgressFn, matching_events, select_sessions
 from src.query.filters import EventFilter
 from src.query.records import ParseStats, Record
 

@@ -16,11 +16,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from src.cli.common import Parser, fail
 from src.common.extras import needs_extras
 from src.common.terminal import CleanWriter
+
+if TYPE_CHECKING:
+    from src.alerts.config import AlertsConfig
+    from src.execution.config import TelemetryConfig
 
 __all__ = ["EXIT_CRITICAL", "EXIT_OK", "EXIT_WARNING", "main"]
 
@@ -95,19 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load(args: argparse.Namespace) -> tuple[Any, Path]:
-    """The config and the log root; ``ValueError`` for bad input."""
+def load(args: argparse.Namespace) -> tuple[AlertsConfig, TelemetryConfig, Path]:
+    """The alerts section, the telemetry section and the log root; ``ValueError`` for bad
+    input (a bad key or value in either section)."""
+    from src.alerts.config import load_alerts_config
     from src.execution.config import load_config
 
-    config = load_config(args.config)
-    root = Path(args.path or config.telemetry.base_path)
-    if args.state:
-        import dataclasses
-
-        config = dataclasses.replace(
-            config, alerts=dataclasses.replace(config.alerts, state_path=args.state)
-        )
-    return config, root
+    telemetry = load_config(args.config).telemetry
+    alerts = load_alerts_config(args.config, overrides={"execution.alerts.state_path": args.state})
+    return alerts, telemetry, Path(args.path or telemetry.base_path)
 
 
 @needs_extras("scale")
@@ -115,13 +115,13 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     args = build_parser().parse_args(argv)
     out = CleanWriter(stdout or sys.stdout)  # sessions, gates, messages come from the logs
     try:
-        config, root = load(args)
+        config, telemetry, root = load(args)
     except ValueError as exc:
         return fail(str(exc))
     if args.command == "check":
         return _check(args, config, root, out)
     if args.command == "run":
-        return _run(args, config, root, out)
+        return _run(args, config, telemetry, root, out)
     from src.alerts import cli_admin
 
     return cli_admin.dispatch(args, config, root, out)
@@ -150,7 +150,7 @@ def exit_code(alerts: list[dict[str, Any]]) -> int:
     return worst
 
 
-def _check(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> int:
+def _check(args: argparse.Namespace, config: AlertsConfig, root: Path, out: TextIO) -> int:
     from src.alerts.channels import ChannelConfigError
     from src.alerts.delivery import backoff_delays
     from src.alerts.render import render_alerts
@@ -171,14 +171,14 @@ def _check(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> in
     dry = args.dry_run or as_of is not None
     try:
         try:
-            engine = build_engine(config, base_path=root, dry_run=dry, until=as_of)
+            engine = build_engine(config, root, dry_run=dry, until=as_of)
         except EngineBusy as exc:
             print(f"note: {exc}; judging only (nothing recorded or sent)", file=sys.stderr)
             dry = True
-            engine = build_engine(config, base_path=root, dry_run=True)
+            engine = build_engine(config, root, dry_run=True)
     except (ChannelConfigError, StateError, ValueError) as exc:
         return fail(str(exc))
-    delivery = config.alerts.delivery
+    delivery = config.delivery
     patience = delivery.max_attempts * delivery.timeout_s + sum(backoff_delays(delivery)) + 1.0
     try:
         engine.start()
@@ -234,7 +234,13 @@ def _check(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> in
     return exit_code(alerts)
 
 
-def _run(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> int:
+def _run(
+    args: argparse.Namespace,
+    config: AlertsConfig,
+    telemetry: TelemetryConfig,
+    root: Path,
+    out: TextIO,
+) -> int:
     from src.alerts.channels import ChannelConfigError
     from src.alerts.engine import horizon_s
     from src.alerts.service import build_engine, state_path
@@ -246,19 +252,19 @@ def _run(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> int:
             from src.alerts.stream import StreamSource
         except ImportError as exc:  # pragma: no cover - the scale extra is not installed
             return fail(f"--redis needs the scale extra (pip install '.[scale]'): {exc}")
-        redis = config.telemetry.redis
+        redis = telemetry.redis
         source = StreamSource(
             args.redis or redis.url,
             stream=args.stream or redis.stream,
-            horizon_s=horizon_s(config.alerts),
-            active_within_s=config.alerts.active_within_s,
+            horizon_s=horizon_s(config),
+            active_within_s=config.active_within_s,
         )
     elif not root.is_dir():
         return fail(f"log path {str(root)!r} does not exist or is not a directory")
     if args.interval is not None and not args.interval > 0:
         return fail(f"invalid --interval {args.interval!r}: must be > 0")
     try:
-        engine = build_engine(config, base_path=root, source=source)
+        engine = build_engine(config, root, source=source)
     except (ChannelConfigError, StateError, ValueError) as exc:
         if source is not None:
             source.close()

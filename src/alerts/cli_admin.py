@@ -117,7 +117,7 @@ def _list(args: argparse.Namespace, store: Any, out: TextIO) -> int:
             f"failed, {counts.get('dropped', 0)} dropped\n"
         )
     if state.get("evaluated_at"):
-        from src.alerts.rules import human_duration
+        from src.common.units import human_duration
 
         out.write(f"last evaluation {human_duration(max(0.0, now - state['evaluated_at']))} ago\n")
     return EXIT_OK
@@ -194,7 +194,7 @@ def _test(args: argparse.Namespace, config: Any, root: Path, out: TextIO) -> int
     from src.alerts.deliverylog import DeliveryLog
     from src.alerts.service import delivery_log_path
 
-    alerts = config.alerts
+    alerts = config
     try:
         channels = build_channels(alerts, only=tuple(args.channel) if args.channel else None)
     except ChannelConfigError as exc:

@@ -23,8 +23,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from src.alerts.channels.base import Channel, DeliveryError, scrub
+from src.alerts.config import DeliveryConfig
 from src.alerts.deliverylog import DeliveryLog
-from src.execution.config_alerts import DeliveryConfig
+from src.common.backoff import doubling_delays
 
 __all__ = ["Dispatcher", "OutboxItem", "backoff_delays"]
 
@@ -36,10 +37,7 @@ DoneFn = Callable[[OutboxItem, str], None]
 
 def backoff_delays(config: DeliveryConfig) -> list[float]:
     """The waits between attempts: initial, doubling, capped (one fewer than attempts)."""
-    return [
-        min(config.backoff_max_s, config.backoff_initial_s * 2**n)
-        for n in range(config.max_attempts - 1)
-    ]
+    return doubling_delays(config.backoff_initial_s, config.backoff_max_s, config.max_attempts - 1)
 
 
 class _Worker:

@@ -30,13 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from src.alerts.config import AlertsConfig
 from src.alerts.delivery import Dispatcher, OutboxItem
 from src.alerts.lifecycle import Policy, apply, open_alerts
 from src.alerts.model import Condition
 from src.alerts.rules import evaluate_session
 from src.alerts.sources import Source, describe_failure
 from src.alerts.state import StateError, StateStore
-from src.execution.config_alerts import AlertsConfig
 
 __all__ = ["AlertEngine", "Evaluation", "horizon_s", "open_alerts"]
 

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from src.alerts.config import AlertsConfig
 from src.alerts.model import SEVERITY_RANK, Condition
-from src.execution.config_alerts import AlertsConfig
 
 __all__ = ["Policy", "acknowledge", "apply", "matching", "open_alerts", "snooze", "unsnooze"]
 

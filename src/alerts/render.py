@@ -7,8 +7,8 @@ import time
 from typing import Any, TextIO
 
 from src.alerts.format import iso
-from src.alerts.rules import human_duration
 from src.common.terminal import clean
+from src.common.units import human_duration
 
 __all__ = ["parse_duration", "render_alerts", "render_deliveries", "render_silences"]
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from src.alerts.config import AlertRules
 from src.alerts.model import CRITICAL, OK, WARNING, Condition
 from src.alerts.tracker import SessionView
-from src.execution.config_alerts import AlertRules
-from src.ops.units import plural
+from src.common.units import human_duration, plural
+from src.common.units import percent as _pct
 from src.query.checks import CheckThresholds
 from src.query.checks import evaluate as check_summary
 
-__all__ = ["RULE_NAMES", "evaluate_session", "human_duration"]
+__all__ = ["RULE_NAMES", "evaluate_session"]
 
 RULE_NAMES = (
     "gate_rejection",
@@ -29,21 +30,6 @@ RULE_NAMES = (
     "stalled_session",
     "parse_errors",
 )
-
-
-def human_duration(seconds: float) -> str:
-    """``45s``, ``5 min``, ``1.5 h``, ``2.0 days``."""
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86_400:.1f} days"
-
-
-def _pct(x: float) -> str:
-    return f"{x * 100:.1f}%"
 
 
 def _level(value: float, warn: float, crit: float) -> str:

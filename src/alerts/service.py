@@ -12,50 +12,49 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from src.alerts.channels import Channel, build_channels
+from src.alerts.config import AlertsConfig
 from src.alerts.delivery import Dispatcher
 from src.alerts.deliverylog import DeliveryLog
 from src.alerts.engine import AlertEngine, horizon_s
 from src.alerts.sources import FileSource, Source
 from src.alerts.state import StateStore
-from src.execution.config import ExecutionConfig
 
 __all__ = ["ALERTS_DIR", "build_engine", "delivery_log_path", "state_path"]
 
 ALERTS_DIR = ".alerts"
 
 
-def state_path(config: ExecutionConfig, base_path: str | os.PathLike[str] | None = None) -> Path:
-    if config.alerts.state_path:
-        return Path(config.alerts.state_path)
-    return Path(base_path or config.telemetry.base_path) / ALERTS_DIR / "state.json"
+def state_path(config: AlertsConfig, base_path: str | os.PathLike[str]) -> Path:
+    """The state file: ``state_path`` if set, else ``<base_path>/.alerts/state.json``."""
+    if config.state_path:
+        return Path(config.state_path)
+    return Path(base_path) / ALERTS_DIR / "state.json"
 
 
-def delivery_log_path(
-    config: ExecutionConfig, base_path: str | os.PathLike[str] | None = None
-) -> Path:
-    if config.alerts.delivery_log:
-        return Path(config.alerts.delivery_log)
-    return Path(base_path or config.telemetry.base_path) / ALERTS_DIR / "deliveries.jsonl"
+def delivery_log_path(config: AlertsConfig, base_path: str | os.PathLike[str]) -> Path:
+    if config.delivery_log:
+        return Path(config.delivery_log)
+    return Path(base_path) / ALERTS_DIR / "deliveries.jsonl"
 
 
 def build_engine(
-    config: ExecutionConfig,
+    config: AlertsConfig,
+    base_path: str | os.PathLike[str],
     *,
-    base_path: str | os.PathLike[str] | None = None,
     source: Source | None = None,
     channels: Mapping[str, Channel] | None = None,
     env: Mapping[str, str] | None = None,
     dry_run: bool = False,
     until: float | None = None,
 ) -> AlertEngine:
-    """An engine over ``base_path`` (default: the config's) with the configured channels.
+    """An engine over the logs under ``base_path`` with the configured channels.
 
     ``dry_run``: judge only (no state written, nothing sent). Raises
     :class:`~src.alerts.channels.ChannelConfigError` for a channel that cannot be built and
     :class:`~src.alerts.state.EngineBusy` when another engine uses the same state file.
     """
-    alerts = config.alerts
-    base = Path(base_path or config.telemetry.base_path)
+    alerts = config
+    base = Path(base_path)
     if source is None:
         source = FileSource(
             base,
@@ -67,9 +66,9 @@ def build_engine(
         return AlertEngine(alerts, source, store=None)
     if channels is None:
         channels = build_channels(alerts, env)
-    store = StateStore(state_path(config, base))
+    store = StateStore(state_path(alerts, base))
     store.claim()
     engine = AlertEngine(alerts, source, store=store)
-    record = DeliveryLog(delivery_log_path(config, base), max_bytes=alerts.delivery.log_max_bytes)
+    record = DeliveryLog(delivery_log_path(alerts, base), max_bytes=alerts.delivery.log_max_bytes)
     engine.dispatcher = Dispatcher(channels, alerts.delivery, record, on_done=engine.delivered)
     return engine

@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from src.alerts.activity import held_files, is_held
 from src.alerts.tracker import FileTracker, SessionView
+from src.common.locks import held_files, is_held
 from src.query.files import list_sessions, session_files
 
 __all__ = ["FileSource", "Source", "describe_failure"]

@@ -1,7 +1,7 @@
 """The alert state file: alerts, acknowledgements, snoozes and the delivery outbox.
 
 One JSON document, replaced atomically (temp file, fsync, ``os.replace``, directory fsync:
-:func:`src.execution.atomicfile.write_atomic`), so a reader (the dashboard, ``telemetry-alerts
+:func:`src.common.atomicfile.write_atomic`), so a reader (the dashboard, ``telemetry-alerts
 list``) sees the old state or the new, never half of one, and a crash loses at most the
 evaluation in progress. Writers (the engine, its delivery workers, ``ack`` and ``snooze`` from
 the command line) read-modify-write it under an exclusive ``flock`` on ``<name>.lock``, so an
@@ -18,7 +18,6 @@ long as it runs, so a cron ``check`` started while ``run`` is active (or while t
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import logging
 import os
@@ -29,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from src.alerts.state_schema import FORMAT_VERSION, InvalidState, decode_state, encode_state
-from src.execution.atomicfile import write_atomic
+from src.common.atomicfile import write_atomic
+from src.common.locks import lock_exclusive, open_lock_file, try_lock_exclusive
 
 __all__ = [
     "FORMAT_VERSION",
@@ -120,12 +120,10 @@ class StateStore:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.engine_lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = open_lock_file(self.engine_lock_path)
         except OSError as exc:
             raise StateError(f"cannot lock alert state {str(self.path)!r}: {exc}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not try_lock_exclusive(fd):
             os.close(fd)
             raise EngineBusy(
                 f"another telemetry-alerts engine (run or check) is using {self.path}"
@@ -178,11 +176,11 @@ class StateStore:
     def _file_lock(self) -> Iterator[None]:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = open_lock_file(self.lock_path)
         except OSError as exc:
             raise StateError(f"cannot lock alert state {str(self.path)!r}: {exc}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            with lock_exclusive(fd):
+                yield
         finally:
-            os.close(fd)  # releases the lock
+            os.close(fd)

@@ -85,7 +85,7 @@ def _format_of(output: str, given: str | None) -> str:
 @needs_extras("export")
 def main(argv: Sequence[str] | None = None, *, stdout: BinaryIO | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from src.cli.progress import byte_progress
+    from src.common.progress import byte_progress
     from src.export import OutputExistsError, export
     from src.export.run import source_bytes
 

@@ -156,7 +156,7 @@ def _emitter(args: argparse.Namespace, stdout: BinaryIO | None) -> Any:
 @needs_extras("scale")
 def main(argv: Sequence[str] | None = None, *, stdout: BinaryIO | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from src.cli.progress import byte_progress
+    from src.common.progress import byte_progress
     from src.export.run import source_bytes
     from src.replay import replay
 

@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
 
 
 def _scan(root: Path, flt):  # -> dict
-    from src.cli.progress import scan_progress
+    from src.common.progress import scan_progress
     from src.query.engine import summarize
 
     with scan_progress() as progress:

@@ -23,15 +23,16 @@ class RunningAlerts:
         self.engine.close(timeout=5.0)
 
 
-def start_alerts(config: Any, interval: float = 2.0) -> RunningAlerts:
-    """Start evaluating every ``interval`` s; ``ValueError`` when it cannot run here (a
-    channel without its secret, another engine on the same state file)."""
+def start_alerts(config: Any, base_path: str, interval: float = 2.0) -> RunningAlerts:
+    """Start evaluating the logs under ``base_path`` every ``interval`` s with ``config``
+    (an :class:`~src.alerts.config.AlertsConfig`); ``ValueError`` when it cannot run here
+    (a channel without its secret, another engine on the same state file)."""
     from src.alerts.channels import ChannelConfigError
     from src.alerts.service import build_engine
     from src.alerts.state import StateError
 
     try:
-        engine = build_engine(config)
+        engine = build_engine(config, base_path)
     except (ChannelConfigError, StateError) as exc:
         raise ValueError(str(exc)) from None
     stop = threading.Event()

@@ -165,6 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         validate_session_id(session_id)
         overrides = {"execution.telemetry.base_path": args.base_path} if args.base_path else {}
         config = load_config(args.config, overrides=overrides)
+        alerts_config = None
+        if args.dashboard and not args.no_alerts:
+            from src.alerts.config import load_alerts_config
+
+            alerts_config = load_alerts_config(args.config)  # a bad setting: exit 3 at once
         if args.ticks < 0 or args.interval < 0:
             raise ValueError("--ticks and --interval must be >= 0")
         emitter = build_emitter(config)
@@ -181,11 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"session {session_id}: writing telemetry to {log_file}", flush=True)
         print(f"  follow it live: tail -f {log_file}", flush=True)
         # The live page's URL is the last line of the start-up output (what `make demo` ends on).
-        if args.dashboard and not args.no_alerts:
+        if alerts_config is not None:
             from src.demo.alerts import start_alerts
 
             try:
-                alerts = start_alerts(config)
+                alerts = start_alerts(alerts_config, config.telemetry.base_path)
                 print("alerts: evaluated every 2 s, shown on the dashboard", flush=True)
             except ValueError as exc:
                 print(f"alerts: not running ({exc})", file=sys.stderr, flush=True)

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from src.common.atomicfile import temp_sibling
+
 __all__ = ["OutputExistsError", "OutputFile", "check_new_output"]
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
@@ -37,7 +39,7 @@ class OutputFile:
         self.force = force
         check_new_output(self.path, force=force)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp = temp_sibling(self.path)
         try:
             self.tmp.unlink()  # left over by an earlier, killed run of this same pid
         except FileNotFoundError:

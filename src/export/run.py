@@ -12,13 +12,18 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from src.export.output import OutputFile
-from src.query.engine import BytesProgressFn, iter_events, select_sessions, summarize
+from src.query.engine import (
+    BytesProgressFn,
+    matching_events,
+    select_sessions,
+    summarize,
+)
 from src.query.filters import EventFilter
 from src.query.records import ParseStats, Record
 
@@ -48,19 +53,6 @@ class ExportResult:
     by_kind: Counter[str] = field(default_factory=Counter)
     stats: ParseStats = field(default_factory=ParseStats)
     outputs: list[Path] = field(default_factory=list)
-
-
-def matching_events(
-    base: str | os.PathLike[str],
-    flt: EventFilter,
-    stats: ParseStats | None = None,
-    progress: BytesProgressFn | None = None,
-) -> Iterator[tuple[str, Record]]:
-    """``(session_id, record)`` for every match, session by session, each in file order."""
-    for session in select_sessions(base, flt):
-        one = replace(flt, session_id=session.session_id)
-        for rec in iter_events(base, one, stats, progress=progress):
-            yield session.session_id, rec
 
 
 def source_bytes(base: str | os.PathLike[str], flt: EventFilter) -> int:

@@ -61,7 +61,7 @@ def build_file(base: Path, flt: EventFilter, fmt: str, path: Path) -> Path:
     if fmt != "parquet":
         raise ValueError(f"invalid build format {fmt!r}: expected one of {BUILD_FORMATS}")
     from src.export.parquet import ParquetFileWriter
-    from src.export.run import matching_events
+    from src.query.engine import matching_events
 
     writer = ParquetFileWriter(str(path))
     for session_id, rec in matching_events(base, flt):

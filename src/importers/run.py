@@ -13,7 +13,6 @@ silently.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from collections import Counter
@@ -21,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from src.common.locks import held_by_writer
 from src.execution.telemetry.jsonl import JsonlExecutionLogger
 from src.importers.normalize import RowError, normalize
 from src.importers.sources import read_rows
@@ -48,21 +48,6 @@ class ImportResult:
         return sum(self.imported.values())
 
 
-def _live(path: Path) -> bool:
-    """True when a writer holds the file (shared flock), so it must not be replaced."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def _check_target(base: Path, session_id: str, force: bool) -> None:
     existing = session_files(base, session_id)
     if existing is None:
@@ -72,7 +57,7 @@ def _check_target(base: Path, session_id: str, force: bool) -> None:
             f"session {session_id!r} already has a log in {base} "
             "(use --force to replace it, or --session-id NEW)"
         )
-    live = [p for p in existing.files if _live(p)]
+    live = [p for p in existing.files if held_by_writer(p)]
     if live:
         raise SessionExistsError(
             f"session {session_id!r} is being written to ({live[0]}); not replacing it"

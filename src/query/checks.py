@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from src.common.units import percent
 from src.query.lines import clip
 
 __all__ = ["CRITICAL", "INFO", "OK", "WARNING", "CheckThresholds", "Finding", "evaluate", "worst"]
@@ -50,7 +51,7 @@ def worst(findings: list[Finding]) -> str:
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:.2f}%"
+    return percent(x, 2)
 
 
 def evaluate(summary: dict[str, Any], t: CheckThresholds | None = None) -> list[Finding]:

@@ -16,6 +16,7 @@ import heapq
 import os
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "BytesProgressFn",
     "ProgressFn",
     "iter_events",
+    "matching_events",
     "scan",
     "scan_files",
     "select_sessions",
@@ -249,6 +251,19 @@ def iter_events(
                 stats.note_unreadable(path)
             if progress is not None:
                 progress(pending if plain else _size(path))
+
+
+def matching_events(
+    base: str | os.PathLike[str],
+    flt: EventFilter,
+    stats: ParseStats | None = None,
+    progress: BytesProgressFn | None = None,
+) -> Iterator[tuple[str, Record]]:
+    """``(session_id, record)`` for every match, session by session, each in file order."""
+    for session in select_sessions(base, flt):
+        one = replace(flt, session_id=session.session_id)
+        for rec in iter_events(base, one, stats, progress=progress):
+            yield session.session_id, rec
 
 
 def _size(path: Path) -> int:

@@ -14,7 +14,7 @@ import argparse
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from src.cli.common import Parser, fail
 from src.streaming.cli_support import (
@@ -24,6 +24,9 @@ from src.streaming.cli_support import (
     setup_logging,
     stop_on_signals,
 )
+
+if TYPE_CHECKING:
+    from src.streaming.config import CollectorConfig
 
 __all__ = ["main"]
 
@@ -67,11 +70,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging(args.log_level)
-    from src.execution.config import ConfigError
+    from src.common.config import ConfigError
+    from src.streaming.config import load_collector_config
 
     try:
-        config = config_with(args.config, {key: getattr(args, f) for f, key in _FLAGS.items()})
-        collector = _build(config.telemetry, start_id="$" if args.from_now else "0")
+        flags = {key: getattr(args, f) for f, key in _FLAGS.items()}
+        config = config_with(args.config, flags)
+        given = {k: v for k, v in flags.items() if v is not None}
+        c = load_collector_config(args.config, overrides=given)
+        collector = _build(config.telemetry, c, start_id="$" if args.from_now else "0")
     except ImportError as exc:
         return fail(str(exc))
     except (ConfigError, ValueError) as exc:
@@ -90,10 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _build(telemetry: Any, *, start_id: str) -> Any:
+def _build(telemetry: Any, c: CollectorConfig, *, start_id: str) -> Any:
     from src.streaming.collector import Collector
 
-    redis, c = telemetry.redis, telemetry.collector
+    redis = telemetry.redis
     return Collector(
         redis.url,
         archive_path=c.archive_path,

@@ -35,10 +35,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from src.common.backoff import Backoff
 from src.execution.telemetry.jsonl import JsonlExecutionLogger
 from src.execution.telemetry.redis_common import (
     DEFAULT_STREAM,
-    Backoff,
     connect,
     decode_line,
     import_redis,

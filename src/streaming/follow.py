@@ -25,11 +25,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from src.common.backoff import Backoff
 from src.execution.events import ExecutionEvent
 from src.execution.telemetry.redis_common import (
     DEFAULT_STREAM,
     DEFAULT_URL,
-    Backoff,
     connect,
     decode_line,
     redact_url,

@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging(args.log_level)
     log = logging.getLogger("src.streaming.metrics")
-    from src.execution.config import ConfigError
+    from src.common.config import ConfigError
 
     overrides = {
         "execution.telemetry.redis.url": args.redis_url,

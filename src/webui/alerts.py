@@ -22,8 +22,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from src.alerts.format import iso
 from src.alerts.lifecycle import open_alerts
-from src.alerts.rules import human_duration
 from src.alerts.state import StateError, load_state
+from src.common.units import human_duration
 from src.webui.deps import valid_session_id
 
 __all__ = ["AlertBoard", "router"]

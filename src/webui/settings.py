@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from src.alerts.config import load_alerts_config
+from src.common.config import read_config_file
 from src.execution.config import load_config
 
 __all__ = ["TOKEN_ENV", "WebSettings", "check_bind", "is_loopback"]
@@ -48,13 +50,13 @@ class WebSettings:
     ) -> WebSettings:
         """Base path and alert state file from the config; token from $TELEMETRY_DASHBOARD_TOKEN."""
         env = os.environ if env is None else env
-        config = load_config(env=env)
+        file = read_config_file(env=env)
+        config = load_config(env=env, file=file)
+        alerts = load_alerts_config(env=env, file=file)
         values: dict[str, object] = {
             "base_path": Path(config.telemetry.base_path),
             "token": env.get(TOKEN_ENV) or None,
-            "alerts_state_path": Path(config.alerts.state_path)
-            if config.alerts.state_path
-            else None,
+            "alerts_state_path": Path(alerts.state_path) if alerts.state_path else None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "base_path" in overrides and overrides["base_path"] is not None:

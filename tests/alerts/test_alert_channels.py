@@ -14,7 +14,7 @@ from src.alerts.channels import (
     WebhookChannel,
     build_channels,
 )
-from src.execution.config_alerts import AlertsConfig, WebhookChannelConfig
+from src.alerts.config import AlertsConfig, WebhookChannelConfig
 
 
 def test_webhook_urls_come_from_the_named_environment_variables():

@@ -9,9 +9,9 @@ import socket
 import threading
 
 from src.alerts.channels import ConsoleChannel, SlackChannel, WebhookChannel
+from src.alerts.config import DeliveryConfig
 from src.alerts.delivery import Dispatcher, backoff_delays
 from src.alerts.deliverylog import DeliveryLog, read_deliveries
-from src.execution.config_alerts import DeliveryConfig
 
 FAST = DeliveryConfig(timeout_s=5.0, max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.02)
 

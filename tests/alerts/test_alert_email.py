@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from src.alerts.channels import ChannelConfigError, DeliveryError, EmailChannel, build_channels
-from src.execution.config_alerts import AlertsConfig, EmailChannelConfig
+from src.alerts.config import AlertsConfig, EmailChannelConfig
 
 USER, PASSWORD = "alerts", "pw-s3cret"
 
@@ -203,9 +203,9 @@ def test_missing_password_or_recipients_fail_at_start_up():
 
 def test_a_temporary_smtp_refusal_is_retried_by_the_worker(note, tmp_path):
     """451 on the first DATA, 250 on the second: delivered on attempt 2, both recorded."""
+    from src.alerts.config import DeliveryConfig
     from src.alerts.delivery import Dispatcher
     from src.alerts.deliverylog import DeliveryLog, read_deliveries
-    from src.execution.config_alerts import DeliveryConfig
 
     class Flaky(Mailbox):
         async def handle_DATA(self, server, session, envelope):

@@ -9,21 +9,16 @@ import threading
 import time
 
 from src.alerts.channels import ConsoleChannel, WebhookChannel
+from src.alerts.config import AlertsConfig, DeliveryConfig
 from src.alerts.deliverylog import read_deliveries
 from src.alerts.service import build_engine, delivery_log_path, state_path
-from src.execution.config import ExecutionConfig
-from src.execution.config_alerts import AlertsConfig, DeliveryConfig
 
 FAST = DeliveryConfig(timeout_s=5.0, max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.01)
 
 
-def config(logs, **alerts) -> ExecutionConfig:
-    base = ExecutionConfig()
-    return dataclasses.replace(
-        base,
-        telemetry=dataclasses.replace(base.telemetry, base_path=str(logs)),
-        alerts=dataclasses.replace(AlertsConfig(delivery=FAST), **alerts),
-    )
+def config(logs, **alerts) -> AlertsConfig:
+    """The alerts section for an engine over ``logs`` (passed to build_engine on its own)."""
+    return dataclasses.replace(AlertsConfig(delivery=FAST), **alerts)
 
 
 def errors_now(log, n=1, message="broker rejected: insufficient margin"):
@@ -40,7 +35,7 @@ def test_an_error_in_the_log_is_delivered_once_and_resolves_later(session_log, l
         log.trade(now - 30 + i)
     errors_now(log)
     cfg = config(logs, channels=("webhook",))
-    engine = build_engine(cfg, channels={"webhook": WebhookChannel(receiver.url())})
+    engine = build_engine(cfg, logs, channels={"webhook": WebhookChannel(receiver.url())})
     try:
         first = engine.evaluate()
         assert [n["event"] for n in first.notifications] == ["firing"]
@@ -53,9 +48,9 @@ def test_an_error_in_the_log_is_delivered_once_and_resolves_later(session_log, l
     assert body["notification"]["key"] == "errors:live-1"
     assert "insufficient margin" in body["text"]
     assert len(receiver.requests) == 1
-    state = json.loads(state_path(cfg).read_text())
+    state = json.loads(state_path(cfg, logs).read_text())
     assert state["outbox"] == [] and state["delivery"]["webhook"]["ok"] == 1
-    assert [r["outcome"] for r in read_deliveries(delivery_log_path(cfg))] == ["ok"]
+    assert [r["outcome"] for r in read_deliveries(delivery_log_path(cfg, logs))] == ["ok"]
 
 
 def test_the_engine_follows_appends_between_evaluations(session_log, logs):
@@ -65,7 +60,7 @@ def test_the_engine_follows_appends_between_evaluations(session_log, logs):
     for i in range(5):
         log.trade(now - 30 + i)
     out = io.StringIO()
-    engine = build_engine(config(logs), channels={"console": ConsoleChannel(stream=out)})
+    engine = build_engine(config(logs), logs, channels={"console": ConsoleChannel(stream=out)})
     try:
         assert engine.evaluate().conditions == []
         errors_now(log)
@@ -81,13 +76,13 @@ def test_a_restart_neither_resends_nor_forgets(session_log, logs, receiver):
     log = session_log("live-3")
     errors_now(log)
     cfg = config(logs, channels=("webhook",))
-    first = build_engine(cfg, channels={"webhook": WebhookChannel(receiver.url())})
+    first = build_engine(cfg, logs, channels={"webhook": WebhookChannel(receiver.url())})
     try:
         assert len(first.evaluate().notifications) == 1
         assert first.dispatcher.drain(20)
     finally:
         first.close()
-    second = build_engine(cfg, channels={"webhook": WebhookChannel(receiver.url())})
+    second = build_engine(cfg, logs, channels={"webhook": WebhookChannel(receiver.url())})
     try:
         assert second.start() == 0
         again = second.evaluate()
@@ -107,9 +102,8 @@ def test_undelivered_notifications_survive_a_restart_in_the_outbox(session_log, 
     cfg = config(logs, channels=("webhook",))
     receiver.hang = True
     first = build_engine(
-        dataclasses.replace(
-            cfg, alerts=dataclasses.replace(cfg.alerts, delivery=DeliveryConfig(timeout_s=60))
-        ),
+        dataclasses.replace(cfg, delivery=DeliveryConfig(timeout_s=60)),
+        logs,
         channels={"webhook": WebhookChannel(receiver.url())},
     )
     assert len(first.evaluate().notifications) == 1
@@ -117,12 +111,12 @@ def test_undelivered_notifications_survive_a_restart_in_the_outbox(session_log, 
     first.dispatcher.drain(0)
     for worker in first.dispatcher._workers.values():  # simulate the process dying mid-send
         worker.stop.set()
-    outbox = json.loads(state_path(cfg).read_text())["outbox"]
+    outbox = json.loads(state_path(cfg, logs).read_text())["outbox"]
     assert [i["id"] for i in outbox] == ["n-1/webhook"]
     receiver.release.set()
     first.close(timeout=0)
     receiver.hang = False
-    second = build_engine(cfg, channels={"webhook": WebhookChannel(receiver.url())})
+    second = build_engine(cfg, logs, channels={"webhook": WebhookChannel(receiver.url())})
     try:
         assert second.start() == 1
         assert second.dispatcher.drain(20)
@@ -132,7 +126,7 @@ def test_undelivered_notifications_survive_a_restart_in_the_outbox(session_log, 
         r["body"] and json.loads(r["body"])["notification"]["id"] == "n-1"
         for r in receiver.wait_for(2)[1:]
     )
-    assert json.loads(state_path(cfg).read_text())["outbox"] == []
+    assert json.loads(state_path(cfg, logs).read_text())["outbox"] == []
 
 
 def test_a_dead_endpoint_does_not_stall_evaluation(session_log, logs, receiver):
@@ -146,6 +140,7 @@ def test_a_dead_endpoint_does_not_stall_evaluation(session_log, logs, receiver):
     )
     engine = build_engine(
         cfg,
+        logs,
         channels={"webhook": WebhookChannel(receiver.url()), "console": ConsoleChannel(stream=out)},
     )
     try:
@@ -169,7 +164,7 @@ def test_sessions_that_went_quiet_long_ago_are_not_read_and_their_alerts_resolve
     log = session_log("old-1")
     errors_now(log)
     out = io.StringIO()
-    engine = build_engine(config(logs), channels={"console": ConsoleChannel(stream=out)})
+    engine = build_engine(config(logs), logs, channels={"console": ConsoleChannel(stream=out)})
     try:
         assert engine.evaluate().sessions == ["old-1"]
         engine.clock = lambda: time.time() + 7200
@@ -184,7 +179,7 @@ def test_run_loop_evaluates_until_stopped(session_log, logs):
     log = session_log("live-6")
     log.trade(time.time())
     out = io.StringIO()
-    engine = build_engine(config(logs), channels={"console": ConsoleChannel(stream=out)})
+    engine = build_engine(config(logs), logs, channels={"console": ConsoleChannel(stream=out)})
     stop = threading.Event()
     thread = threading.Thread(target=engine.run, args=(stop, 0.02))
     thread.start()
@@ -206,10 +201,10 @@ def test_dry_run_judges_without_recording_or_sending(session_log, logs):
     log = session_log("live-7")
     errors_now(log)
     cfg = config(logs)
-    engine = build_engine(cfg, dry_run=True)
+    engine = build_engine(cfg, logs, dry_run=True)
     result = engine.evaluate()
     assert [c.key for c in result.conditions] == ["errors:live-7"]
-    assert result.notifications == [] and not state_path(cfg).exists()
+    assert result.notifications == [] and not state_path(cfg, logs).exists()
 
 
 def test_a_session_held_open_by_a_silent_logger_is_reported_stalled(logs):
@@ -222,7 +217,7 @@ def test_a_session_held_open_by_a_silent_logger_is_reported_stalled(logs):
 
     logger = JsonlExecutionLogger(logs, fsync="none")
     out = io.StringIO()
-    engine = build_engine(config(logs), channels={"console": ConsoleChannel(stream=out)})
+    engine = build_engine(config(logs), logs, channels={"console": ConsoleChannel(stream=out)})
     try:
         logger.emit(
             ExecutionEvent(

@@ -62,7 +62,7 @@ def test_a_session_that_fails_is_reported_and_the_others_are_evaluated(
     """Whatever makes one session's evaluation fail: it is named in the result, its open
     alerts stay as they were, and another session's error alert still fires."""
     errors_now(session_log("bad"))
-    engine = build_engine(config(logs), base_path=logs, channels={})
+    engine = build_engine(config(logs), logs, channels={})
     try:
         first = engine.evaluate()
         assert [a["key"] for a in first.alerts] == ["errors:bad"] and first.failed == {}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from src.alerts.config import AlertRules
 from src.alerts.rules import evaluate_session
 from src.alerts.tracker import FileTracker
-from src.execution.config_alerts import AlertRules
 
 
 def judge(logs, as_of, session="s1", *, rules=None, running=None, last_write_t=None, active=3600):

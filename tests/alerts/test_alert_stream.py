@@ -7,10 +7,10 @@ import time
 from datetime import UTC, datetime
 
 from src.alerts.channels import ConsoleChannel
+from src.alerts.config import AlertsConfig
 from src.alerts.engine import horizon_s
 from src.alerts.service import build_engine
 from src.alerts.stream import StreamSource
-from src.execution.config import ExecutionConfig
 from src.execution.events import ExecutionEvent
 from src.execution.telemetry import RedisStreamEmitter
 from tests.conftest import alerts_run
@@ -62,17 +62,17 @@ def test_stream_events_are_judged_like_logs(redis_server, tmp_path):
             )
         )
     events.append(event(now - 1, "error", "live-s", error="venue disconnected"))
-    config = ExecutionConfig()
+    config = AlertsConfig()
     source = StreamSource(
         redis_server.url,
         stream=STREAM,
-        horizon_s=horizon_s(config.alerts),
-        active_within_s=config.alerts.active_within_s,
+        horizon_s=horizon_s(config),
+        active_within_s=config.active_within_s,
         block_ms=50,
     )
     out = io.StringIO()
     engine = build_engine(
-        config, base_path=tmp_path, source=source, channels={"console": ConsoleChannel(stream=out)}
+        config, tmp_path, source=source, channels={"console": ConsoleChannel(stream=out)}
     )
     try:
         publish(redis_server.url, events)

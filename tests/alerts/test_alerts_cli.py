@@ -201,12 +201,13 @@ def test_run_follows_the_logs_and_stops_cleanly_on_sigterm(cfg, session_log):
 
 def test_check_while_another_engine_runs_only_judges(cfg, session_log, capsys):
     """While an engine runs, check only judges (still exit 1) and run refuses (exit 3)."""
+    from src.alerts.config import load_alerts_config
     from src.alerts.service import build_engine
     from src.execution.config import load_config
 
     path = cfg()
     recent_errors(session_log("s1"))
-    engine = build_engine(load_config(path))
+    engine = build_engine(load_alerts_config(path), load_config(path).telemetry.base_path)
     try:
         code, out = run("check", "--config", path)
         err = capsys.readouterr()

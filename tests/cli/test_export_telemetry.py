@@ -11,7 +11,7 @@ import pytest
 
 from src.cli.common import EXIT_INPUT, EXIT_OK
 from src.cli.export_telemetry import main
-from src.cli.progress import byte_progress
+from src.common.progress import byte_progress
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = str(ROOT / "tests" / "fixtures" / "execution_telemetry")

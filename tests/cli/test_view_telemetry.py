@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from src.cli.progress import scan_progress
 from src.cli.view_telemetry import EXIT_CRITICAL, EXIT_INPUT, EXIT_OK, EXIT_WARNING, main
+from src.common.progress import scan_progress
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = str(ROOT / "tests" / "fixtures" / "execution_telemetry")

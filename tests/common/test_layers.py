@@ -1,58 +1,75 @@
-"""A lower layer never imports a higher one (read from the source, every import statement,
-also those inside functions). A command's entry module (``cli.py``, ``*_cli.py``) belongs to
-the command-line layer wherever it lives."""
+"""The package layers of docs/architecture.md, read from the source's import statements.
+
+Shared mechanisms exist once in src/common (file locks: ``fcntl`` nowhere else), src/common
+imports nothing above it, no package imports one above it, and feature packages do not
+borrow each other's helpers.
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-# Each package may import its own layer and the layers before it.
-LAYERS: list[set[str]] = [
-    {"common"},
-    {"execution"},
-    {"query"},
-    {"export", "live", "importers", "sql", "streaming", "replay"},
-    {"cli", "webui", "alerts", "ops", "demo"},
+# Bottom to top, as in docs/architecture.md.
+ORDER = [
+    "common",
+    "execution",
+    "query",
+    "live",
+    "export",
+    "replay",
+    "importers",
+    "sql",
+    "cli",
+    "streaming",
+    "ops",
+    "alerts",
+    "webui",
+    "demo",
 ]
 
+# Feature packages that must not import each other for helpers (allowed by height alone).
+NOT_FOR_HELPERS = {("alerts", "ops"), ("replay", "export")}
 
-def layer_of(package: str) -> int:
-    return next(i for i, names in enumerate(LAYERS) if package in names)
-
-
-def imported_packages(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        found.update(n.split(".")[1] for n in names if n.startswith("src.") and "." in n)
+def _imports() -> list[tuple[str, str, str]]:
+    """``(importing package, imported module, where)`` for every absolute ``src.`` import."""
+    found = []
+    for path in SRC.rglob("*.py"):
+        top = path.relative_to(SRC).parts[0].removesuffix(".py")
+        if top == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                found.append((top, name, f"{path.relative_to(SRC.parent)}:{node.lineno}"))
     return found
 
 
-def test_every_package_has_a_layer():
-    packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
-    packages |= {p.stem for p in SRC.glob("*.py") if p.stem != "__init__"}
-    assert {p for p in packages if not any(p in names for names in LAYERS)} == set()
+def test_every_package_is_placed():
+    tops = {p.name.removesuffix(".py") for p in SRC.iterdir() if not p.name.startswith("_")}
+    tops.discard("__pycache__")
+    assert tops <= set(ORDER), tops - set(ORDER)
 
 
-@pytest.mark.parametrize("layer", range(len(LAYERS) - 1))
-def test_no_lower_layer_imports_a_higher_one(layer):
+def test_file_locks_live_in_common_only():
+    users = [where for top, name, where in _imports() if name == "fcntl" and top != "common"]
+    assert users == []
+
+
+def test_no_package_imports_one_above_it_or_a_sideways_helper():
     wrong = []
-    for package in LAYERS[layer]:
-        root = SRC / package
-        files = sorted(root.rglob("*.py")) if root.is_dir() else [SRC / f"{package}.py"]
-        for path in files:
-            if path.stem == "cli" or path.stem.endswith("_cli"):
-                continue
-            higher = {p for p in imported_packages(path) if layer_of(p) > layer}
-            if higher:
-                wrong.append(f"{path.relative_to(SRC)} imports {sorted(higher)}")
+    for top, name, where in _imports():
+        parts = name.split(".")
+        if parts[0] != "src" or len(parts) < 2 or parts[1] == top:
+            continue
+        target = parts[1]
+        if ORDER.index(target) > ORDER.index(top) or (top, target) in NOT_FOR_HELPERS:
+            wrong.append(f"{where}: {top} -> {name}")
     assert wrong == []

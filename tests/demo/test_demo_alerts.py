@@ -71,3 +71,21 @@ def test_the_start_up_output_ends_with_the_live_page_url(tmp_path, capsys):
     assert out[url].endswith("/live/execution/demo-alerts")
     assert url <= 3 and not any(line.startswith("dashboard:") for line in out[url + 1 :])
     assert out[url + 1].startswith("done in ")  # nothing printed between the URL and the run
+
+
+def test_a_bad_alerts_setting_stops_the_demo_at_start_up(tmp_path, capsys):
+    """[execution.alerts] is the alerts package's own section now; the demo still loads it
+    before anything runs, so a bad value is one line naming it and exit 3."""
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        SHIPPED_CONFIG.read_text().replace('channels = ["console"]', "channels = ['pager']")
+    )
+    code = main(
+        ["--config", str(config), "--base-path", str(tmp_path / "logs"), "--ticks", "1",
+         "--interval", "0", "--session", "x", "--dashboard", "--exit-when-done",
+         "--port", str(free_port())]
+    )  # fmt: skip
+    assert code == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "execution.alerts.channels" in err and "'pager'" in err
+    assert not (tmp_path / "logs").exists()

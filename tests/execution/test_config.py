@@ -520,44 +520,7 @@ def test_a_backend_listed_twice_is_refused():
         build(TelemetryConfig(backend=("jsonl", "jsonl")))
 
 
-# -- retention, health and heartbeat keys ------------------------------------------------
-
-
-def test_retention_and_health_tables_are_read(tmp_path):
-    """[execution.telemetry.retention] and [execution.telemetry.health] reach the dataclasses."""
-    path = write_toml(
-        tmp_path,
-        """
-[execution.telemetry]
-heartbeat_interval_s = 2.5
-
-[execution.telemetry.retention]
-keep_last_n = 10
-max_total_mb = 0
-compress_after_days = 3
-live_grace_minutes = 30
-
-[execution.telemetry.health]
-disk_warn_percent = 70.0
-retention_stale_warn_hours = 30
-""",
-    )
-    t = load_config(path, env={}).telemetry
-    assert t.heartbeat_interval_s == 2.5
-    assert (t.retention.keep_last_n, t.retention.max_total_mb) == (10, 0)
-    assert (t.retention.compress_after_days, t.retention.live_grace_minutes) == (3, 30)
-    assert t.health.disk_warn_percent == 70.0
-    assert t.health.retention_stale_warn_hours == 30.0
-
-
-def test_retention_keys_follow_environment_and_fail_naming_the_key(tmp_path):
-    """Nested keys have environment names too, and a bad value names key and value."""
-    env = {"EXECUTION_TELEMETRY_RETENTION_KEEP_LAST_N": "5"}
-    empty = write_toml(tmp_path, "", name="empty.toml")
-    assert load_config(empty, env=env).telemetry.retention.keep_last_n == 5
-    path = write_toml(tmp_path, "[execution.telemetry.retention]\nlive_grace_minutes = 0\n")
-    with pytest.raises(ConfigError, match=r"retention\.live_grace_minutes: 0 "):
-        load_config(path, env={})
+# -- heartbeat keys (retention and health: tests/ops/test_ops_config.py) --------------------
 
 
 def test_heartbeat_interval_reaches_the_logger(tmp_path):

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from src.execution.config import (
-    CollectorConfig,
     ConfigError,
     PrometheusConfig,
     RedisConfig,
     load_config,
 )
+from src.streaming.config import CollectorConfig, load_collector_config
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "execution.toml"
 
@@ -22,7 +22,7 @@ def test_shipped_file_keeps_jsonl_and_documents_every_scale_key():
     config = load_config(SHIPPED_CONFIG, env={})
     assert config.telemetry.backend == ("jsonl",)
     assert config.telemetry.redis == RedisConfig()
-    assert config.telemetry.collector == CollectorConfig()
+    assert load_collector_config(SHIPPED_CONFIG, env={}) == CollectorConfig()
     assert config.telemetry.prometheus == PrometheusConfig()
     text = SHIPPED_CONFIG.read_text(encoding="utf-8")
     for table in ("redis", "collector", "prometheus"):
@@ -60,15 +60,16 @@ pending_max = 5
         encoding="utf-8",
     )
     t = load_config(path, env={}).telemetry
+    c = load_collector_config(path, env={})
     assert t.backend == ("jsonl", "redis", "prometheus")
     assert t.redis == RedisConfig(
         url="redis://10.0.0.5:6380/2", stream="desk:events", maxlen=0, queue_size=10,
         batch_size=7, backoff_max_s=0.5,
     )  # fmt: skip
-    assert (t.collector.archive_path, t.collector.group, t.collector.consumer) == (
+    assert (c.archive_path, c.group, c.consumer) == (
         "/srv/archive", "g", "c1",
     )  # fmt: skip
-    assert t.collector.claim_idle_ms == 0 and t.collector.dedup_capacity == 1000
+    assert c.claim_idle_ms == 0 and c.dedup_capacity == 1000
     assert t.prometheus == PrometheusConfig(port=9108, addr="0.0.0.0", pending_max=5)
 
 
@@ -100,5 +101,6 @@ def test_bad_values_fail_naming_the_key(tmp_path, table, line, key):
     """A bad value in a new table stops start-up with a message naming the key."""
     path = tmp_path / "execution.toml"
     path.write_text(f"[execution.telemetry.{table}]\n{line}\n", encoding="utf-8")
+    load = load_collector_config if table == "collector" else load_config
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        load_config(path, env={})
+        load(path, env={})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import time
@@ -12,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from src.alerts.channels import ConsoleChannel
+from src.alerts.config import AlertsConfig
 from src.alerts.service import build_engine, state_path
-from src.execution.config import ExecutionConfig
 from src.webui.app import create_app
 from src.webui.settings import WebSettings
 
@@ -34,11 +33,9 @@ def append(logs, session, kind, t=None, **payload):
 
 def evaluate(logs, clock=time.time):
     """One real engine evaluation over ``logs`` (console channel into a buffer)."""
-    base = ExecutionConfig()
-    config = dataclasses.replace(
-        base, telemetry=dataclasses.replace(base.telemetry, base_path=str(logs))
+    engine = build_engine(
+        AlertsConfig(), logs, channels={"console": ConsoleChannel(stream=io.StringIO())}
     )
-    engine = build_engine(config, channels={"console": ConsoleChannel(stream=io.StringIO())})
     engine.clock = clock
     try:
         return engine.evaluate()
@@ -100,7 +97,7 @@ def test_the_state_file_path_is_configurable(tmp_path, logs):
     append(logs, "live-e", "error", error="x")
     evaluate(logs)
     moved = tmp_path / "elsewhere.json"
-    moved.write_bytes(state_path(ExecutionConfig(), logs).read_bytes())
+    moved.write_bytes(state_path(AlertsConfig(), logs).read_bytes())
     settings = WebSettings(base_path=tmp_path / "empty", alerts_state_path=moved)
     (tmp_path / "empty").mkdir()
     with TestClient(

@@ -81,13 +81,12 @@ def test_index_page_links_to_sessions(page, server):
 
 def test_alerts_panel_refreshes_in_place(page, server, logs):
     """The index's alerts panel picks up a new alert from the engine's state without a reload."""
-    import dataclasses
     import io
     from datetime import UTC, datetime
 
     from src.alerts.channels import ConsoleChannel
+    from src.alerts.config import AlertsConfig
     from src.alerts.service import build_engine
-    from src.execution.config import ExecutionConfig
 
     page.goto(server + "/")
     assert "has not run here yet" in page.text_content("#alerts")
@@ -100,11 +99,9 @@ def test_alerts_panel_refreshes_in_place(page, server, logs):
         "payload": {"error": "<img src=x onerror=window.pwned=1>"},
     }
     (logs / "live-browser.jsonl").write_text(json.dumps(line) + "\n")
-    base = ExecutionConfig()
-    config = dataclasses.replace(
-        base, telemetry=dataclasses.replace(base.telemetry, base_path=str(logs))
+    engine = build_engine(
+        AlertsConfig(), logs, channels={"console": ConsoleChannel(stream=io.StringIO())}
     )
-    engine = build_engine(config, channels={"console": ConsoleChannel(stream=io.StringIO())})
     try:
         engine.evaluate()
     finally:

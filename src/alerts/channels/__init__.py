@@ -17,7 +17,7 @@ from src.alerts.channels.console import ConsoleChannel
 from src.alerts.channels.email import EmailChannel
 from src.alerts.channels.slack import SlackChannel
 from src.alerts.channels.webhook import WebhookChannel
-from src.execution.config_alerts import AlertsConfig
+from src.alerts.config import AlertsConfig
 
 __all__ = [
     "Channel",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from src.execution.atomicfile import write_atomic
+from src.common.atomicfile import write_atomic
 
 __all__ = ["WRITERS_DIR", "HeartbeatWriter", "WriterHeartbeat", "read_heartbeats"]
 

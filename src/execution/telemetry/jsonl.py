@@ -31,7 +31,6 @@ another process, can report write errors.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import threading
 import time
@@ -40,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from src.common.locks import try_lock_shared
 from src.execution.events import ExecutionEvent
 from src.execution.serialization import encode_event_line
 from src.execution.session_ids import validate_session_id
@@ -189,10 +189,8 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             path = self.path_for(session_id, self._day or None)
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, _OPEN_FLAGS, 0o644)
-            try:
-                # Shared: any number of writers; retention's exclusive probe fails while we hold it.
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
+            # Shared: any number of writers; retention's exclusive probe fails while we hold it.
+            if not try_lock_shared(fd):
                 # Retention holds it exclusively. Never wait in the trading path: write, but
                 # re-check the file is still the session's before every write (_revalidate).
                 self.lock_contention += 1
@@ -217,11 +215,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                 if fd is not None and session_id not in self._unlocked:
                     return fd
             if fd is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                    locked = True
-                except OSError:
-                    locked = False
+                locked = try_lock_shared(fd)
                 path = self.path_for(session_id, self._day or None)
                 try:
                     here = os.stat(path, follow_symlinks=False)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Iterable, Mapping
 from types import ModuleType
@@ -27,7 +26,6 @@ __all__ = [
     "DEFAULT_STREAM",
     "DEFAULT_URL",
     "LINE_FIELD",
-    "Backoff",
     "connect",
     "decode_line",
     "import_redis",
@@ -126,29 +124,6 @@ def scrubber(url: str) -> Any:
         return text
 
     return scrub
-
-
-# -- reconnecting ------------------------------------------------------------------------
-class Backoff:
-    """Exponential back-off with jitter: ``initial``, doubling up to ``maximum`` seconds."""
-
-    def __init__(self, initial: float = 0.05, maximum: float = 5.0) -> None:
-        if initial <= 0 or maximum < initial:
-            raise ValueError(f"invalid back-off {initial!r}..{maximum!r}: need 0 < initial <= max")
-        self.initial = initial
-        self.maximum = maximum
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        """Count a failure and return how long to wait before the next attempt."""
-        self.failures += 1
-        ceiling = min(self.maximum, self.initial * 2 ** min(self.failures - 1, 30))
-        return random.uniform(ceiling / 2, ceiling)
-
-    def reset(self) -> int:
-        """Forget the failures (the server answered again); return how many there were."""
-        failures, self.failures = self.failures, 0
-        return failures
 
 
 # -- the wire format ---------------------------------------------------------------------

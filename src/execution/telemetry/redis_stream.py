@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from src.common.backoff import Backoff
 from src.execution.events import ExecutionEvent
 from src.execution.serialization import encode_event_line
 from src.execution.telemetry.base import ExecutionEventEmitter, log
@@ -30,7 +31,6 @@ from src.execution.telemetry.redis_common import (
     DEFAULT_STREAM,
     DEFAULT_URL,
     LINE_FIELD,
-    Backoff,
     connect,
     import_redis,
     redact_url,

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from src.common.units import human_bytes, plural
 from src.execution.telemetry.heartbeat import read_heartbeats
 from src.ops.retention.state import read_state
-from src.ops.units import human_bytes, plural
 from src.query.checks import CRITICAL, OK, WARNING, Finding
 from src.query.files import list_sessions
 from src.query.lines import ReadError, iter_lines, iter_lines_reversed

@@ -70,15 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = CleanWriter(stdout or sys.stdout)  # file names and messages come from the logs
-    from src.cli.progress import step_progress
-    from src.execution.config import ConfigError, load_config
+    from src.common.config import ConfigError, read_config_file
+    from src.common.progress import step_progress
+    from src.execution.config import load_config
     from src.ops.health.checks import HealthThresholds, run_checks
+    from src.ops.health.config import load_health_config
+    from src.ops.retention.config import load_retention_config
     from src.ops.root import UnsafeRootError, validate_root
     from src.query.checks import CRITICAL, WARNING, worst
 
     try:
-        config = load_config(args.config)
-        h = config.telemetry.health
+        file = read_config_file(args.config)
+        config = load_config(file=file)
+        h = load_health_config(file=file)
         given = {
             "disk_warn_percent": args.disk_warn_percent,
             "disk_crit_percent": args.disk_crit_percent,
@@ -91,7 +95,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
             "write_error_window_minutes": args.write_error_window_minutes,
         }
         values = {key: given[key] if given[key] is not None else getattr(h, key) for key in given}
-        thresholds = HealthThresholds(**values, size_cap_mb=config.telemetry.retention.max_total_mb)
+        thresholds = HealthThresholds(
+            **values, size_cap_mb=load_retention_config(file=file).max_total_mb
+        )
         root = validate_root(args.root if args.root is not None else config.telemetry.base_path)
     except (ConfigError, UnsafeRootError, ValueError) as exc:
         return fail(str(exc))

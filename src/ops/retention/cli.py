@@ -79,16 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = CleanWriter(stdout or sys.stdout)  # file names and messages come from the logs
-    from src.cli.progress import step_progress
-    from src.execution.config import ConfigError, load_config
+    from src.common.config import ConfigError, read_config_file
+    from src.common.progress import step_progress
+    from src.execution.config import load_config
+    from src.ops.retention.config import load_retention_config
     from src.ops.retention.policy import RetentionPolicy
     from src.ops.retention.report import exit_code, render_plan, render_result, to_json
     from src.ops.retention.run import RetentionBusy, run_retention
     from src.ops.root import UnsafeRootError, validate_root
 
     try:
-        config = load_config(args.config)
-        policy = RetentionPolicy.from_config(config.telemetry).with_overrides(
+        file = read_config_file(args.config)
+        config = load_config(file=file)
+        retention = load_retention_config(file=file)
+        policy = RetentionPolicy.from_config(config.telemetry, retention).with_overrides(
             max_age_days=args.max_age_days,
             keep_last_n=args.keep_last_n,
             max_total_mb=args.max_total_mb,

@@ -13,7 +13,6 @@ this project's log (:mod:`.ownership`) and to decide whether a writer may still 
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import stat
 import time
@@ -21,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from src.common.locks import try_lock_exclusive
 from src.execution.telemetry.heartbeat import WRITERS_DIR
 from src.query.files import list_sessions
 
@@ -198,9 +198,7 @@ def _live_reason(
         return f"written {int((now - mtime) // 60)} min ago"
     if gz or not probe_locks:
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    if not try_lock_exclusive(fd):
         return "a writer holds its lock"
     return None  # closing the descriptor releases the probe's lock
 

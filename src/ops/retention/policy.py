@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from src.common.units import plural
 from src.execution.config import TelemetryConfig
-from src.ops.units import plural
+from src.ops.retention.config import RetentionConfig
 
 __all__ = ["DAY_S", "RetentionPolicy"]
 
@@ -38,10 +39,13 @@ class RetentionPolicy:
                 raise ValueError(f"invalid {flag} {value!r}: must be an integer >= {low}")
 
     @classmethod
-    def from_config(cls, telemetry: TelemetryConfig) -> RetentionPolicy:
+    def from_config(
+        cls, telemetry: TelemetryConfig, retention: RetentionConfig | None = None
+    ) -> RetentionPolicy:
         """Defaults from ``[execution.telemetry]``: ``retention_days`` is the age limit and
-        ``compression = false`` turns compression off; the rest from its ``retention`` table."""
-        r = telemetry.retention
+        ``compression = false`` turns compression off; the rest from its ``retention`` table
+        (:mod:`src.ops.retention.config`; None: its defaults)."""
+        r = retention if retention is not None else RetentionConfig()
         return cls(
             max_age_days=telemetry.retention_days,
             keep_last_n=r.keep_last_n,

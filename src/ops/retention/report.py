@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from src.ops.units import human_bytes, plural
+from src.common.units import human_bytes, plural
 
 from .run import RunReport
 

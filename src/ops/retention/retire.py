@@ -27,12 +27,13 @@ and temp names record what was happening, so a crash at any point is completed o
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from src.common.locks import try_lock_exclusive
 
 from .gzfiles import gz_readable, write_temp_gz
 from .inventory import LogFile
@@ -142,10 +143,8 @@ def _open_same(dirs: RootDirs, f: LogFile) -> int:
 
 
 def _lock_unchanged(fd: int, f: LogFile) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        raise Skipped("live: a writer holds its lock") from None
+    if not try_lock_exclusive(fd):
+        raise Skipped("live: a writer holds its lock")
     st = os.fstat(fd)
     if st.st_size != f.size or st.st_mtime_ns != f.mtime_ns:
         raise Skipped("live: written to since planning")

@@ -12,8 +12,6 @@ is reported as such. Sizes after an applied run are measured, not estimated.
 from __future__ import annotations
 
 import dataclasses
-import errno
-import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from src.common.locks import open_lock_file, try_lock_exclusive
 from src.execution.telemetry.heartbeat import WRITERS_DIR
 from src.query.files import is_day_dir, list_sessions
 
@@ -160,14 +159,15 @@ def _sample_ratio(inv: Inventory, policy: RetentionPolicy, now: float) -> float:
 
 
 def _take_lock(root: Path) -> int:
-    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    fd = open_lock_file(root / LOCK_FILE, nofollow=True)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
+        taken = try_lock_exclusive(fd, strict=True)
+    except OSError:
         os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            raise RetentionBusy(f"another retention run is working on {root}") from None
         raise
+    if not taken:
+        os.close(fd)
+        raise RetentionBusy(f"another retention run is working on {root}")
     return fd
 
 

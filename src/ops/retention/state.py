@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from src.execution.atomicfile import write_atomic
+from src.common.atomicfile import write_atomic
 
 __all__ = ["STATE_FILE", "read_state", "record_run"]
 

@@ -1,4 +1,4 @@
-"""The shared Redis pieces: line round trip, URL redaction, reply shapes, back-off."""
+"""The shared Redis pieces: line round trip, URL redaction, reply shapes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from src.execution.events import KINDS, MODES, ExecutionEvent
 from src.execution.serialization import encode_event_line
 from src.execution.telemetry.redis_common import (
-    Backoff,
     decode_line,
     redact_url,
     scrubber,
@@ -109,14 +108,3 @@ def test_decode_line_refuses_entries_that_are_not_events():
         decode_line({b"line": b"not json"})
     with pytest.raises(ValueError, match="not a JSON object"):
         decode_line({b"line": b"[1, 2]"})
-
-
-def test_backoff_grows_to_the_cap_and_resets():
-    """Delays double (with jitter) up to the maximum; reset() reports the failures."""
-    backoff = Backoff(0.1, 1.0)
-    delays = [backoff.next_delay() for _ in range(10)]
-    assert 0.05 <= delays[0] <= 0.1
-    assert all(0.5 <= d <= 1.0 for d in delays[5:])
-    assert backoff.reset() == 10 and backoff.failures == 0
-    with pytest.raises(ValueError, match="invalid back-off"):
-        Backoff(0, 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from src.cli.progress import step_progress
+from src.common.progress import step_progress
 from src.ops.retention import run
 from src.ops.retention.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_WARNING, main
 from src.ops.retention.retire import compress_file

@@ -1,7 +1,8 @@
 """``[execution.alerts]``: the alert engine's rules, channels and delivery, as frozen dataclasses.
 
-Loaded by :func:`src.execution.config.load_config` like every other section (file,
-environment, overrides). Defaults follow the incident runbook's red flags and escalation
+Loaded by :func:`load_alerts_config` through the common loader (:mod:`src.common.config`:
+file, environment ``EXECUTION_ALERTS_...``, overrides), from the same config file as every
+other section. Defaults follow the incident runbook's red flags and escalation
 rules, and agree with ``view_execution_telemetry --check`` (:mod:`src.query.checks`; a test
 holds the two together, so config loading need not import the query layer).
 
@@ -12,8 +13,12 @@ cannot leak one.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from src.common.config import ConfigFile, load_section
 
 __all__ = [
     "CHANNELS",
@@ -32,7 +37,10 @@ __all__ = [
     "SlackChannelConfig",
     "StalledSessionRule",
     "WebhookChannelConfig",
+    "load_alerts_config",
 ]
+
+SECTION = "execution.alerts"
 
 CHANNELS = ("console", "slack", "webhook", "email")
 LATENCY_LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill")
@@ -259,3 +267,16 @@ class AlertsConfig:
     webhook: WebhookChannelConfig = field(default_factory=WebhookChannelConfig)
     email: EmailChannelConfig = field(default_factory=EmailChannelConfig)
     console: ConsoleChannelConfig = field(default_factory=ConsoleChannelConfig)
+
+
+def load_alerts_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    file: ConfigFile | None = None,
+) -> AlertsConfig:
+    """``[execution.alerts]`` of the config file (see :func:`src.common.config.load_section`;
+    overrides whose value is None are ignored)."""
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return load_section(AlertsConfig, SECTION, path=path, env=env, overrides=given, file=file)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from src.alerts.activity import held_files, is_held
+from src.common.locks import held_files, is_held
 from src.execution.events import ExecutionEvent
 from src.execution.telemetry import JsonlExecutionLogger
 

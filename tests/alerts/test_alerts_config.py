@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from src.execution.config import ConfigError, load_config
-from src.execution.config_alerts import AlertsConfig
+from src.alerts.config import AlertsConfig, load_alerts_config
+from src.common.config import ConfigError
+from src.execution.config import load_config
 from src.query.checks import CheckThresholds
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "execution.toml"
@@ -28,7 +29,7 @@ def test_defaults_agree_with_the_checks_of_the_viewer():
 
 def test_shipped_config_spells_out_the_defaults():
     """config/execution.toml's alerts section loads and equals the built-in defaults."""
-    assert load_config(SHIPPED, env={}).alerts == AlertsConfig()
+    assert load_alerts_config(SHIPPED, env={}) == AlertsConfig()
 
 
 def test_file_and_environment_set_alert_values(tmp_path):
@@ -39,8 +40,7 @@ def test_file_and_environment_set_alert_values(tmp_path):
         "[execution.alerts.rules.latency]\nwarn_p95_ms = 200.0\nlegs = ['order_to_fill']\n"
         "[execution.alerts.email]\nrecipients = ['a@x', 'b@x']\nstarttls = true\n"
     )
-    config = load_config(path, env={"EXECUTION_ALERTS_RULES_LATENCY_CRIT_P95_MS": "900"})
-    alerts = config.alerts
+    alerts = load_alerts_config(path, env={"EXECUTION_ALERTS_RULES_LATENCY_CRIT_P95_MS": "900"})
     assert alerts.channels == ("slack", "email")
     assert alerts.rules.latency.warn_p95_ms == 200.0
     assert alerts.rules.latency.crit_p95_ms == 900.0
@@ -67,7 +67,7 @@ def test_bad_alert_settings_fail_naming_the_key(tmp_path, text, shown):
     path = tmp_path / "c.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as info:
-        load_config(path, env={})
+        load_alerts_config(path, env={})
     message = str(info.value)
     assert shown in message and "\n" not in message
 
@@ -77,4 +77,18 @@ def test_a_webhook_url_cannot_be_put_in_the_file(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text("[execution.alerts.webhook]\nurl = 'https://example/hook?token=s3cret'\n")
     with pytest.raises(ConfigError, match=r"unknown key execution\.alerts\.webhook\.url"):
-        load_config(path, env={})
+        load_alerts_config(path, env={})
+
+
+def test_the_trading_config_leaves_the_alerts_section_to_its_owner(tmp_path):
+    """load_config (the trading process) neither carries nor judges [execution.alerts]; the
+    alerts loader does, and an override of one of its keys reaches only it."""
+    path = tmp_path / "c.toml"
+    path.write_text("[execution.alerts]\nchannels = ['pager']\n")
+    config = load_config(path, env={}, overrides={"execution.alerts.interval_s": 1.0})
+    assert not hasattr(config, "alerts")
+    with pytest.raises(ConfigError, match=r"execution\.alerts\.channels"):
+        load_alerts_config(path, env={})
+    path.write_text("")
+    overridden = load_alerts_config(path, env={}, overrides={"execution.alerts.interval_s": 1.0})
+    assert overridden.interval_s == 1.0

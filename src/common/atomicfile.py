@@ -10,13 +10,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["temp_sibling", "write_atomic"]
+
+
+def temp_sibling(path: str | os.PathLike[str]) -> Path:
+    """The hidden temporary name a file is written under before it is moved into place:
+    ``.<name>.<pid>.tmp`` in the same directory (so the move is a rename)."""
+    target = Path(path)
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data`` atomically; the temp file is removed on failure."""
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = temp_sibling(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
     fd = os.open(tmp, flags, mode)
     try:

@@ -1,0 +1,127 @@
+"""``flock`` helpers: the writers' shared lock, the exclusive lock, and the lock probes.
+
+Every session file a logger has open carries its shared lock; whoever wants to replace,
+compress or delete a file first takes the exclusive lock without waiting, and a failure
+means "a writer holds it". Two probes answer "is it held?": :func:`held_by_writer` (takes
+and at once drops the exclusive lock; a writer that opens the file at that instant
+carries on unlocked and re-validates) and :func:`held_files` (reads ``/proc/locks``, takes
+no lock at all, so it never disturbs a writer; empty where that file does not exist).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+__all__ = [
+    "PROC_LOCKS",
+    "FileId",
+    "file_id",
+    "held_by_writer",
+    "held_files",
+    "is_held",
+    "lock_exclusive",
+    "open_lock_file",
+    "try_lock_exclusive",
+    "try_lock_shared",
+]
+
+PROC_LOCKS = Path("/proc/locks")
+
+FileId = tuple[int, int, int]  # (device major, device minor, inode)
+
+_BUSY = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+
+
+def try_lock_shared(fd: int) -> bool:
+    """Take the shared lock without waiting; False when someone holds it exclusively."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def try_lock_exclusive(fd: int, *, strict: bool = False) -> bool:
+    """Take the exclusive lock without waiting; False when anyone holds a lock on the file.
+
+    ``strict``: only "held by someone" answers False; any other error is raised.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if strict and exc.errno not in _BUSY:
+            raise
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def lock_exclusive(fd: int) -> Iterator[None]:
+    """Hold the exclusive lock (waiting for it) for the block; closing ``fd`` releases it."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def open_lock_file(path: str | os.PathLike[str], *, nofollow: bool = False) -> int:
+    """Open (creating it) a file that exists only to be locked; the caller closes it."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | (os.O_NOFOLLOW if nofollow else 0)
+    return os.open(path, flags, 0o644)
+
+
+def held_by_writer(path: str | os.PathLike[str]) -> bool:
+    """True when a writer holds ``path`` (the exclusive probe fails); False when it cannot
+    be opened. The probe's lock is released before returning."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        return not try_lock_exclusive(fd)
+    finally:
+        os.close(fd)  # releases the probe's lock
+
+
+def held_files(proc_locks: Path = PROC_LOCKS) -> set[FileId]:
+    """Every file some process holds an ``flock`` on right now (empty when unknown)."""
+    try:
+        text = proc_locks.read_text()
+    except OSError:
+        return set()
+    found: set[FileId] = set()
+    for line in text.splitlines():
+        parts = line.split()
+        # "1: FLOCK  ADVISORY  READ  1234 fd:01:5678 0 EOF"; blocked waiters start with "->".
+        if len(parts) < 6 or parts[1] != "FLOCK":
+            continue
+        try:
+            major, minor, inode = parts[5].split(":")
+            found.add((int(major, 16), int(minor, 16), int(inode)))
+        except ValueError:
+            continue
+    return found
+
+
+def file_id(path: Path) -> FileId | None:
+    """``(major, minor, inode)`` of ``path`` as ``/proc/locks`` names it (None: no file)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+
+
+def is_held(paths: Iterable[Path], held: set[FileId]) -> bool:
+    """True when any of ``paths`` (a session's files) is in ``held``."""
+    for path in paths:
+        fid = file_id(path)
+        if fid is not None and fid in held:
+            return True
+    return False
