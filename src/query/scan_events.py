@@ -84,6 +84,7 @@ def _event_type(kind: str, payload: type[msgspec.Struct]) -> type[_Event]:
         module=__name__,
         namespace={"kind": kind},  # a class attribute (the tag is not a field)
         tag=kind,
+        kw_only=True,  # keeps _Event's fields first: the logger's key order
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import msgspec
 import pytest
 
@@ -65,6 +67,18 @@ def test_the_derived_tables_keep_todays_values():
     }
 
 
+def _event(kind: str) -> events.ExecutionEvent:
+    return events.ExecutionEvent(
+        ts=datetime(2025, 1, 1, tzinfo=UTC),
+        session_id="s",
+        symbol="X",
+        mode="paper",
+        kind=kind,
+        seq=1,
+        mono_ns=2,
+    )
+
+
 def test_the_lean_decoders_declare_exactly_the_schema():
     """Each kind's lean record has the kind's keys in the schema's order; the scan payload
     has every declared key; the names validated are the schema's."""
@@ -72,6 +86,9 @@ def test_the_lean_decoders_declare_exactly_the_schema():
         declared = tuple(spec.name for spec in schema.payload_fields(kind))
         assert scan_events.PAYLOAD_TYPES[kind].__struct_fields__ == declared
         assert scan_events.EVENT_TYPES[kind].kind == kind
+        # the logger's key order (kind is the tag), which the decoder tries first
+        line_keys = [k for k in _event(kind).to_dict() if k != "kind"]
+        assert list(scan_events.EVENT_TYPES[kind].__struct_fields__) == line_keys
     assert records.ScanPayload.__struct_fields__ == schema.PAYLOAD_KEYS
     assert records.KIND_NAME_FIELDS is schema.KIND_NAME_FIELDS
 
