@@ -19,6 +19,10 @@ def test_kinds_modes_and_severities_come_from_the_schema():
     assert events.EventKind is schema.EventKind
     assert schema.KINDS == ("intent", "order", "fill", "gate", "error")
     assert set(schema.PAYLOADS) == set(schema.KINDS)
+    # the key copy_of() writes is a declared key of every kind
+    assert all(
+        events.ORIGIN_EVENT_ID in [s.name for s in schema.payload_fields(k)] for k in schema.KINDS
+    )
 
 
 def test_the_derived_tables_keep_todays_values():
