@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from src.common.terminal import clean
+from src.execution.schema import KINDS
 from src.query.filters import EventFilter
 
 __all__ = [
@@ -134,7 +135,7 @@ def _port(text: str, *, low: int) -> int:
 def add_filter_args(p: argparse.ArgumentParser, *, path_help: str = "log root") -> None:
     p.add_argument("--path", default="logs/execution", help=f"{path_help} (default logs/execution)")
     p.add_argument("--session", help="session id (default: all sessions under --path)")
-    p.add_argument("--type", dest="kind", help="event kind(s): intent,order,fill,gate,error")
+    p.add_argument("--type", dest="kind", help=f"event kind(s): {','.join(KINDS)}")
     p.add_argument("--symbol", help="symbol(s), comma-separated")
     p.add_argument("--from", dest="start", metavar="TIME", help="earliest event time (ISO 8601)")
     p.add_argument("--to", dest="end", metavar="TIME", help="latest event time (ISO 8601)")
@@ -142,8 +143,6 @@ def add_filter_args(p: argparse.ArgumentParser, *, path_help: str = "log root") 
 
 def check_kinds(text: str | None) -> None:
     """``BadInput`` naming the first of the comma-separated kinds that is no event kind."""
-    from src.execution.events import KINDS
-
     for kind in (text or "").split(","):
         if kind and kind not in KINDS:
             close = difflib.get_close_matches(kind, KINDS, n=1)

@@ -15,6 +15,9 @@ from typing import Any
 
 from src.cli.common import EXIT_FAILED, EXIT_OK, Parser, fail
 from src.common.terminal import clean
+from src.execution.schema import MODES
+
+_MODES_TEXT = f"{', '.join(MODES[:-1])} or {MODES[-1]}"  # "backtest, paper or live"
 
 SHOW_BAD_ROWS = 100
 
@@ -50,7 +53,7 @@ def build_parser() -> Parser:
     p.add_argument("--path", default="logs/execution", help="log root to import into")
     p.add_argument("--format", choices=("csv", "jsonl"), help="default: from the file name")
     p.add_argument("--session-id", help="put every event in this session")
-    p.add_argument("--mode", help="mode for rows without one: backtest, paper or live")
+    p.add_argument("--mode", help=f"mode for rows without one: {_MODES_TEXT}")
     p.add_argument("--force", action="store_true", help="replace sessions that already exist")
     p.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     p.add_argument("--rejects", metavar="FILE", help="write every bad row here as JSON lines")
@@ -76,8 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             validate_session_id(args.session_id)
         except ValueError as exc:
             return fail(str(exc))
-    if args.mode is not None and args.mode.lower() not in ("backtest", "paper", "live"):
-        return fail(f"invalid mode {args.mode!r}: expected backtest, paper or live")
+    if args.mode is not None and args.mode.lower() not in MODES:
+        return fail(f"invalid mode {args.mode!r}: expected {_MODES_TEXT}")
     rejects: Any = None
     try:
         if args.rejects:

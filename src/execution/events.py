@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from src.execution.ids import new_event_id
+from src.execution.schema import KINDS, MODES, SEVERITIES, EventKind, Mode
 
 __all__ = [
     "KINDS",
@@ -39,12 +40,6 @@ __all__ = [
     "event_severity",
     "event_to_dict",
 ]
-
-EventKind = Literal["intent", "order", "fill", "gate", "error"]
-Mode = Literal["backtest", "paper", "live"]
-KINDS: tuple[str, ...] = ("intent", "order", "fill", "gate", "error")
-MODES: tuple[str, ...] = ("backtest", "paper", "live")
-SEVERITIES: tuple[str, ...] = ("debug", "info", "warning", "error")
 
 ORIGIN_EVENT_ID = "origin_event_id"  # payload key: the event_id a replayed/imported event had
 _KIND_SET = frozenset(KINDS)

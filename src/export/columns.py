@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from src.execution import schema
+
 __all__ = [
     "BASE_COLUMNS",
     "BOOLEAN_KEYS",
@@ -33,50 +35,12 @@ BASE_COLUMNS: tuple[str, ...] = (
     "mono_ns",
 )
 
-# The payload keys the pipeline writes, per kind, in the order a reader wants them.
-KIND_COLUMNS: dict[str, tuple[str, ...]] = {
-    "intent": (
-        "intent_id",
-        "strategy_key",
-        "side",
-        "quantity",
-        "current_price",
-        "order_type",
-        "limit_price",
-    ),
-    "gate": ("intent_id", "gate_name", "passed", "reason"),
-    "order": ("client_id", "intent_id", "side", "quantity", "order_type", "limit_price"),
-    "fill": (
-        "client_id",
-        "intent_id",
-        "side",
-        "filled_quantity",
-        "fill_price",
-        "fill_notional",
-        "fill_fee",
-        "reference_price",
-    ),
-    "error": ("intent_id", "client_id", "stage", "error", "stacktrace"),
-}
-
-# Every kind's columns in one row shape (first appearance order): the mixed-kind exports.
-FLAT_COLUMNS: tuple[str, ...] = tuple(
-    dict.fromkeys(key for keys in KIND_COLUMNS.values() for key in keys)
-)
-
-NUMERIC_KEYS = frozenset(
-    {
-        "quantity",
-        "current_price",
-        "limit_price",
-        "filled_quantity",
-        "fill_price",
-        "fill_notional",
-        "fill_fee",
-        "reference_price",
-    }
-)
-BOOLEAN_KEYS = frozenset({"passed"})
+# The payload columns (per kind, and every kind's in one row shape) and their types come
+# from the schema.
+KIND_COLUMNS: dict[str, tuple[str, ...]] = schema.KIND_COLUMNS
+FLAT_COLUMNS: tuple[str, ...] = schema.FLAT_COLUMNS
+NUMERIC_KEYS: frozenset[str] = schema.NUMERIC_FIELDS
+BOOLEAN_KEYS: frozenset[str] = schema.BOOLEAN_FIELDS
 
 
 def typed_value(key: str, value: Any) -> Any:

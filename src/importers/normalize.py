@@ -34,8 +34,8 @@ import orjson
 
 from src.execution.events import ORIGIN_EVENT_ID, ExecutionEvent
 from src.execution.ids import new_id
+from src.execution.schema import BOOLEAN_FIELDS, FLAT_COLUMNS, KINDS, MODES, NUMERIC_FIELDS
 from src.execution.session_ids import validate_session_id
-from src.export.columns import BOOLEAN_KEYS, FLAT_COLUMNS, NUMERIC_KEYS
 
 __all__ = ["RowError", "normalize", "parse_time"]
 
@@ -54,20 +54,25 @@ _TOP = {
     "event_id": ("event_id", "eventId", "id", "uuid"),
     "mono_ns": ("mono_ns",),
 }
+# Other systems' names for our kinds and modes (each of ours is its own name too).
 _KINDS = {
-    "intent": ("intent", "signal", "order_intent"),
-    "order": ("order", "new_order", "order_new", "order_submitted", "submit"),
-    "fill": ("fill", "execution", "exec", "trade", "partial_fill", "fill_event"),
-    "gate": ("gate", "risk_check", "pretrade_check", "check"),
-    "error": ("error", "exception", "failure"),
+    "intent": ("signal", "order_intent"),
+    "order": ("new_order", "order_new", "order_submitted", "submit"),
+    "fill": ("execution", "exec", "trade", "partial_fill", "fill_event"),
+    "gate": ("risk_check", "pretrade_check", "check"),
+    "error": ("exception", "failure"),
 }
 _MODES = {
-    "backtest": ("backtest", "simulation", "historical"),
-    "paper": ("paper", "papertrading", "demo", "sandbox", "testnet"),
-    "live": ("live", "prod", "production", "real"),
+    "backtest": ("simulation", "historical"),
+    "paper": ("papertrading", "demo", "sandbox", "testnet"),
+    "live": ("prod", "production", "real"),
 }
-_KIND_OF = {alias: kind for kind, names in _KINDS.items() for alias in names}
-_MODE_OF = {alias: mode for mode, names in _MODES.items() for alias in names}
+_KIND_OF = {kind: kind for kind in KINDS} | {
+    alias: kind for kind, names in _KINDS.items() if kind in KINDS for alias in names
+}
+_MODE_OF = {mode: mode for mode in MODES} | {
+    alias: mode for mode, names in _MODES.items() if mode in MODES for alias in names
+}
 _SIDES = {"buy": "buy", "b": "buy", "bid": "buy", "long": "buy", "sell": "sell", "s": "sell",
           "ask": "sell", "offer": "sell", "short": "sell"}  # fmt: skip
 _ORDER_TYPES = {"mkt": "market", "lmt": "limit"}
@@ -183,9 +188,9 @@ def _normalize_payload(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     if isinstance(p.get("order_type"), str):
         text = p["order_type"].strip().lower()
         p["order_type"] = _ORDER_TYPES.get(text, text)
-    for key in NUMERIC_KEYS & p.keys():
+    for key in NUMERIC_FIELDS & p.keys():
         p[key] = _number(key, p[key])
-    for key in BOOLEAN_KEYS & p.keys():
+    for key in BOOLEAN_FIELDS & p.keys():
         p[key] = _boolean(key, p[key])
     return p
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from src.execution.schema import KINDS as _KINDS
 from src.execution.telemetry.jsonl import DEFAULT_BASE_PATH
 from src.live.skipped_lines import SkippedLineLog
 from src.query.engine import summarize, tail
@@ -59,8 +60,6 @@ def get_execution_summary(
     }
     return summary
 
-
-_KINDS = ("intent", "order", "fill", "gate", "error")
 
 # The process's reporter of skipped lines (one per process: the functions above are the
 # spec's plain functions, with nowhere else to keep it).

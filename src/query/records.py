@@ -41,6 +41,8 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 
+from src.execution import schema
+
 __all__ = [
     "EARLIEST",
     "EMPTY_PAYLOAD",
@@ -198,16 +200,11 @@ def decode_record(line: bytes) -> Record | None:
 # reading (orjson) is the rule.
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 Scalar = str | Int64 | float | bool | None
-# Fields of every event, and of an event's payload by kind, that readers group or pair by
-# (exactly those the scan's per-kind records decode, see src.query.scan_events).
+# Fields of every event, and of an event's payload by kind (from the schema), that readers
+# group or pair by: a line where one is an array or an object is invalid.
 NAME_FIELDS = ("session_id", "symbol")
-KIND_NAME_FIELDS: dict[str, tuple[str, ...]] = {
-    "intent": ("intent_id", "side"),
-    "order": ("client_id", "intent_id", "side", "order_id"),
-    "fill": ("client_id", "intent_id", "side", "order_id"),
-    "gate": ("gate_name",),
-}
-PAYLOAD_NAME_FIELDS = ("intent_id", "client_id", "order_id", "side", "gate_name")
+KIND_NAME_FIELDS: dict[str, tuple[str, ...]] = schema.KIND_NAME_FIELDS
+PAYLOAD_NAME_FIELDS: tuple[str, ...] = schema.PAYLOAD_NAME_FIELDS
 
 
 def names_are_scalars(kind: str, data: dict[str, Any], payload: Any) -> bool:
@@ -225,31 +222,16 @@ def names_are_scalars(kind: str, data: dict[str, Any], payload: Any) -> bool:
     return True
 
 
-class ScanPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
-    """The payload keys analytics read, and the other keys our pipeline writes (typed as
-    scalars, so the fast decoder judges them; any other key takes the slow path)."""
-
-    intent_id: Scalar = None
-    client_id: Scalar = None
-    order_id: Scalar = None
-    side: Scalar = None
-    quantity: Scalar = None
-    current_price: Scalar = None
-    limit_price: Scalar = None
-    order_type: Scalar = None
-    gate_name: Scalar = None
-    passed: Scalar = None
-    reason: Scalar = None
-    filled_quantity: Scalar = None
-    fill_price: Scalar = None
-    fill_fee: Scalar = None
-    reference_price: Scalar = None
-    error: Scalar = None
-    strategy_key: Scalar = None
-    fill_notional: Scalar = None
-    stacktrace: Scalar = None
-    stage: Scalar = None
-    origin_event_id: Scalar = None  # a replayed or imported copy names its original
+# The payload keys analytics read, and every other key the schema declares (for any kind,
+# in the schema's order), typed as scalars, so the fast decoder judges them; any other key
+# takes the slow path.
+ScanPayload = msgspec.defstruct(
+    "ScanPayload",
+    [(name, Scalar, None) for name in schema.PAYLOAD_KEYS],
+    module=__name__,
+    gc=False,
+    forbid_unknown_fields=True,
+)
 
 
 EMPTY_PAYLOAD = ScanPayload()

@@ -43,7 +43,13 @@ from typing import BinaryIO
 import duckdb
 import orjson
 
-from src.export.columns import BOOLEAN_KEYS, FLAT_COLUMNS, KIND_COLUMNS, NUMERIC_KEYS
+from src.execution.schema import (
+    BOOLEAN_FIELDS,
+    FLAT_COLUMNS,
+    KIND_COLUMNS,
+    KINDS,
+    NUMERIC_FIELDS,
+)
 from src.query.files import GZIP_ERRORS, SessionFiles, list_sessions, open_segment
 from src.query.lines import cap_lines, iter_range_blocks
 from src.query.parallel import (
@@ -57,8 +63,7 @@ from src.query.records import valid_start
 
 __all__ = ["KIND_VIEWS", "QueryRefused", "check_query", "connect"]
 
-KIND_VIEWS = {"intent": "intents", "order": "orders", "fill": "fills", "gate": "gates",
-              "error": "errors"}  # fmt: skip
+KIND_VIEWS = {kind: f"{kind}s" for kind in KINDS}  # intent -> intents, ...
 _ALLOWED = {"SELECT", "EXPLAIN"}
 _BASE = ("ts", "date", "session_id", "symbol", "mode", "kind", "seq", "event_id", "mono_ns")
 
@@ -72,9 +77,9 @@ def _literal(text: str) -> str:
 
 
 def _sql_type(key: str) -> str:
-    if key in NUMERIC_KEYS:
+    if key in NUMERIC_FIELDS:
         return "DOUBLE"
-    if key in BOOLEAN_KEYS:
+    if key in BOOLEAN_FIELDS:
         return "BOOLEAN"
     return "VARCHAR"
 

@@ -11,16 +11,21 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from src.execution.schema import PAYLOADS
+
 __all__ = ["events_over_time", "histogram", "slippage_series"]
 
 W, H, PAD = 560, 180, 28
-KIND_COLOURS = {
+_PALETTE = {
     "intent": "#5b8def",
     "gate": "#e0b341",
     "order": "#35b6c9",
     "fill": "#3fb66b",
     "error": "#e5534b",
 }
+# Every kind of the schema, in the order of an order's life; a kind without a colour of
+# its own is grey.
+KIND_COLOURS = {kind: _PALETTE.get(kind, "#8b949e") for kind in PAYLOADS}
 
 
 def _frame(title: str, body: str, legend: str = "") -> Markup:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Query, Request
 
+from src.execution.schema import EventKind
 from src.execution.session_ids import validate_session_id
 from src.query.files import session_files
 from src.query.filters import EventFilter
@@ -22,7 +23,7 @@ __all__ = [
     "valid_session_id",
 ]
 
-KindParam = Literal["intent", "order", "fill", "gate", "error"]
+KindParam = EventKind  # the schema's kinds
 
 
 def settings_of(request: Request) -> WebSettings:

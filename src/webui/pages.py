@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from src.execution.schema import KINDS, EventKind
 from src.query.engine import tail
 from src.query.filters import EventFilter
 from src.query.paging import page_back
@@ -21,7 +22,6 @@ from src.webui.live import encode_position, newest_plain_file
 
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-KINDS = ("intent", "order", "fill", "gate", "error")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -35,7 +35,7 @@ def index(request: Request) -> Response:
 def session_page(
     request: Request,
     session_id: str,
-    kind: Literal["intent", "order", "fill", "gate", "error"] | None = None,
+    kind: EventKind | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
     before: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Response:
