@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from src.export.cells import csv_cell, escape_cell
+from src.query.analytics.summary_model import Summary
 from src.query.engine import tail
 from src.query.filters import EventFilter
 from src.query.paging import page_back
@@ -49,7 +50,7 @@ class TimelineRowModel(BaseModel):
 class TimelineResponse(BaseModel):
     session_id: str
     timeline: list[TimelineRowModel]
-    summary: dict[str, Any]
+    summary: Summary
     count: int
     next_cursor: str | None = None
 
