@@ -25,6 +25,7 @@ from src.alerts.lifecycle import open_alerts
 from src.alerts.rules import human_duration
 from src.alerts.state import StateError, load_state
 from src.webui.deps import valid_session_id
+from src.webui.models import AlertsSnapshot, error_responses
 
 __all__ = ["AlertBoard", "router"]
 
@@ -136,7 +137,11 @@ def board_of(request: Request) -> AlertBoard:
     return request.app.state.alerts
 
 
-@router.get("/api/alerts")
+@router.get(
+    "/api/alerts",
+    response_model=AlertsSnapshot,
+    responses=error_responses({400: "the session id is not valid"}),
+)
 async def api_alerts(
     request: Request, session_id: Annotated[str | None, Query(max_length=200)] = None
 ) -> dict[str, Any]:
