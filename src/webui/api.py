@@ -8,6 +8,7 @@ import io
 import json
 from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -71,7 +72,7 @@ def _timeline(
             b',"timeline":[',
             b",".join(rows),
             b'],"summary":',
-            _json(summary),
+            _SUMMARY_JSON.encode(summary),  # dataclasses: msgspec encodes them ~3x faster
             b',"count":',
             str(len(rows)).encode(),
             b',"next_cursor":',
@@ -131,6 +132,9 @@ def telemetry(
     events = [r.data for r in records]
     body = {"count": len(events), "events": events, "filters": {**query.echo(), "limit": n}}
     return Response(_json(body), media_type="application/json")
+
+
+_SUMMARY_JSON = msgspec.json.Encoder()
 
 
 def _json(body: Any) -> bytes:

@@ -135,7 +135,9 @@ class FillReport:
     duplicate_fills: int
 
     def aged(self, as_of: float) -> FillReport:
-        """A copy whose open-order ages are measured at ``as_of``."""
+        """A copy whose open-order ages are measured at ``as_of`` (itself if none is open)."""
+        if not self.open_orders:
+            return self
         return replace(
             self,
             open_orders=[
@@ -245,8 +247,9 @@ class Summary:
         return out
 
     def aged(self, as_of: float) -> Summary:
-        """A copy whose open-order ages are measured at ``as_of``."""
-        return replace(self, fills=self.fills.aged(as_of))
+        """A copy whose open-order ages are measured at ``as_of`` (itself if none is open)."""
+        fills = self.fills.aged(as_of)
+        return self if fills is self.fills else replace(self, fills=fills)
 
     def located(self, *, session_id: str | None, found: bool, size_bytes: int) -> Summary:
         """A copy that says which session was read, whether it exists and its size."""
