@@ -229,15 +229,18 @@ def _sse_event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-@router.get("/healthz")
-def healthz(request: Request) -> Health:
+@router.get("/healthz", response_model=Health)
+def healthz(request: Request) -> Response:
+    """Liveness: the log root and how many live streams are open (the server's floor: the
+    body is encoded directly, the model documents it)."""
     base = settings_of(request).base_path
-    return Health(
-        status="ok",
-        base_path=str(base),
-        base_path_exists=base.is_dir(),
-        live_clients=request.app.state.hub.clients,
-    )
+    body = {
+        "status": "ok",
+        "base_path": str(base),
+        "base_path_exists": base.is_dir(),
+        "live_clients": request.app.state.hub.clients,
+    }
+    return Response(_json(body), media_type="application/json")
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
