@@ -153,9 +153,9 @@ def test_a_file_truncated_and_written_again_is_summarised_anew(tmp_path, count):
     path = tmp_path / "s.jsonl"
     path.write_bytes(b"".join(ev(n) for n in range(5)))
     inc = IncrementalSummary(tmp_path, "s", max_age_s=0)
-    assert inc.refresh(as_of=0)["event_count"] == 5
+    assert inc.refresh(as_of=0).event_count == 5
     with path.open("r+b") as fh:
         fh.truncate(0)
         fh.write(b"".join(ev(n, "fill") for n in range(count)))
     full = summarize(tmp_path, EventFilter.build(session_id="s"), as_of=0)
-    assert inc.refresh(as_of=0) == full and full["kind_counts"] == {"fill": count}
+    assert inc.refresh(as_of=0) == full and full.kind_counts == {"fill": count}

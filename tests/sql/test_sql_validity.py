@@ -107,6 +107,6 @@ def test_a_line_over_the_cap_is_not_in_sql(tmp_path):
     body = line() + huge + line(ts="2025-01-01T00:00:01Z")
     (tmp_path / "s.jsonl").write_bytes(body)
     (tmp_path / "g.jsonl.gz").write_bytes(gzip.compress(body.replace(b'"s"', b'"g"')))
-    parse = summarize(tmp_path, EventFilter())["parse"]
-    assert (parse["valid_events"], parse["invalid_lines"]) == (4, 2)
+    parse = summarize(tmp_path, EventFilter()).parse
+    assert (parse.valid_events, parse.invalid_lines) == (4, 2)
     assert sql_count(tmp_path) == 4
