@@ -74,9 +74,20 @@ class _Followed:
 class SessionFollower:
     """Follow the files of ``session_id`` under ``base``.
 
-    ``from_end``: on the first poll and after every reset, what is in the files already is
-    taken as read (up to the last complete line), and only what is appended afterwards is
-    yielded. :attr:`session` is the session as seen by the last poll (``None``: no file).
+    ``from_end``: on the first poll, what is in the files already is taken as read (up to
+    the last complete line), and only what is appended afterwards is yielded; after a
+    reset too, unless ``resume``.
+
+    ``resume`` (a live feed, which must neither repeat nor lose a line): after a reset the
+    follower does not start over but goes on with what is new. A file still the same
+    (device and inode) and intact keeps its position; one truncated or rewritten in place
+    is read from its start, as is a new plain file (the name's new file after a
+    replacement); a new compressed file holds what was followed already and is not read.
+    With ``hold``, the newest plain file stays open, so what was appended to it before it
+    was moved or compressed away is still read (before the files that replace it).
+    Call :meth:`close` when done.
+
+    :attr:`session` is the session as seen by the last listing (``None``: no file).
     """
 
     def __init__(
@@ -85,16 +96,21 @@ class SessionFollower:
         session_id: str,
         *,
         from_end: bool = False,
+        resume: bool = False,
+        hold: bool = False,
         limit: int = MAX_LINE_BYTES,
     ) -> None:
         self.base = Path(base)
         self.session_id = session_id
         self.from_end = from_end
+        self.resume = resume
+        self.hold = hold
         self.limit = limit
         self.session: SessionFiles | None = None
         self.resets = 0
         self._files: list[_Followed] = []
         self._started = False
+        self._held: tuple[int, _Followed] | None = None  # (descriptor, its file)
 
     @property
     def files(self) -> list[Path]:
@@ -108,16 +124,48 @@ class SessionFollower:
                 return f.offset
         return None
 
-    def poll(self) -> Iterator[Line | Reset | Unreadable]:
-        """A :class:`Reset` (only ever first), then the lines appended since the last poll."""
-        self.session = session = session_files(self.base, self.session_id)
-        paths = list(session.files) if session else []
+    @property
+    def position(self) -> tuple[Path | None, int]:
+        """The newest plain file followed and how far it was read (``None, 0``: none)."""
+        for f in reversed(self._files):
+            if not f.gz:
+                return f.path, f.offset
+        return None, 0
+
+    def close(self) -> None:
+        """Close the held file (if any); a later poll opens it again."""
+        if self._held is not None:
+            os.close(self._held[0])
+            self._held = None
+
+    def poll(self, *, rescan: bool = True) -> Iterator[Line | Reset | Unreadable]:
+        """A :class:`Reset` (only ever first), then the lines appended since the last poll.
+
+        ``rescan=False`` does not list the session's files (a directory scan) unless one
+        of the known files changed: only newer files are missed until the next rescan."""
+        try:
+            yield from self._poll(rescan or not self._started)
+        finally:
+            if self.hold:
+                self._hold_newest()
+
+    def _poll(self, rescan: bool) -> Iterator[Line | Reset | Unreadable]:
+        paths = self._list() if rescan else [f.path for f in self._files]
         reason = self._changed(paths)
+        if reason is not None and not rescan:
+            paths = self._list()
         if reason is not None:
-            self._files = []
             self.resets += 1
             yield Reset(reason)
-        if self.from_end and (not self._started or reason is not None):
+            if self.resume and self._started:
+                yield from self._finish_held()
+                self._files = self._resumed(paths)
+            else:
+                self.close()
+                self._files = []
+                if self.from_end:
+                    self._skip_to_end(paths)
+        elif self.from_end and not self._started:
             self._skip_to_end(paths)
         self._started = True
         known = len(self._files)
@@ -125,9 +173,62 @@ class SessionFollower:
             followed = _identify(path)
             if followed is None:
                 break  # vanished between listing and reading: it comes back next poll
+            if followed.gz and self.resume and self.from_end:
+                followed.offset = 1  # compressed: before the start, or followed already
             self._files.append(followed)
         for followed in self._files:
             yield from self._read(followed)
+
+    def _list(self) -> list[Path]:
+        self.session = session = session_files(self.base, self.session_id)
+        return list(session.files) if session else []
+
+    def _finish_held(self) -> Iterator[Line | Unreadable]:
+        """The rest of the held file, if it is still what was read (moved away, say)."""
+        if self._held is None:
+            return
+        fd, f = self._held
+        try:
+            intact = os.fstat(fd).st_size >= f.offset and (
+                not f.guard or bytes_before(fd, f.offset, len(f.guard)) == f.guard
+            )
+        except OSError:
+            intact = False
+        if intact:
+            yield from self._read(f)
+
+    def _resumed(self, paths: list[Path]) -> list[_Followed]:
+        known = {(f.dev, f.ino): f for f in self._files}
+        out: list[_Followed] = []
+        for path in paths:
+            f = _identify(path)
+            if f is None:
+                break
+            prev = known.get((f.dev, f.ino))
+            if prev is not None and not prev.gz and prev.path == path:
+                if _intact(prev):
+                    f.offset, f.guard = prev.offset, prev.guard
+            elif f.gz:
+                f.offset = 1
+            out.append(f)
+        return out
+
+    def _hold_newest(self) -> None:
+        newest = next((f for f in reversed(self._files) if not f.gz), None)
+        if self._held is not None and self._held[1] is newest:
+            return
+        self.close()
+        if newest is None:
+            return
+        try:
+            fd = os.open(newest.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (newest.dev, newest.ino):
+            os.close(fd)  # replaced meanwhile: the next poll sees it
+            return
+        self._held = fd, newest
 
     def _changed(self, paths: list[Path]) -> str | None:
         """Why the files read before are no longer what was read (``None``: they are)."""
@@ -144,7 +245,7 @@ class SessionFollower:
                 continue
             if st.st_size < f.offset:
                 return f"{f.path.name} shrank"
-            if f.guard and bytes_before(f.path, f.offset, len(f.guard)) != f.guard:
+            if not _intact(f):
                 return f"{f.path.name} was rewritten in place"
         return None
 
@@ -177,10 +278,14 @@ class SessionFollower:
             except GZIP_ERRORS as exc:
                 yield Unreadable(f.path, str(exc))
             return
-        try:
-            fd = os.open(f.path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return
+        held = self._held is not None and self._held[1] is f
+        if self._held is not None and held:
+            fd = self._held[0]
+        else:
+            try:
+                fd = os.open(f.path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return
         read = 0
 
         def counted(blocks: Iterator[bytes]) -> Iterator[bytes]:
@@ -203,7 +308,18 @@ class SessionFollower:
                 f.offset = start + read
         finally:
             f.guard = bytes_before(fd, f.offset) if f.offset else b""
-            os.close(fd)
+            if not held:
+                os.close(fd)
+
+
+def _intact(f: _Followed) -> bool:
+    """``f`` (a plain file) still holds what was read: not shrunk, same guard bytes."""
+    try:
+        if os.stat(f.path).st_size < f.offset:
+            return False
+    except OSError:
+        return False
+    return not f.guard or bytes_before(f.path, f.offset, len(f.guard)) == f.guard
 
 
 def _identify(path: Path) -> _Followed | None:

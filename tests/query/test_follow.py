@@ -144,3 +144,39 @@ def test_from_end_yields_only_what_is_appended_later(tmp_path: Path) -> None:
     assert lines(f) == ["RESET"]  # from the end again
     append(path, b"more\n")
     assert lines(f) == [b"more"]
+
+
+def test_resume_finishes_a_held_file_compressed_away_then_reads_its_successor(
+    tmp_path: Path,
+) -> None:
+    """A live feed's follower: nothing repeated, nothing lost across retention."""
+    path = tmp_path / "s.jsonl"
+    append(path, b"before\n")
+    f = SessionFollower(tmp_path, "s", from_end=True, resume=True, hold=True)
+    assert lines(f) == []
+    append(path, b"a\n")
+    assert lines(f) == [b"a"]
+    append(path, b"b\n")  # written, then retention compresses and removes the file
+    with open(path, "rb") as src, gzip.open(tmp_path / "s.jsonl.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    path.unlink()
+    append(path, b"c\n")  # the logger starts a new file under the name
+    assert lines(f) == ["RESET", b"b", b"c"]
+    with open(path, "r+b") as fh:  # truncated and written again: from its start
+        fh.truncate(0)
+        fh.write(b"d\n")
+    assert lines(f) == ["RESET", b"d"]
+    f.close()
+
+
+def test_rescan_false_reads_known_files_without_listing(tmp_path: Path) -> None:
+    day1, day2 = tmp_path / "2099-01-01", tmp_path / "2099-01-02"
+    day1.mkdir()
+    append(day1 / "s.jsonl", b"a\n")
+    f = SessionFollower(tmp_path, "s")
+    assert lines(f) == [b"a"]
+    day2.mkdir()
+    append(day2 / "s.jsonl", b"c\n")
+    append(day1 / "s.jsonl", b"b\n")
+    assert [i[2] for i in f.poll(rescan=False) if isinstance(i, tuple)] == [b"b"]
+    assert lines(f) == [b"c"]
