@@ -56,6 +56,7 @@ class IncrementalSummary:
         self._result_at = float("-inf")
         self._dirty = True
         self._follower = SessionFollower(self.base, session_id)
+        self._size = 0  # the session's size in bytes at the last refresh
         self._reset()
 
     def _reset(self) -> None:
@@ -79,6 +80,10 @@ class IncrementalSummary:
                 self._stats.files = len(self._follower.files)
                 self._dirty = True
             session = self._follower.session
+            size = session.size_bytes if session else 0
+            if size != self._size:  # grew without a line (blank, or one being written)
+                self._size = size
+                self._dirty = True
             now = time.monotonic()
             as_of = time.time() if as_of is None else as_of
             stale = self._dirty and now - self._result_at >= self.max_age_s
@@ -86,7 +91,7 @@ class IncrementalSummary:
                 out = self._builder.result(self._stats, as_of=as_of, keep=self._sorted)
                 out["session_id"] = self.session_id
                 out["found"] = session is not None
-                out["size_bytes"] = session.size_bytes if session else 0
+                out["size_bytes"] = size
                 self._result, self._result_at, self._dirty = out, now, False
                 return out
             return _with_ages(self._result, as_of)
