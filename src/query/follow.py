@@ -18,7 +18,9 @@ bytes just before that point. :meth:`~SessionFollower.poll` then yields
 * :class:`Unreadable` for a damaged gzip file, after the lines that decoded before the
   damage (it is not read again while its identity holds).
 
-A compressed file never grows: it is read once. Its torn last line, if any, is dropped.
+A compressed file never grows: it is read once (and again after a reset, should it be
+rewritten in place: its size or last bytes, the gzip trailer, differ). Its torn last
+line, if any, is dropped.
 """
 
 from __future__ import annotations
@@ -67,8 +69,10 @@ class _Followed:
     dev: int
     ino: int
     offset: int  # read up to here (a line start); for gzip: 1 once read
-    guard: bytes  # plain files: the bytes just before ``offset``, as read
+    guard: bytes  # the bytes just before ``offset`` (gzip: before ``size``), as read
     gz: bool
+    size: int = 0  # gzip: the compressed size when read (its guard bytes end in the
+    # trailer, CRC and length: a file rewritten in place to its old size differs there)
 
 
 class SessionFollower:
@@ -174,7 +178,7 @@ class SessionFollower:
             if followed is None:
                 break  # vanished between listing and reading: it comes back next poll
             if followed.gz and self.resume and self.from_end:
-                followed.offset = 1  # compressed: before the start, or followed already
+                _mark_read(followed)  # compressed: before the start, or followed already
             self._files.append(followed)
         for followed in self._files:
             yield from self._read(followed)
@@ -209,7 +213,7 @@ class SessionFollower:
                 if _intact(prev):
                     f.offset, f.guard = prev.offset, prev.guard
             elif f.gz:
-                f.offset = 1
+                _mark_read(f)
             out.append(f)
         return out
 
@@ -242,6 +246,10 @@ class SessionFollower:
             if (st.st_dev, st.st_ino) != (f.dev, f.ino):
                 return f"{f.path.name} was replaced"
             if f.gz:
+                if f.offset and (
+                    st.st_size != f.size or bytes_before(f.path, f.size, len(f.guard)) != f.guard
+                ):
+                    return f"{f.path.name} was rewritten in place"
                 continue
             if st.st_size < f.offset:
                 return f"{f.path.name} shrank"
@@ -255,7 +263,7 @@ class SessionFollower:
             if followed is None:
                 break
             if followed.gz:
-                followed.offset = 1
+                _mark_read(followed)
             else:
                 followed.offset = last_line_end(path)
                 followed.guard = bytes_before(path, followed.offset)
@@ -265,7 +273,7 @@ class SessionFollower:
         if f.gz:
             if f.offset:
                 return  # a compressed file never grows
-            f.offset = 1
+            _mark_read(f)
             try:
                 with open_segment(f.path) as fh:
                     for pos, line, complete in split_lines(
@@ -310,6 +318,16 @@ class SessionFollower:
             f.guard = bytes_before(fd, f.offset) if f.offset else b""
             if not held:
                 os.close(fd)
+
+
+def _mark_read(f: _Followed) -> None:
+    """Take compressed ``f`` as read, remembering its size and last bytes."""
+    try:
+        f.size = os.stat(f.path).st_size
+    except OSError:
+        f.size = 0
+    f.offset = 1
+    f.guard = bytes_before(f.path, f.size)
 
 
 def _intact(f: _Followed) -> bool:

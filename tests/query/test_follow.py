@@ -180,3 +180,17 @@ def test_rescan_false_reads_known_files_without_listing(tmp_path: Path) -> None:
     append(day1 / "s.jsonl", b"b\n")
     assert [i[2] for i in f.poll(rescan=False) if isinstance(i, tuple)] == [b"b"]
     assert lines(f) == [b"c"]
+
+
+def test_a_gzip_rewritten_in_place_to_its_old_size_is_a_reset(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl.gz"
+    one, two = gzip.compress(b"a\n", mtime=0), gzip.compress(b"b\n", mtime=0)
+    assert len(one) == len(two)
+    path.write_bytes(one)
+    f = SessionFollower(tmp_path, "s")
+    assert lines(f) == [b"a"]
+    ino = path.stat().st_ino
+    with open(path, "r+b") as fh:  # same inode, same size: only the content (and CRC) differ
+        fh.write(two)
+    assert path.stat().st_ino == ino
+    assert lines(f) == ["RESET", b"b"]
