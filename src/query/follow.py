@@ -115,6 +115,8 @@ class SessionFollower:
         self._files: list[_Followed] = []
         self._started = False
         self._held: tuple[int, _Followed] | None = None  # (descriptor, its file)
+        self._listed: SessionFiles | None = None
+        self.decompressed = 0  # gzip files read
 
     @property
     def files(self) -> list[Path]:
@@ -142,11 +144,16 @@ class SessionFollower:
             os.close(self._held[0])
             self._held = None
 
-    def poll(self, *, rescan: bool = True) -> Iterator[Line | Reset | Unreadable]:
+    def poll(
+        self, *, rescan: bool = True, listed: SessionFiles | None = None
+    ) -> Iterator[Line | Reset | Unreadable]:
         """A :class:`Reset` (only ever first), then the lines appended since the last poll.
 
         ``rescan=False`` does not list the session's files (a directory scan) unless one
-        of the known files changed: only newer files are missed until the next rescan."""
+        of the known files changed: only newer files are missed until the next rescan.
+        ``listed``: the session's files as the caller just listed them (an index over
+        every session lists the directory once for all)."""
+        self._listed = listed
         try:
             yield from self._poll(rescan or not self._started)
         finally:
@@ -184,7 +191,10 @@ class SessionFollower:
             yield from self._read(followed)
 
     def _list(self) -> list[Path]:
-        self.session = session = session_files(self.base, self.session_id)
+        session, self._listed = self._listed, None
+        if session is None:
+            session = session_files(self.base, self.session_id)
+        self.session = session
         return list(session.files) if session else []
 
     def _finish_held(self) -> Iterator[Line | Unreadable]:
@@ -274,6 +284,7 @@ class SessionFollower:
             if f.offset:
                 return  # a compressed file never grows
             _mark_read(f)
+            self.decompressed += 1
             try:
                 with open_segment(f.path) as fh:
                     for pos, line, complete in split_lines(

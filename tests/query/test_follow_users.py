@@ -24,6 +24,7 @@ from src.query.incremental import IncrementalSummary
 from src.query.paging import page_back
 from src.query.records import Record
 from src.webui.live import FeedHub
+from src.webui.sessions import SessionIndex
 
 
 def event(seq: int) -> bytes:
@@ -153,11 +154,17 @@ def _feed(base: Path) -> Callable[[Scenario], tuple[Any, Any]]:
     return check
 
 
+def _index(base: Path) -> Callable[[Scenario], tuple[Any, Any]]:
+    index = SessionIndex(base)
+    return lambda sc: (index.describe(), SessionIndex(base).describe())
+
+
 USERS = {
     "incremental summary": _incremental,
     "alert tracker": _tracker,
     "dashboard newest page": _head,
     "live feed": _feed,
+    "sessions index": _index,
 }
 
 
