@@ -4,11 +4,11 @@ One poller per watched session reads appended lines (in a worker thread, never o
 loop) and publishes them synchronously to every subscriber's own bounded queue. A client
 whose queue is full is dropped, never waited for: one slow browser cannot delay the others.
 
-The poller keeps the followed file open, so it can finish it after retention moved or
-compressed it away. It notices when the session's name now refers to another file (device
-and inode differ: retention compressed the old one and the logger started anew), when the
-file shrank (truncated in place) and when another plain file became the newest (daily
-rotation); then it finishes the old file and continues from the start of the new one.
+Each feed reads through the query layer's one follower
+(:class:`~src.query.follow.SessionFollower`, from the end, resuming after a reset and
+holding the newest file open): it finishes a file that retention moved or compressed away,
+reads a file truncated and written again from its start, and goes on with each newer file
+of the session in turn (daily rotation), never sending a line twice.
 
 A client that reconnects with ``since=`` gets what it missed first, at most
 :data:`MAX_BACKLOG_BYTES` of log; one further behind is sent a ``reload`` event instead (the
@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from src.query.files import session_files
-from src.query.lines import BLOCK_SIZE, bytes_before, iter_range_blocks, split_lines
+from src.query.follow import SessionFollower
+from src.query.lines import BLOCK_SIZE, iter_range_blocks, split_lines
 from src.query.paging import decode_position, encode_position
 from src.query.records import decode_record
 from src.query.timeline import row_from_record
@@ -55,20 +56,6 @@ def newest_plain_file(base: Path, session_id: str) -> Path | None:
         return None
     plain = [p for p in session.files if not p.name.endswith(".gz")]
     return plain[-1] if plain else None
-
-
-def plain_files_after(base: Path, session_id: str, current: Path | None) -> list[Path]:
-    """The plain files of the session that come after ``current`` in its order (also when
-    ``current`` was compressed since); the newest one when ``current`` is None or gone."""
-    session = session_files(base, session_id)
-    if session is None:
-        return []
-    files = list(session.files)
-    for known in (current, Path(f"{current}.gz")) if current is not None else ():
-        if known in files:
-            later = files[files.index(known) + 1 :]
-            return [p for p in later if not p.name.endswith(".gz")]
-    return [p for p in files if not p.name.endswith(".gz")][-1:]
 
 
 def _rows_from_fd(fd: int, start: int, end: int | None) -> tuple[list[dict[str, Any]], int]:
@@ -162,14 +149,9 @@ class Subscriber:
 @dataclass(eq=False)
 class _Feed:
     session_id: str
-    path: Path | None
-    offset: int
+    follower: SessionFollower
     subscribers: set[Subscriber] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
-    fd: int | None = None  # the followed file, open (read after it is moved away)
-    ident: tuple[int, int] | None = None  # its (device, inode)
-    guard: bytes = b""  # the bytes before ``offset``, as read
-    switches: int = 0  # times the feed moved on to another file
     # A poll runs in a worker thread; the descriptor is closed only when none runs.
     lock: threading.Lock = field(default_factory=threading.Lock)
     busy: bool = False
@@ -181,55 +163,16 @@ class _Feed:
         with self.lock:
             self.retired = True
             if not self.busy:
-                self.close()
+                self.follower.close()
 
-    def open(self) -> None:
-        """Open ``path`` (if it exists) as the followed file."""
-        self.close()
-        if self.path is None:
-            return
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return
-        st = os.fstat(fd)
-        self.fd, self.ident = fd, (st.st_dev, st.st_ino)
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-        self.fd = self.ident = None
-
-    def read(self) -> list[dict[str, Any]]:
-        """The rows appended to the followed file since ``offset``."""
-        if self.fd is None:
-            self.open()
-            if self.fd is None:
-                return []
-        if (
-            os.fstat(self.fd).st_size < self.offset
-            or bytes_before(self.fd, self.offset) != self.guard
-        ):  # truncated in place (and maybe written again): start over
-            self.offset = 0
-        rows, self.offset = _rows_from_fd(self.fd, self.offset, None)
-        self.guard = bytes_before(self.fd, self.offset)
-        return rows
-
-    def replaced(self) -> bool:
-        """True when ``path`` names another file than the one open (or none)."""
-        try:
-            st = os.stat(self.path) if self.path is not None else None
-        except OSError:
-            st = None
-        return st is None or (st.st_dev, st.st_ino) != self.ident
-
-    def switch(self, path: Path | None) -> list[dict[str, Any]]:
-        """Finish the open file, then follow ``path`` from its start."""
-        rows = self.read() if self.fd is not None else []
-        self.close()
-        self.path, self.offset, self.guard = path, 0, b""
-        self.switches += 1
-        self.open()
+    def read(self, rescan: bool) -> list[dict[str, Any]]:
+        """The rows appended since the last read (``rescan``: also look for newer files)."""
+        rows = []
+        for item in self.follower.poll(rescan=rescan):
+            if isinstance(item, tuple):
+                rec = decode_record(item[2])
+                if rec is not None:
+                    rows.append(row_from_record(rec).to_dict())
         return rows
 
 
@@ -252,17 +195,16 @@ class FeedHub:
         self._loop = asyncio.get_running_loop()
         feed = self._feeds.get(session_id)
         if feed is None:
-            path = await asyncio.to_thread(newest_plain_file, self.base, session_id)
-            feed = self._feeds.get(session_id)
-            if feed is None:
-                feed = self._feeds[session_id] = _Feed(session_id, path, 0)
-                try:
-                    await asyncio.to_thread(_start, feed)
-                finally:
-                    feed.started.set()
+            follower = SessionFollower(self.base, session_id, from_end=True, resume=True, hold=True)
+            feed = self._feeds[session_id] = _Feed(session_id, follower)
+            try:
+                await asyncio.to_thread(feed.read, True)  # takes the start position
+            finally:
+                feed.started.set()
         # Clients joining meanwhile wait for the start position: theirs is the feed's.
         await feed.started.wait()
-        sub = Subscriber(asyncio.Queue(self.queue_size), session_id, feed.path, feed.offset)
+        path, offset = feed.follower.position
+        sub = Subscriber(asyncio.Queue(self.queue_size), session_id, path, offset)
         feed.subscribers.add(sub)
         if feed.task is None:
             feed.task = asyncio.create_task(self._follow(feed))
@@ -321,7 +263,7 @@ class FeedHub:
         try:
             while feed.subscribers:
                 await asyncio.sleep(self.poll_interval)
-                resolve = feed.path is None or loop.time() >= next_resolve
+                resolve = feed.follower.position[0] is None or loop.time() >= next_resolve
                 if resolve:
                     next_resolve = loop.time() + _RESOLVE_EVERY_S
                 rows = await asyncio.to_thread(self._poll, feed, resolve)
@@ -337,31 +279,12 @@ class FeedHub:
                 return []
             feed.busy = True
         try:
-            return self._step(feed, resolve)
+            return feed.read(resolve)
         finally:
             with feed.lock:
                 feed.busy = False
                 if feed.retired:
-                    feed.close()
-
-    def _step(self, feed: _Feed, resolve: bool) -> list[dict[str, Any]]:
-        rows = feed.read() if feed.path is not None else []
-        if feed.path is not None and feed.replaced():
-            # Compressed or moved away by retention, or truncated and recreated: finish the
-            # open file, then read the one its name refers to now (if any) and the newer ones.
-            targets = plain_files_after(self.base, feed.session_id, feed.path)
-            if feed.path.exists():
-                targets.insert(0, feed.path)
-            if not targets:
-                rows += feed.switch(None)
-        elif resolve:  # daily rotation: newer files, each read in turn
-            targets = plain_files_after(self.base, feed.session_id, feed.path)
-        else:
-            targets = []
-        for path in targets:
-            rows += feed.switch(path)
-            rows += feed.read() if feed.fd is not None else []
-        return rows
+                    feed.follower.close()
 
     async def close(self) -> None:
         for feed in list(self._feeds.values()):
@@ -378,11 +301,3 @@ def _end(sub: Subscriber) -> None:
     while not sub.queue.empty():
         sub.queue.get_nowait()
     sub.queue.put_nowait(None)
-
-
-def _start(feed: _Feed) -> None:
-    """Open the feed's file and start at its current end."""
-    feed.open()
-    if feed.fd is not None:
-        feed.offset = os.fstat(feed.fd).st_size
-        feed.guard = bytes_before(feed.fd, feed.offset)

@@ -1,152 +1,89 @@
 """The sessions index: line counts and newest event per session, kept without re-reading.
 
-What the index derives from a file (its line count and the time of its newest valid
-event) is cached by the file's identity (device, inode, size, mtime_ns, ctime_ns: a file
-rewritten in place with its old size and mtime put back still has a new ctime). A
-compressed file never changes, so a reload reads no gzip data at all; a plain file that grew
-has only its appended bytes counted (unless the bytes before them changed: rewritten, so
-counted again whole), and its newest event is found reading backwards from its end.
+Each session is followed by the query layer's one follower
+(:class:`~src.query.follow.SessionFollower`), given the files the index just listed: after
+the first load only appended lines are counted, a compressed file is decompressed once
+(not on every load), and a reset (a file replaced, compressed, shrunk or rewritten in
+place, gzip included) counts the session again from scratch. The newest event is looked
+for among the last lines read, and else read backwards from the files' ends.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
+from collections.abc import Iterable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from src.query.files import GZIP_ERRORS, list_sessions, open_segment
-from src.query.lines import (
-    ReadError,
-    bytes_before,
-    cap_lines,
-    iter_blocks,
-    iter_lines_at,
-    iter_lines_reversed_at,
-    iter_range_blocks,
-)
+from src.query.files import SessionFiles, list_sessions
+from src.query.follow import Reset, SessionFollower
+from src.query.lines import ReadError, iter_lines_at, iter_lines_reversed_at
 from src.query.records import decode_record
 
 __all__ = ["SessionIndex"]
 
-_CHUNK = 1 << 20
+_TAIL_LINES = 64  # the newest lines of a load looked at for the newest event
 
 
-@dataclass(frozen=True)
-class _Derived:
-    ident: tuple[int, int, int, int, int]  # (device, inode, size, mtime_ns, ctime_ns)
-    lines: int
-    last_ts: str | None  # the ``ts`` of the newest valid event, as written
-    guard: bytes = b""  # plain files: the bytes before ``size``, as counted
+@dataclass
+class _Tracked:
+    follower: SessionFollower
+    lines: int = 0
+    last_ts: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one load at a time
 
 
 class SessionIndex:
-    """Lines and newest event per session file, cached by the file's identity."""
+    """Lines and newest event per session, each session followed incrementally."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
-        self._files: dict[Path, _Derived] = {}
+        self._sessions: dict[str, _Tracked] = {}
         self._lock = threading.Lock()
         self.gzip_reads = 0  # compressed files decompressed (each at most once per identity)
 
-    def _derive(self, path: Path) -> _Derived | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    def _update(self, s: SessionFiles) -> tuple[int, str | None]:
         with self._lock:
-            cached = self._files.get(path)
-        if cached is not None and cached.ident == ident:
-            return cached
-        if path.name.endswith(".gz"):
-            derived = self._read_gzip(path, ident)
-        else:
-            derived = self._read_plain(path, ident, cached)
-        if derived is not None:
-            with self._lock:
-                self._files[path] = derived
-        return derived
+            tracked = self._sessions.get(s.session_id)
+            if tracked is None:
+                follower = SessionFollower(self.base, s.session_id)
+                tracked = self._sessions[s.session_id] = _Tracked(follower)
+        with tracked.lock:
+            self._read(tracked, s)
+            return tracked.lines, tracked.last_ts
 
-    def _read_gzip(self, path: Path, ident: tuple[int, int, int, int, int]) -> _Derived | None:
-        """Count newlines block by block (no decoding); decode only the last lines, from
-        the end, for the newest event (the whole file only if none of them is valid)."""
-        self.gzip_reads += 1
-        lines = 0
-        last_blocks: deque[bytes] = deque(maxlen=2)
-        try:
-            with open_segment(path) as fh:
-                for block in cap_lines(iter_blocks(fh)):
-                    lines += block.count(b"\n")
-                    last_blocks.append(block)
-        except FileNotFoundError:
-            return None
-        except GZIP_ERRORS:
-            pass  # damaged: what decoded counts (and the identity keeps it from re-reading)
-        tail = b"".join(last_blocks)
-        last = _newest_ts(tail)
-        if last is None and lines > tail.count(b"\n"):
-            last = self._newest_ts_by_scan(path)
-        return _Derived(ident, lines, last)
-
-    @staticmethod
-    def _newest_ts_by_scan(path: Path) -> str | None:
-        last = None
-        try:
-            with closing(iter_lines_at(path)) as reader:
-                for _, line, complete in reader:
-                    rec = decode_record(line) if complete else None
-                    if rec is not None:
-                        last = rec.data.get("ts")
-        except ReadError:
-            pass
-        return last
-
-    def _read_plain(
-        self, path: Path, ident: tuple[int, int, int, int, int], cached: _Derived | None
-    ) -> _Derived | None:
-        start, lines = 0, 0
-        if (
-            cached is not None
-            and cached.ident[:2] == ident[:2]
-            and cached.ident[2] < ident[2]
-            and bytes_before(path, cached.ident[2]) == cached.guard
-        ):
-            start, lines = cached.ident[2], cached.lines  # grew: count what was appended
-        try:
-            with open(path, "rb") as fh:
-                # Up to the size in the identity only: what a writer appends meanwhile is
-                # counted next time, from there (not twice).
-                blocks = iter_range_blocks(fh.fileno(), start, ident[2], _CHUNK)
-                lines += sum(block.count(b"\n") for block in blocks)
-        except OSError:
-            return None
-        last = None
-        with closing(iter_lines_reversed_at(path)) as reader:
-            for _, line, complete in reader:
-                rec = decode_record(line) if complete else None
-                if rec is not None:
-                    last = rec.data.get("ts")
-                    break
-        return _Derived(ident, lines, last, bytes_before(path, ident[2]))
+    def _read(self, tracked: _Tracked, s: SessionFiles) -> None:
+        follower = tracked.follower
+        before = follower.decompressed
+        tail: deque[tuple[Path, bytes]] = deque(maxlen=_TAIL_LINES)
+        read = 0
+        for item in follower.poll(listed=s):
+            if isinstance(item, Reset):
+                tracked.lines, tracked.last_ts = 0, None
+            elif isinstance(item, tuple):
+                read += 1
+                tail.append((item[0], item[2]))
+        tracked.lines += read
+        self.gzip_reads += follower.decompressed - before
+        newest = s.files[-1] if s.files else None
+        if tracked.last_ts is not None and all(p != newest for p, _ in tail):
+            return  # nothing new in the newest file (a late line on an older one)
+        found = _newest_ts(line for _, line in reversed(tail))
+        if found is None and read > len(tail):
+            found = _newest_ts_back(s)  # the last lines read are all invalid: look further
+        if found is not None:
+            tracked.last_ts = found
 
     def describe(self) -> list[dict[str, Any]]:
         out = []
-        seen: set[Path] = set()
+        seen: set[str] = set()
         for s in list_sessions(self.base):
-            lines, last = 0, None
-            for path in reversed(s.files):
-                derived = self._derive(path)
-                seen.add(path)
-                if derived is None:
-                    continue
-                lines += derived.lines
-                if last is None:
-                    last = derived.last_ts
+            seen.add(s.session_id)
+            lines, last = self._update(s)
             out.append(
                 {
                     "session_id": s.session_id,
@@ -157,17 +94,42 @@ class SessionIndex:
                     "last_event": last,
                 }
             )
-        with self._lock:  # forget files that are gone
-            for path in [p for p in self._files if p not in seen]:
-                del self._files[path]
+        with self._lock:  # forget sessions that are gone
+            for sid in [sid for sid in self._sessions if sid not in seen]:
+                del self._sessions[sid]
         return out
 
 
-def _newest_ts(data: bytes) -> str | None:
-    """The ``ts`` of the last valid event among the complete lines of ``data``."""
-    lines = data.split(b"\n")
-    for line in reversed(lines[:-1]):  # the last piece has no newline: torn or empty
-        rec = decode_record(line) if line else None
+def _newest_ts_back(s: SessionFiles) -> str | None:
+    """The ``ts`` of the session's newest valid event, reading its files from the end."""
+    for path in reversed(s.files):
+        if path.name.endswith(".gz"):
+            last = None
+            try:
+                with closing(iter_lines_at(path)) as reader:
+                    for _, line, complete in reader:
+                        rec = decode_record(line) if complete else None
+                        if rec is not None:
+                            last = rec.data.get("ts")
+            except ReadError:
+                pass
+        else:
+            last = None
+            with closing(iter_lines_reversed_at(path)) as reader:
+                for _, line, complete in reader:
+                    rec = decode_record(line) if complete else None
+                    if rec is not None:
+                        last = rec.data.get("ts")
+                        break
+        if isinstance(last, str):
+            return last
+    return None
+
+
+def _newest_ts(newest_first: Iterable[bytes]) -> str | None:
+    """The ``ts`` of the first valid event among ``newest_first`` (lines, newest first)."""
+    for line in newest_first:
+        rec = decode_record(line)
         if rec is not None:
             ts = rec.data.get("ts")
             return ts if isinstance(ts, str) else None
