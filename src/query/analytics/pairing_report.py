@@ -70,9 +70,10 @@ def _slippage(pairer: Pairer, keep: SortedSamples | None) -> tuple[dict[str, Any
             values = by_symbol[text] = array("d")
             for symbol in symbols:
                 values.extend(pairer.slippage[symbol])
-        everything = array("d")
-        for values in by_symbol.values():
-            everything.extend(values)
+        collected = array("d")
+        for part in by_symbol.values():
+            collected.extend(part)
+        everything: Sequence[float] = collected
         presorted = False
     else:
         everything = keep.sorted_union("slippage", pairer.slippage)
