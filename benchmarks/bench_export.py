@@ -174,7 +174,7 @@ def _run(logs: Path, scratch: Path, sid: str, n: int) -> None:
     jsonl_con = connect(logs)
     parquet_con = connect(None, [outputs["parquet"]])
     _row("SQL: open the archive (build the views)", f"{(time.perf_counter() - t0) * 1e3:.0f} ms")
-    expected = summarize(logs, flt)["kind_counts"]
+    expected = summarize(logs, flt).kind_counts
     kinds_sql = "SELECT kind, count(*) FROM events GROUP BY kind"
     for con in (jsonl_con, parquet_con):
         assert dict(con.sql(kinds_sql).fetchall()) == expected

@@ -96,7 +96,8 @@ def errors(view: SessionView, rules: AlertRules, active_within_s: float) -> list
         sev = WARNING
     else:
         return []
-    last = (view.summary["errors"].get("last") or {}).get("error", "")
+    last_error = view.summary.errors.last
+    last = last_error.error if last_error is not None else ""
     return [
         Condition(
             "errors",
@@ -139,22 +140,22 @@ def latency(view: SessionView, rules: AlertRules, active_within_s: float) -> lis
 
 def missing_fills(view: SessionView, rules: AlertRules, active_within_s: float) -> list[Condition]:
     rule = rules.missing_fills
-    fills = view.summary["fills"]
-    stale = [o for o in fills["open_orders"] if o["age_s"] > rule.warn_after_s]
+    fills = view.summary.fills
+    stale = [o for o in fills.open_orders if o.age_s > rule.warn_after_s]
     if not stale:
         return []
-    oldest = max(stale, key=lambda o: o["age_s"])
-    sev = CRITICAL if rule.crit_after_s and oldest["age_s"] > rule.crit_after_s else WARNING
+    oldest = max(stale, key=lambda o: o.age_s)
+    sev = CRITICAL if rule.crit_after_s and oldest.age_s > rule.crit_after_s else WARNING
     return [
         Condition(
             "missing_fills",
             view.session_id,
             sev,
             f"{plural(len(stale), 'order')} without a fill after "
-            f"{human_duration(rule.warn_after_s)} ({fills['orders_without_fills']} open in "
-            f"all); the oldest, {oldest['client_id']} ({oldest['symbol']}), for "
-            f"{human_duration(oldest['age_s'])}",
-            value=oldest["age_s"],
+            f"{human_duration(rule.warn_after_s)} ({fills.orders_without_fills} open in "
+            f"all); the oldest, {oldest.client_id} ({oldest.symbol}), for "
+            f"{human_duration(oldest.age_s)}",
+            value=oldest.age_s,
             threshold=rule.crit_after_s if sev == CRITICAL else rule.warn_after_s,
         )
     ]
@@ -162,10 +163,10 @@ def missing_fills(view: SessionView, rules: AlertRules, active_within_s: float) 
 
 def fill_rate(view: SessionView, rules: AlertRules, active_within_s: float) -> list[Condition]:
     rule = rules.fill_rate
-    fills = view.summary["fills"]
-    if fills["orders"] < rule.min_orders or fills["filled_orders"]:
+    fills = view.summary.fills
+    if fills.orders < rule.min_orders or fills.filled_orders:
         return []
-    ages = [o["age_s"] for o in fills["open_orders"]]
+    ages = [o.age_s for o in fills.open_orders]
     if not ages or max(ages) < rule.after_s:
         return []
     return [
@@ -173,7 +174,7 @@ def fill_rate(view: SessionView, rules: AlertRules, active_within_s: float) -> l
             "fill_rate",
             view.session_id,
             CRITICAL,
-            f"fill rate 0%: {plural(fills['orders'], 'order')} and not a single fill, the "
+            f"fill rate 0%: {plural(fills.orders, 'order')} and not a single fill, the "
             f"oldest order {human_duration(max(ages))} old",
             value=0.0,
             threshold=0.0,
@@ -215,8 +216,8 @@ def stalled_session(
 
 def parse_errors(view: SessionView, rules: AlertRules, active_within_s: float) -> list[Condition]:
     rule = rules.parse_errors
-    parse = view.summary["parse"]
-    if parse["total_lines"] < rule.min_lines:
+    parse = view.summary.parse
+    if parse.total_lines < rule.min_lines:
         return []
     thresholds = CheckThresholds(parse_error_warn=rule.warn_rate, parse_error_crit=rule.crit_rate)
     for finding in check_summary(view.summary, thresholds):
@@ -228,7 +229,7 @@ def parse_errors(view: SessionView, rules: AlertRules, active_within_s: float) -
                     finding.severity,
                     f"{finding.message} in the session's logs (warning above "
                     f"{_pct(rule.warn_rate)}, critical above {_pct(rule.crit_rate)})",
-                    value=parse["error_rate"],
+                    value=parse.error_rate,
                     threshold=rule.crit_rate if finding.severity == CRITICAL else rule.warn_rate,
                 )
             ]

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from src.alerts.window import WindowedBuilder, WindowStats
 from src.query.analytics.sorted_samples import SortedSamples
+from src.query.analytics.summary_model import Summary
 from src.query.incremental import IncrementalSummary
 from src.query.records import ParseStats
 
@@ -32,7 +32,7 @@ class SessionView:
 
     session_id: str
     as_of: float
-    summary: dict[str, Any]
+    summary: Summary
     window: WindowStats
     last_event_t: float | None
     # When the session last grew, by the clock of this machine (newest file mtime, or the
@@ -110,8 +110,10 @@ class StreamTracker:
         with self._lock:
             builder = self._builder
             builder.window.prune()
-            summary = builder.result(self._stats, as_of=as_of, keep=self._sorted)
-            summary["session_id"] = self.session_id
+            summary = replace(
+                builder.result(self._stats, as_of=as_of, keep=self._sorted),
+                session_id=self.session_id,
+            )
             last = builder.last_ts.timestamp() if builder.event_count else None
             # The window is read after the lock is released: copy what the rules need.
             window = _snapshot(builder.window)

@@ -6,9 +6,10 @@ The plain form is the contract the runbook shows (``Total events: …``,
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import TextIO
 
 from src.common.terminal import clean, markup
+from src.query.analytics.summary_model import LatencyStats, SlippageStats, Summary
 from src.query.checks import Finding
 from src.query.timeline import ExecutionTimelineRow
 
@@ -25,21 +26,21 @@ def fmt_ms(value: float | None) -> str:
     return f"{value:.3f}ms"
 
 
-def _latency_line(name: str, d: dict[str, Any]) -> str:
-    if not d["count"]:
+def _latency_line(name: str, d: LatencyStats) -> str:
+    if not d.count:
         return f"Latency ({name}): no pairs"
     return (
-        f"Latency ({name}): avg {fmt_ms(d['avg_ms'])}, p50 {fmt_ms(d['p50_ms'])}, "
-        f"p95 {fmt_ms(d['p95_ms'])}, max {fmt_ms(d['max_ms'])} (n={d['count']})"
+        f"Latency ({name}): avg {fmt_ms(d.avg_ms)}, p50 {fmt_ms(d.p50_ms)}, "
+        f"p95 {fmt_ms(d.p95_ms)}, max {fmt_ms(d.max_ms)} (n={d.count})"
     )
 
 
-def _bps(d: dict[str, Any]) -> str:
-    if not d["count"]:
+def _bps(d: SlippageStats) -> str:
+    if not d.count:
         return "no fills"
     return (
-        f"avg {d['avg_bps']:+.2f} bps, p50 {d['p50_bps']:+.2f}, p95 {d['p95_bps']:+.2f}, "
-        f"max {d['max_bps']:+.2f} (n={d['count']})"
+        f"avg {d.avg_bps:+.2f} bps, p50 {d.p50_bps:+.2f}, p95 {d.p95_bps:+.2f}, "
+        f"max {d.max_bps:+.2f} (n={d.count})"
     )
 
 
@@ -47,64 +48,61 @@ def _z(iso: str | None) -> str:
     return "-" if iso is None else iso.replace("+00:00", "Z")
 
 
-def summary_lines(s: dict[str, Any]) -> list[str]:
+def summary_lines(s: Summary) -> list[str]:
     """The summary as plain lines (the runbook's format)."""
-    p = s["parse"]
-    kinds = ", ".join(f"{k} {v}" for k, v in s["kind_counts"].items())
+    p = s.parse
+    kinds = ", ".join(f"{k} {v}" for k, v in s.kind_counts.items())
     lines = [
         "=== Execution Telemetry Summary ===",
-        f"Session: {s['session_id'] or 'all sessions'} ({len(s['sessions'])} session(s), "
-        f"{p['files']} file(s), {s['size_bytes']:,} bytes)",
-        f"Total events: {s['event_count']}",
-        f"Time range: {_z(s['start_time'])} to {_z(s['end_time'])}",
+        f"Session: {s.session_id or 'all sessions'} ({len(s.sessions)} session(s), "
+        f"{p.files} file(s), {s.size_bytes:,} bytes)",
+        f"Total events: {s.event_count}",
+        f"Time range: {_z(s.start_time)} to {_z(s.end_time)}",
         f"By kind: {kinds or '-'}",
-        f"Symbols: {', '.join(s['symbols']) or '-'}",
-        _latency_line("intent->order", s["latency"]["intent_to_order"]),
-        _latency_line("order->fill", s["latency"]["order_to_fill"]),
-        _latency_line("intent->fill", s["latency"]["intent_to_fill"]),
-        f"Slippage (positive = worse): {_bps(s['slippage']['overall'])}",
+        f"Symbols: {', '.join(s.symbols) or '-'}",
+        _latency_line("intent->order", s.latency.intent_to_order),
+        _latency_line("order->fill", s.latency.order_to_fill),
+        _latency_line("intent->fill", s.latency.intent_to_fill),
+        f"Slippage (positive = worse): {_bps(s.slippage.overall)}",
     ]
-    for sym, d in s["slippage"]["by_symbol"].items():
+    for sym, d in s.slippage.by_symbol.items():
         lines.append(f"  {sym}: {_bps(d)}")
-    g = s["gates"]
-    rate = "-" if g["rejection_rate"] is None else f"{g['rejection_rate'] * 100:.2f}%"
-    lines.append(f"Gate rejections: {g['blocks']} of {g['intents']} intents ({rate})")
-    for name, d in g["by_gate"].items():
-        reason = f"; top: {d['top_reasons'][0]['reason']}" if d["top_reasons"] else ""
+    g = s.gates
+    rate = "-" if g.rejection_rate is None else f"{g.rejection_rate * 100:.2f}%"
+    lines.append(f"Gate rejections: {g.blocks} of {g.intents} intents ({rate})")
+    for name, gate in g.by_gate.items():
+        reason = f"; top: {gate.top_reasons[0].reason}" if gate.top_reasons else ""
         lines.append(
-            f"  {name}: {d['blocks']}/{d['evaluations']} ({d['rejection_rate'] * 100:.2f}%){reason}"
+            f"  {name}: {gate.blocks}/{gate.evaluations} ({gate.rejection_rate * 100:.2f}%){reason}"
         )
-    f = s["fills"]
-    fill_rate = "-" if f["fill_rate"] is None else f"{f['fill_rate'] * 100:.2f}%"
-    lines.append(f"Fills: {f['fills']} fills for {f['orders']} orders (fill rate {fill_rate})")
-    lines.append(f"Orders without fills: {f['orders_without_fills']}")
-    for o in f["open_orders"][:5]:
-        lines.append(
-            f"  {o['client_id']} {o['symbol']} since {_z(o['ts'])} (age {o['age_s']:.0f}s)"
-        )
+    f = s.fills
+    fill_rate = "-" if f.fill_rate is None else f"{f.fill_rate * 100:.2f}%"
+    lines.append(f"Fills: {f.fills} fills for {f.orders} orders (fill rate {fill_rate})")
+    lines.append(f"Orders without fills: {f.orders_without_fills}")
+    for o in f.open_orders[:5]:
+        lines.append(f"  {o.client_id} {o.symbol} since {_z(o.ts)} (age {o.age_s:.0f}s)")
     lines.append(
-        f"Fills without orders: {f['fills_without_orders']}, "
-        f"duplicate fills: {f['duplicate_fills']}"
+        f"Fills without orders: {f.fills_without_orders}, duplicate fills: {f.duplicate_fills}"
     )
-    t = s["timestamps"]
+    t = s.timestamps
     lines.append(
-        f"Timestamps: {t['non_monotonic_steps']} backward steps "
-        f"(largest {t['max_backward_jump_s']:.3f}s), {t['gaps_over_threshold']} gaps "
-        f"> {t['gap_threshold_s']:g}s"
+        f"Timestamps: {t.non_monotonic_steps} backward steps "
+        f"(largest {t.max_backward_jump_s:.3f}s), {t.gaps_over_threshold} gaps "
+        f"> {t.gap_threshold_s:g}s"
     )
-    lines.append(f"Errors: {s['errors']['count']}")
+    lines.append(f"Errors: {s.errors.count}")
     lines += [
         "",
         "Parse Statistics:",
-        f"  Total lines: {p['total_lines']}",
-        f"  Valid events: {p['valid_events']}",
-        f"  Invalid lines: {p['invalid_lines']}",
-        f"  Error rate: {p['error_rate'] * 100:.2f}%",
+        f"  Total lines: {p.total_lines}",
+        f"  Valid events: {p.valid_events}",
+        f"  Invalid lines: {p.invalid_lines}",
+        f"  Error rate: {p.error_rate * 100:.2f}%",
     ]
     return lines
 
 
-def render_summary(s: dict[str, Any], out: TextIO, rich: bool) -> None:
+def render_summary(s: Summary, out: TextIO, rich: bool) -> None:
     if not rich:
         out.write("".join(clean(line) + "\n" for line in summary_lines(s)))
         return

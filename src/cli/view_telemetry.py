@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     return EXIT_OK
 
 
-def _scan(root: Path, flt):  # -> dict
+def _scan(root: Path, flt):  # -> Summary
     from src.common.progress import scan_progress
     from src.query.engine import summarize
 
@@ -128,7 +128,7 @@ def _print_summary(root: Path, flt, out: TextIO, rich: bool) -> int:
 
     summary = _scan(root, flt)
     render_summary(summary, out, rich)
-    return summary["event_count"]
+    return summary.event_count
 
 
 def _print_timeline(root: Path, flt, n: int, out: TextIO, rich: bool) -> int:
@@ -198,7 +198,7 @@ def _run_check(root: Path, flt, args: argparse.Namespace, out: TextIO) -> int:
         fill_timeout_s=args.fill_timeout, p95_warn_ms=args.p95_warn_ms, p95_crit_ms=args.p95_crit_ms
     )
     summary = _scan(root, flt)
-    if not summary["event_count"]:
+    if not summary.event_count:
         _nothing_matched()
     findings = evaluate(summary, thresholds)
     status = worst(findings)

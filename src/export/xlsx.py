@@ -23,6 +23,7 @@ from openpyxl.styles import Font
 from src.execution.events import KINDS
 from src.export.columns import KIND_COLUMNS, typed_value
 from src.export.output import OutputFile
+from src.query.analytics.summary_model import Summary
 from src.query.records import Record
 
 __all__ = ["EXCEL_MAX_ROWS", "XlsxWriter"]
@@ -56,7 +57,7 @@ class XlsxWriter:
         self,
         out: OutputFile,
         *,
-        summary: dict[str, Any] | None = None,
+        summary: Summary | None = None,
         info: list[tuple[str, Any]] | None = None,
         max_rows: int = EXCEL_MAX_ROWS,
     ) -> None:
@@ -71,7 +72,7 @@ class XlsxWriter:
         self.by_symbol: dict[str, Counter[str]] = {}
         self.bold = Font(bold=True)
         # Kinds the summary saw get their sheets now, in the usual order; others as they come.
-        counts = (summary or {}).get("kind_counts", {})
+        counts = summary.kind_counts if summary is not None else {}
         for kind in sorted(counts, key=lambda k: (KINDS.index(k) if k in KINDS else 99, k)):
             if counts[kind]:
                 self._sheet(kind)
@@ -170,44 +171,36 @@ class XlsxWriter:
                 ]
             )
         s = self.summary
-        if not s:
+        if s is None:
             return rows
         rows += [[], ["latency", "pairs", "avg ms", "p50 ms", "p95 ms", "p99 ms", "max ms"]]
-        for name in ("intent_to_order", "order_to_fill", "intent_to_fill"):
-            d = s["latency"][name]
-            rows.append(
-                [
-                    name.replace("_to_", " -> "),
-                    d["count"],
-                    d["avg_ms"],
-                    d["p50_ms"],
-                    d["p95_ms"],
-                    d["p99_ms"],
-                    d["max_ms"],
-                ]
-            )
+        latency = s.latency
+        for name, d in (
+            ("intent -> order", latency.intent_to_order),
+            ("order -> fill", latency.order_to_fill),
+            ("intent -> fill", latency.intent_to_fill),
+        ):
+            rows.append([name, d.count, d.avg_ms, d.p50_ms, d.p95_ms, d.p99_ms, d.max_ms])
         rows += [[], ["slippage (bps, positive = worse)", "fills", "avg", "p50", "p95", "max"]]
-        by_symbol = {"(all)": s["slippage"]["overall"], **s["slippage"]["by_symbol"]}
-        for symbol, d in by_symbol.items():
-            rows.append(
-                [symbol, d["count"], d["avg_bps"], d["p50_bps"], d["p95_bps"], d["max_bps"]]
-            )
-        g = s["gates"]
+        by_symbol = {"(all)": s.slippage.overall, **s.slippage.by_symbol}
+        for symbol, b in by_symbol.items():
+            rows.append([symbol, b.count, b.avg_bps, b.p50_bps, b.p95_bps, b.max_bps])
+        g = s.gates
         rows += [[], ["gate", "evaluations", "blocks", "rejection rate", "top reason"]]
-        rows.append(["(all intents)", g["intents"], g["blocks"], g["rejection_rate"], None])
-        for name, d in g["by_gate"].items():
-            top = d["top_reasons"][0]["reason"] if d["top_reasons"] else None
-            rows.append([name, d["evaluations"], d["blocks"], d["rejection_rate"], top])
-        f = s["fills"]
+        rows.append(["(all intents)", g.intents, g.blocks, g.rejection_rate, None])
+        for name, gate in g.by_gate.items():
+            top = gate.top_reasons[0].reason if gate.top_reasons else None
+            rows.append([name, gate.evaluations, gate.blocks, gate.rejection_rate, top])
+        f = s.fills
         rows += [
             [],
-            ["orders", f["orders"]],
-            ["fills", f["fills"]],
-            ["fill rate", f["fill_rate"]],
-            ["orders without fills", f["orders_without_fills"]],
-            ["fills without orders", f["fills_without_orders"]],
-            ["duplicate fills", f["duplicate_fills"]],
-            ["errors", s["errors"]["count"]],
+            ["orders", f.orders],
+            ["fills", f.fills],
+            ["fill rate", f.fill_rate],
+            ["orders without fills", f.orders_without_fills],
+            ["fills without orders", f.fills_without_orders],
+            ["duplicate fills", f.duplicate_fills],
+            ["errors", s.errors.count],
         ]
         return rows
 

@@ -52,13 +52,15 @@ def get_execution_summary(
     ``as_of`` (POSIX seconds, default now) is the reference for open-order ages.
     """
     summary = summarize(base_path, EventFilter.build(session_id=session_id), as_of=as_of)
-    invalid = summary["parse"]["invalid_lines"]
+    invalid = summary.parse.invalid_lines
     if invalid and (found := _files(base_path, session_id)) is not None:
         SKIPPED.after_summary(session_id, found.files, invalid)
-    summary["kind_counts"] = {k: summary["kind_counts"].get(k, 0) for k in _KINDS} | {
-        k: v for k, v in summary["kind_counts"].items() if k not in _KINDS
+    out = summary.to_dict()  # the spec's plain dict, built once here
+    counts = summary.kind_counts
+    out["kind_counts"] = {k: counts.get(k, 0) for k in _KINDS} | {
+        k: v for k, v in counts.items() if k not in _KINDS
     }
-    return summary
+    return out
 
 
 # The process's reporter of skipped lines (one per process: the functions above are the

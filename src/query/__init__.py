@@ -2,10 +2,11 @@
 
 ``files`` finds a session's segments, ``lines`` reads them forward or backward,
 ``records`` decodes and validates lines, ``filters`` selects, ``engine`` runs scans and
-tails, ``analytics`` computes latency, slippage, gate and fill statistics, ``timeline``
-turns events into readable rows.
+tails, ``analytics`` computes latency, slippage, gate and fill statistics (one typed
+:class:`Summary`), ``timeline`` turns events into readable rows.
 """
 
+from src.query.analytics.summary_model import Summary
 from src.query.engine import iter_events, summarize, tail
 from src.query.files import SessionFiles, list_sessions, session_files
 from src.query.filters import EventFilter, parse_instant
@@ -18,6 +19,7 @@ __all__ = [
     "ParseStats",
     "Record",
     "SessionFiles",
+    "Summary",
     "describe",
     "iter_events",
     "list_sessions",

@@ -7,9 +7,9 @@ the alert engine and health checks, so every tool judges a session the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from src.common.units import percent
+from src.query.analytics.summary_model import Summary
 from src.query.lines import clip
 
 __all__ = ["CRITICAL", "INFO", "OK", "WARNING", "CheckThresholds", "Finding", "evaluate", "worst"]
@@ -54,19 +54,19 @@ def _pct(x: float) -> str:
     return percent(x, 2)
 
 
-def evaluate(summary: dict[str, Any], t: CheckThresholds | None = None) -> list[Finding]:
+def evaluate(summary: Summary, t: CheckThresholds | None = None) -> list[Finding]:
     """All findings for one summary (from :func:`src.query.engine.summarize`)."""
     t = t or CheckThresholds()
     out: list[Finding] = []
 
-    rate = summary["parse"]["error_rate"]
-    invalid = summary["parse"]["invalid_lines"]
+    rate = summary.parse.error_rate
+    invalid = summary.parse.invalid_lines
     sev = CRITICAL if rate > t.parse_error_crit else WARNING if rate > t.parse_error_warn else OK
     out.append(Finding("parse_errors", sev, f"{invalid} invalid lines, error rate {_pct(rate)}"))
 
-    damaged = summary["parse"].get("unreadable_files", 0)
+    damaged = summary.parse.unreadable_files
     if damaged:
-        names = summary["parse"].get("unreadable_paths") or []
+        names = summary.parse.unreadable_paths
         shown = ", ".join(clip(name) for name in names[:_NAMED])
         if len(names) > _NAMED:
             shown += f" and {len(names) - _NAMED} more"
@@ -78,14 +78,14 @@ def evaluate(summary: dict[str, Any], t: CheckThresholds | None = None) -> list[
             )
         )
 
-    fills = summary["fills"]
-    stale = [o for o in fills["open_orders"] if o["age_s"] > t.fill_timeout_s]
-    if fills["orders"] and fills["filled_orders"] == 0:
+    fills = summary.fills
+    stale = [o for o in fills.open_orders if o.age_s > t.fill_timeout_s]
+    if fills.orders and fills.filled_orders == 0:
         out.append(
             Finding(
                 "missing_fills",
                 CRITICAL,
-                f"{fills['orders']} orders and not a single fill (fill rate 0%)",
+                f"{fills.orders} orders and not a single fill (fill rate 0%)",
             )
         )
     elif stale:
@@ -94,17 +94,17 @@ def evaluate(summary: dict[str, Any], t: CheckThresholds | None = None) -> list[
             Finding(
                 "missing_fills",
                 WARNING,
-                f"{fills['orders_without_fills']} orders without a fill, the oldest "
-                f"{oldest['client_id']} for {oldest['age_s']:.0f}s (limit {t.fill_timeout_s:g}s)",
+                f"{fills.orders_without_fills} orders without a fill, the oldest "
+                f"{oldest.client_id} for {oldest.age_s:.0f}s (limit {t.fill_timeout_s:g}s)",
             )
         )
     else:
         out.append(
-            Finding("missing_fills", OK, f"{fills['orders_without_fills']} orders awaiting a fill")
+            Finding("missing_fills", OK, f"{fills.orders_without_fills} orders awaiting a fill")
         )
 
-    orphan = fills["fills_without_orders"] + fills["duplicate_fills"]
-    if fills["orders"] == 0 and fills["fills_without_orders"] and not fills["duplicate_fills"]:
+    orphan = fills.fills_without_orders + fills.duplicate_fills
+    if fills.orders == 0 and fills.fills_without_orders and not fills.duplicate_fills:
         # No order event at all: the orders are not logged (a sink filter such as the spec's
         # include_kinds = ["intent", "fill", "error"]), not missing. Fills pair to their
         # intents by intent_id instead.
@@ -112,7 +112,7 @@ def evaluate(summary: dict[str, Any], t: CheckThresholds | None = None) -> list[
             Finding(
                 "fills_without_orders",
                 INFO,
-                f"{fills['fills_without_orders']} fills and no order events: orders are not "
+                f"{fills.fills_without_orders} fills and no order events: orders are not "
                 "logged here; fills were paired to intents by intent_id",
             )
         )
@@ -121,41 +121,45 @@ def evaluate(summary: dict[str, Any], t: CheckThresholds | None = None) -> list[
             Finding(
                 "fills_without_orders",
                 WARNING if orphan else OK,
-                f"{fills['fills_without_orders']} fills without an order, "
-                f"{fills['duplicate_fills']} duplicate fills",
+                f"{fills.fills_without_orders} fills without an order, "
+                f"{fills.duplicate_fills} duplicate fills",
             )
         )
 
-    ts = summary["timestamps"]
-    jump = ts["max_backward_jump_s"]
+    ts = summary.timestamps
+    jump = ts.max_backward_jump_s
     sev = (
         CRITICAL
         if jump > t.backward_jump_crit_s
         else WARNING
-        if ts["non_monotonic_steps"] and jump > t.backward_jump_warn_s
+        if ts.non_monotonic_steps and jump > t.backward_jump_warn_s
         else WARNING
-        if ts["non_monotonic_steps"]
+        if ts.non_monotonic_steps
         else OK
     )
     out.append(
-        Finding(
-            "timestamps", sev, f"{ts['non_monotonic_steps']} backward steps, largest {jump:.3f}s"
-        )
+        Finding("timestamps", sev, f"{ts.non_monotonic_steps} backward steps, largest {jump:.3f}s")
     )
 
-    for leg in ("intent_to_order", "order_to_fill", "intent_to_fill"):
-        p95 = summary["latency"][leg]["p95_ms"]
+    latency = summary.latency
+    for leg, stats in (
+        ("intent_to_order", latency.intent_to_order),
+        ("order_to_fill", latency.order_to_fill),
+        ("intent_to_fill", latency.intent_to_fill),
+    ):
+        p95 = stats.p95_ms
         if p95 is None:
             continue
         sev = CRITICAL if p95 > t.p95_crit_ms else WARNING if p95 > t.p95_warn_ms else OK
         out.append(Finding(f"latency_{leg}", sev, f"p95 {leg.replace('_to_', '->')} {p95:.1f}ms"))
 
-    events = summary["event_count"]
-    errors = summary["errors"]["count"]
+    events = summary.event_count
+    errors = summary.errors.count
     if errors:
         share = errors / events if events else 0.0
         sev = CRITICAL if share > t.error_rate_crit else WARNING
-        last = clip(str((summary["errors"].get("last") or {}).get("error", "")))
+        last_error = summary.errors.last
+        last = clip(last_error.error if last_error is not None else "")
         out.append(Finding("errors", sev, f"{errors} error events ({_pct(share)}); last: {last}"))
     else:
         out.append(Finding("errors", OK, "no error events"))

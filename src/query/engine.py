@@ -18,9 +18,9 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from src.query.analytics.summary import Matcher, SummaryBuilder
+from src.query.analytics.summary_model import Summary
 from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
 from src.query.files import GZIP_ERRORS, SessionFiles, list_sessions, open_segment, session_files
 from src.query.filters import EventFilter
@@ -61,7 +61,7 @@ def summarize(
     gap_threshold_s: float = DEFAULT_GAP_THRESHOLD_S,
     progress: ProgressFn | None = None,
     workers: int | None = None,
-) -> dict[str, Any]:
+) -> Summary:
     """Counts, time range, parse statistics and analytics of every matching event.
 
     Big reads are split across ``workers`` processes (default: the usable CPUs, at most
@@ -72,11 +72,11 @@ def summarize(
     match = None if flt.is_trivial else flt.matches
     paths = [p for s in sessions for p in s.files]
     builder, stats = scan(paths, gap_threshold_s, match, progress, workers=workers)
-    out = builder.result(stats, as_of=as_of)
-    out["session_id"] = flt.session_id
-    out["found"] = bool(sessions)
-    out["size_bytes"] = sum(s.size_bytes for s in sessions)
-    return out
+    return builder.result(stats, as_of=as_of).located(
+        session_id=flt.session_id,
+        found=bool(sessions),
+        size_bytes=sum(s.size_bytes for s in sessions),
+    )
 
 
 def scan(

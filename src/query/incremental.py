@@ -18,17 +18,27 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import Matcher, SummaryBuilder
+from src.query.analytics.summary_model import Summary
 from src.query.files import GZIP_ERRORS, open_segment, session_files
 from src.query.lines import BLOCK_SIZE, bytes_before, iter_blocks, split_lines
 from src.query.records import ParseStats
 
-__all__ = ["IncrementalSummary"]
+__all__ = ["ChartSamples", "IncrementalSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSamples:
+    """The newest samples of a session, in file order: latency in ms, slippage in bps by
+    symbol (as text)."""
+
+    intent_to_order: list[float]
+    order_to_fill: list[float]
+    slippage: dict[str, list[float]]
 
 
 class IncrementalSummary:
@@ -51,7 +61,7 @@ class IncrementalSummary:
         self._factory = builder_factory
         self._match = match
         self._lock = threading.Lock()
-        self._result: dict[str, Any] | None = None
+        self._result: Summary | None = None
         self._result_at = float("-inf")
         self._dirty = True
         self._reset()
@@ -66,8 +76,8 @@ class IncrementalSummary:
         self._guards: dict[Path, bytes] = {}  # plain files: the bytes before the offset
         self._size = 0
 
-    def refresh(self, *, as_of: float | None = None) -> dict[str, Any]:
-        """Read what is new and return the summary (same keys as ``summarize``)."""
+    def refresh(self, *, as_of: float | None = None) -> Summary:
+        """Read what is new and return the summary (as ``summarize`` would)."""
         with self._lock:
             session = session_files(self.base, self.session_id)
             paths = list(session.files) if session else []
@@ -87,28 +97,29 @@ class IncrementalSummary:
             as_of = time.time() if as_of is None else as_of
             stale = self._dirty and now - self._result_at >= self.max_age_s
             if self._result is None or stale:
-                out = self._builder.result(self._stats, as_of=as_of, keep=self._sorted)
-                out["session_id"] = self.session_id
-                out["found"] = session is not None
-                out["size_bytes"] = session.size_bytes if session else 0
+                out = self._builder.result(self._stats, as_of=as_of, keep=self._sorted).located(
+                    session_id=self.session_id,
+                    found=session is not None,
+                    size_bytes=session.size_bytes if session else 0,
+                )
                 self._result, self._result_at, self._dirty = out, now, False
                 return out
-            return _with_ages(self._result, as_of)
+            return self._result.aged(as_of)
 
     @property
     def builder(self) -> SummaryBuilder:
         """The builder behind the summary (replaced by a new one on every rebuild)."""
         return self._builder
 
-    def samples(self, last: int = 20_000) -> dict[str, Any]:
+    def samples(self, last: int = 20_000) -> ChartSamples:
         """The newest latency (ms) and slippage (bps) samples, for charts."""
         with self._lock:
             pairer = self._builder.pairer
-            return {
-                "intent_to_order": list(pairer.intent_to_order[-last:]),
-                "order_to_fill": list(pairer.order_to_fill[-last:]),
-                "slippage": {str(k): list(v[-last:]) for k, v in pairer.slippage.items()},
-            }
+            return ChartSamples(
+                intent_to_order=list(pairer.intent_to_order[-last:]),
+                order_to_fill=list(pairer.order_to_fill[-last:]),
+                slippage={str(k): list(v[-last:]) for k, v in pairer.slippage.items()},
+            )
 
     def _same_inodes(self) -> bool:
         return all(_inode(path) == inode for path, inode in self._files)
@@ -153,16 +164,6 @@ class IncrementalSummary:
             self._stats.note_unreadable(path)
             self._offsets[path] = 1
             return True
-
-
-def _with_ages(result: dict[str, Any], as_of: float) -> dict[str, Any]:
-    """A shallow copy of ``result`` whose open-order ages are measured at ``as_of``."""
-    fills = dict(result["fills"])
-    fills["open_orders"] = [
-        {**o, "age_s": max(0.0, as_of - datetime.fromisoformat(o["ts"]).timestamp())}
-        for o in fills["open_orders"]
-    ]
-    return {**result, "fills": fills}
 
 
 class _CompleteLines:

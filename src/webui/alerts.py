@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
@@ -25,6 +26,7 @@ from src.alerts.lifecycle import open_alerts
 from src.alerts.state import StateError, load_state
 from src.common.units import human_duration
 from src.webui.deps import valid_session_id
+from src.webui.models import AlertsSnapshot, error_responses
 
 __all__ = ["AlertBoard", "router"]
 
@@ -136,14 +138,22 @@ def board_of(request: Request) -> AlertBoard:
     return request.app.state.alerts
 
 
-@router.get("/api/alerts")
+@router.get(
+    "/api/alerts",
+    response_model=AlertsSnapshot,
+    responses=error_responses({400: "the session id is not valid"}),
+)
 async def api_alerts(
     request: Request, session_id: Annotated[str | None, Query(max_length=200)] = None
-) -> dict[str, Any]:
-    """Active and recent alerts from the alert engine's state file (optionally one session)."""
+) -> Response:
+    """Active and recent alerts from the alert engine's state file (optionally one session).
+
+    Sent as built (the model documents it): an odd value in a state file must not turn
+    the panel's API into a failed request."""
     if session_id is not None:
         valid_session_id(session_id)
-    return await run_in_threadpool(board_of(request).snapshot, session_id)
+    snapshot = await run_in_threadpool(board_of(request).snapshot, session_id)
+    return Response(orjson.dumps(snapshot, default=str), media_type="application/json")
 
 
 @router.get("/alerts/panel", response_class=HTMLResponse)

@@ -8,12 +8,12 @@ import io
 import json
 from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
 
 from src.common.cells import csv_cell, escape_cell
 from src.query.engine import tail
@@ -31,27 +31,23 @@ from src.webui.deps import (
     valid_session_id,
 )
 from src.webui.live import MAX_BACKLOG_BYTES, backlog_rows, decode_position
+from src.webui.models import (
+    Health,
+    SessionInfo,
+    TelemetryResponse,
+    TimelineResponse,
+    error_responses,
+)
 
 router = APIRouter()
 
-
-class TimelineRowModel(BaseModel):
-    ts: str
-    kind: str
-    symbol: str
-    description: str
-    details: dict[str, Any]
-    session_id: str
-    seq: int | None = None
-    event_id: str | None = None
+# Answers a route documents besides its 200: a bad parameter (400) or unknown session (404).
+_ERRORS = {400: "a parameter is not valid", 404: "no such session"}
+ERRORS = error_responses(_ERRORS)
 
 
-class TimelineResponse(BaseModel):
-    session_id: str
-    timeline: list[TimelineRowModel]
-    summary: dict[str, Any]
-    count: int
-    next_cursor: str | None = None
+class EventStream(StreamingResponse):
+    media_type = "text/event-stream"
 
 
 def _timeline(
@@ -76,7 +72,7 @@ def _timeline(
             b',"timeline":[',
             b",".join(rows),
             b'],"summary":',
-            _json(summary),
+            _SUMMARY_JSON.encode(summary),  # dataclasses: msgspec encodes them ~3x faster
             b',"count":',
             str(len(rows)).encode(),
             b',"next_cursor":',
@@ -91,7 +87,7 @@ def row_json(rec: Record) -> bytes:
     return _json(row_from_record(rec).to_dict())
 
 
-@router.get("/api/live/execution/{session_id}", response_model=TimelineResponse)
+@router.get("/api/live/execution/{session_id}", response_model=TimelineResponse, responses=ERRORS)
 def live_execution(
     request: Request,
     session_id: str,
@@ -113,7 +109,14 @@ def live_execution(
     return Response(encoded, media_type="application/json")
 
 
-@router.get("/api/telemetry")
+@router.get(
+    "/api/telemetry",
+    response_model=TelemetryResponse,
+    responses={
+        **ERRORS,
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    },
+)
 def telemetry(
     request: Request,
     query: Annotated[EventQuery, Depends(event_query)],
@@ -129,6 +132,9 @@ def telemetry(
     events = [r.data for r in records]
     body = {"count": len(events), "events": events, "filters": {**query.echo(), "limit": n}}
     return Response(_json(body), media_type="application/json")
+
+
+_SUMMARY_JSON = msgspec.json.Encoder()
 
 
 def _json(body: Any) -> bytes:
@@ -154,13 +160,17 @@ def _csv(events: list[dict[str, Any]]) -> Response:
     )
 
 
-@router.get("/api/sessions")
-def sessions(request: Request) -> list[dict[str, Any]]:
+@router.get("/api/sessions", response_model=list[SessionInfo])
+def sessions(request: Request) -> Response:
     """Every session: lines, size, newest event time."""
-    return request.app.state.index.describe()
+    return Response(_json(request.app.state.index.describe()), media_type="application/json")
 
 
-@router.get("/api/live/execution/{session_id}/stream")
+@router.get(
+    "/api/live/execution/{session_id}/stream",
+    response_class=EventStream,
+    responses=error_responses(_ERRORS, explicit=True),
+)
 async def stream(
     request: Request, session_id: str, since: str | None = Query(None, max_length=400)
 ) -> StreamingResponse:
@@ -210,9 +220,8 @@ async def stream(
             metrics.sse_clients.dec()
             hub.unsubscribe(sub)
 
-    return StreamingResponse(
+    return EventStream(
         events(),
-        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
@@ -225,15 +234,18 @@ def _sse_event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-@router.get("/healthz")
-def healthz(request: Request) -> dict[str, Any]:
+@router.get("/healthz", response_model=Health)
+def healthz(request: Request) -> Response:
+    """Liveness: the log root and how many live streams are open (the server's floor: the
+    body is encoded directly, the model documents it)."""
     base = settings_of(request).base_path
-    return {
+    body = {
         "status": "ok",
         "base_path": str(base),
         "base_path_exists": base.is_dir(),
         "live_clients": request.app.state.hub.clients,
     }
+    return Response(_json(body), media_type="application/json")
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

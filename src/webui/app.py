@@ -14,6 +14,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -30,6 +31,7 @@ from src.webui.export_api import router as export_router
 from src.webui.export_builds import ExportBuilds, remove_stale_scratch
 from src.webui.live import FeedHub
 from src.webui.metrics import RequestMetricsMiddleware, WebMetrics
+from src.webui.models import publish_error_bodies
 from src.webui.pages import router as page_router
 from src.webui.pages import templates
 from src.webui.sessions import SessionIndex
@@ -112,7 +114,22 @@ def create_app(
     app.include_router(export_router)
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    _publish_error_bodies(app)
     return app
+
+
+def _publish_error_bodies(app: FastAPI) -> None:
+    """``/openapi.json`` describes the error bodies the handlers above really send."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()  # FastAPI's own, which it keeps in app.openapi_schema
+            publish_error_bodies(schema, _wants_html_path)
+            return schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def stop_serving(app: FastAPI) -> None:
@@ -125,7 +142,11 @@ def stop_serving(app: FastAPI) -> None:
 
 
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith(("/api/", "/metrics", "/healthz"))
+    return _wants_html_path(request.url.path)
+
+
+def _wants_html_path(path: str) -> bool:
+    return not path.startswith(("/api/", "/metrics", "/healthz"))
 
 
 class _LazyApp:

@@ -23,6 +23,7 @@ from fastapi.responses import Response, StreamingResponse
 from src.export.run import stream_chunks
 from src.webui.deps import EventQuery, event_query, settings_of
 from src.webui.export_builds import BuildFailed, BuildsBusy, BuildStopped, ExportBuilds
+from src.webui.models import error_responses
 
 router = APIRouter()
 log = logging.getLogger("src.webui")
@@ -36,7 +37,29 @@ MEDIA_TYPES = {
 }
 
 
-@router.get("/api/export")
+class Download(StreamingResponse):
+    media_type = MEDIA_TYPES["csv"]
+
+
+@router.get(
+    "/api/export",
+    response_class=Download,
+    responses={
+        200: {
+            "description": "the file, as an attachment",
+            "content": {t: {"schema": {"type": "string"}} for t in MEDIA_TYPES.values()},
+        },
+        **error_responses(
+            {
+                400: "a parameter is not valid",
+                404: "no such session",
+                500: "the Excel/Parquet build failed",
+                503: "too many Excel/Parquet builds at once, or the build was stopped",
+            },
+            explicit=True,
+        ),
+    },
+)
 async def export_events(
     request: Request,
     query: Annotated[EventQuery, Depends(event_query)],

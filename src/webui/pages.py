@@ -89,9 +89,9 @@ def chart_markup(request: Request, session_id: str) -> list[Any]:
     samples = request.app.state.summaries.get(session_id).samples()
     return [
         charts.events_over_time(recent),
-        charts.histogram(samples["intent_to_order"], "Latency intent->order", "ms"),
-        charts.histogram(samples["order_to_fill"], "Latency order->fill", "ms"),
-        charts.slippage_series(samples["slippage"]),
+        charts.histogram(samples.intent_to_order, "Latency intent->order", "ms"),
+        charts.histogram(samples.order_to_fill, "Latency order->fill", "ms"),
+        charts.slippage_series(samples.slippage),
     ]
 
 

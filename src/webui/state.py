@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from src.query.analytics.summary_model import Summary
 from src.query.files import session_files
 from src.query.filters import EventFilter
 from src.query.head import LiveHead
@@ -26,7 +27,7 @@ class SummaryCache:
         self._items: OrderedDict[str, IncrementalSummary] = OrderedDict()
         self._lock = threading.Lock()
 
-    def summary(self, session_id: str) -> dict[str, Any]:
+    def summary(self, session_id: str) -> Summary:
         return self.get(session_id).refresh()
 
     def get(self, session_id: str) -> IncrementalSummary:

@@ -194,4 +194,4 @@ def test_windows_keep_only_the_horizon_in_memory(session_log, logs, t0):
     tracker = FileTracker(logs, "s1", horizon_s=300)
     view = tracker.view(t0 + 3600, running=None, last_write_t=None)
     assert len(view.window.intents) <= 152
-    assert view.summary["kind_counts"]["intent"] == 1800
+    assert view.summary.kind_counts["intent"] == 1800

@@ -114,10 +114,10 @@ def test_an_imported_copy_does_not_collide_with_its_original(tmp_path):
     copy = [orjson.loads(x) for x in (root / "clean-copy.jsonl").read_bytes().splitlines()]
     assert [c["payload"]["origin_event_id"] for c in copy] == [o["event_id"] for o in original]
     assert not {c["event_id"] for c in copy} & {o["event_id"] for o in original}
-    one = summarize(root, EventFilter.build(session_id="session_clean"))["fills"]
-    both = summarize(root, EventFilter())["fills"]
-    assert both["fills"] == 2 * one["fills"] > 0
-    assert both["duplicate_fills"] == 0
+    one = summarize(root, EventFilter.build(session_id="session_clean")).fills
+    both = summarize(root, EventFilter()).fills
+    assert both.fills == 2 * one.fills > 0
+    assert both.duplicate_fills == 0
 
 
 def test_an_instant_out_of_range_is_a_bad_row_not_a_crash(tmp_path, capsys):

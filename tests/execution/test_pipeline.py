@@ -292,10 +292,10 @@ def test_malformed_intent_lands_in_the_log_as_a_block(tmp_path):
         good = pipeline.submit_order(intent(session_id="s-bad"))
     assert (bad.status, good.status) == ("blocked", "filled")
     summary = summarize(tmp_path, EventFilter(session_id="s-bad"))
-    assert summary["kind_counts"]["gate"] == 2
-    by_gate = summary["gates"]["by_gate"]["IntentValidation"]
-    assert (by_gate["evaluations"], by_gate["blocks"]) == (2, 1)
-    assert "invalid quantity nan" in by_gate["top_reasons"][0]["reason"]
+    assert summary.kind_counts["gate"] == 2
+    by_gate = summary.gates.by_gate["IntentValidation"]
+    assert (by_gate.evaluations, by_gate.blocks) == (2, 1)
+    assert "invalid quantity nan" in by_gate.top_reasons[0].reason
 
 
 def test_something_that_is_not_an_intent_is_blocked():

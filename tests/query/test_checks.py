@@ -39,8 +39,8 @@ def test_spec_filter_without_orders_pairs_fills_and_checks_healthy(tmp_path):
              if x}  # fmt: skip
     assert kinds == {"intent", "fill"}
     summary = summarize(tmp_path, EventFilter.build(session_id="filtered"))
-    assert summary["latency"]["intent_to_fill"]["count"] == 5
-    assert summary["slippage"]["overall"]["count"] == 5
+    assert summary.latency.intent_to_fill.count == 5
+    assert summary.slippage.overall.count == 5
     done = check(tmp_path, "filtered")
     assert done.returncode == 0, done.stdout + done.stderr
     line = next(x for x in done.stdout.splitlines() if "fills_without_orders" in x)

@@ -71,16 +71,16 @@ def test_every_reader_counts_the_same_events_and_names_the_file(tmp_path, damage
     live = IncrementalSummary(base, "s").refresh()
     index = SessionIndex(base).describe()[0]
 
-    count = summary["event_count"]
+    count = summary.event_count
     if expected is None:
         assert 0 < count < 20_000
     else:
         assert count == expected
-    assert len(events) == len(newest) == len(page.records) == live["event_count"] == count
+    assert len(events) == len(newest) == len(page.records) == live.event_count == count
     assert index["lines"] == count
-    for parse in (summary["parse"], stats.as_dict(), live["parse"]):
-        assert parse["unreadable_files"] == 1
-        assert parse["unreadable_paths"] == [str(path)]
+    for parse in (summary.parse, stats, live.parse):
+        assert parse.unreadable_files == 1
+        assert parse.unreadable_paths == [str(path)]
 
     out = io.StringIO()
     code = main(["--path", str(base), "--session", "s", "--check", "--plain"], stdout=out)
@@ -95,8 +95,8 @@ def test_a_healthy_archive_is_not_reported(tmp_path):
     base.mkdir()
     (base / "s.jsonl.gz").write_bytes(gzip.compress(lines(10)))
     summary = summarize(base, EventFilter.build(session_id="s"), workers=1)
-    assert summary["event_count"] == 10
-    assert summary["parse"]["unreadable_files"] == 0
+    assert summary.event_count == 10
+    assert summary.parse.unreadable_files == 0
     out = io.StringIO()
     main(["--path", str(base), "--session", "s", "--check", "--plain"], stdout=out)
     assert "damaged_files" not in out.getvalue()
@@ -119,4 +119,4 @@ def test_a_summary_round_trips_through_json(tmp_path):
     """The names are plain strings (the summary is printed as JSON)."""
     base: Path = tmp_path
     (base / "s.jsonl.gz").write_bytes(b"plain text")
-    json.dumps(summarize(base, workers=1))
+    json.dumps(summarize(base, workers=1).to_dict())

@@ -75,7 +75,7 @@ def test_time_filter_compares_instants_not_strings(tmp_path):
         session_id="s", start="2025-01-01T08:00:00Z", end="2025-01-01T09:00:00+00:00"
     )
     assert sorted(r.payload["n"] for r in iter_events(tmp_path, flt)) == [1, 2]
-    assert summarize(tmp_path, flt)["event_count"] == 2
+    assert summarize(tmp_path, flt).event_count == 2
 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2025-13-01", "12:00", ""])
@@ -132,13 +132,13 @@ def test_summary_over_all_sessions_counts_everything(tmp_path):
     write(tmp_path / "a.jsonl", [ev("2025-01-01T00:00:01Z", session="a")] * 3)
     write(tmp_path / "b.jsonl.gz", [ev("2025-01-01T00:00:02Z", session="b")] * 2, gz=True)
     s = summarize(tmp_path)
-    assert s["event_count"] == 5 and s["parse"]["files"] == 2 and s["sessions"] == ["a", "b"]
+    assert s.event_count == 5 and s.parse.files == 2 and s.sessions == ["a", "b"]
 
 
 def test_missing_base_directory_is_just_empty(tmp_path):
     """A base path that does not exist reads as no sessions, not an exception."""
     assert list_sessions(tmp_path / "nope") == []
-    assert summarize(tmp_path / "nope")["found"] is False
+    assert summarize(tmp_path / "nope").found is False
     assert tail(tmp_path / "nope") == []
 
 
@@ -157,5 +157,5 @@ def test_far_future_instants_are_stepped_in_float_seconds(tmp_path):
     write(tmp_path / "s.jsonl", [ev(ts) for ts in stamps])
     t = [parse_instant(ts) for ts in stamps]
     s = summarize(tmp_path, EventFilter.build(session_id="s"))
-    assert s["timestamps"]["non_monotonic_steps"] == int(t[1] - t[0] < 0)
-    assert s["end_time"].startswith("2300-01-01T00:00:01")
+    assert s.timestamps.non_monotonic_steps == int(t[1] - t[0] < 0)
+    assert s.end_time.startswith("2300-01-01T00:00:01")

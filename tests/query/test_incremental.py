@@ -33,12 +33,12 @@ def test_refresh_reads_only_appended_lines_and_matches_a_full_scan(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_bytes(b"".join(ev(n) for n in range(10)))
     inc = IncrementalSummary(tmp_path, "s", max_age_s=0)
-    assert inc.refresh(as_of=0)["event_count"] == 10
+    assert inc.refresh(as_of=0).event_count == 10
     with path.open("ab") as fh:
         fh.write(b"".join(ev(n, "fill") for n in range(10, 15)))
     got = inc.refresh(as_of=0)
     full = summarize(tmp_path, EventFilter.build(session_id="s"), as_of=0)
-    assert got == full and got["kind_counts"] == {"fill": 5, "gate": 10}
+    assert got == full and got.kind_counts == {"fill": 5, "gate": 10}
 
 
 def test_a_line_being_written_waits_for_its_newline(tmp_path):
@@ -48,10 +48,10 @@ def test_a_line_being_written_waits_for_its_newline(tmp_path):
     path.write_bytes(ev(0) + line[:20])
     inc = IncrementalSummary(tmp_path, "s", max_age_s=0)
     first = inc.refresh()
-    assert first["event_count"] == 1 and first["parse"]["invalid_lines"] == 0
+    assert first.event_count == 1 and first.parse.invalid_lines == 0
     with path.open("ab") as fh:
         fh.write(line[20:])
-    assert inc.refresh()["event_count"] == 2
+    assert inc.refresh().event_count == 2
 
 
 def test_compressed_replacement_triggers_a_rebuild(tmp_path):
@@ -60,11 +60,11 @@ def test_compressed_replacement_triggers_a_rebuild(tmp_path):
     data = b"".join(ev(n) for n in range(8))
     path.write_bytes(data)
     inc = IncrementalSummary(tmp_path, "s")
-    assert inc.refresh()["event_count"] == 8
+    assert inc.refresh().event_count == 8
     with gzip.open(tmp_path / "s.jsonl.gz", "wb") as fh:
         fh.write(data)
     path.unlink()
-    assert inc.refresh()["event_count"] == 8
+    assert inc.refresh().event_count == 8
 
 
 def test_unchanged_session_reuses_the_result_but_updates_ages(tmp_path, monkeypatch):
@@ -85,8 +85,8 @@ def test_unchanged_session_reuses_the_result_but_updates_ages(tmp_path, monkeypa
     monkeypatch.setattr(inc._builder, "result", lambda *a, **k: calls.append(1) or real(*a, **k))
     second = inc.refresh(as_of=1735689600.0 + 70)
     assert calls == []
-    assert first["fills"]["open_orders"][0]["age_s"] == 10
-    assert second["fills"]["open_orders"][0]["age_s"] == 70
+    assert first.fills.open_orders[0].age_s == 10
+    assert second.fills.open_orders[0].age_s == 70
 
 
 def test_growing_session_recomputes_at_most_once_per_max_age(tmp_path):
@@ -94,12 +94,12 @@ def test_growing_session_recomputes_at_most_once_per_max_age(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_bytes(ev(0))
     inc = IncrementalSummary(tmp_path, "s", max_age_s=3600)
-    assert inc.refresh()["event_count"] == 1
+    assert inc.refresh().event_count == 1
     with path.open("ab") as fh:
         fh.write(ev(1))
-    assert inc.refresh()["event_count"] == 1  # throttled
+    assert inc.refresh().event_count == 1  # throttled
     inc.max_age_s = 0
-    assert inc.refresh()["event_count"] == 2  # consumed earlier, reported now
+    assert inc.refresh().event_count == 2  # consumed earlier, reported now
 
 
 def test_observer_sees_each_matching_event_once_across_appends(tmp_path):
@@ -121,7 +121,7 @@ def test_observer_sees_each_matching_event_once_across_appends(tmp_path):
         fh.write(ev(5) + ev(6)[:10])
     got = inc.refresh()
     assert [int(t % 60) for t in seen] == [0, 1, 2, 4, 5]
-    assert got["event_count"] == 5 and got["parse"]["valid_events"] == 6
+    assert got.event_count == 5 and got.parse.valid_events == 6
 
 
 def test_builder_factory_runs_again_on_rebuild(tmp_path):
@@ -141,7 +141,7 @@ def test_builder_factory_runs_again_on_rebuild(tmp_path):
     with gzip.open(tmp_path / "s.jsonl.gz", "wb") as fh:
         fh.write(ev(0) + ev(1))
     path.unlink()
-    assert inc.refresh()["event_count"] == 2
+    assert inc.refresh().event_count == 2
     assert len(made) == 2 and inc.builder is made[-1]
 
 
@@ -153,9 +153,9 @@ def test_a_file_truncated_and_written_again_is_summarised_anew(tmp_path, count):
     path = tmp_path / "s.jsonl"
     path.write_bytes(b"".join(ev(n) for n in range(5)))
     inc = IncrementalSummary(tmp_path, "s", max_age_s=0)
-    assert inc.refresh(as_of=0)["event_count"] == 5
+    assert inc.refresh(as_of=0).event_count == 5
     with path.open("r+b") as fh:
         fh.truncate(0)
         fh.write(b"".join(ev(n, "fill") for n in range(count)))
     full = summarize(tmp_path, EventFilter.build(session_id="s"), as_of=0)
-    assert inc.refresh(as_of=0) == full and full["kind_counts"] == {"fill": count}
+    assert inc.refresh(as_of=0) == full and full.kind_counts == {"fill": count}

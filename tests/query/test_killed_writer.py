@@ -75,8 +75,8 @@ def test_acknowledged_events_of_surviving_writers_survive_a_killed_writer(tmp_pa
     assert stats.invalid_lines >= 1  # at least the fragment written above
     assert torn.event_id not in ids
     summary = summarize(base, flt)
-    assert summary["event_count"] == len(ids) == summary["parse"]["valid_events"]
-    assert summary["parse"]["invalid_lines"] == stats.invalid_lines
+    assert summary.event_count == len(ids) == summary.parse.valid_events
+    assert summary.parse.invalid_lines == stats.invalid_lines
     assert {rec.data["event_id"] for rec in tail(base, flt, 10_000)} == set(ids)
     paged: list[str] = []
     cursor = None

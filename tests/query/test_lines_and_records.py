@@ -128,9 +128,9 @@ def test_summary_counts_every_line_of_arbitrary_files(tmp_path_factory, chunks):
     body = b"\n".join(c.replace(b"\n", b"") for c in chunks)
     (base / "s.jsonl").write_bytes(body + b"\n" + GOOD + b"\n")
     s = summarize(base, EventFilter.build(session_id="s"))
-    p = s["parse"]
-    assert p["valid_events"] + p["invalid_lines"] == p["total_lines"]
-    assert p["valid_events"] >= 1 and s["event_count"] == p["valid_events"]
+    p = s.parse
+    assert p.valid_events + p.invalid_lines == p.total_lines
+    assert p.valid_events >= 1 and s.event_count == p.valid_events
 
 
 def test_parse_stats_error_rate():

@@ -72,8 +72,8 @@ def test_a_64mb_line_is_read_forward_and_scanned_in_bounded_memory(big_file):
     assert [line for line, _ in lines][3] == oversized_line(HUGE)
     summary, peak = peak_while(lambda: summarize(big_file.parent, workers=1))
     assert peak < 8 * MAX_LINE_BYTES
-    assert summary["event_count"] == 6
-    assert summary["parse"]["invalid_lines"] == 1
+    assert summary.event_count == 6
+    assert summary.parse.invalid_lines == 1
     newest = tail(big_file.parent, EventFilter.build(session_id="big"), 6)
     assert [r.data["payload"]["n"] for r in newest] == [5, 4, 3, 2, 1, 0]
 
@@ -127,7 +127,7 @@ def test_followers_skip_a_64mb_line_in_bounded_memory(big_file):
 
     summary, peak = peak_while(lambda: IncrementalSummary(big_file.parent, "big").refresh())
     assert peak < 4 * MAX_LINE_BYTES
-    assert summary["event_count"] == 6 and summary["parse"]["invalid_lines"] == 1
+    assert summary.event_count == 6 and summary.parse.invalid_lines == 1
     head = LiveHead(big_file.parent, EventFilter.build(session_id="big"), 10, lambda r: r.data)
     (rows, _), peak = peak_while(head.refresh)
     assert peak < 4 * MAX_LINE_BYTES
@@ -156,4 +156,4 @@ def test_a_long_line_appended_to_a_followed_session_is_skipped(tmp_path):
     assert [r["payload"]["n"] for r in rows] == [1, 0] and head.rebuilds == 1
     summary, peak = peak_while(live.refresh)
     assert peak < 4 * MAX_LINE_BYTES
-    assert summary["event_count"] == 2 and summary["parse"]["invalid_lines"] == 1
+    assert summary.event_count == 2 and summary.parse.invalid_lines == 1

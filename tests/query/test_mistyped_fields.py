@@ -180,18 +180,18 @@ def test_every_reader_survives_mistyped_fields(tmp_path_factory, lines):
     flt = EventFilter.build(session_id="s")
     for workers in (1, 2):
         summary = summarize(base, flt, workers=workers)
-        parse = summary["parse"]
-        assert parse["total_lines"] == total
-        assert parse["valid_events"] == valid
-        assert parse["valid_events"] + parse["invalid_lines"] == total
-        assert summary["gates"]["blocks"] == blocks
+        parse = summary.parse
+        assert parse.total_lines == total
+        assert parse.valid_events == valid
+        assert parse.valid_events + parse.invalid_lines == total
+        assert summary.gates.blocks == blocks
         evaluate(summary)
     # A filter sees no line the rules reject (an out-of-range instant included).
     by_symbol = summarize(base, EventFilter.build(session_id="s", symbol="X"), workers=1)
-    assert by_symbol["parse"] == parse
+    assert by_symbol.parse == parse
     incremental = IncrementalSummary(base, "s", max_age_s=0).refresh()
-    assert incremental["parse"]["valid_events"] == valid
-    assert incremental["parse"]["total_lines"] == total
+    assert incremental.parse.valid_events == valid
+    assert incremental.parse.total_lines == total
     records = tail(base, flt, 1000)
     assert len(records) == valid
     rows = [row_from_record(rec).to_dict() for rec in records]
@@ -249,6 +249,6 @@ def test_nesting_the_typed_decoder_gives_up_on_is_judged_by_the_full_rules(tmp_p
         b'"payload": {"intent_id": ' + b"[" * 2000 + b"]" * 2000 + b"}}\n"
     )
     (tmp_path / "s.jsonl").write_bytes(deep + _line("error", {}) + b"\n")
-    parse = summarize(tmp_path, EventFilter.build(session_id="s"), workers=1)["parse"]
-    assert (parse["valid_events"], parse["invalid_lines"]) == (1, 1)
+    parse = summarize(tmp_path, EventFilter.build(session_id="s"), workers=1).parse
+    assert (parse.valid_events, parse.invalid_lines) == (1, 1)
     assert decode_record(deep) is None and decode_scan(deep) is None

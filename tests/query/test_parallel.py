@@ -89,7 +89,7 @@ def test_small_reads_stay_in_this_process(tmp_path, monkeypatch):
     """Under the size threshold no worker is forked."""
     (tmp_path / "s.jsonl").write_bytes(b'{"ts": "2025-01-01T00:00:00Z", "kind": "x"}\n' * 10)
     monkeypatch.setattr(parallel.os, "fork", pytest.fail)
-    assert summarize(tmp_path, workers=4)["event_count"] == 10
+    assert summarize(tmp_path, workers=4).event_count == 10
 
 
 def test_a_failed_worker_falls_back_to_one_pass(tmp_path, monkeypatch):

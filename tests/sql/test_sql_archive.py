@@ -27,7 +27,7 @@ def test_counts_match_the_query_layer_including_gzip_and_bad_lines(logs):
     """events has the summary's exact counts per kind (gzip read, invalid lines skipped)."""
     con = connect(logs)
     counts = dict(con.sql("SELECT kind, count(*) FROM events GROUP BY kind").fetchall())
-    assert counts == summarize(logs)["kind_counts"]
+    assert counts == summarize(logs).kind_counts
     sessions = dict(con.sql("SELECT session_id, count(*) FROM events GROUP BY 1").fetchall())
     assert sessions["session_archived"] == 10 and sessions["session_bad_lines"] == 10
 

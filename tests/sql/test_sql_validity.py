@@ -57,8 +57,8 @@ def sql_count(root: Path, where: str = "true") -> int:
 
 def test_sql_takes_exactly_the_lines_the_query_layer_takes(tmp_path):
     (tmp_path / "s.jsonl").write_bytes(b"".join(INVALID + VALID))
-    parse = summarize(tmp_path, EventFilter.build(session_id="s"))["parse"]
-    assert (parse["valid_events"], parse["invalid_lines"]) == (len(VALID), len(INVALID))
+    parse = summarize(tmp_path, EventFilter.build(session_id="s")).parse
+    assert (parse.valid_events, parse.invalid_lines) == (len(VALID), len(INVALID))
     assert sql_count(tmp_path) == len(VALID)
     # Every ISO form is the same instant in SQL (all are 2025-01-01T00:00:00Z).
     assert sql_count(tmp_path, "ts = TIMESTAMPTZ '2025-01-01 00:00:00+00'") == len(VALID) - 1
@@ -107,6 +107,6 @@ def test_a_line_over_the_cap_is_not_in_sql(tmp_path):
     body = line() + huge + line(ts="2025-01-01T00:00:01Z")
     (tmp_path / "s.jsonl").write_bytes(body)
     (tmp_path / "g.jsonl.gz").write_bytes(gzip.compress(body.replace(b'"s"', b'"g"')))
-    parse = summarize(tmp_path, EventFilter())["parse"]
-    assert (parse["valid_events"], parse["invalid_lines"]) == (4, 2)
+    parse = summarize(tmp_path, EventFilter()).parse
+    assert (parse.valid_events, parse.invalid_lines) == (4, 2)
     assert sql_count(tmp_path) == 4

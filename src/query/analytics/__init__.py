@@ -2,5 +2,6 @@
 
 from src.query.analytics.stats import distribution, percentile
 from src.query.analytics.summary import SummaryBuilder
+from src.query.analytics.summary_model import Summary
 
-__all__ = ["SummaryBuilder", "distribution", "percentile"]
+__all__ = ["Summary", "SummaryBuilder", "distribution", "percentile"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from src.query.analytics.summary_model import GateReason, GateReport, GatesReport
+
 __all__ = ["GateStats"]
 
 
@@ -32,29 +34,29 @@ class GateStats:
             # Counter.update keeps first-seen order, which breaks ties in most_common().
             self.reasons.setdefault(name, Counter()).update(reasons)
 
-    def result(self, intents: int) -> dict[str, Any]:
+    def result(self, intents: int) -> GatesReport:
         by_name: dict[str, int] = {}
         for name, count in self.evaluations.items():
             shown = "?" if name is None else name
             by_name[shown] = by_name.get(shown, 0) + count
         evaluations = sum(by_name.values())
         blocks = sum(self.blocks.values())
-        return {
-            "evaluations": evaluations,
-            "blocks": blocks,
-            "intents": intents,
+        return GatesReport(
+            evaluations=evaluations,
+            blocks=blocks,
+            intents=intents,
             # One blocking decision stops an intent, so blocks count blocked intents.
-            "rejection_rate": blocks / intents if intents else None,
-            "by_gate": {
-                name: {
-                    "evaluations": count,
-                    "blocks": self.blocks.get(name, 0),
-                    "rejection_rate": self.blocks.get(name, 0) / count,
-                    "top_reasons": [
-                        {"reason": r, "count": c}
+            rejection_rate=blocks / intents if intents else None,
+            by_gate={
+                name: GateReport(
+                    evaluations=count,
+                    blocks=self.blocks.get(name, 0),
+                    rejection_rate=self.blocks.get(name, 0) / count,
+                    top_reasons=[
+                        GateReason(r, c)
                         for r, c in self.reasons.get(name, Counter()).most_common(3)
                     ],
-                }
+                )
                 for name, count in sorted(by_name.items())
             },
-        }
+        )

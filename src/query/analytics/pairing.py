@@ -40,7 +40,7 @@ from src.query.analytics.pairing_model import (
     as_number,
     as_side,
 )
-from src.query.analytics.pairing_report import report
+from src.query.analytics.pairing_report import PairingReport, report
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.records import EMPTY_PAYLOAD, ScanRecord
 
@@ -422,7 +422,7 @@ class Pairer:
         orders.sort(key=lambda o: (o.ts, o.seq))
         return orders
 
-    def result(self, as_of: float, keep: SortedSamples | None = None) -> dict[str, Any]:
+    def result(self, as_of: float, keep: SortedSamples | None = None) -> PairingReport:
         """Latency, slippage and fill statistics (``as_of``: POSIX seconds, for ages;
         ``keep``: sorted samples kept between results, for a reader that asks often)."""
         return report(self, as_of, keep)

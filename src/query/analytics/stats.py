@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["distribution", "percentile"]
+__all__ = ["distribution", "moments", "percentile"]
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float | None:
@@ -23,15 +23,32 @@ def percentile(sorted_values: Sequence[float], p: float) -> float | None:
     return float(sorted_values[min(rank, n) - 1])
 
 
-def distribution(values: Sequence[float], unit: str, *, presorted: bool = False) -> dict[str, Any]:
-    """count, avg, p50, p95, p99, max (keys suffixed with ``unit``, e.g. ``avg_ms``).
+Moments = tuple[int, float | None, float | None, float | None, float | None, float | None]
+
+
+def moments(values: Sequence[float], *, presorted: bool = False) -> Moments:
+    """count, avg, p50, p95, p99, max of ``values`` (None but the count when empty).
     ``presorted``: ``values`` are already in ascending order."""
     ordered = values if presorted else sorted(values)
     n = len(ordered)
-    out: dict[str, Any] = {"count": n}
-    out[f"avg_{unit}"] = sum(ordered) / n if n else None
-    out[f"p50_{unit}"] = percentile(ordered, 50)
-    out[f"p95_{unit}"] = percentile(ordered, 95)
-    out[f"p99_{unit}"] = percentile(ordered, 99)
-    out[f"max_{unit}"] = float(ordered[-1]) if n else None
-    return out
+    return (
+        n,
+        sum(ordered) / n if n else None,
+        percentile(ordered, 50),
+        percentile(ordered, 95),
+        percentile(ordered, 99),
+        float(ordered[-1]) if n else None,
+    )
+
+
+def distribution(values: Sequence[float], unit: str, *, presorted: bool = False) -> dict[str, Any]:
+    """:func:`moments` as a dict, keys suffixed with ``unit`` (``count``, ``avg_ms``, ...)."""
+    n, avg, p50, p95, p99, top = moments(values, presorted=presorted)
+    return {
+        "count": n,
+        f"avg_{unit}": avg,
+        f"p50_{unit}": p50,
+        f"p95_{unit}": p95,
+        f"p99_{unit}": p99,
+        f"max_{unit}": top,
+    }

@@ -25,6 +25,13 @@ from src.query.analytics.gates import GateStats
 from src.query.analytics.pairing import Pairer
 from src.query.analytics.pairing_ranges import RangePairer
 from src.query.analytics.sorted_samples import SortedSamples
+from src.query.analytics.summary_model import (
+    ErrorCount,
+    ErrorReport,
+    LastError,
+    ParseReport,
+    Summary,
+)
 from src.query.analytics.timestamps import (
     ALWAYS,
     DEFAULT_GAP_THRESHOLD_S,
@@ -113,7 +120,7 @@ def _iso(t: float | None) -> str | None:
 
 class SummaryBuilder:
     """Feed byte blocks (:meth:`consume`) or records (:meth:`add`); :meth:`result` gives
-    the dict.
+    the :class:`~src.query.analytics.summary_model.Summary`.
 
     ``follows_unknown`` marks a builder for a part of a read whose earlier part is being
     summarised elsewhere; it must then be :meth:`absorb`-ed into that part's builder.
@@ -143,7 +150,7 @@ class SummaryBuilder:
         self.gates = GateStats()
         self.timestamps = TimestampHealth(gap_threshold_s)
         self.errors: dict[str, int] = {}
-        self.last_error: dict[str, Any] | None = None
+        self.last_error: LastError | None = None
         self.exact_steps = exact_steps
         self._window = fast_window(gap_threshold_s, exact=exact_steps)
 
@@ -373,7 +380,7 @@ class SummaryBuilder:
         text = message if isinstance(message, str) else "(no message)"
         key = text[:200]
         self.errors[key] = self.errors.get(key, 0) + 1
-        self.last_error = {"ts": rec.ts.isoformat(), "error": text, "symbol": rec.symbol}
+        self.last_error = LastError(rec.ts.isoformat(), text, rec.symbol)
 
     @property
     def event_count(self) -> int:
@@ -421,29 +428,40 @@ class SummaryBuilder:
         *,
         as_of: float | None = None,
         keep: SortedSamples | None = None,
-    ) -> dict[str, Any]:
+    ) -> Summary:
         """The summary so far. ``keep``: sorted samples kept between results, for a reader
         that asks again as the session grows (see :mod:`~src.query.analytics.sorted_samples`).
         """
         as_of = time.time() if as_of is None else as_of
         has_events = self.event_count > 0
-        out: dict[str, Any] = {
-            "found": parse.files > 0,
-            "event_count": self.event_count,
-            "kind_counts": dict(sorted(self.kind_counts.items())),
-            "symbols": sorted(s for s in self.symbols if isinstance(s, str) and s),
-            "sessions": sorted(str(s) for s in self.timestamps.sessions if s is not None),
-            "start_time": _iso(self.first_ts.timestamp()) if has_events else None,
-            "end_time": _iso(self.last_ts.timestamp()) if has_events else None,
-            "parse": parse.as_dict(),
-        }
-        out.update(self.pairer.result(as_of, keep))
-        out["gates"] = self.gates.result(self.kind_counts.get("intent", 0))
-        out["timestamps"] = self.timestamps.result()
+        pairing = self.pairer.result(as_of, keep)
         top = sorted(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-        out["errors"] = {
-            "count": self.kind_counts.get("error", 0),
-            "top": [{"error": e, "count": c} for e, c in top],
-            "last": self.last_error,
-        }
-        return out
+        return Summary(
+            found=parse.files > 0,
+            event_count=self.event_count,
+            kind_counts=dict(sorted(self.kind_counts.items())),
+            symbols=sorted(s for s in self.symbols if isinstance(s, str) and s),
+            sessions=sorted(str(s) for s in self.timestamps.sessions if s is not None),
+            start_time=_iso(self.first_ts.timestamp()) if has_events else None,
+            end_time=_iso(self.last_ts.timestamp()) if has_events else None,
+            parse=ParseReport(
+                total_lines=parse.total_lines,
+                valid_events=parse.valid_events,
+                invalid_lines=parse.invalid_lines,
+                torn_lines=parse.torn_lines,
+                error_rate=parse.error_rate,
+                files=parse.files,
+                unreadable_files=parse.unreadable_files,
+                unreadable_paths=list(parse.unreadable_paths),
+            ),
+            latency=pairing.latency,
+            slippage=pairing.slippage,
+            fills=pairing.fills,
+            gates=self.gates.result(self.kind_counts.get("intent", 0)),
+            timestamps=self.timestamps.result(),
+            errors=ErrorReport(
+                count=self.kind_counts.get("error", 0),
+                top=[ErrorCount(e, c) for e, c in top],
+                last=self.last_error,
+            ),
+        )

@@ -14,6 +14,8 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from src.query.analytics.summary_model import GapReport, TimestampReport
+
 __all__ = [
     "DEFAULT_GAP_THRESHOLD_S",
     "TimestampHealth",
@@ -102,20 +104,16 @@ class TimestampHealth:
         self.largest_gaps.sort(reverse=True)
         del self.largest_gaps[_GAP_LIST_MAX:]
 
-    def result(self) -> dict[str, Any]:
+    def result(self) -> TimestampReport:
         top = sorted(self.largest_gaps, reverse=True)[:_GAP_LIST_MAX]
-        return {
-            "non_monotonic_steps": self.non_monotonic_steps,
-            "max_backward_jump_s": self.max_backward_jump_s,
-            "gap_threshold_s": self.gap_threshold_s,
-            "gaps_over_threshold": self.gaps,
-            "max_gap_s": self.max_gap_s,
-            "largest_gaps": [
-                {
-                    "after": datetime.fromtimestamp(after, UTC).isoformat(),
-                    "seconds": seconds,
-                    "session_id": sid,
-                }
+        return TimestampReport(
+            non_monotonic_steps=self.non_monotonic_steps,
+            max_backward_jump_s=self.max_backward_jump_s,
+            gap_threshold_s=self.gap_threshold_s,
+            gaps_over_threshold=self.gaps,
+            max_gap_s=self.max_gap_s,
+            largest_gaps=[
+                GapReport(datetime.fromtimestamp(after, UTC).isoformat(), seconds, sid)
                 for seconds, after, sid in top
             ],
-        }
+        )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from src.query.analytics.stats import percentile
+from src.query.analytics.summary_model import ErrorCount, GateReason
 from src.query.engine import summarize
 from src.query.filters import EventFilter
 
@@ -57,11 +58,11 @@ def test_monotonic_clock_wins_over_wall_clock_steps(tmp_path):
             e(9.5, "fill", mono=9_000_000, client_id="c1", filled_quantity=1, fill_price=100.1),
         ],
     )
-    assert s["latency"]["intent_to_order"]["max_ms"] == 3.0
-    assert s["latency"]["order_to_fill"]["max_ms"] == 5.0
-    assert s["latency"]["intent_to_fill"]["max_ms"] == 8.0
-    assert s["timestamps"]["non_monotonic_steps"] == 1
-    assert s["timestamps"]["max_backward_jump_s"] == pytest.approx(1.0)
+    assert s.latency.intent_to_order.max_ms == 3.0
+    assert s.latency.order_to_fill.max_ms == 5.0
+    assert s.latency.intent_to_fill.max_ms == 8.0
+    assert s.timestamps.non_monotonic_steps == 1
+    assert s.timestamps.max_backward_jump_s == pytest.approx(1.0)
 
 
 def test_negative_wall_clock_intervals_are_counted_not_used(tmp_path):
@@ -73,8 +74,8 @@ def test_negative_wall_clock_intervals_are_counted_not_used(tmp_path):
             e(9.0, "order", intent_id="i1", client_id="c1", side="buy", quantity=1),
         ],
     )
-    assert s["latency"]["intent_to_order"]["count"] == 0
-    assert s["latency"]["negative_intervals"] == 1
+    assert s.latency.intent_to_order.count == 0
+    assert s.latency.negative_intervals == 1
 
 
 def test_fallback_pairing_without_ids_uses_arrival_order(tmp_path):
@@ -89,12 +90,12 @@ def test_fallback_pairing_without_ids_uses_arrival_order(tmp_path):
             e(6.0, "order", side="sell", quantity=1),
         ],
     )
-    assert s["latency"]["intent_to_order"]["count"] == 2
+    assert s.latency.intent_to_order.count == 2
     assert sorted(
-        [s["latency"]["intent_to_order"]["max_ms"], s["latency"]["intent_to_order"]["p50_ms"]]
+        [s.latency.intent_to_order.max_ms, s.latency.intent_to_order.p50_ms]
     ) == [1000.0, 4500.0]
-    assert s["latency"]["order_to_fill"]["max_ms"] == 2000.0
-    assert s["slippage"]["overall"]["max_bps"] == pytest.approx(100.0)
+    assert s.latency.order_to_fill.max_ms == 2000.0
+    assert s.slippage.overall.max_bps == pytest.approx(100.0)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +112,7 @@ def test_slippage_sign_positive_is_worse_for_the_trader(tmp_path, side, fill_pri
             e(3, "fill", client_id="c", filled_quantity=1, fill_price=fill_price),
         ],
     )
-    assert s["slippage"]["by_symbol"]["BTC-USD"]["max_bps"] == pytest.approx(bps)
+    assert s.slippage.by_symbol["BTC-USD"].max_bps == pytest.approx(bps)
 
 
 def test_fill_bookkeeping(tmp_path):
@@ -131,14 +132,14 @@ def test_fill_bookkeeping(tmp_path):
         ],
         as_of=1735689600.0 + 61,
     )
-    f = s["fills"]
-    assert f["orders"] == 3 and f["filled_orders"] == 2
-    assert f["fill_rate"] == pytest.approx(2 / 3)
-    assert f["orders_without_fills"] == 1
-    assert f["open_orders"][0]["client_id"] == "open"
-    assert f["open_orders"][0]["age_s"] == pytest.approx(60.0)
-    assert f["fills_without_orders"] == 1
-    assert f["duplicate_fills"] == 2
+    f = s.fills
+    assert f.orders == 3 and f.filled_orders == 2
+    assert f.fill_rate == pytest.approx(2 / 3)
+    assert f.orders_without_fills == 1
+    assert f.open_orders[0].client_id == "open"
+    assert f.open_orders[0].age_s == pytest.approx(60.0)
+    assert f.fills_without_orders == 1
+    assert f.duplicate_fills == 2
 
 
 def test_gate_rejection_rates_overall_and_per_gate(tmp_path):
@@ -159,19 +160,19 @@ def test_gate_rejection_rates_overall_and_per_gate(tmp_path):
             )
         )
     s = run(tmp_path, events)
-    g = s["gates"]
-    assert g["rejection_rate"] == 0.25 and g["blocks"] == 1
-    assert g["by_gate"]["A"]["rejection_rate"] == 0.0
-    assert g["by_gate"]["B"]["rejection_rate"] == 0.25
-    assert g["by_gate"]["B"]["top_reasons"] == [{"reason": "too big", "count": 1}]
+    g = s.gates
+    assert g.rejection_rate == 0.25 and g.blocks == 1
+    assert g.by_gate["A"].rejection_rate == 0.0
+    assert g.by_gate["B"].rejection_rate == 0.25
+    assert g.by_gate["B"].top_reasons == [GateReason("too big", 1)]
 
 
 def test_gaps_above_threshold_are_reported(tmp_path):
     """A silence longer than the threshold is counted with its size and position."""
     s = run(tmp_path, [e(0, "fill"), e(1, "fill"), e(50, "fill")], gap_threshold_s=30)
-    t = s["timestamps"]
-    assert t["gaps_over_threshold"] == 1 and t["max_gap_s"] == pytest.approx(49.0)
-    assert t["largest_gaps"][0]["after"] == "2025-01-01T00:00:01+00:00"
+    t = s.timestamps
+    assert t.gaps_over_threshold == 1 and t.max_gap_s == pytest.approx(49.0)
+    assert t.largest_gaps[0].after == "2025-01-01T00:00:01+00:00"
 
 
 def test_error_events_are_summarised(tmp_path):
@@ -184,9 +185,9 @@ def test_error_events_are_summarised(tmp_path):
             e(3, "error", error="rejected"),
         ],
     )
-    assert s["errors"]["count"] == 3
-    assert s["errors"]["top"][0] == {"error": "timeout", "count": 2}
-    assert s["errors"]["last"]["error"] == "rejected"
+    assert s.errors.count == 3
+    assert s.errors.top[0] == ErrorCount("timeout", 2)
+    assert s.errors.last is not None and s.errors.last.error == "rejected"
 
 
 def test_fills_pair_to_intents_by_intent_id_when_orders_are_not_logged(tmp_path):
@@ -206,14 +207,14 @@ def test_fills_pair_to_intents_by_intent_id_when_orders_are_not_logged(tmp_path)
               filled_quantity=1, fill_price=199.8, reference_price=199.0),
         ],
     )  # fmt: skip
-    latency = s["latency"]["intent_to_fill"]
-    assert (latency["count"], latency["p50_ms"], latency["max_ms"]) == (2, 5.0, 10.0)
-    assert s["fills"]["fills_without_orders"] == 3 and s["fills"]["orders"] == 0
+    latency = s.latency.intent_to_fill
+    assert (latency.count, latency.p50_ms, latency.max_ms) == (2, 5.0, 10.0)
+    assert s.fills.fills_without_orders == 3 and s.fills.orders == 0
     # Every fill against its intent's quote: +10 bps (buy above 100), +10 bps (sell below 200).
-    slippage = s["slippage"]["overall"]
-    assert slippage["count"] == 3
-    assert slippage["p50_bps"] == pytest.approx(10.0)
-    assert slippage["max_bps"] == pytest.approx(10.0)
+    slippage = s.slippage.overall
+    assert slippage.count == 3
+    assert slippage.p50_bps == pytest.approx(10.0)
+    assert slippage.max_bps == pytest.approx(10.0)
 
 
 def test_an_order_in_the_log_still_wins_over_the_intent_id(tmp_path):
@@ -227,6 +228,6 @@ def test_an_order_in_the_log_still_wins_over_the_intent_id(tmp_path):
               fill_price=100),
         ],
     )  # fmt: skip
-    assert s["latency"]["intent_to_fill"]["count"] == 1
-    assert s["latency"]["order_to_fill"]["count"] == 1
-    assert s["fills"]["fills_without_orders"] == 0
+    assert s.latency.intent_to_fill.count == 1
+    assert s.latency.order_to_fill.count == 1
+    assert s.fills.fills_without_orders == 0

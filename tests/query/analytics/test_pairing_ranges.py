@@ -113,7 +113,7 @@ def test_an_order_id_reused_after_a_cut_replaces_the_open_order():
         ("fill", {"client_id": "c", "filled_quantity": 1, "fill_price": 10}),
         ("fill", {"client_id": "c", "filled_quantity": 1, "fill_price": 10}),
     )
-    assert one_pass(lines)["fills"]["orders_without_fills"] == 0
+    assert one_pass(lines).fills.orders_without_fills == 0
     assert_every_cut_agrees(lines)
 
 
@@ -143,7 +143,7 @@ def test_a_fill_id_seen_before_the_cut_forces_a_reread():
         ("order", {"client_id": "b", "intent_id": "j", "quantity": 1}),
         ("fill", {"client_id": "b", "filled_quantity": 1, "fill_price": 10, "event_id": "x"}),
     )
-    assert one_pass(lines)["fills"]["duplicate_fills"] == 1
+    assert one_pass(lines).fills.duplicate_fills == 1
     assert assert_every_cut_agrees(lines) > 0
 
 
@@ -170,5 +170,5 @@ def test_an_intent_resent_and_ordered_after_a_cut_is_not_pending_any_more():
         ("order", {"client_id": "c", "intent_id": "i", "quantity": 1}),
         ("order", {"client_id": "d", "intent_id": "i", "quantity": 1}),
     )
-    assert one_pass(lines)["latency"]["intent_to_order"]["count"] == 1
+    assert one_pass(lines).latency.intent_to_order.count == 1
     assert_every_cut_agrees(lines)

@@ -1,0 +1,256 @@
+"""The summary of a read, as typed values: what every reader of a summary gets.
+
+:meth:`~src.query.analytics.summary.SummaryBuilder.result` builds one :class:`Summary` at
+the end of a read (a few dozen small objects: nothing in the scan loop). Consumers read
+attributes; the edges that publish a plain dict (the spec's ``get_execution_summary``)
+call :meth:`Summary.to_dict` once. The classes are frozen standard dataclasses, so the
+dashboard's JSON API can declare them as its response model (pydantic builds the OpenAPI
+schema from them) and ``orjson`` encodes them directly, without the query layer depending
+on either.
+
+Field order is the order of the keys in the dict and in the JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from src.query.analytics.stats import moments
+
+__all__ = [
+    "ErrorCount",
+    "ErrorReport",
+    "FillReport",
+    "GapReport",
+    "GateReason",
+    "GateReport",
+    "GatesReport",
+    "JsonScalar",
+    "LastError",
+    "LatencyReport",
+    "LatencyStats",
+    "OpenOrder",
+    "ParseReport",
+    "SlippageReport",
+    "SlippageStats",
+    "Summary",
+    "TimestampReport",
+    "latency_stats",
+    "slippage_stats",
+]
+
+# A raw value from a log line that the summary shows as it was written (a symbol, a client
+# id, a session id in a gap): the lean decoders accept any JSON scalar there.
+JsonScalar = str | int | float | bool | None
+
+_FROZEN = {"frozen": True, "slots": True}
+
+
+@dataclass(**_FROZEN)
+class ParseReport:
+    """How many lines were read, and how many of them were not valid events."""
+
+    total_lines: int
+    valid_events: int
+    invalid_lines: int
+    torn_lines: int
+    error_rate: float
+    files: int
+    unreadable_files: int
+    unreadable_paths: list[str]
+
+
+@dataclass(**_FROZEN)
+class LatencyStats:
+    """A latency distribution in milliseconds (nearest-rank percentiles; None when empty)."""
+
+    count: int
+    avg_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+@dataclass(**_FROZEN)
+class SlippageStats:
+    """A slippage distribution in basis points (positive = worse for the trader)."""
+
+    count: int
+    avg_bps: float | None
+    p50_bps: float | None
+    p95_bps: float | None
+    p99_bps: float | None
+    max_bps: float | None
+
+
+def latency_stats(values: Sequence[float], *, presorted: bool = False) -> LatencyStats:
+    return LatencyStats(*moments(values, presorted=presorted))
+
+
+def slippage_stats(values: Sequence[float], *, presorted: bool = False) -> SlippageStats:
+    return SlippageStats(*moments(values, presorted=presorted))
+
+
+@dataclass(**_FROZEN)
+class LatencyReport:
+    intent_to_order: LatencyStats
+    order_to_fill: LatencyStats
+    intent_to_fill: LatencyStats
+    negative_intervals: int
+
+
+@dataclass(**_FROZEN)
+class SlippageReport:
+    overall: SlippageStats
+    by_symbol: dict[str, SlippageStats]
+
+
+@dataclass(**_FROZEN)
+class OpenOrder:
+    """An order without (all its) fills; ``age_s`` is measured at the summary's ``as_of``."""
+
+    client_id: JsonScalar
+    symbol: JsonScalar
+    ts: str
+    age_s: float
+    filled_quantity: float
+    quantity: float | None
+
+
+@dataclass(**_FROZEN)
+class FillReport:
+    orders: int
+    fills: int
+    filled_orders: int
+    fill_rate: float | None
+    orders_without_fills: int
+    open_orders: list[OpenOrder]  # the oldest 50
+    fills_without_orders: int
+    duplicate_fills: int
+
+    def aged(self, as_of: float) -> FillReport:
+        """A copy whose open-order ages are measured at ``as_of`` (itself if none is open)."""
+        if not self.open_orders:
+            return self
+        return replace(
+            self,
+            open_orders=[
+                OpenOrder(
+                    o.client_id,
+                    o.symbol,
+                    o.ts,
+                    max(0.0, as_of - datetime.fromisoformat(o.ts).timestamp()),
+                    o.filled_quantity,
+                    o.quantity,
+                )
+                for o in self.open_orders
+            ],
+        )
+
+
+@dataclass(**_FROZEN)
+class GateReason:
+    reason: str
+    count: int
+
+
+@dataclass(**_FROZEN)
+class GateReport:
+    """One gate's decisions; ``top_reasons`` are its three commonest blocking reasons."""
+
+    evaluations: int
+    blocks: int
+    rejection_rate: float
+    top_reasons: list[GateReason]
+
+
+@dataclass(**_FROZEN)
+class GatesReport:
+    evaluations: int
+    blocks: int
+    intents: int
+    rejection_rate: float | None  # blocked intents / intents
+    by_gate: dict[str, GateReport]  # "?" for a missing or non-string gate name
+
+
+@dataclass(**_FROZEN)
+class GapReport:
+    after: str
+    seconds: float
+    session_id: JsonScalar
+
+
+@dataclass(**_FROZEN)
+class TimestampReport:
+    non_monotonic_steps: int
+    max_backward_jump_s: float
+    gap_threshold_s: float
+    gaps_over_threshold: int
+    max_gap_s: float
+    largest_gaps: list[GapReport]  # the ten longest
+
+
+@dataclass(**_FROZEN)
+class ErrorCount:
+    error: str
+    count: int
+
+
+@dataclass(**_FROZEN)
+class LastError:
+    ts: str
+    error: str
+    symbol: JsonScalar
+
+
+@dataclass(**_FROZEN)
+class ErrorReport:
+    count: int
+    top: list[ErrorCount]  # the five commonest messages (first 200 characters)
+    last: LastError | None
+
+
+@dataclass(**_FROZEN)
+class Summary:
+    """Counts, time range, parse statistics and analytics of the events a read matched.
+
+    ``session_id`` is the session the read was limited to (None: all sessions);
+    ``size_bytes`` the size of the files read.
+    """
+
+    found: bool
+    event_count: int
+    kind_counts: dict[str, int]
+    symbols: list[str]
+    sessions: list[str]
+    start_time: str | None
+    end_time: str | None
+    parse: ParseReport
+    latency: LatencyReport
+    slippage: SlippageReport
+    fills: FillReport
+    gates: GatesReport
+    timestamps: TimestampReport
+    errors: ErrorReport
+    session_id: str | None = None
+    size_bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as plain dicts and lists (the spec's ``get_execution_summary``)."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+    def aged(self, as_of: float) -> Summary:
+        """A copy whose open-order ages are measured at ``as_of`` (itself if none is open)."""
+        fills = self.fills.aged(as_of)
+        return self if fills is self.fills else replace(self, fills=fills)
+
+    def located(self, *, session_id: str | None, found: bool, size_bytes: int) -> Summary:
+        """A copy that says which session was read, whether it exists and its size."""
+        return replace(self, session_id=session_id, found=found, size_bytes=size_bytes)
