@@ -27,8 +27,10 @@ demo: install
 test: install system-deps
 	$(PY) -m pytest -q
 
+# ruff on everything, then mypy --strict on the packages listed in pyproject.toml [tool.mypy].
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/mypy
 
 bench: install
 	$(PY) -m benchmarks

@@ -14,7 +14,7 @@ __all__ = ["Backoff", "ceiling", "doubling_delays"]
 
 def ceiling(initial: float, maximum: float, failures: int) -> float:
     """The wait after ``failures`` (>= 1) failures before jitter: initial * 2**(n-1), capped."""
-    return min(maximum, initial * 2 ** min(max(failures, 1) - 1, 60))
+    return min(maximum, initial * 2.0 ** min(max(failures, 1) - 1, 60))
 
 
 def doubling_delays(initial: float, maximum: float, count: int) -> list[float]:

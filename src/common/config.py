@@ -119,7 +119,8 @@ def load_section(
     for key, value in mine.items():
         if key not in known:
             raise ConfigError(f"override: unknown key {key} = {value!r}")
-    return _build(cls, file.table(prefix), prefix, env, mine, file.path, skip)
+    built: T = _build(cls, file.table(prefix), prefix, env, mine, file.path, skip)
+    return built
 
 
 def leaf_keys(cls: type[Any], prefix: str) -> list[str]:
@@ -159,7 +160,7 @@ def _build(
     for f in dataclasses.fields(cls):
         dotted = f"{prefix}.{f.name}"
         hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             sub = table.get(f.name, {})
             values[f.name] = _build(hint, sub, dotted, env, overrides, source, foreign)
             continue

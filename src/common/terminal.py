@@ -16,7 +16,10 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 __all__ = [
     "CleanWriter",
@@ -73,7 +76,7 @@ class CleanWriter:
     def write(self, text: str) -> int:
         return self._stream.write(clean_text(text))
 
-    def __getattr__(self, name: str):  # flush, isatty, fileno, ... of the real stream
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, ... of the real stream
         return getattr(self._stream, name)
 
 
@@ -111,7 +114,7 @@ class InertLines(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
+    def write(self, data: ReadableBuffer) -> int:
         data = bytes(data)
         lines = (self._pending + data).split(b"\n")
         self._pending = lines.pop()

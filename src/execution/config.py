@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from src.common.config import (
     CONFIG_ENV_VAR,
@@ -56,7 +55,7 @@ TOOL_SECTIONS = (
 )
 
 
-def _choice(*values: str) -> dict[str, Any]:
+def _choice(*values: str) -> dict[str, object]:
     return {"choices": values}
 
 
@@ -141,7 +140,7 @@ def load_config(
     path: str | os.PathLike[str] | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, object] | None = None,
     file: ConfigFile | None = None,
 ) -> ExecutionConfig:
     """Load the execution config.

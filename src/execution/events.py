@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast
 
 import msgspec
 
 from src.execution.ids import new_event_id
+from src.execution.jsontypes import JsonObject, Payload
 from src.execution.schema import KINDS, MODES, SEVERITIES, EventKind, Mode
 
 __all__ = [
@@ -62,7 +63,7 @@ class ExecutionEvent(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     mode: str
     kind: str
-    payload: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    payload: Payload = msgspec.field(default_factory=dict)
     seq: int | None = None
     event_id: str = msgspec.field(default_factory=new_event_id)
     mono_ns: int | None = None
@@ -81,9 +82,9 @@ class ExecutionEvent(msgspec.Struct, frozen=True, gc=False):
         if not isinstance(ts, datetime) or ts.tzinfo is not UTC:
             _set_ts(self, _as_utc(ts))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """Return the JSON-ready form: the spec's six keys first, then the optional extras."""
-        d: dict[str, Any] = {
+        d: JsonObject = {
             "ts": self.ts.isoformat(),
             "session_id": self.session_id,
             "symbol": self.symbol,
@@ -99,7 +100,7 @@ class ExecutionEvent(msgspec.Struct, frozen=True, gc=False):
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ExecutionEvent:
+    def from_dict(cls, data: Mapping[str, object]) -> ExecutionEvent:
         """Rebuild an event from :meth:`to_dict` output (or a parsed JSONL line)."""
         ts = data["ts"]
         if isinstance(ts, str):
@@ -107,19 +108,18 @@ class ExecutionEvent(msgspec.Struct, frozen=True, gc=False):
         if isinstance(ts, datetime) and ts.tzinfo is None:
             ts = ts.replace(tzinfo=UTC)  # a naive time in a log means UTC (not local time)
         payload = data.get("payload")
-        extra: dict[str, Any] = {}
-        if data.get("event_id") is not None:
-            extra["event_id"] = str(data["event_id"])
+        seq, mono_ns = data.get("seq"), data.get("mono_ns")
+        event_id = data.get("event_id")
         return cls(
-            ts=ts,
+            ts=cast(datetime, ts),  # __post_init__ rejects anything else, naming it
             session_id=str(data["session_id"]),
             symbol=str(data.get("symbol") or ""),
             mode=str(data.get("mode") or "paper"),
             kind=str(data["kind"]),
             payload=payload if isinstance(payload, Mapping) else {},
-            seq=data.get("seq") if isinstance(data.get("seq"), int) else None,
-            mono_ns=data.get("mono_ns") if isinstance(data.get("mono_ns"), int) else None,
-            **extra,
+            seq=seq if isinstance(seq, int) else None,
+            mono_ns=mono_ns if isinstance(mono_ns, int) else None,
+            **({} if event_id is None else {"event_id": str(event_id)}),
         )
 
 
@@ -137,7 +137,9 @@ def _as_utc(ts: object) -> datetime:
         raise ValueError(f"invalid event ts {ts!r}: out of the UTC range") from None
 
 
-def copy_of(event: ExecutionEvent, event_id: str | None = None, **changes: Any) -> ExecutionEvent:
+def copy_of(
+    event: ExecutionEvent, event_id: str | None = None, **changes: object
+) -> ExecutionEvent:
     """``event`` emitted again (a replay, an import): a new ``event_id`` (``event_id`` or a
     fresh one), the original's kept in ``payload["origin_event_id"]``; ``changes`` replace
     other fields (``session_id``, ``ts``, ...)."""
@@ -148,7 +150,7 @@ def copy_of(event: ExecutionEvent, event_id: str | None = None, **changes: Any) 
     )
 
 
-def event_to_dict(event: ExecutionEvent) -> dict[str, Any]:
+def event_to_dict(event: ExecutionEvent) -> JsonObject:
     """Functional alias of :meth:`ExecutionEvent.to_dict`."""
     return event.to_dict()
 

@@ -24,17 +24,38 @@ import itertools
 import logging
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from src.execution.events import MODES, ExecutionEvent
-from src.execution.gates import IntentValidationGate
+from src.execution.gates import Gate, IntentValidationGate
 from src.execution.ids import new_id
+from src.execution.jsontypes import JsonObject, Payload
 from src.execution.market import MarketState
 from src.execution.models import ExecutionResult, Fill, GateDecision, Order, OrderIntent
 
-__all__ = ["ExecutionPipeline"]
+if TYPE_CHECKING:
+    from src.execution.telemetry.base import Emitter
+
+__all__ = ["ExecutionPipeline", "Executor", "IntentId"]
+
+#: An intent id as logged: a malformed intent's id is kept if it is a plain scalar.
+IntentId = str | int | float | None
+
+
+class Executor(Protocol):
+    """What the pipeline needs of an executor (:class:`~src.execution.paper.PaperExecutor`
+    is one): fill ``order`` at ``market_price`` and return the fill, or ``None`` when the
+    order rests (a limit not yet crossed). Raising is allowed: the pipeline logs an ``error``
+    event and returns an ``error`` result.
+
+    An executor that rests orders may also define ``on_price(symbol, price) -> list[Fill]``;
+    :meth:`ExecutionPipeline.update_price` calls it when present.
+    """
+
+    def execute(self, order: Order, market_price: float | None) -> Fill | None: ...
+
 
 log = logging.getLogger("src.execution.pipeline")
 _MAX_STACKTRACE = 8_000
@@ -46,9 +67,9 @@ class ExecutionPipeline:
 
     def __init__(
         self,
-        executor: Any,
-        emitter: Any = None,
-        gates: Iterable[Any] | None = (),
+        executor: Executor,
+        emitter: Emitter | None = None,
+        gates: Iterable[Gate] | None = (),
         mode: str = "paper",
         *,
         market: MarketState | None = None,
@@ -58,7 +79,7 @@ class ExecutionPipeline:
         self._executor = executor
         self._emitter = emitter
         given = tuple(g for g in gates or () if type(g) is not IntentValidationGate)
-        self._gates = (IntentValidationGate(), *given)
+        self._gates: tuple[Gate, ...] = (IntentValidationGate(), *given)
         self.mode = mode
         self.market = market if market is not None else MarketState()
         self.telemetry_errors = 0
@@ -68,7 +89,7 @@ class ExecutionPipeline:
         self._last_report = float("-inf")
 
     @property
-    def gates(self) -> tuple[Any, ...]:
+    def gates(self) -> tuple[Gate, ...]:
         """Every gate an intent passes, in order: intent validation first."""
         return self._gates
 
@@ -76,7 +97,9 @@ class ExecutionPipeline:
     def update_price(self, symbol: str, price: float) -> list[Fill]:
         """Record a market price; resting paper limit orders it crosses fill (and are emitted)."""
         self.market.update(symbol, price)
-        on_price = getattr(self._executor, "on_price", None)
+        on_price: Callable[[str, float], list[Fill]] | None = getattr(
+            self._executor, "on_price", None
+        )
         if on_price is None or not self._resting:
             return []
         fills = on_price(symbol, price)
@@ -88,6 +111,7 @@ class ExecutionPipeline:
 
     # -- the order path ------------------------------------------------------------------
     def submit_order(self, intent: OrderIntent) -> ExecutionResult:
+        iid: IntentId
         if intent.__class__ is OrderIntent and intent.problem is None:
             sid, symbol, iid = intent.session_id, intent.symbol, intent.intent_id
         else:
@@ -193,11 +217,11 @@ class ExecutionPipeline:
         )
 
     def _check_gate(
-        self, gate: Any, name: str, intent: OrderIntent, sid: str, symbol: str, iid: Any
+        self, gate: Gate, name: str, intent: OrderIntent, sid: str, symbol: str, iid: IntentId
     ) -> GateDecision:
         # A gate that crashes blocks (fails closed) and leaves an error event behind.
         try:
-            decision = gate.check(intent, self.market)
+            decision: object = gate.check(intent, self.market)
             if not isinstance(decision, GateDecision):
                 raise TypeError(f"gate returned {decision!r}, not a GateDecision")
             return decision
@@ -217,7 +241,7 @@ class ExecutionPipeline:
             return GateDecision(False, f"gate error: {message}")
 
     # -- telemetry -----------------------------------------------------------------------
-    def _emit(self, kind: str, session_id: str, symbol: str, payload: Mapping[str, Any]) -> None:
+    def _emit(self, kind: str, session_id: str, symbol: str, payload: Payload) -> None:
         emitter = self._emitter
         if emitter is None:
             return
@@ -252,7 +276,7 @@ class ExecutionPipeline:
                 )
 
 
-def _names(intent: Any) -> tuple[str, str, Any]:
+def _names(intent: object) -> tuple[str, str, IntentId]:
     """Session, symbol and intent id to log a malformed intent under (text, never raising)."""
     sid = _field(intent, "session_id", "default")
     symbol = _field(intent, "symbol", "")
@@ -264,7 +288,7 @@ def _names(intent: Any) -> tuple[str, str, Any]:
     )
 
 
-def _field(intent: Any, name: str, default: Any = None) -> Any:
+def _field(intent: object, name: str, default: object = None) -> object:
     """An attribute of something passed as an intent, or ``default`` whatever reading it raises."""
     try:
         return getattr(intent, name, default)
@@ -272,7 +296,7 @@ def _field(intent: Any, name: str, default: Any = None) -> Any:
         return default
 
 
-def _fill_payload(fill: Fill) -> dict[str, Any]:
+def _fill_payload(fill: Fill) -> JsonObject:
     return {
         "client_id": fill.client_id,
         "intent_id": fill.intent_id,

@@ -7,10 +7,10 @@ enums, arbitrary objects) are written as strings rather than failing the event.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 from decimal import Decimal
 from enum import Enum
-from typing import Any
 
 import orjson
 
@@ -22,7 +22,7 @@ _OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _dumps = orjson.dumps
 
 
-def _default(value: Any) -> Any:
+def _default(value: object) -> object:
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, Enum):
@@ -100,7 +100,7 @@ def encode_event_line(event: ExecutionEvent) -> bytes:
     )
 
 
-def encode_json_line(record: dict[str, Any]) -> bytes:
+def encode_json_line(record: Mapping[str, object]) -> bytes:
     """Encode an already-built dict (e.g. a parsed event) with the same top-level spacing."""
     parts = [b"{"]
     first = True

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -161,10 +161,11 @@ class _NewestFirst:
     def __init__(self, session: SessionFiles, flt: EventFilter, limit: int, chunk: int) -> None:
         self.session, self.flt, self.limit = session, flt, limit
         self.chunk = min(limit, chunk)
-        self.index, self.end = len(session.files) - 1, None
+        self.index: int = len(session.files) - 1
+        self.end: int | None = None
         self.done = False
 
-    def __iter__(self) -> Iterator[Record]:
+    def __iter__(self) -> Generator[Record, None, None]:
         while not self.done:
             entries = collect_back(self.session, self.flt, self.chunk, self.index, self.end)
             if len(entries) < self.chunk:

@@ -14,6 +14,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from src.execution.session_ids import validate_session_id
 
@@ -149,10 +150,10 @@ def list_sessions(base: str | os.PathLike[str]) -> list[SessionFiles]:
     return sessions
 
 
-def open_segment(path: Path):  # -> BinaryIO
+def open_segment(path: Path) -> BinaryIO:
     """Open a session file for binary reading, decompressing ``.gz`` transparently."""
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return cast(BinaryIO, gzip.open(path, "rb"))  # a GzipFile reads like a binary file
     return open(path, "rb", buffering=1 << 20)
 
 

@@ -23,7 +23,7 @@ or the gzip error from :func:`iter_blocks`), so the caller can count and name th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
@@ -241,7 +241,7 @@ class ReadError(Exception):
     """A file could not be read to its end (vanished, corrupt gzip stream)."""
 
 
-def iter_lines_at(path: Path, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
+def iter_lines_at(path: Path, start: int = 0) -> Generator[tuple[int, bytes, bool], None, None]:
     """``(offset, line, complete)`` for every non-blank line of ``path`` in file order,
     from ``start`` (a line start of a plain file; gzip files are read from 0).
 
@@ -258,13 +258,15 @@ def iter_lines_at(path: Path, start: int = 0) -> Iterator[tuple[int, bytes, bool
         raise ReadError(f"{path}: {exc}") from exc
 
 
-def iter_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
+def iter_lines(path: Path) -> Generator[tuple[bytes, bool], None, None]:
     """Yield every non-blank line of ``path`` in file order, without its newline."""
     for _offset, line, complete in iter_lines_at(path):
         yield line, complete
 
 
-def iter_lines_reversed(path: Path, block_size: int = BLOCK_SIZE) -> Iterator[tuple[bytes, bool]]:
+def iter_lines_reversed(
+    path: Path, block_size: int = BLOCK_SIZE
+) -> Generator[tuple[bytes, bool], None, None]:
     """Yield the lines of a plain file last first, reading blocks backwards from the end."""
     for _offset, line, complete in iter_lines_reversed_at(path, block_size=block_size):
         yield line, complete
@@ -275,7 +277,7 @@ def iter_lines_reversed_at(
     end: int | None = None,
     block_size: int = BLOCK_SIZE,
     limit: int = MAX_LINE_BYTES,
-) -> Iterator[tuple[int, bytes, bool]]:
+) -> Generator[tuple[int, bytes, bool], None, None]:
     """Yield ``(offset, line, complete)`` last first, for lines starting before ``end``.
 
     ``offset`` is where the line starts in the file, usable as a paging cursor: passing it

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +75,7 @@ def _decode(cursor: str, base: Path, session: SessionFiles) -> tuple[int, int]:
 
 def _reverse_at(
     path: Path, end: int | None, flt: EventFilter, limit: int
-) -> Iterator[tuple[int, Record]]:
+) -> Generator[tuple[int, Record], None, None]:
     if path.name.endswith(".gz"):
         # No backward reading in gzip: stream it, keeping the newest `limit` matches. A
         # damaged file gives what decoded before the damage.

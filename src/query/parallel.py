@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from src.query.analytics.summary import LineProgress, Matcher, SummaryBuilder
 from src.query.files import GZIP_ERRORS, open_segment
@@ -237,11 +237,14 @@ def _collect(pid: int, read_fd: int) -> Any | None:
     return value if status == "ok" else None
 
 
+_T = TypeVar("_T")
+
+
 def _is_gzip(path: Path) -> bool:
     return path.name.endswith(".gz")
 
 
-def run_forked(jobs: Sequence[Callable[[], Any]]) -> list[Any | None]:
+def run_forked(jobs: Sequence[Callable[[], _T]]) -> list[_T | None]:
     """Run every job but the last in a forked child and the last in this process; their
     results in order (None for a child that failed: redo its job if it matters)."""
     children: list[tuple[int, int]] = []
@@ -249,7 +252,7 @@ def run_forked(jobs: Sequence[Callable[[], Any]]) -> list[Any | None]:
         for job in jobs[:-1]:
             children.append(_fork(job))
         mine = jobs[-1]()
-        out: list[Any | None] = []
+        out: list[_T | None] = []
         while children:
             out.append(_collect(*children.pop(0)))
     finally:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import orjson
@@ -133,7 +133,8 @@ class Record:
 
     @property
     def kind(self) -> str:
-        return self.data["kind"]
+        kind: str = self.data["kind"]  # a valid record's kind is a non-empty string
+        return kind
 
     @property
     def symbol(self) -> str:
@@ -225,13 +226,21 @@ def names_are_scalars(kind: str, data: dict[str, Any], payload: Any) -> bool:
 # The payload keys analytics read, and every other key the schema declares (for any kind,
 # in the schema's order), typed as scalars, so the fast decoder judges them; any other key
 # takes the slow path.
-ScanPayload = msgspec.defstruct(
-    "ScanPayload",
-    [(name, Scalar, None) for name in schema.PAYLOAD_KEYS],
-    module=__name__,
-    gc=False,
-    forbid_unknown_fields=True,
-)
+if TYPE_CHECKING:
+    # What a type checker sees: the fields are built from the schema at import time, each a
+    # Scalar (defaulting to None).
+
+    class ScanPayload(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+        def __getattr__(self, name: str) -> Scalar: ...
+
+else:
+    ScanPayload = msgspec.defstruct(
+        "ScanPayload",
+        [(name, Scalar, None) for name in schema.PAYLOAD_KEYS],
+        module=__name__,
+        gc=False,
+        forbid_unknown_fields=True,
+    )
 
 
 EMPTY_PAYLOAD = ScanPayload()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import operator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 
@@ -72,7 +72,7 @@ def _payload_type(kind: str) -> type[msgspec.Struct]:
 
 
 def _event_type(kind: str, payload: type[msgspec.Struct]) -> type[_Event]:
-    return msgspec.defstruct(
+    event_type = msgspec.defstruct(
         f"{kind.capitalize()}Event",
         [
             ("payload", payload | None, None),
@@ -86,6 +86,7 @@ def _event_type(kind: str, payload: type[msgspec.Struct]) -> type[_Event]:
         tag=kind,
         kw_only=True,  # keeps _Event's fields first: the logger's key order
     )
+    return cast("type[_Event]", event_type)  # defstruct's bases=(_Event,) makes it one
 
 
 # One record type per kind of the schema.

@@ -17,9 +17,15 @@ The two scale-out sinks import their libraries when instantiated, not on import.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from src.execution.telemetry.base import EmitterStats, ExecutionEventEmitter, NullEmitter
+from src.execution.telemetry.base import (
+    Emitter,
+    EmitterStats,
+    ExecutionEventEmitter,
+    NullEmitter,
+    Sink,
+)
 from src.execution.telemetry.composite import CompositeEmitter
 from src.execution.telemetry.filtering import FilteringEmitter
 from src.execution.telemetry.jsonl import JsonlExecutionLogger
@@ -29,6 +35,7 @@ from src.execution.telemetry.redis_stream import RedisStreamEmitter
 
 __all__ = [
     "CompositeEmitter",
+    "Emitter",
     "EmitterStats",
     "ExecutionEventEmitter",
     "FilteringEmitter",
@@ -37,11 +44,18 @@ __all__ = [
     "PrometheusEmitter",
     "QueuedEmitter",
     "RedisStreamEmitter",
+    "Sink",
     "build_emitter",
 ]
 
 
-def build_emitter(config: Any = None) -> ExecutionEventEmitter:
+if TYPE_CHECKING:
+    from src.execution.config import ExecutionConfig, TelemetryConfig
+
+
+def build_emitter(
+    config: TelemetryConfig | ExecutionConfig | None = None,
+) -> ExecutionEventEmitter:
     """Build the sink described by a ``TelemetryConfig`` (default: ``config/execution.toml``)."""
     from src.execution.telemetry.factory import build_emitter as _build
 

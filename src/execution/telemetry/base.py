@@ -23,15 +23,43 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 from src.execution.events import ExecutionEvent
+from src.execution.jsontypes import JsonObject
 
-__all__ = ["EmitterStats", "ExecutionEventEmitter", "NullEmitter", "guarded"]
+__all__ = [
+    "Emitter",
+    "EmitterStats",
+    "ExecutionEventEmitter",
+    "NullEmitter",
+    "Sink",
+    "guarded",
+]
 
 log = logging.getLogger("src.execution.telemetry")
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+class Emitter(Protocol):
+    """What the pipeline needs of a sink: ``emit(event)``, which should never raise.
+
+    :class:`ExecutionEventEmitter` (subclass it to get the guard, stats and rate-limited
+    reports) satisfies it, and so does any object with such a method.
+    """
+
+    def emit(self, event: ExecutionEvent) -> None: ...
+
+
+class Sink(Emitter, Protocol):
+    """An emitter that can also be flushed and closed: what the wrapping sinks
+    (queued, filtering, composite) accept as their inner sinks."""
+
+    def flush(self, timeout: float | None = None) -> bool: ...
+
+    def close(self) -> None: ...
+
 
 # One log line per emitter per this many seconds, plus a count of what was suppressed.
 ERROR_REPORT_INTERVAL_S = 60.0
@@ -47,7 +75,7 @@ class EmitterStats:
     last_error: str | None = None
     last_error_at: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return asdict(self)
 
 
@@ -57,7 +85,9 @@ def guarded(method: _F) -> _F:
     return method
 
 
-def _guard(user_emit: Callable[[Any, ExecutionEvent], None]) -> Callable[..., None]:
+def _guard(
+    user_emit: Callable[[ExecutionEventEmitter, ExecutionEvent], None],
+) -> Callable[[ExecutionEventEmitter, ExecutionEvent], None]:
     @functools.wraps(user_emit)
     def emit(self: ExecutionEventEmitter, event: ExecutionEvent) -> None:
         if self.__dict__.get("_closed"):
@@ -79,11 +109,11 @@ class ExecutionEventEmitter:
 
     strict: bool = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         own_emit = cls.__dict__.get("emit")
         if own_emit is not None and not getattr(own_emit, "_telemetry_guarded", False):
-            cls.emit = _guard(own_emit)  # type: ignore[method-assign]
+            setattr(cls, "emit", _guard(own_emit))  # noqa: B010 (assigning a method)
 
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
@@ -114,7 +144,7 @@ class ExecutionEventEmitter:
     @property
     def stats(self) -> EmitterStats:
         # Created on first use so user subclasses need not call super().__init__().
-        stats = self.__dict__.get("_stats")
+        stats: EmitterStats | None = self.__dict__.get("_stats")
         if stats is None:
             stats = self.__dict__.setdefault("_stats", EmitterStats())
         return stats
@@ -152,7 +182,7 @@ class ExecutionEventEmitter:
     def _name(self) -> str:
         return type(self).__name__
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         """A JSON-ready description of this sink and its counters."""
         return {"emitter": self._name(), "closed": self.closed, **self.stats.as_dict()}
 

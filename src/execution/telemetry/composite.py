@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from src.execution.events import ExecutionEvent
-from src.execution.telemetry.base import ExecutionEventEmitter, guarded
+from src.execution.jsontypes import JsonObject
+from src.execution.telemetry.base import ExecutionEventEmitter, Sink, guarded
 
 __all__ = ["CompositeEmitter"]
 
@@ -15,9 +15,9 @@ __all__ = ["CompositeEmitter"]
 class CompositeEmitter(ExecutionEventEmitter):
     """Deliver every event to each child; a failing child never stops the others."""
 
-    def __init__(self, emitters: Iterable[Any], *, strict: bool = False) -> None:
+    def __init__(self, emitters: Iterable[Sink], *, strict: bool = False) -> None:
         super().__init__(strict=strict)
-        self.emitters: tuple[Any, ...] = tuple(emitters)
+        self.emitters: tuple[Sink, ...] = tuple(emitters)
 
     @guarded
     def emit(self, event: ExecutionEvent) -> None:
@@ -57,14 +57,14 @@ class CompositeEmitter(ExecutionEventEmitter):
             except Exception as exc:
                 self._handle_error(exc, f"close of {_describe(child)}")
 
-    def health(self) -> dict[str, Any]:
-        children = []
+    def health(self) -> JsonObject:
+        children: list[object] = []
         for child in self.emitters:
             describe = getattr(child, "health", None)
             children.append(describe() if callable(describe) else {"emitter": _describe(child)})
         return {**super().health(), "children": children}
 
 
-def _describe(child: Any) -> str:
+def _describe(child: object) -> str:
     namer = getattr(child, "_name", None)
-    return namer() if callable(namer) else type(child).__name__
+    return str(namer()) if callable(namer) else type(child).__name__

@@ -7,7 +7,6 @@ without this module importing their libraries.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from src.execution.config import ConfigError, ExecutionConfig, TelemetryConfig, load_config
 from src.execution.events import KINDS
@@ -97,7 +96,7 @@ def build_emitter(config: TelemetryConfig | ExecutionConfig | None = None) -> Ex
     return emitter
 
 
-def describe(emitter: Any) -> str:
+def describe(emitter: object) -> str:
     """One line naming the sink chain, for start-up messages."""
     namer = getattr(emitter, "_name", None)
-    return namer() if callable(namer) else type(emitter).__name__
+    return str(namer()) if callable(namer) else type(emitter).__name__

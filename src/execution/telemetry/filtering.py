@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from src.execution.events import KINDS, SEVERITIES, ExecutionEvent, event_severity
-from src.execution.telemetry.base import ExecutionEventEmitter, guarded
+from src.execution.jsontypes import JsonObject
+from src.execution.telemetry.base import ExecutionEventEmitter, Sink, guarded
 
 __all__ = ["FilteringEmitter"]
 
@@ -16,7 +16,7 @@ class FilteringEmitter(ExecutionEventEmitter):
 
     def __init__(
         self,
-        inner: Any,
+        inner: Sink,
         *,
         include_kinds: Iterable[str] = KINDS,
         min_severity: str = "debug",
@@ -64,7 +64,7 @@ class FilteringEmitter(ExecutionEventEmitter):
         namer = getattr(self.inner, "_name", None)
         return f"FilteringEmitter({namer() if callable(namer) else type(self.inner).__name__})"
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         inner = getattr(self.inner, "health", None)
         return {
             **super().health(),

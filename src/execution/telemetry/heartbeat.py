@@ -27,9 +27,9 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from src.common.atomicfile import write_atomic
+from src.execution.jsontypes import JsonObject
 
 __all__ = ["WRITERS_DIR", "HeartbeatWriter", "WriterHeartbeat", "read_heartbeats"]
 
@@ -54,7 +54,7 @@ class HeartbeatWriter:
         self,
         base_path: Path,
         interval: float,
-        snapshot: Callable[[], dict[str, Any]],
+        snapshot: Callable[[], JsonObject],
         on_error: Callable[[BaseException], None],
     ) -> None:
         self.interval = float(interval)

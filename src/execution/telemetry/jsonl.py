@@ -35,12 +35,14 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from src.common.locks import try_lock_shared
 from src.execution.events import ExecutionEvent
+from src.execution.jsontypes import JsonObject
 from src.execution.serialization import encode_event_line
 from src.execution.session_ids import validate_session_id
 from src.execution.telemetry.base import ExecutionEventEmitter, guarded
@@ -90,7 +92,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         max_open_files: int = 256,
         heartbeat_interval: float = 0.0,
         strict: bool = False,
-        clock: Any = time.time,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(strict=strict)
         if fsync not in FSYNC_POLICIES:
@@ -210,26 +212,27 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
     def _revalidate(self, session_id: str, fd: int) -> int:
         """The descriptor to write to for a session whose shared lock we do not hold yet."""
         with self._open_lock:
+            current: int | None = fd
             if self._fds.get(session_id) != fd:
-                fd = self._fds.get(session_id)  # another thread already reopened it
-                if fd is not None and session_id not in self._unlocked:
-                    return fd
-            if fd is not None:
-                locked = try_lock_shared(fd)
+                current = self._fds.get(session_id)  # another thread already reopened it
+                if current is not None and session_id not in self._unlocked:
+                    return current
+            if current is not None:
+                locked = try_lock_shared(current)
                 path = self.path_for(session_id, self._day or None)
                 try:
                     here = os.stat(path, follow_symlinks=False)
-                    mine = os.fstat(fd)
+                    mine = os.fstat(current)
                     same = (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
                 except FileNotFoundError:
                     same = False
                 if same:
                     if locked:
                         self._unlocked.discard(session_id)
-                    return fd
+                    return current
                 # Retention moved the file away: carry on in a new file under the session name.
                 self._fds.pop(session_id, None)
-                self._retire(fd)
+                self._retire(current)
             self._unlocked.discard(session_id)
         return self._open(session_id)
 
@@ -337,7 +340,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                 return
             ref = weakref.ref(self)
 
-            def snapshot() -> dict[str, Any]:
+            def snapshot() -> JsonObject:
                 logger = ref()
                 return logger._heartbeat_counters() if logger is not None else {}
 
@@ -351,7 +354,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             )
             self._heartbeat.start()
 
-    def _heartbeat_counters(self) -> dict[str, Any]:
+    def _heartbeat_counters(self) -> JsonObject:
         return {
             "base_path": str(self.base_path),
             **self.stats.as_dict(),
@@ -366,5 +369,5 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
     def _name(self) -> str:
         return f"JsonlExecutionLogger({str(self.base_path)!r})"
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         return {**super().health(), "base_path": str(self.base_path), "open_files": len(self._fds)}

@@ -15,12 +15,11 @@ an order; a metrics process that starts mid-stream sees fills whose order it nev
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from src.execution.events import ExecutionEvent
+from src.execution.jsontypes import Payload
 
 __all__ = ["PairTracker", "Paired", "elapsed_seconds", "slippage_bps"]
 
@@ -59,7 +58,7 @@ def elapsed_seconds(
     return seconds if seconds >= 0 else None
 
 
-def slippage_bps(side: str | None, reference: float | None, fill_price: Any) -> float | None:
+def slippage_bps(side: object, reference: float | None, fill_price: object) -> float | None:
     """Fill price against the reference in basis points; positive = worse for the trader."""
     if reference is None or not reference > 0 or side not in ("buy", "sell"):
         return None
@@ -69,7 +68,7 @@ def slippage_bps(side: str | None, reference: float | None, fill_price: Any) -> 
     return diff / reference * 10_000.0
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
@@ -91,7 +90,7 @@ class PairTracker:
         return len(self._intents) + len(self._orders)
 
     def observe(self, event: ExecutionEvent) -> Paired | None:
-        payload: Mapping[str, Any] = event.payload
+        payload: Payload = event.payload
         kind = event.kind
         if kind == "intent":
             intent_id = payload.get("intent_id")
@@ -116,7 +115,7 @@ class PairTracker:
             self._orders.pop(str(payload.get("client_id")), None)
         return None
 
-    def _on_order(self, event: ExecutionEvent, payload: Mapping[str, Any]) -> Paired | None:
+    def _on_order(self, event: ExecutionEvent, payload: Payload) -> Paired | None:
         intent = self._intents.pop(str(payload.get("intent_id")), None)
         client_id = payload.get("client_id")
         if isinstance(client_id, str):
@@ -137,7 +136,7 @@ class PairTracker:
             intent_to_order_s=elapsed_seconds(intent.mono_ns, intent.ts, event.mono_ns, event.ts)
         )
 
-    def _on_fill(self, event: ExecutionEvent, payload: Mapping[str, Any]) -> Paired | None:
+    def _on_fill(self, event: ExecutionEvent, payload: Payload) -> Paired | None:
         order = self._orders.pop(str(payload.get("client_id")), None)
         fill_price = payload.get("fill_price")
         if order is None:

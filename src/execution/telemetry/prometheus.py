@@ -26,12 +26,19 @@ emitters or two tests never collide. Expose them with the built-in HTTP exporter
 from __future__ import annotations
 
 import threading
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from src.common.extras import MissingExtraError, missing_message
 from src.execution.events import ExecutionEvent
+from src.execution.jsontypes import JsonObject
 from src.execution.telemetry.base import ExecutionEventEmitter, guarded
 from src.execution.telemetry.pairing import PairTracker
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from src.execution.config import PrometheusConfig
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -49,7 +56,7 @@ SLIPPAGE_BUCKETS_BPS = (-100.0, -50.0, -25.0, -10.0, -5.0, -2.0, -1.0, 0.0,
                         1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0)  # fmt: skip
 
 
-def import_prometheus(what: str = "PrometheusEmitter") -> Any:
+def import_prometheus(what: str = "PrometheusEmitter") -> ModuleType:
     """Import prometheus_client, or raise ``ImportError`` saying which extra installs it."""
     try:
         import prometheus_client
@@ -60,7 +67,7 @@ def import_prometheus(what: str = "PrometheusEmitter") -> Any:
     return prometheus_client
 
 
-def metrics_payload(registry: Any) -> tuple[bytes, str]:
+def metrics_payload(registry: CollectorRegistry) -> tuple[bytes, str]:
     """The text exposition of ``registry`` and its content type, for a ``/metrics`` route."""
     prometheus_client = import_prometheus("metrics_payload")
     return prometheus_client.generate_latest(registry), prometheus_client.CONTENT_TYPE_LATEST
@@ -75,7 +82,7 @@ class PrometheusEmitter(ExecutionEventEmitter):
 
     def __init__(
         self,
-        registry: Any = None,
+        registry: CollectorRegistry | None = None,
         *,
         namespace: str = "execution",
         pending_max: int = 10_000,
@@ -129,7 +136,7 @@ class PrometheusEmitter(ExecutionEventEmitter):
             self.port = int(self._server.server_port)
 
     @classmethod
-    def from_config(cls, config: Any) -> PrometheusEmitter:
+    def from_config(cls, config: PrometheusConfig) -> PrometheusEmitter:
         """Build from a :class:`~src.execution.config.PrometheusConfig` (port 0 = no server)."""
         return cls(
             pending_max=config.pending_max,
@@ -184,7 +191,7 @@ class PrometheusEmitter(ExecutionEventEmitter):
         where = f", http://{self.addr}:{self.port}/metrics" if self.port else ""
         return f"PrometheusEmitter({where.lstrip(', ')})"
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         return {
             **super().health(),
             "port": self.port,

@@ -17,10 +17,11 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import Any
+from collections.abc import Callable
 
 from src.execution.events import ExecutionEvent
-from src.execution.telemetry.base import ExecutionEventEmitter, guarded
+from src.execution.jsontypes import JsonObject
+from src.execution.telemetry.base import ExecutionEventEmitter, Sink, guarded
 
 __all__ = ["QueuedEmitter"]
 
@@ -40,7 +41,7 @@ class QueuedEmitter(ExecutionEventEmitter):
 
     def __init__(
         self,
-        inner: Any,
+        inner: Sink,
         *,
         maxsize: int = 10_000,
         batch_size: int = 512,
@@ -136,7 +137,9 @@ class QueuedEmitter(ExecutionEventEmitter):
             else:
                 self._stats.emitted += 1
 
-    def _deliver_batch(self, queue: deque[ExecutionEvent], emit_batch: Any) -> None:
+    def _deliver_batch(
+        self, queue: deque[ExecutionEvent], emit_batch: Callable[[list[ExecutionEvent]], int | None]
+    ) -> None:
         batch: list[ExecutionEvent] = []
         for _ in range(self.batch_size):
             try:
@@ -201,7 +204,7 @@ class QueuedEmitter(ExecutionEventEmitter):
         inner = namer() if callable(namer) else type(self.inner).__name__
         return f"QueuedEmitter({inner})"
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         inner = getattr(self.inner, "health", None)
         return {
             **super().health(),

@@ -12,15 +12,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 import orjson
 
 from src.common.extras import MissingExtraError, missing_message
 from src.execution.events import ExecutionEvent
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 __all__ = [
     "DEFAULT_STREAM",
@@ -39,6 +42,10 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_STREAM = "execution:events"
 LINE_FIELD = b"line"
 
+#: An entry's id and its fields as redis-py returns them (bytes, or str when decoding).
+EntryId: TypeAlias = bytes | str
+EntryFields: TypeAlias = dict[bytes | str, object]
+
 
 def import_redis(what: str = "the Redis backend") -> ModuleType:
     """Import redis-py, or raise ``ImportError`` saying which extra installs it."""
@@ -55,19 +62,20 @@ def connect(
     connect_timeout: float = 1.0,
     timeout: float | None = 2.0,
     client_name: str | None = None,
-) -> Any:
+) -> Redis:
     """A ``redis.Redis`` for ``url``; connects lazily, on the first command."""
     redis = import_redis()
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    return redis.Redis.from_url(
+    client: Redis = redis.Redis.from_url(
         url,
         socket_connect_timeout=connect_timeout,
         socket_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
         client_name=client_name,
     )
+    return client
 
 
 def transient_errors() -> tuple[type[BaseException], ...]:
@@ -114,7 +122,7 @@ def _secrets_in(url: str) -> list[str]:
     return sorted((s for s in secrets if s), key=len, reverse=True)
 
 
-def scrubber(url: str) -> Any:
+def scrubber(url: str) -> Callable[[str], str]:
     """A function removing ``url``'s password from any text (error messages, reprs)."""
     secrets = _secrets_in(url)
 
@@ -127,7 +135,7 @@ def scrubber(url: str) -> Any:
 
 
 # -- the wire format ---------------------------------------------------------------------
-def decode_line(fields: Mapping[Any, Any]) -> tuple[bytes, ExecutionEvent]:
+def decode_line(fields: Mapping[bytes | str, object]) -> tuple[bytes, ExecutionEvent]:
     """The JSONL line of a stream entry and the event it encodes.
 
     Raises ``ValueError`` (or ``KeyError``/``TypeError``) for an entry no producer of ours
@@ -140,13 +148,15 @@ def decode_line(fields: Mapping[Any, Any]) -> tuple[bytes, ExecutionEvent]:
         raise ValueError(f"stream entry has no {LINE_FIELD.decode()!r} field")
     if isinstance(line, str):
         line = line.encode()
+    if not isinstance(line, bytes):
+        raise ValueError(f"stream entry's line is {type(line).__name__}, not text")
     data = orjson.loads(line)
     if not isinstance(data, dict):
         raise ValueError("stream entry's line is not a JSON object")
     return line, ExecutionEvent.from_dict(data)
 
 
-def stream_entries(response: Any) -> list[tuple[Any, dict[Any, Any]]]:
+def stream_entries(response: object) -> list[tuple[EntryId, EntryFields]]:
     """Flatten an XREAD / XREADGROUP / XAUTOCLAIM reply to ``[(entry_id, fields), ...]``.
 
     redis-py shapes these differently by version and protocol (a list of ``[stream,
@@ -155,10 +165,11 @@ def stream_entries(response: Any) -> list[tuple[Any, dict[Any, Any]]]:
     """
     if not response:
         return []
+    reply: Any = response  # its shape is only known at run time
     groups: Iterable[Any] = (
-        response.values() if isinstance(response, Mapping) else (item[1] for item in response)
+        reply.values() if isinstance(reply, Mapping) else (item[1] for item in reply)
     )
-    out: list[tuple[Any, dict[Any, Any]]] = []
+    out: list[tuple[EntryId, EntryFields]] = []
     for entries in groups:
         if (
             entries

@@ -20,10 +20,11 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from src.common.backoff import Backoff
 from src.execution.events import ExecutionEvent
+from src.execution.jsontypes import JsonObject
 from src.execution.serialization import encode_event_line
 from src.execution.telemetry.base import ExecutionEventEmitter, log
 from src.execution.telemetry.queued import QueuedEmitter
@@ -39,6 +40,9 @@ from src.execution.telemetry.redis_common import (
 )
 
 __all__ = ["RedisStreamEmitter"]
+
+if TYPE_CHECKING:
+    from src.execution.config import RedisConfig
 
 
 def _bulk(value: bytes) -> bytes:
@@ -136,7 +140,7 @@ class _StreamWriter(ExecutionEventEmitter):
             self._stats.emitted += delivered
             return delivered
 
-    def _send(self, lines: list[bytes]) -> list[Any]:
+    def _send(self, lines: list[bytes]) -> list[object]:
         """One round trip: every XADD written at once, then one reply read per command.
 
         XADD always has the same shape here, so it is packed by hand (a cached prefix plus
@@ -150,7 +154,7 @@ class _StreamWriter(ExecutionEventEmitter):
         except TypeError:  # redis-py < 5.3 wants a command name
             conn = pool.get_connection("XADD")
         response_error = self._response_error
-        replies: list[Any] = []
+        replies: list[object] = []
         try:
             conn.send_packed_command([packed])  # a list of chunks, as redis-py packs them
             for _ in lines:
@@ -200,7 +204,7 @@ class _StreamWriter(ExecutionEventEmitter):
     def _name(self) -> str:
         return f"RedisStreamEmitter({self.safe_url}, stream={self.stream!r})"
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JsonObject:
         return {
             **super().health(),
             "url": self.safe_url,
@@ -217,6 +221,8 @@ class RedisStreamEmitter(QueuedEmitter):
     queue, to an emit after close, or still undelivered when ``close()`` gave up;
     ``health()["inner"]`` has the connection state and the network errors.
     """
+
+    inner: _StreamWriter  # always the writer built below
 
     def __init__(
         self,
@@ -250,7 +256,7 @@ class RedisStreamEmitter(QueuedEmitter):
         )
 
     @classmethod
-    def from_config(cls, config: Any) -> RedisStreamEmitter:
+    def from_config(cls, config: RedisConfig) -> RedisStreamEmitter:
         """Build from a :class:`~src.execution.config.RedisConfig`."""
         return cls(
             config.url,
@@ -294,4 +300,4 @@ class RedisStreamEmitter(QueuedEmitter):
         self.inner.close()
 
     def _name(self) -> str:
-        return self.inner._name()
+        return self.inner._name()  # the writer names itself with its URL and stream

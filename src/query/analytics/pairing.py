@@ -127,7 +127,16 @@ class Pairer:
         """Drop the current-session shortcut (after the maps were changed from outside)."""
         self._sid = MISSING
 
-    def _defer(self, op: tuple[Any, ...], **keys: Any) -> None:
+    def _defer(
+        self,
+        op: tuple[Any, ...],
+        *,
+        intent: tuple[Any, Any] | None = None,
+        intent_queue: tuple[Any, Any, Any] | None = None,
+        order: tuple[Any, Any] | None = None,
+        order_queue: tuple[Any, Any] | None = None,
+        event_id: Any = None,
+    ) -> None:
         raise NotImplementedError  # only a RangePairer defers
 
     def start_changes(self) -> None:
@@ -341,7 +350,7 @@ class Pairer:
         if order.quantity is None or order.filled >= order.quantity * (1 - 1e-9):
             if client_id is not None:
                 orders[client_id] = COMPLETED
-            else:
+            elif queue is not None:  # always: without a client id the order came from it
                 queue.popleft()
 
     def _defer_fill(self, rec: ScanRecord, sid: Any, iid: Any, **keys: Any) -> None:

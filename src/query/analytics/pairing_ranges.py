@@ -153,10 +153,11 @@ class RangePairer(Pairer):
                 orders.update((k, v) for k, v in mine.items() if v is not TAINTED)
             earlier._fill_ids |= self._fill_ids
             earlier.open_keys = None  # no longer up to date
-        for mine, theirs in (
+        fifos: tuple[tuple[dict[Any, Any], dict[Any, Any]], ...] = (
             (self._intent_fifo, earlier._intent_fifo),
             (self._order_fifo, earlier._order_fifo),
-        ):
+        )
+        for mine, theirs in fifos:
             for key, queue in mine.items():
                 if queue is not TAINTED:
                     theirs.setdefault(key, deque()).extend(queue)

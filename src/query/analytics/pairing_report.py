@@ -64,14 +64,19 @@ def report(pairer: Pairer, as_of: float, keep: SortedSamples | None = None) -> P
     )
 
 
-def _latency(pairer: Pairer, keep: SortedSamples | None) -> list[LatencyStats]:
+def _latency(
+    pairer: Pairer, keep: SortedSamples | None
+) -> tuple[LatencyStats, LatencyStats, LatencyStats]:
     """intent->order, order->fill and intent->fill, in that order."""
     if keep is None:
-        return [latency_stats(getattr(pairer, leg)) for leg in _LATENCY_LEGS]
-    return [
-        latency_stats(keep.sorted(leg, getattr(pairer, leg)), presorted=True)
-        for leg in _LATENCY_LEGS
-    ]
+        stats = [latency_stats(getattr(pairer, leg)) for leg in _LATENCY_LEGS]
+    else:
+        stats = [
+            latency_stats(keep.sorted(leg, getattr(pairer, leg)), presorted=True)
+            for leg in _LATENCY_LEGS
+        ]
+    intent_to_order, order_to_fill, intent_to_fill = stats
+    return intent_to_order, order_to_fill, intent_to_fill
 
 
 def _slippage(
@@ -87,9 +92,10 @@ def _slippage(
             values = by_symbol[text] = array("d")
             for symbol in symbols:
                 values.extend(pairer.slippage[symbol])
-        everything = array("d")
-        for values in by_symbol.values():
-            everything.extend(values)
+        collected = array("d")
+        for part in by_symbol.values():
+            collected.extend(part)
+        everything: Sequence[float] = collected
         presorted = False
     else:
         everything = keep.sorted_union("slippage", pairer.slippage)

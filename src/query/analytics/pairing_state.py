@@ -9,7 +9,8 @@ far as it needs: a last merge only asks about the ids its replay touches.
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
@@ -45,10 +46,15 @@ def pack(pairer: Pairer) -> dict[str, Any]:
     return state
 
 
-def _lists(pairer: Pairer) -> tuple[list[Any], list[tuple[Any, list[Any]]]]:
-    if pairer._unpacked is None:
-        pairer._unpacked = msgspec.msgpack.decode(pairer._packed)
-    return pairer._unpacked
+_Lists = tuple[list[Any], list[tuple[Any, list[Any]]]]
+
+
+def _lists(pairer: Pairer) -> _Lists:
+    unpacked: _Lists | None = pairer._unpacked
+    if unpacked is None:
+        packed = cast(bytes, pairer._packed)  # set by pack(), whenever nothing is unpacked
+        unpacked = pairer._unpacked = msgspec.msgpack.decode(packed)
+    return unpacked
 
 
 def packed_fill_ids(pairer: Pairer) -> list[Any]:
@@ -67,9 +73,10 @@ def unpack(pairer: Pairer, fill_ids: set[Any] | None, order_keys: Any) -> None:
         wanted = {}
         for sid, client_id in order_keys:
             wanted.setdefault(sid, set()).add(client_id)
-    for sid, client_ids in completed:
+    for sid, packed_client_ids in completed:
+        client_ids: Iterable[Any] = packed_client_ids
         if wanted is not None:
-            client_ids = wanted.get(sid, set()).intersection(client_ids)
+            client_ids = wanted.get(sid, set()).intersection(packed_client_ids)
         orders = pairer._orders.setdefault(sid, {})
         orders.update(zip(client_ids, itertools.repeat(COMPLETED)))
     pairer._packed = pairer._unpacked = None

@@ -10,7 +10,7 @@ tail is one linear pass. The percentiles and averages are exactly those of a ful
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 __all__ = ["SortedSamples"]
 
@@ -47,7 +47,9 @@ class SortedSamples:
         mirror.update(source)
         return mirror.values
 
-    def sorted_union(self, key: Hashable, sources: dict[Hashable, Sequence[float]]) -> list[float]:
+    def sorted_union(
+        self, key: Hashable, sources: Mapping[Hashable, Sequence[float]]
+    ) -> list[float]:
         """All of ``sources`` together, sorted; each source also gets its own sorted copy
         (under ``(key, source key)``, for :meth:`sorted_member`)."""
         added: list[float] = []
