@@ -6,6 +6,13 @@ means "a writer holds it". Two probes answer "is it held?": :func:`held_by_write
 and at once drops the exclusive lock; a writer that opens the file at that instant
 carries on unlocked and re-validates) and :func:`held_files` (reads ``/proc/locks``, takes
 no lock at all, so it never disturbs a writer; empty where that file does not exist).
+
+The *write guard* is a second, independent lock on the same file (an ``fcntl`` lock owned
+by the open file description, ``F_OFD_SETLK``; ``flock`` locks do not conflict with it). A
+logger writing without its shared ``flock`` (retention held the file) holds the guard shared
+across "is this still the session's file?" and the write; retention takes it exclusively
+before it reads what was appended to a file it moved away, so a line is never written to a
+retired file after that. Where the guard is unsupported both sides carry on without it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import contextlib
 import errno
 import fcntl
 import os
+import struct
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -26,8 +35,11 @@ __all__ = [
     "is_held",
     "lock_exclusive",
     "open_lock_file",
+    "release_write_guard",
+    "take_write_guard",
     "try_lock_exclusive",
     "try_lock_shared",
+    "try_write_guard",
 ]
 
 PROC_LOCKS = Path("/proc/locks")
@@ -35,6 +47,8 @@ PROC_LOCKS = Path("/proc/locks")
 FileId = tuple[int, int, int]  # (device major, device minor, inode)
 
 _BUSY = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+_F_OFD_SETLK = getattr(fcntl, "F_OFD_SETLK", None)  # Linux
+_GUARD_POLL_S = 0.001
 
 
 def try_lock_shared(fd: int) -> bool:
@@ -125,3 +139,38 @@ def is_held(paths: Iterable[Path], held: set[FileId]) -> bool:
         if fid is not None and fid in held:
             return True
     return False
+
+
+def _guard(fd: int, kind: int) -> bool:
+    """Set the write guard (``kind``: F_RDLCK, F_WRLCK or F_UNLCK) on the whole file without
+    waiting; False only when another descriptor holds a conflicting guard."""
+    if _F_OFD_SETLK is None:
+        return True
+    # struct flock: l_type, l_whence, l_start, l_len (0: to the end, growing), l_pid (0 for OFD)
+    request = struct.pack("=hh4xqqi4x", kind, os.SEEK_SET, 0, 0, 0)
+    try:
+        fcntl.fcntl(fd, _F_OFD_SETLK, request)
+    except OSError as exc:
+        return exc.errno not in _BUSY  # any other error: no guard here, carry on without
+    return True
+
+
+def try_write_guard(fd: int) -> bool:
+    """A writer's shared write guard (``fd`` open for reading and writing); False while
+    retention holds it exclusively. Release it with :func:`release_write_guard`."""
+    return _guard(fd, fcntl.F_RDLCK)
+
+
+def release_write_guard(fd: int) -> None:
+    _guard(fd, fcntl.F_UNLCK)
+
+
+def take_write_guard(fd: int, timeout: float) -> bool:
+    """The exclusive write guard (``fd`` open for writing), waiting at most ``timeout``
+    seconds for writers to finish the line they are writing; False when they did not."""
+    deadline = time.monotonic() + timeout
+    while not _guard(fd, fcntl.F_WRLCK):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_GUARD_POLL_S)
+    return True

@@ -106,3 +106,29 @@ def test_strict_exclusive_raises_on_a_bad_descriptor(tmp_path):
     with pytest.raises(OSError):
         try_lock_exclusive(fd, strict=True)
     assert not try_lock_exclusive(fd)
+
+
+def test_write_guard_is_shared_among_writers_exclusive_for_retention_and_apart_from_flock(
+    tmp_path,
+):
+    """Writers' guards coexist; retention's excludes them; neither conflicts with flock."""
+    from src.common.locks import release_write_guard, take_write_guard, try_write_guard
+
+    path = tmp_path / "s.jsonl"
+    a, b, r = _open(path), _open(path), _open(path)
+    try:
+        assert try_lock_exclusive(r)  # retention's flock does not stop the guard
+        assert try_write_guard(a) and try_write_guard(b)
+        assert not take_write_guard(r, 0)
+        release_write_guard(a)
+        release_write_guard(b)
+        assert take_write_guard(r, 0)
+        assert not try_write_guard(a)
+    finally:
+        for fd in (a, b, r):
+            os.close(fd)
+    c = _open(path)
+    try:
+        assert try_write_guard(c)  # closing retention's descriptor released its guard
+    finally:
+        os.close(c)

@@ -21,7 +21,11 @@ compresses or removes it, and first renames it away from its session name. A log
 opens the file at that very moment cannot get its shared lock (and never waits for it). It
 then re-checks before every write, until it holds the lock, that the session name still
 refers to the file it has open; once retention has moved the file away, the logger starts a
-new file under the session name. So no acknowledged event goes to a file retention retired.
+new file under the session name. The check and the write happen under the file's write guard
+(:mod:`src.common.locks`): a line whose check passed just before retention renamed the file
+lands in the renamed file, and retention takes the guard before it copies what was appended
+there back to the session file, so that line is waited for and kept, never written to a file
+already removed. So no acknowledged event goes to a file retention retired.
 
 With ``heartbeat_interval > 0`` a background thread publishes the logger's counters to
 ``<base>/.writers/`` (see :mod:`src.execution.telemetry.heartbeat`), so the health check,
@@ -40,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from src.common.locks import try_lock_shared
+from src.common.locks import release_write_guard, try_lock_shared, try_write_guard
 from src.execution.events import ExecutionEvent
 from src.execution.jsontypes import JsonObject
 from src.execution.serialization import encode_event_line
@@ -56,7 +60,8 @@ ROTATIONS = ("none", "daily")
 FsyncPolicy = Literal["none", "interval", "always"]
 Rotation = Literal["none", "daily"]
 
-_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+# Read and write: the write guard is a read lock, which needs a descriptor open for reading.
+_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
 # A descriptor taken out of use (rotation, too many open files) is closed only after this
 # long, so a thread that fetched it a moment earlier can never write through a reused number.
 _RETIRE_GRACE_S = 5.0
@@ -151,15 +156,16 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             fd = self._fds.get(session_id)
             if fd is None:
                 fd = self._open(session_id)
-            if self._unlocked and session_id in self._unlocked:
-                fd = self._revalidate(session_id, fd)
             line = encode_event_line(event)
-            if self._torn and session_id in self._torn:
+            torn = bool(self._torn) and session_id in self._torn
+            if torn:
                 line = b"\n" + line  # end the fragment a full disk left behind
-                written = os.write(fd, line)
-                self._torn.discard(session_id)
+            if self._unlocked and session_id in self._unlocked:
+                fd, written = self._write_unlocked(session_id, fd, line)
             else:
                 written = os.write(fd, line)
+            if torn:
+                self._torn.discard(session_id)
             if written != len(line):
                 self._repair_short_write(session_id, fd, written, len(line))
             if self._fsync_always:
@@ -209,32 +215,51 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             self._ensure_heartbeat()
         return fd
 
-    def _revalidate(self, session_id: str, fd: int) -> int:
-        """The descriptor to write to for a session whose shared lock we do not hold yet."""
-        with self._open_lock:
-            current: int | None = fd
-            if self._fds.get(session_id) != fd:
-                current = self._fds.get(session_id)  # another thread already reopened it
+    def _write_unlocked(self, session_id: str, fd: int, line: bytes) -> tuple[int, int]:
+        """Write ``line`` for a session whose shared lock we did not get; returns the
+        descriptor written to and the bytes written."""
+        while True:
+            with self._open_lock:
+                current = self._fds.get(session_id)
                 if current is not None and session_id not in self._unlocked:
-                    return current
-            if current is not None:
-                locked = try_lock_shared(current)
-                path = self.path_for(session_id, self._day or None)
-                try:
-                    here = os.stat(path, follow_symlinks=False)
-                    mine = os.fstat(current)
-                    same = (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
-                except FileNotFoundError:
-                    same = False
-                if same:
-                    if locked:
-                        self._unlocked.discard(session_id)
-                    return current
-                # Retention moved the file away: carry on in a new file under the session name.
-                self._fds.pop(session_id, None)
-                self._retire(current)
-            self._unlocked.discard(session_id)
-        return self._open(session_id)
+                    fd = current  # another thread already settled it
+                else:
+                    if current is not None:
+                        fd = current
+                        written = self._write_if_still_named(session_id, fd, line)
+                        if written is not None:
+                            return fd, written
+                        # Retention moved the file away: carry on in a new file.
+                        self._fds.pop(session_id, None)
+                        self._retire(fd)
+                    self._unlocked.discard(session_id)
+                    fd = -1
+            if fd < 0:
+                fd = self._open(session_id)
+                if session_id in self._unlocked:
+                    continue  # the new file is contended too: check it the same way
+            return fd, os.write(fd, line)
+
+    def _write_if_still_named(self, session_id: str, fd: int, line: bytes) -> int | None:
+        """Under the write guard: write ``line`` if the session name still refers to ``fd``'s
+        file (None when it does not). Called with ``_open_lock`` held."""
+        locked = try_lock_shared(fd)
+        if not try_write_guard(fd):
+            return None  # retention holds it: only ever on a file it already moved away
+        try:
+            path = self.path_for(session_id, self._day or None)
+            try:
+                here = os.stat(path, follow_symlinks=False)
+                mine = os.fstat(fd)
+            except FileNotFoundError:
+                return None
+            if (here.st_dev, here.st_ino) != (mine.st_dev, mine.st_ino):
+                return None
+            if locked:
+                self._unlocked.discard(session_id)
+            return os.write(fd, line)
+        finally:
+            release_write_guard(fd)
 
     def _roll_over(self) -> None:
         with self._open_lock:

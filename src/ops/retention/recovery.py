@@ -24,7 +24,7 @@ from pathlib import Path
 from src.query.files import is_day_dir, parse_file_name
 
 from .gzfiles import gz_readable, write_temp_gz
-from .retire import RootDirs, salvage_tail, temp_name
+from .retire import RootDirs, salvage_tail, temp_name, writers_out
 
 __all__ = ["Leftover", "find_leftovers", "recover"]
 
@@ -87,8 +87,9 @@ def recover(root: Path, dirs: RootDirs, note: Callable[[str], None]) -> int:
             else:
                 _put_back(d, x, note)
         else:
-            salvage_tail(d, x.entry, x.name, x.size, note, x.directory)
-            os.unlink(x.entry, dir_fd=d)
+            with writers_out(d, x.entry):
+                salvage_tail(d, x.entry, x.name, x.size, note, x.directory)
+                os.unlink(x.entry, dir_fd=d)
             verb = "deletion" if x.kind == "delete" else "compression"
             note(f"recovered {where}: finished the {verb} an interrupted run had begun")
         dirs.touched.add(x.directory)

@@ -20,20 +20,24 @@ leaves the original whole under its hidden name, unseen by readers until the nex
 ``--apply`` compresses it again.
 
 The hidden file is removed later, by :func:`finalize`, which first appends to the session
-file anything written to it after ``<size>`` (a writer's last in-flight line). The hidden
+file anything written to it after ``<size>`` (a writer's last in-flight line). It takes the
+file's write guard (:mod:`src.common.locks`) before reading that tail: a logger that found
+the file still under the session name just before the rename writes its line under the
+guard, so the line is waited for and kept, never written to the file after its removal. The hidden
 and temp names record what was happening, so a crash at any point is completed or undone by
 :mod:`.recovery` and every event stays in exactly one whole file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from src.common.locks import try_lock_exclusive
+from src.common.locks import take_write_guard, try_lock_exclusive
 
 from .gzfiles import gz_readable, write_temp_gz
 from .inventory import LogFile
@@ -48,11 +52,15 @@ __all__ = [
     "finalize",
     "hidden_name",
     "temp_name",
+    "writers_out",
 ]
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+_GUARD_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+# How long removing a retired file waits for a logger to finish the line it is writing.
+WRITER_WAIT_S = 10.0
 
 
 def _checkpoint(stage: str) -> None:
@@ -250,10 +258,26 @@ def finalize(dirs: RootDirs, retired: Retired, note: Callable[[str], None]) -> N
     """Remove a retired file, first appending anything written after its recorded size to
     the session file (so a writer's last in-flight line is never lost)."""
     d = dirs.fd(retired.directory)
-    salvage_tail(d, retired.hidden, retired.name, retired.size, note, retired.directory)
-    _checkpoint("salvaged")
-    os.unlink(retired.hidden, dir_fd=d)
+    with writers_out(d, retired.hidden):
+        salvage_tail(d, retired.hidden, retired.name, retired.size, note, retired.directory)
+        _checkpoint("salvaged")
+        os.unlink(retired.hidden, dir_fd=d)
     dirs.touched.add(retired.directory)
+
+
+@contextlib.contextmanager
+def writers_out(d: int, hidden: str) -> Iterator[None]:
+    """Hold the exclusive write guard of a retired file for the block: a logger writing its
+    last line there has finished, and none starts another (TimeoutError if one is stuck)."""
+    fd = os.open(hidden, _GUARD_FLAGS, dir_fd=d)
+    try:
+        if not take_write_guard(fd, 0):
+            _checkpoint("writer-busy")
+            if not take_write_guard(fd, WRITER_WAIT_S):
+                raise TimeoutError(f"a writer is still writing to {hidden}")
+        yield
+    finally:
+        os.close(fd)  # releases the guard
 
 
 def salvage_tail(

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 
+from src.execution.events import ExecutionEvent
+from src.execution.telemetry import JsonlExecutionLogger, jsonl
+from src.ops.retention import retire
 from src.ops.retention.policy import RetentionPolicy
 from src.ops.retention.run import run_retention
 
@@ -89,3 +94,61 @@ def test_writer_appending_during_apply_loses_nothing(
         expected = [1, 2, 3, 4, 5, *range(1001, last + 1)]
         assert len(seen) == len(expected), f"{sid}: lost or doubled events"
         assert sorted(seen) == expected, sid
+
+
+def test_line_checked_before_the_rename_and_written_after_it_is_kept(
+    root, make_session, seqs_of, monkeypatch
+):
+    """A logger that could not get its lock finds the file still under the session name,
+    then is descheduled; meanwhile retention renames the file, publishes the .gz and
+    removes the renamed file. Its line must not go to the removed file: retention waits
+    for it (the write guard) and keeps it. This interleaving lost the line under load."""
+    make_session("s", days=10)
+    checked, resume = threading.Event(), threading.Event()
+    paused = []
+
+    class DescheduledAfterTheCheck:  # jsonl's ``os``: stops the writer between check and write
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        def fstat(self, fd):
+            st = os.fstat(fd)
+            if not paused:
+                paused.append(fd)
+                checked.set()
+                assert resume.wait(30), "retention never reached the retired file's removal"
+            return st
+
+    def write_one() -> None:
+        with JsonlExecutionLogger(root) as logger:
+            logger.emit(
+                ExecutionEvent(
+                    ts=datetime.now(UTC),
+                    session_id="s",
+                    symbol="X",
+                    mode="paper",
+                    kind="fill",
+                    payload={},
+                    seq=6,
+                )
+            )
+            errors.append(logger.stats.errors)
+
+    errors: list[int] = []
+    writer = threading.Thread(target=write_one)
+
+    def checkpoint(at: str) -> None:
+        if at == "temp-written":  # retention holds the file: the logger's lock attempt fails
+            writer.start()
+            assert checked.wait(30), "the writer never checked the file"
+        elif at in ("writer-busy", "salvaged"):  # about to (or did) read the retired tail
+            resume.set()
+
+    monkeypatch.setattr(jsonl, "os", DescheduledAfterTheCheck())
+    monkeypatch.setattr(retire, "_checkpoint", checkpoint)
+    report = run_retention(root, RetentionPolicy(keep_last_n=0, compress_after_days=1), apply=True)
+    writer.join(30)
+    assert not writer.is_alive() and errors == [0]
+    assert report.outcomes[0].status == "done"
+    assert seqs_of(root, "s") == [1, 2, 3, 4, 5, 6]
+    assert not list(root.glob(".s.jsonl.retention-*"))
