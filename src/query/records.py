@@ -42,6 +42,7 @@ import msgspec
 import orjson
 
 from src.execution import schema
+from src.execution.jsontypes import JsonObject
 
 __all__ = [
     "EARLIEST",
@@ -147,7 +148,7 @@ class Record:
         return sid if isinstance(sid, str) else ""
 
     @property
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> JsonObject:
         payload = self.data.get("payload")
         return payload if isinstance(payload, dict) else {}
 
