@@ -149,11 +149,15 @@ def cap_lines(blocks: Iterable[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[
             if over or size > limit:
                 out = oversized_line(size, limit) + piece[first:cut]
             elif pending:
-                pending.append(piece[:cut])
-                out = b"".join(pending)
+                # The line that spans blocks, joined alone (small); the rest of the piece
+                # in one slice: one copy of the block, not two.
+                pending.append(piece[: first + 1])
+                yield b"".join(pending)
+                out = piece[first + 1 : cut]  # empty when the spanning line was all
             else:
                 out = piece if cut == len(piece) else piece[:cut]
-            yield out
+            if out:
+                yield out
             rest = piece[cut:] if cut < len(piece) else b""
             held, over = len(rest), len(rest) > limit
             pending = [rest] if rest and not over else []
