@@ -159,7 +159,7 @@ def event_severity(event: ExecutionEvent) -> str:
     """Severity used by the ``min_severity`` filter.
 
     An explicit ``payload["severity"]`` wins; otherwise errors are ``error``, blocking gate
-    decisions are ``warning`` and everything else is ``info``.
+    decisions and venue rejects are ``warning`` and everything else is ``info``.
     """
     explicit = event.payload.get("severity") if isinstance(event.payload, Mapping) else None
     if explicit in SEVERITIES:
@@ -167,5 +167,7 @@ def event_severity(event: ExecutionEvent) -> str:
     if event.kind == "error":
         return "error"
     if event.kind == "gate" and event.payload.get("passed") is False:
+        return "warning"
+    if event.kind == "reject":
         return "warning"
     return "info"

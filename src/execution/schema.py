@@ -40,9 +40,14 @@ __all__ = [
     "PAYLOAD_NAME_FIELDS",
     "PAYLOAD_ONLY",
     "SEVERITIES",
+    "TERMINAL_KINDS",
+    "TIMES_IN_FORCE",
+    "AckPayload",
+    "CancelPayload",
     "CommonPayload",
     "ErrorPayload",
     "EventKind",
+    "ExpirePayload",
     "FieldSpec",
     "FillPayload",
     "Flag",
@@ -52,18 +57,27 @@ __all__ = [
     "Name",
     "Number",
     "OrderPayload",
+    "PartialFillPayload",
     "Payload",
+    "RejectPayload",
     "Severity",
     "Text",
+    "TimeInForce",
     "payload_fields",
 ]
 
-EventKind = Literal["intent", "order", "fill", "gate", "error"]
+EventKind = Literal[
+    "intent", "order", "fill", "gate", "error", "ack", "partial_fill", "cancel", "expire", "reject"
+]
 Mode = Literal["backtest", "paper", "live"]
 Severity = Literal["debug", "info", "warning", "error"]
 KINDS: tuple[str, ...] = get_args(EventKind)
 MODES: tuple[str, ...] = get_args(Mode)
 SEVERITIES: tuple[str, ...] = get_args(Severity)
+TimeInForce = Literal["GTC", "IOC", "DAY"]
+TIMES_IN_FORCE: tuple[str, ...] = get_args(TimeInForce)
+# The kinds that end an order's life (an ``error`` at the execute stage ends it too).
+TERMINAL_KINDS: tuple[str, ...] = ("fill", "cancel", "expire", "reject")
 
 
 class _Marker:
@@ -100,6 +114,8 @@ class IntentPayload(Payload):
     strategy_key: Text = None
     order_type: Text = None
     limit_price: Number = None
+    time_in_force: Text = None  # GTC, IOC or DAY (absent: GTC)
+    expire_after_s: Number = None  # the order expires this long after it was placed
 
     leading_columns: ClassVar[tuple[str, ...]] = ("intent_id", "strategy_key")
 
@@ -111,10 +127,41 @@ class OrderPayload(Payload):
     quantity: Number = None
     order_type: Text = None
     limit_price: Number = None
+    time_in_force: Text = None
+    expire_after_s: Number = None
     order_id: Annotated[Name, PAYLOAD_ONLY] = None  # a venue's own id (imports, live)
 
 
+class AckPayload(Payload):
+    """The venue accepted the order; it is working there (under ``order_id``)."""
+
+    client_id: Name = None
+    intent_id: Name = None
+    side: Name = None
+    order_id: Annotated[Name, PAYLOAD_ONLY] = None
+
+
+class PartialFillPayload(Payload):
+    """One execution that leaves part of the order working: the numbers are this piece's;
+    ``cumulative_quantity`` and ``remaining_quantity`` say where the order stands."""
+
+    client_id: Name = None
+    intent_id: Name = None
+    side: Name = None
+    filled_quantity: Number = None
+    fill_price: Number = None
+    fill_notional: Number = None
+    fill_fee: Number = None
+    reference_price: Number = None
+    cumulative_quantity: Number = None
+    remaining_quantity: Number = None
+    order_id: Annotated[Name, PAYLOAD_ONLY] = None
+
+
 class FillPayload(Payload):
+    """The order is completely filled: one per order. After partial fills the numbers are
+    the whole order's (total quantity, average price, total notional and fees)."""
+
     client_id: Name = None
     intent_id: Name = None  # pairs the fill with its intent when no order is logged
     side: Name = None
@@ -123,6 +170,42 @@ class FillPayload(Payload):
     fill_notional: Number = None
     fill_fee: Number = None
     reference_price: Number = None
+    order_id: Annotated[Name, PAYLOAD_ONLY] = None
+
+
+class CancelPayload(Payload):
+    """The order was cancelled (by request): ``filled_quantity`` executed before it was,
+    ``remaining_quantity`` never will."""
+
+    client_id: Name = None
+    intent_id: Name = None
+    side: Name = None
+    reason: Text = None
+    filled_quantity: Number = None
+    remaining_quantity: Number = None
+    order_id: Annotated[Name, PAYLOAD_ONLY] = None
+
+
+class ExpirePayload(Payload):
+    """The order's time in force ran out (IOC remainder, end of DAY, ``expire_after_s``)."""
+
+    client_id: Name = None
+    intent_id: Name = None
+    side: Name = None
+    reason: Text = None
+    time_in_force: Text = None
+    filled_quantity: Number = None
+    remaining_quantity: Number = None
+    order_id: Annotated[Name, PAYLOAD_ONLY] = None
+
+
+class RejectPayload(Payload):
+    """The venue refused the order (after it was sent; a gate's refusal is a ``gate`` event)."""
+
+    client_id: Name = None
+    intent_id: Name = None
+    side: Name = None
+    reason: Text = None
     order_id: Annotated[Name, PAYLOAD_ONLY] = None
 
 
@@ -155,7 +238,12 @@ PAYLOADS: dict[str, type[Payload]] = {
     "intent": IntentPayload,
     "gate": GatePayload,
     "order": OrderPayload,
+    "ack": AckPayload,
+    "partial_fill": PartialFillPayload,
     "fill": FillPayload,
+    "cancel": CancelPayload,
+    "expire": ExpirePayload,
+    "reject": RejectPayload,
     "error": ErrorPayload,
 }
 

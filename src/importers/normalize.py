@@ -58,7 +58,12 @@ _TOP = {
 _KINDS = {
     "intent": ("signal", "order_intent"),
     "order": ("new_order", "order_new", "order_submitted", "submit"),
-    "fill": ("execution", "exec", "trade", "partial_fill", "fill_event"),
+    "fill": ("execution", "exec", "trade", "fill_event", "filled"),
+    "ack": ("acknowledged", "order_ack", "new_ack"),
+    "partial_fill": ("partial", "partially_filled", "partial_execution"),
+    "cancel": ("cancelled", "canceled", "order_cancelled", "order_canceled"),
+    "expire": ("expired", "order_expired"),
+    "reject": ("rejected", "order_rejected", "venue_reject"),
     "gate": ("risk_check", "pretrade_check", "check"),
     "error": ("exception", "failure"),
 }

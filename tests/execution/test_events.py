@@ -71,6 +71,8 @@ def test_from_dict_round_trips(make_event):
         ("gate", {"passed": True}, "info"),
         ("fill", {}, "info"),
         ("fill", {"severity": "debug"}, "debug"),
+        ("reject", {"reason": "insufficient balance"}, "warning"),
+        ("cancel", {"reason": "requested"}, "info"),
     ],
 )
 def test_severity_derivation(make_event, kind, payload, expected):

@@ -17,7 +17,11 @@ def test_kinds_modes_and_severities_come_from_the_schema():
     assert events.MODES is schema.MODES
     assert events.SEVERITIES is schema.SEVERITIES
     assert events.EventKind is schema.EventKind
-    assert schema.KINDS == ("intent", "order", "fill", "gate", "error")
+    # the spec's five kinds first, then an order's lifecycle after it is sent
+    assert schema.KINDS == (
+        "intent", "order", "fill", "gate", "error",
+        "ack", "partial_fill", "cancel", "expire", "reject",
+    )  # fmt: skip
     assert set(schema.PAYLOADS) == set(schema.KINDS)
     # the key copy_of() writes is a declared key of every kind
     assert all(
@@ -36,9 +40,33 @@ def test_the_derived_tables_keep_todays_values():
             "current_price",
             "order_type",
             "limit_price",
+            "time_in_force",
+            "expire_after_s",
         ),
         "gate": ("intent_id", "gate_name", "passed", "reason"),
-        "order": ("client_id", "intent_id", "side", "quantity", "order_type", "limit_price"),
+        "order": (
+            "client_id",
+            "intent_id",
+            "side",
+            "quantity",
+            "order_type",
+            "limit_price",
+            "time_in_force",
+            "expire_after_s",
+        ),
+        "ack": ("client_id", "intent_id", "side"),
+        "partial_fill": (
+            "client_id",
+            "intent_id",
+            "side",
+            "filled_quantity",
+            "fill_price",
+            "fill_notional",
+            "fill_fee",
+            "reference_price",
+            "cumulative_quantity",
+            "remaining_quantity",
+        ),
         "fill": (
             "client_id",
             "intent_id",
@@ -49,9 +77,30 @@ def test_the_derived_tables_keep_todays_values():
             "fill_fee",
             "reference_price",
         ),
+        "cancel": (
+            "client_id",
+            "intent_id",
+            "side",
+            "reason",
+            "filled_quantity",
+            "remaining_quantity",
+        ),
+        "expire": (
+            "client_id",
+            "intent_id",
+            "side",
+            "reason",
+            "time_in_force",
+            "filled_quantity",
+            "remaining_quantity",
+        ),
+        "reject": ("client_id", "intent_id", "side", "reason"),
         "error": ("intent_id", "client_id", "stage", "error", "stacktrace"),
     }
-    assert list(schema.KIND_COLUMNS) == ["intent", "gate", "order", "fill", "error"]
+    assert list(schema.KIND_COLUMNS) == [
+        "intent", "gate", "order", "ack", "partial_fill", "fill", "cancel", "expire", "reject",
+        "error",
+    ]  # fmt: skip
     assert {
         "quantity",
         "current_price",
@@ -61,6 +110,9 @@ def test_the_derived_tables_keep_todays_values():
         "fill_notional",
         "fill_fee",
         "reference_price",
+        "expire_after_s",
+        "cumulative_quantity",
+        "remaining_quantity",
     } == schema.NUMERIC_FIELDS
     assert {"passed"} == schema.BOOLEAN_FIELDS
     assert {k: v for k, v in schema.KIND_NAME_FIELDS.items() if v} == {
@@ -68,6 +120,10 @@ def test_the_derived_tables_keep_todays_values():
         "order": ("client_id", "intent_id", "side", "order_id"),
         "fill": ("client_id", "intent_id", "side", "order_id"),
         "gate": ("gate_name",),
+        **dict.fromkeys(
+            ("ack", "partial_fill", "cancel", "expire", "reject"),
+            ("client_id", "intent_id", "side", "order_id"),
+        ),
     }
 
 
@@ -124,4 +180,4 @@ def test_a_schema_that_contradicts_itself_is_refused():
     with pytest.raises(TypeError, match=r"Untyped\.quantity"):
         schema._derive({**schema.PAYLOADS, "error": Untyped}, schema.CommonPayload)
     with pytest.raises(TypeError, match="exactly the kinds"):
-        schema._derive({**schema.PAYLOADS, "cancel": Mistyped}, schema.CommonPayload)
+        schema._derive({**schema.PAYLOADS, "amend": Mistyped}, schema.CommonPayload)

@@ -1,6 +1,6 @@
 """Adding a payload key or a kind is a change in src/execution/schema.py only.
 
-A copy of ``src`` whose schema.py alone is edited (a new fill key, a new ``cancel`` kind)
+A copy of ``src`` whose schema.py alone is edited (a new fill key, a new ``amend`` kind)
 is run in a fresh interpreter: events, the lean decoders, the validity of names, the
 summary and the bridge, the exports, the SQL views, import normalisation and the
 dashboard's kind parameter all know the new key and kind without another edit.
@@ -19,22 +19,24 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 # (anchor, replacement): each anchor must occur exactly once in schema.py.
 EDITS = [
     (
-        'EventKind = Literal["intent", "order", "fill", "gate", "error"]',
-        'EventKind = Literal["intent", "order", "fill", "gate", "error", "cancel"]',
+        '"ack", "partial_fill", "cancel", "expire", "reject"\n]',
+        '"ack", "partial_fill", "cancel", "expire", "reject", "amend"\n]',
     ),
     (
-        "    reference_price: Number = None\n",
-        "    reference_price: Number = None\n    venue_latency_ms: Number = None\n",
+        "    reference_price: Number = None\n"
+        "    order_id: Annotated[Name, PAYLOAD_ONLY] = None\n\n\nclass CancelPayload",
+        "    reference_price: Number = None\n    venue_latency_ms: Number = None\n"
+        "    order_id: Annotated[Name, PAYLOAD_ONLY] = None\n\n\nclass CancelPayload",
     ),
     (
         "class CommonPayload(Payload):",
-        "class CancelPayload(Payload):\n"
+        "class AmendPayload(Payload):\n"
         "    client_id: Name = None\n"
-        "    cancelled_quantity: Number = None\n"
+        "    amended_quantity: Number = None\n"
         "    reason: Text = None\n\n\n"
         "class CommonPayload(Payload):",
     ),
-    ('    "error": ErrorPayload,\n', '    "error": ErrorPayload,\n    "cancel": CancelPayload,\n'),
+    ('    "error": ErrorPayload,\n', '    "error": ErrorPayload,\n    "amend": AmendPayload,\n'),
 ]
 
 CHECKS = r"""
@@ -49,20 +51,20 @@ assert Path(src.__file__).is_relative_to(root / "src"), src.__file__  # the edit
 from src.execution.events import KINDS, ExecutionEvent
 from src.execution.serialization import encode_event_line
 
-assert "cancel" in KINDS
+assert "amend" in KINDS
 ts = datetime(2025, 1, 1, tzinfo=UTC)
 fill = ExecutionEvent(ts=ts, session_id="s", symbol="X", mode="paper", kind="fill",
                       payload={"client_id": "c1", "fill_price": 10.0, "venue_latency_ms": 3})
-cancel = ExecutionEvent(ts=ts, session_id="s", symbol="X", mode="paper", kind="cancel",
-                        payload={"client_id": "c2", "cancelled_quantity": 2.0, "reason": "r"})
-lines = [encode_event_line(e) for e in (fill, cancel)]
+amend = ExecutionEvent(ts=ts, session_id="s", symbol="X", mode="paper", kind="amend",
+                        payload={"client_id": "c2", "amended_quantity": 2.0, "reason": "r"})
+lines = [encode_event_line(e) for e in (fill, amend)]
 
 # the lean decoders take both on the fast path (they forbid undeclared keys)
 from src.query import records, scan_events
 for line in lines:
     scan_events.scan_decoder.decode(line)
     records.scan_decoder.decode(line)
-assert type(scan_events.scan_decoder.decode(lines[1])) is scan_events.EVENT_TYPES["cancel"]
+assert type(scan_events.scan_decoder.decode(lines[1])) is scan_events.EVENT_TYPES["amend"]
 assert records.decode_scan(lines[0]).payload.venue_latency_ms == 3
 
 # a name readers group by: an array there makes the new kind's line invalid
@@ -76,17 +78,17 @@ logs.mkdir()
 # summary and bridge count the new kind
 from src.live.execution_bridge import get_execution_summary
 summary = get_execution_summary("s", base_path=logs)
-assert summary["kind_counts"]["cancel"] == 1 and summary["kind_counts"]["fill"] == 1, summary
+assert summary["kind_counts"]["amend"] == 1 and summary["kind_counts"]["fill"] == 1, summary
 assert list(summary["kind_counts"]) == list(KINDS)
 
 # exports: typed columns of their own
 from src.export import columns, export
 from src.query.filters import EventFilter
-assert {"venue_latency_ms", "cancelled_quantity"} <= set(columns.FLAT_COLUMNS)
-assert columns.KIND_COLUMNS["cancel"] == ("client_id", "cancelled_quantity", "reason")
+assert {"venue_latency_ms", "amended_quantity"} <= set(columns.FLAT_COLUMNS)
+assert columns.KIND_COLUMNS["amend"] == ("client_id", "amended_quantity", "reason")
 export(logs, EventFilter(), "csv", root / "out.csv")
 rows = list(csv.DictReader((root / "out.csv").open()))
-assert rows[0]["venue_latency_ms"] == "3" and rows[1]["cancelled_quantity"] == "2.0", rows
+assert rows[0]["venue_latency_ms"] == "3" and rows[1]["amended_quantity"] == "2.0", rows
 
 # SQL: typed columns and a view for the new kind
 from src.sql import connect
@@ -94,23 +96,24 @@ con = connect(logs)
 assert con.sql("SELECT venue_latency_ms, typeof(venue_latency_ms) FROM fills").fetchall() == [
     (3.0, "DOUBLE")
 ]
-assert con.sql("SELECT client_id, cancelled_quantity FROM cancels").fetchall() == [("c2", 2.0)]
+assert con.sql("SELECT client_id, amended_quantity FROM amends").fetchall() == [("c2", 2.0)]
 
 # import normalisation converts the new numbers
 from src.importers import normalize
-event = normalize({"ts": "2025-01-01T00:00:00Z", "kind": "cancel", "session_id": "s",
-                   "mode": "paper", "cancelled_quantity": "2", "venue_latency_ms": "1"})
-assert event.kind == "cancel" and event.payload["cancelled_quantity"] == 2.0, event
+event = normalize({"ts": "2025-01-01T00:00:00Z", "kind": "amend", "session_id": "s",
+                   "mode": "paper", "amended_quantity": "2", "venue_latency_ms": "1"})
+assert event.kind == "amend" and event.payload["amended_quantity"] == 2.0, event
 
 # the dashboard's kind parameter and the CLI's kind check accept it
 from src.webui.deps import KindParam
-assert "cancel" in typing.get_args(KindParam)
+assert "amend" in typing.get_args(KindParam)
 import argparse
 from src.cli.common import add_filter_args, check_kinds
-check_kinds("fill,cancel")  # raises BadInput for an unknown kind
+check_kinds("fill,amend")  # raises BadInput for an unknown kind
 parser = argparse.ArgumentParser()
 add_filter_args(parser)
-assert "intent,order,fill,gate,error,cancel" in parser.format_help(), parser.format_help()
+help_text = " ".join(parser.format_help().split()).replace("_f ill", "_fill")
+assert "reject,amend" in help_text, help_text
 print("ok")
 """
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from src.execution import ExecutionPipeline, OrderIntent, PaperExecutor
+from src.execution.schema import KINDS
 from src.execution.telemetry import JsonlExecutionLogger
 from src.live.execution_bridge import (
     ExecutionTimelineRow,
@@ -130,7 +131,7 @@ def test_unknown_session_is_empty_and_not_found(tmp_path):
     assert get_execution_timeline("nope", base_path=tmp_path) == []
     summary = get_execution_summary("nope", base_path=tmp_path)
     assert summary["found"] is False and summary["event_count"] == 0
-    assert summary["kind_counts"] == {"intent": 0, "order": 0, "fill": 0, "gate": 0, "error": 0}
+    assert summary["kind_counts"] == dict.fromkeys(KINDS, 0)
 
 
 @pytest.mark.parametrize("bad", ["../etc/passwd", "a/b", ".."])
@@ -147,7 +148,9 @@ def test_summary_of_clean_fixture_is_exact():
     s = get_execution_summary("session_clean", base_path=FIXTURES, as_of=0)
     assert s["found"] is True and s["session_id"] == "session_clean"
     assert s["event_count"] == 22
-    assert s["kind_counts"] == {"intent": 5, "order": 4, "fill": 4, "gate": 9, "error": 0}
+    assert s["kind_counts"] == dict.fromkeys(KINDS, 0) | {
+        "intent": 5, "order": 4, "fill": 4, "gate": 9, "error": 0
+    }  # fmt: skip
     assert s["symbols"] == ["BTC-USD", "ETH-USD"]
     assert s["start_time"] == "2025-12-20T10:00:00+00:00"
     assert s["end_time"] == "2025-12-20T10:10:00.001000+00:00"
