@@ -35,11 +35,13 @@ __all__ = [
     "MODES",
     "NAME",
     "NUMERIC_FIELDS",
+    "ORDER_STATUSES",
     "PAYLOADS",
     "PAYLOAD_KEYS",
     "PAYLOAD_NAME_FIELDS",
     "PAYLOAD_ONLY",
     "SEVERITIES",
+    "STATUS_AFTER",
     "TERMINAL_KINDS",
     "TIMES_IN_FORCE",
     "AckPayload",
@@ -57,6 +59,7 @@ __all__ = [
     "Name",
     "Number",
     "OrderPayload",
+    "OrderStatus",
     "PartialFillPayload",
     "Payload",
     "RejectPayload",
@@ -78,6 +81,12 @@ TimeInForce = Literal["GTC", "IOC", "DAY"]
 TIMES_IN_FORCE: tuple[str, ...] = get_args(TimeInForce)
 # The kinds that end an order's life (an ``error`` at the execute stage ends it too).
 TERMINAL_KINDS: tuple[str, ...] = ("fill", "cancel", "expire", "reject")
+# An order's status after the last event of its life (``open`` until one of these).
+OrderStatus = Literal["open", "filled", "cancelled", "expired", "rejected", "blocked", "error"]
+ORDER_STATUSES: tuple[str, ...] = get_args(OrderStatus)
+STATUS_AFTER: dict[str, str] = {
+    "fill": "filled", "cancel": "cancelled", "expire": "expired", "reject": "rejected"
+}  # fmt: skip
 
 
 class _Marker:
