@@ -61,9 +61,7 @@ class LogMetrics:
                 seen.add(sid)
                 follower = self._followers.get(sid)
                 if follower is None:
-                    follower = self._followers[sid] = SessionFollower(
-                        self.base, sid, resume=True
-                    )
+                    follower = self._followers[sid] = SessionFollower(self.base, sid, resume=True)
                 for item in follower.poll(listed=listed):
                     if isinstance(item, (Reset, Unreadable)):
                         continue

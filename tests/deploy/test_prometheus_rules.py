@@ -66,8 +66,10 @@ def test_thresholds_are_the_alert_engines_defaults():
     """Each alert carries the engine rule's default thresholds and minimum samples."""
     d = AlertRules()
     g = d.gate_rejection
-    for name, samples in (("ExecutionGateRejectionRateHigh", "job:execution_intents"),
-                          ("ExecutionGateBlockingHigh", "job_gate:execution_gate_evaluations")):
+    for name, samples in (
+        ("ExecutionGateRejectionRateHigh", "job:execution_intents"),
+        ("ExecutionGateBlockingHigh", "job_gate:execution_gate_evaluations"),
+    ):
         assert f"> {g.warn_rate:g} <= {g.crit_rate:g}" in _alert(name, "warning")
         assert f"> {g.crit_rate:g}" in _alert(name, "critical")
         for severity in ("warning", "critical"):
