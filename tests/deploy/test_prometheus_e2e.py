@@ -13,6 +13,7 @@ import urllib.request
 from src.execution import ExecutionPipeline, OrderIntent, PaperExecutor, PriceSanityGate
 from src.execution.telemetry import CompositeEmitter, JsonlExecutionLogger, RedisStreamEmitter
 from tests.deploy.prom import RULES, Prometheus, free_port
+from tests.deploy.tools import dashboard_queries, grafana_module
 
 STREAM = "t:e2e"
 
@@ -95,6 +96,11 @@ def test_prometheus_scrapes_dashboard_and_fleet_exporter(tmp_path, redis_server,
         prometheus.wait_for("count by (job) (job:execution_events:rate5m)",
                             {(("job", "dashboard"),): 4.0, (("job", "fleet"),): 4.0},
                             "recorded rates of intent, gate, order, fill")  # fmt: skip
+        # Every Grafana panel query runs on the real server and finds the session's series.
+        for expr in dashboard_queries(grafana_module().dashboard()):
+            doc = prometheus.api("query", query=expr.replace('".+"', '"fleet"'))
+            assert doc["status"] == "success", (expr, doc)
+        assert prometheus.query('sum(execution_open_orders{job=~"fleet"})') == {(): 0.0}
     finally:
         if prometheus is not None:
             prometheus.stop()

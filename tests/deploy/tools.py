@@ -54,3 +54,26 @@ def metric_names(expr: str) -> set[str]:
     """The series an expression names (metrics and recorded series; not label values)."""
     without_strings = re.sub(r'"[^"]*"', '""', expr)
     return set(METRIC.findall(without_strings))
+
+
+GRAFANA = ROOT / "deploy" / "grafana"
+
+
+def grafana_module():
+    """deploy/grafana/generate.py, imported from its path (deploy/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("grafana_generate", GRAFANA / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def dashboard_queries(doc: dict) -> list[str]:
+    """Every panel query of a dashboard with Grafana's variables replaced by PromQL."""
+    return [
+        t["expr"].replace("$__rate_interval", "5m").replace('"$job"', '".+"')
+        for p in doc["panels"]
+        for t in p["targets"]
+    ]
