@@ -32,8 +32,8 @@ def _check(doc: dict) -> list[str]:
         problems += [f"label {n}" for n in _labels_named(expr) - labels]
     for panel in doc["panels"]:
         for target in panel["targets"]:
-            problems += [f"legend label {n}" for n in
-                         set(re.findall(r"\{\{(\w+)\}\}", target["legendFormat"])) - labels]  # fmt: skip
+            legend = set(re.findall(r"\{\{(\w+)\}\}", target["legendFormat"]))
+            problems += [f"legend label {n}" for n in legend - labels]
     return problems
 
 
