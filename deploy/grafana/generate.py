@@ -36,7 +36,8 @@ def _quantiles(metric: str, qs: tuple[float, ...]) -> list[tuple[str, str]]:
 
 PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
     ("Events by kind", "ops",
-     [("{{kind}}", f"sum by (kind) (rate(execution_events_total{{{SEL}}}[{RATE}]))")], "timeseries"),
+     [("{{kind}}", f"sum by (kind) (rate(execution_events_total{{{SEL}}}[{RATE}]))")],
+     "timeseries"),
     ("Open orders", "short",
      [("open", f"sum(execution_open_orders{{{SEL}}})")], "stat"),
     ("Fill rate (fills / orders)", "percentunit",
@@ -107,7 +108,7 @@ def dashboard() -> dict[str, Any]:
                  "definition": "label_values(execution_events_total, job)",
                  "refresh": 2, "multi": False, "includeAll": False},
             ]
-        },  # fmt: skip
+        },
         "panels": [_panel(n, *p) for n, p in enumerate(PANELS)],
     }
 
