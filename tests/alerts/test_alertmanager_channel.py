@@ -292,9 +292,9 @@ def test_an_ack_becomes_a_silence_until_the_alert_resolves(alertmanager, receive
 
 
 def test_firing_alerts_are_reposted_so_alertmanager_does_not_resolve_them(tmp_path, receiver):
-    """With resolve_timeout 2s, an alert the channel keeps re-posting stays active for many
-    timeouts; one posted once (no sync) is resolved by Alertmanager on its own."""
-    am = Alertmanager(tmp_path, receiver, resolve_timeout="2s")
+    """With resolve_timeout 3s, an alert the channel keeps re-posting (every 0.2 s) stays
+    active past two timeouts; one posted once (no sync) is resolved by Alertmanager."""
+    am = Alertmanager(tmp_path, receiver, resolve_timeout="3s")
     kept = AlertmanagerChannel(am.url, repost_s=0.2)
     once = AlertmanagerChannel(am.url)
     try:
@@ -304,7 +304,7 @@ def test_firing_alerts_are_reposted_so_alertmanager_does_not_resolve_them(tmp_pa
         kept.send(kept_note, timeout=10)
         once.send(once_note, timeout=10)
         only_kept = [a for a in open_alerts(state, now) if a["key"] == kept_note["key"]]
-        deadline = time.monotonic() + 5  # 2.5 resolve timeouts, re-posting every 0.2 s
+        deadline = time.monotonic() + 8  # over two resolve timeouts
         while time.monotonic() < deadline:
             kept.sync(only_kept, [], now)
             time.sleep(0.2)
