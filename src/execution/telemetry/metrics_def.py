@@ -183,6 +183,19 @@ class ExecutionMetrics:
                 m.name, m.help, list(m.labels), namespace=namespace, registry=registry, **extra
             )
         self._by_kind = {kind: self._m[kind] for kind in KINDS}
+        # Labelled children by label values: labels() costs more than the increment. Bounded
+        # by the label caps (kinds x capped symbols x modes; capped gates).
+        self._event_children: dict[tuple[str, str, str], Any] = {}
+        self._gate_children: dict[str, tuple[Any, Any]] = {}
+        self._legs = tuple(
+            self._m[name]
+            for name in (
+                "intent_to_order_seconds",
+                "order_to_fill_seconds",
+                "intent_to_fill_seconds",
+                "slippage_bps",
+            )
+        )
         self._m["open_orders"].set_function(lambda: len(self._open))
         self._m["latency_pending"].set_function(lambda: self.tracker.pending)
 
@@ -192,15 +205,27 @@ class ExecutionMetrics:
 
     def observe(self, event: ExecutionEvent) -> None:
         kind, payload = event.kind, event.payload
-        self._m["events"].labels(kind, self._symbol(event.symbol), event.mode).inc()
+        key = (kind, event.symbol, event.mode)
+        child = self._event_children.get(key)
+        if child is None:
+            labels = (kind, self._symbol(event.symbol), event.mode)
+            child = self._event_children[key] = self._m["events"].labels(*labels)
+        child.inc()
         per_kind = self._by_kind.get(kind)
         if per_kind is not None:
             per_kind.inc()
         if kind == "gate":
-            gate = self._gate(str(payload.get("gate_name") or "unknown"))
-            self._m["gate_evaluations"].labels(gate).inc()
+            name = str(payload.get("gate_name") or "unknown")
+            gate = self._gate_children.get(name)
+            if gate is None:
+                capped = self._gate(name)
+                gate = self._gate_children[name] = (
+                    self._m["gate_evaluations"].labels(capped),
+                    self._m["gate_rejections"].labels(capped),
+                )
+            gate[0].inc()
             if payload.get("passed") is not True:  # gates fail closed
-                self._m["gate_rejections"].labels(gate).inc()
+                gate[1].inc()
         with self._lock:
             self._track_open(kind, payload)
             evicted_before = self.tracker.evicted
@@ -209,14 +234,15 @@ class ExecutionMetrics:
         if evicted:
             self._m["latency_pairs_evicted"].inc(evicted)
         if paired is not None:
-            for leg, value in (
-                ("intent_to_order_seconds", paired.intent_to_order_s),
-                ("order_to_fill_seconds", paired.order_to_fill_s),
-                ("intent_to_fill_seconds", paired.intent_to_fill_s),
-                ("slippage_bps", paired.slippage_bps),
-            ):
+            values = (
+                paired.intent_to_order_s,
+                paired.order_to_fill_s,
+                paired.intent_to_fill_s,
+                paired.slippage_bps,
+            )
+            for histogram, value in zip(self._legs, values, strict=True):
                 if value is not None:
-                    self._m[leg].observe(value)
+                    histogram.observe(value)
 
     def _track_open(self, kind: str, payload: Mapping[str, object]) -> None:
         client_id = payload.get("client_id")
