@@ -117,11 +117,36 @@ def test_the_lifecycle_session_judged(tmp_path):
 def test_reject_rate_needs_enough_orders(tmp_path):
     few = [ev(1, "order", client_id="c", **MARKET), ev(1, "reject", client_id="c", reason="r")]
     assert findings(tmp_path, FILLED + few, 10)["rejects"].severity == INFO
-    many = [e for n in range(10) for e in (ev(n, "order", client_id=f"c{n}", **MARKET),
-                                           ev(n, "reject", client_id=f"c{n}", reason="r"))]
+    many = [
+        e
+        for n in range(10)
+        for e in (
+            ev(n, "order", client_id=f"c{n}", **MARKET),
+            ev(n, "reject", client_id=f"c{n}", reason="r"),
+        )
+    ]
     assert findings(tmp_path, FILLED + many, 100)["rejects"].severity == CRITICAL  # 10 of 11
 
 
 def test_sessions_without_orders_get_no_order_findings(tmp_path):
     got = findings(tmp_path, [ev(1, "intent", intent_id="i", side="buy")], 10)
     assert not {"order_outcomes", "rejects", "open_orders"} & set(got)
+
+
+def test_summary_shows_the_order_outcomes_compactly(tmp_path):
+    from src.cli.render import summary_lines
+
+    life.write(tmp_path)
+    summary = summarize(tmp_path, EventFilter.build(session_id=life.SESSION), as_of=life.AS_OF)
+    lines = summary_lines(summary)
+    assert (
+        "Orders: 11 sent: 2 filled, 2 cancelled (1 partly filled), 1 expired, 1 rejected, "
+        "1 failed, 4 open (2 past their deadline)"
+    ) in lines
+    assert "Order rates: cancel 18.18%, reject 9.09%; 7 acknowledged, 3 partial fills" in lines
+    assert "Latency (order->ack): avg 40ms, p50 40ms, p95 70ms, max 70ms (n=7)" in lines
+    assert (
+        "  o11 ETH-USD since 2025-12-20T10:01:40.005000Z (age 3500s, 3500s past its deadline)"
+        in lines
+    )
+    assert len(lines) <= 40  # the runbook's first step: short
