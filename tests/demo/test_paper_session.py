@@ -58,7 +58,7 @@ def test_demo_writes_a_consistent_session_log(tmp_path, capsys):
     events = read_jsonl(log_file)
     kinds = Counter(e["kind"] for e in events)
     # With seed 7 the paper executor never fails, so there are no error events.
-    assert set(kinds) == {"intent", "gate", "order", "fill"}
+    assert set(kinds) == {"intent", "gate", "order", "ack", "fill"}
     assert kinds["gate"] >= kinds["intent"]
     assert {e["session_id"] for e in events} == {"t1"}
     assert {e["mode"] for e in events} == {"paper"}
