@@ -16,8 +16,9 @@ pieces (:class:`~src.execution.models.Fill`). The venue's rules, all off by defa
   releases what the order had reserved.
 * ``price_band_bps``: a limit price farther than this from the market price is rejected.
 * ``max_quantity``: an order for more is rejected.
-* ``max_fill_quantity``: each execution opportunity (the submit, then each crossing price)
-  fills at most this much, so larger orders fill in pieces.
+* ``max_fill_quantity`` / ``max_fill_notional``: each execution opportunity (the submit,
+  then each crossing price) fills at most this quantity / this notional (at the fill
+  price), so larger orders fill in pieces.
 """
 
 from __future__ import annotations
@@ -71,12 +72,14 @@ class PaperExecutor:
         price_band_bps: float | None = None,
         max_quantity: float | None = None,
         max_fill_quantity: float | None = None,
+        max_fill_notional: float | None = None,
     ) -> None:
         self.slippage_bps = _check("slippage_bps", slippage_bps, allow_zero=True)
         self.fee_bps = _check("fee_bps", fee_bps, allow_zero=True)
         self.price_band_bps = _optional("price_band_bps", price_band_bps)
         self.max_quantity = _optional("max_quantity", max_quantity)
         self.max_fill_quantity = _optional("max_fill_quantity", max_fill_quantity)
+        self.max_fill_notional = _optional("max_fill_notional", max_fill_notional)
         self._cash = None if balance is None else _check("balance", balance, allow_zero=True)
         self._working: dict[str, _Working] = {}
         self._lock = threading.Lock()
@@ -201,6 +204,8 @@ class PaperExecutor:
         quantity = working.remaining
         if self.max_fill_quantity is not None and quantity > self.max_fill_quantity:
             quantity = self.max_fill_quantity
+        if self.max_fill_notional is not None and quantity * price > self.max_fill_notional:
+            quantity = self.max_fill_notional / price
         fee = quantity * price * self.fee_bps / 10_000
         working.remaining -= quantity
         done = working.remaining <= order.quantity * _DONE

@@ -163,7 +163,10 @@ class ExecutionPipeline:
         mode: str = "paper",
         *,
         market: MarketState | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """``clock`` (POSIX seconds; default ``time.time``) is when orders are placed and
+        expire: a simulation passes its own, so its orders expire on simulated time."""
         if mode not in MODES:
             raise ValueError(f"invalid mode {mode!r}: expected one of {', '.join(MODES)}")
         self._executor = executor
@@ -190,6 +193,7 @@ class ExecutionPipeline:
         # oldest is O(1); a plain dict's first key is found by scanning past deleted slots)
         self._ended: OrderedDict[str, tuple[str, _Ended]] = OrderedDict()
         self._lock = threading.RLock()
+        self._clock: Callable[[], float] = clock if clock is not None else time.time
         # -inf, not 0.0: monotonic() may be < 60 s after boot, which would mute the first report.
         self._last_report = float("-inf")
 
@@ -220,7 +224,7 @@ class ExecutionPipeline:
                     if self._apply_report(piece):
                         applied.append(piece)
             if self._deadlines:
-                self._expire_due(time.time())
+                self._expire_due(self._clock())
             return applied
 
     # -- the order path ------------------------------------------------------------------
@@ -300,7 +304,7 @@ class ExecutionPipeline:
         )
         market_price = self.market.last_price(symbol) or intent.current_price
         with self._lock:
-            placed = time.time()
+            placed = self._clock()
             deadline = (
                 None
                 if order.expire_after_s is None and order.time_in_force != "DAY"
@@ -379,10 +383,10 @@ class ExecutionPipeline:
 
     def expire_orders(self, now: datetime | None = None) -> list[str]:
         """Expire the working orders whose time in force has run out by ``now`` (default: the
-        current time; a naive value is UTC), emitting an ``expire`` event for each; returns
+        pipeline's clock; a naive value is UTC), emitting an ``expire`` event for each; returns
         their client ids. A host calls this periodically (``update_price`` does it too)."""
         if now is None:
-            at = time.time()
+            at = self._clock()
         else:
             at = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).timestamp()
         with self._lock:

@@ -4,7 +4,6 @@ cancels, time in force (IOC, DAY, expire_after_s), venue rejects, and failures o
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -266,14 +265,32 @@ def test_expire_after_s_counts_from_placing():
     assert p._executor.open_orders == []  # type: ignore[union-attr]
 
 
-def test_update_price_expires_what_has_run_out():
-    """The host need not call expire_orders: a price update checks the deadlines too."""
+def test_update_price_expires_what_has_run_out_on_the_pipelines_clock():
+    """The host need not call expire_orders: a price update checks the deadlines too, on the
+    pipeline's clock (a simulation's own, here)."""
+    now = [1_000_000.0]
     with capture_events() as events:
-        p = pipeline(events)
-        result = p.submit_order(intent(order_type="limit", limit_price=90.0, expire_after_s=1e-6))
-        time.sleep(0.001)
+        p = ExecutionPipeline(PaperExecutor(), events, clock=lambda: now[0])
+        p.update_price("BTC-USD", 100.0)
+        result = p.submit_order(intent(order_type="limit", limit_price=90.0, expire_after_s=5))
+        now[0] += 4.9
         p.update_price("ETH-USD", 10.0)  # any symbol
+        assert p.working_orders == [result.order]
+        now[0] += 0.1
+        p.update_price("ETH-USD", 10.0)
+        assert p.working_orders == []
     assert life(events, result.order.client_id) == ["order", "ack", "expire"]
+
+
+def test_expire_orders_defaults_to_the_pipelines_clock():
+    now = [86_400.0 * 20_000 + 3_600.0]  # 01:00 UTC
+    p = ExecutionPipeline(PaperExecutor(), clock=lambda: now[0])
+    p.update_price("BTC-USD", 100.0)
+    day = p.submit_order(intent(order_type="limit", limit_price=90.0, time_in_force="DAY"))
+    now[0] += 23 * 3_600.0 - 0.001
+    assert p.expire_orders() == []
+    now[0] += 0.001  # midnight
+    assert p.expire_orders() == [day.order.client_id]
 
 
 def test_gtc_orders_never_expire():

@@ -289,6 +289,16 @@ def test_max_fill_quantity_fills_in_pieces_one_per_opportunity():
     assert executor.on_price("BTC-USD", 103.0) == []
 
 
+def test_max_fill_notional_caps_each_piece_at_its_fill_price():
+    """max_fill_notional 250 at 100 fills 2.5 a piece; at 125 it fills 2; the rest last."""
+    executor = PaperExecutor(slippage_bps=0, fee_bps=0, max_fill_notional=250.0)
+    _ack, first = executor.submit(order(quantity=5.0), 100.0)
+    (second,) = executor.on_price("BTC-USD", 125.0)
+    (third,) = executor.on_price("BTC-USD", 100.0)
+    assert [p.filled_quantity for p in (first, second, third)] == [2.5, 2.0, 0.5]
+    assert executor.open_orders == []
+
+
 def test_a_limit_fills_in_pieces_only_while_crossed():
     """A piece of a resting limit fills only at a price that crosses it."""
     executor = PaperExecutor(slippage_bps=0, fee_bps=0, max_fill_quantity=1.0)
@@ -300,7 +310,9 @@ def test_a_limit_fills_in_pieces_only_while_crossed():
     assert len(executor.open_orders) == 1
 
 
-@pytest.mark.parametrize("name", ["price_band_bps", "max_quantity", "max_fill_quantity"])
+@pytest.mark.parametrize(
+    "name", ["price_band_bps", "max_quantity", "max_fill_quantity", "max_fill_notional"]
+)
 @pytest.mark.parametrize("bad", [0, -1.0, math.nan, math.inf, "5", True])
 def test_bad_venue_rule_is_refused_naming_it(name, bad):
     """The rules take a finite number > 0 (or None: off); anything else fails naming it."""
