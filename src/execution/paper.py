@@ -83,6 +83,7 @@ class PaperExecutor:
         self._cash = None if balance is None else _check("balance", balance, allow_zero=True)
         self._working: dict[str, _Working] = {}
         self._lock = threading.Lock()
+        self._refuses = (self.max_quantity, self.price_band_bps, self._cash) != (None,) * 3
 
     # -- the venue interface (what the pipeline uses) ------------------------------------
     def submit(self, order: Order, market_price: float | None) -> list[ExecutionReport]:
@@ -93,7 +94,7 @@ class PaperExecutor:
         if market_price is None or not (math.isfinite(market_price) and market_price > 0):
             raise ValueError(f"no usable market price for {order.symbol}: {market_price!r}")
         with self._lock:
-            reason = self._refusal(order, market_price)
+            reason = self._refusal(order, market_price) if self._refuses else None
             if reason is not None:
                 return [Reject(client_id=order.client_id, reason=reason)]
             working = _Working(order, order.quantity)

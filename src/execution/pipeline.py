@@ -230,15 +230,23 @@ class ExecutionPipeline:
     # -- the order path ------------------------------------------------------------------
     def submit_order(self, intent: OrderIntent) -> ExecutionResult:
         iid: IntentId
+        payload: JsonObject
         if intent.__class__ is OrderIntent and intent.problem is None:
             sid, symbol, iid = intent.session_id, intent.symbol, intent.intent_id
+            payload = {  # a checked intent: its attributes are there, plain reads suffice
+                "intent_id": iid,
+                "side": intent.side,
+                "quantity": intent.quantity,
+                "current_price": intent.current_price,
+                "strategy_key": intent.strategy_key,
+                "order_type": intent.order_type,
+                "limit_price": intent.limit_price,
+                "time_in_force": intent.time_in_force,
+                "expire_after_s": intent.expire_after_s,
+            }
         else:
             sid, symbol, iid = _names(intent)  # whatever it holds, it is still logged
-        self._emit(
-            "intent",
-            sid,
-            symbol,
-            {
+            payload = {
                 "intent_id": iid,
                 "side": _field(intent, "side"),
                 "quantity": _field(intent, "quantity"),
@@ -248,8 +256,8 @@ class ExecutionPipeline:
                 "limit_price": _field(intent, "limit_price"),
                 "time_in_force": _field(intent, "time_in_force"),
                 "expire_after_s": _field(intent, "expire_after_s"),
-            },
-        )
+            }
+        self._emit("intent", sid, symbol, payload)
         decisions: list[tuple[str, GateDecision]] = []
         for gate in self._gates:
             name = getattr(gate, "name", type(gate).__name__)
@@ -429,9 +437,12 @@ class ExecutionPipeline:
             return False
 
     def _apply(self, report: object) -> bool:
-        client_id = report.client_id if isinstance(report, (Ack, Reject, Fill)) else None
+        if not isinstance(report, (Ack, Reject, Fill)):
+            self._stray(report, None)
+            return False
+        client_id = report.client_id
         working = self._orders.get(client_id) if isinstance(client_id, str) else None
-        if working is None or not isinstance(report, (Ack, Reject, Fill)):
+        if working is None:
             self._stray(report, client_id)
             return False
         order = working.order
