@@ -17,6 +17,7 @@ from src.execution.gates import (
 from src.execution.market import MarketState
 from src.execution.models import (
     Ack,
+    ExecutionReport,
     ExecutionResult,
     Fill,
     GateDecision,
@@ -31,6 +32,7 @@ __all__ = [
     "Ack",
     "ExecutionEvent",
     "ExecutionPipeline",
+    "ExecutionReport",
     "ExecutionResult",
     "Executor",
     "Fill",
