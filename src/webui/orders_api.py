@@ -69,10 +69,22 @@ def orders(
             limit=_limit(limit, cap),
             max_limit=cap,
         )
-        page: OrderPage = books_of(request).get(session_id).page(query, before or None)
     except ValueError as exc:
         raise _bad(str(exc)) from None
-    return Response(_json(page), media_type="application/json")
+
+    def build() -> bytes:
+        try:
+            page: OrderPage = books_of(request).get(session_id).page(query, before or None)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        return _json(page)
+
+    # Clients watching a session ask for the same page: it is built once per change of the
+    # session's files (and at most once a second, so open orders' ages stay fresh).
+    cache = request.app.state.pages
+    key = ("orders", session_id, query, before)
+    body = cache.get_or_build(key, cache.fingerprint(session_id), build)
+    return Response(body, media_type="application/json")
 
 
 @router.get(

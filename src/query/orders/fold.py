@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterator
 
 from src.execution.schema import ORDER_STATUSES, STATUS_AFTER
 from src.query.analytics.pairing_model import as_number
-from src.query.orders.latency import Mark
 from src.query.orders.model import ENDED_STATUSES, OPEN
 from src.query.orders.state import OrderState
 from src.query.records import EMPTY_PAYLOAD, Scalar, ScanPayload, ScanRecord
@@ -41,10 +40,16 @@ _EPS = 1e-9
 
 
 def _name(value: Scalar) -> str | None:
-    return None if value is None else str(value)
+    if value.__class__ is str or value is None:
+        return value
+    return str(value)
 
 
 def _num(value: Scalar) -> float | None:
+    if value.__class__ is float:
+        return value if value - value == 0.0 else None
+    if value is None:
+        return None
     n = as_number(value)
     return n if n is not None and math.isfinite(n) else None
 
@@ -128,21 +133,21 @@ class OrderFold:
         self.events += 1
         kind = rec.kind
         p = rec.payload or EMPTY_PAYLOAD
-        if kind == "intent":
-            self._intent(key, rec, p)
-        elif kind == "gate":
+        if kind == "gate":
             self._gate(key, rec, p)
+        elif kind == "intent":
+            self._intent(key, rec, p)
         elif kind == "order":
             self._order(key, rec, p)
         elif kind in _LIFECYCLE:
             self._lifecycle(key, rec, p, kind)
 
-    def _mark(self, rec: ScanRecord) -> Mark:
-        return (rec.ts, rec.mono_ns, rec.event_id)
-
     def _new(self, key: int, rec: ScanRecord) -> OrderState:
         symbol = rec.symbol
-        st = OrderState(key, "" if symbol is None else str(symbol), rec.ts)
+        if symbol.__class__ is not str:
+            symbol = "" if symbol is None else str(symbol)
+        ts = rec.ts
+        st = OrderState(key, symbol, ts, ts, [key])
         self.counts[OPEN] += 1
         self._open[key] = st
         if key < self._last_key:
@@ -151,7 +156,8 @@ class OrderFold:
             self._last_key = key
         return st
 
-    def _touch(self, st: OrderState, key: int, rec: ScanRecord) -> None:
+    @staticmethod
+    def _touch(st: OrderState, key: int, rec: ScanRecord) -> None:
         if key != st.key:
             st.positions.append(key)
         if rec.ts > st.updated:
@@ -166,7 +172,7 @@ class OrderFold:
         st.limit_price = _num(p.limit_price)
         st.time_in_force = _text(p.time_in_force)
         st.reference = _num(p.current_price) or None
-        st.intent_at = self._mark(rec)
+        st.intent_at = (rec.ts, rec.mono_ns, rec.event_id)
         if iid is not None:
             self.by_intent[iid] = st
         else:
@@ -175,11 +181,15 @@ class OrderFold:
             self.by_line[key] = st
 
     def _gate(self, key: int, rec: ScanRecord, p: ScanPayload) -> None:
-        iid = _name(p.intent_id)
-        st = self.by_intent.get(iid) if iid is not None else None
+        iid = p.intent_id
+        if iid is None:
+            return
+        st = self.by_intent.get(iid if isinstance(iid, str) else str(iid))
         if st is None:
             return
-        self._touch(st, key, rec)
+        st.positions.append(key)
+        if rec.ts > st.updated:
+            st.updated = rec.ts
         name = _name(p.gate_name) or "?"
         passed = p.passed is True
         st.gates.append((name, passed))
@@ -226,7 +236,7 @@ class OrderFold:
         limit = _num(p.limit_price)
         st.limit_price = limit if limit is not None else st.limit_price
         st.time_in_force = _text(p.time_in_force) or st.time_in_force
-        st.order_at = self._mark(rec)
+        st.order_at = (rec.ts, rec.mono_ns, rec.event_id)
         st.stage = "sent"
         if cid is not None:
             self.by_client[cid] = st
@@ -280,7 +290,7 @@ class OrderFold:
         if kind == "ack":
             if st.status == OPEN:
                 if st.ack_at is None:
-                    st.ack_at = self._mark(rec)
+                    st.ack_at = (rec.ts, rec.mono_ns, rec.event_id)
                 if st.stage != "partially_filled":
                     st.stage = "acknowledged"
         elif kind == "partial_fill":
@@ -307,7 +317,7 @@ class OrderFold:
         if notional is None and qty is not None and price is not None:
             notional = qty * price
         if st.first_fill_at is None:
-            st.first_fill_at = self._mark(rec)
+            st.first_fill_at = (rec.ts, rec.mono_ns, rec.event_id)
         if st.reference is None:
             st.reference = _num(p.reference_price) or None
         st.filled += qty or 0.0
@@ -339,7 +349,7 @@ class OrderFold:
             self._piece(st, rec, p)
         else:  # the whole order's numbers
             if st.first_fill_at is None:
-                st.first_fill_at = self._mark(rec)
+                st.first_fill_at = (rec.ts, rec.mono_ns, rec.event_id)
             if st.reference is None:
                 st.reference = _num(p.reference_price) or None
             price = _num(p.fill_price)
@@ -359,7 +369,7 @@ class OrderFold:
         st.status = status
         st.stage = None
         st.reason = reason
-        st.end_at = self._mark(rec)
+        st.end_at = (rec.ts, rec.mono_ns, rec.event_id)
         self.counts[OPEN] -= 1
         self.counts[status] += 1
         if self.on_end is not None:

@@ -4,73 +4,47 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
+
 from src.query.orders.latency import Mark, between_ms
 from src.query.orders.model import OPEN, GateStep, OrderLatency, OrderRow, Stage
 
 __all__ = ["OrderState", "to_row"]
 
 
-class OrderState:
+class OrderState(msgspec.Struct, gc=False):
     """What is known of one order so far. ``key`` is where its first event is in the
     session (see :mod:`src.query.orders.positions`): rows are ordered by it; ``positions``
-    are the keys of all its events (its chain)."""
+    are the keys of all its events (its chain). A Struct without garbage collector
+    tracking: cheap to build, and a session's many ended orders cost the collector
+    nothing (it holds no reference back to anything that refers to it)."""
 
-    __slots__ = (
-        "ack_at",
-        "avg_price",
-        "client_id",
-        "created",
-        "end_at",
-        "fees",
-        "filled",
-        "first_fill_at",
-        "gates",
-        "intent_at",
-        "intent_id",
-        "key",
-        "limit_price",
-        "notional",
-        "order_at",
-        "order_type",
-        "positions",
-        "quantity",
-        "reason",
-        "reference",
-        "side",
-        "stage",
-        "status",
-        "symbol",
-        "time_in_force",
-        "updated",
-    )
-
-    def __init__(self, key: int, symbol: str, created: datetime) -> None:
-        self.key = key
-        self.symbol = symbol
-        self.created = created
-        self.updated = created
-        self.client_id: str | None = None
-        self.intent_id: str | None = None
-        self.side: str | None = None
-        self.order_type: str | None = None
-        self.limit_price: float | None = None
-        self.time_in_force: str | None = None
-        self.quantity: float | None = None
-        self.filled = 0.0
-        self.notional = 0.0
-        self.fees = 0.0
-        self.avg_price: float | None = None
-        self.reference: float | None = None  # the intent's quote, else a fill's reference
-        self.status = OPEN
-        self.stage: Stage | None = None
-        self.reason: str | None = None
-        self.gates: list[tuple[str, bool]] = []
-        self.intent_at: Mark | None = None
-        self.order_at: Mark | None = None
-        self.ack_at: Mark | None = None
-        self.first_fill_at: Mark | None = None
-        self.end_at: Mark | None = None
-        self.positions: list[int] = [key]
+    key: int
+    symbol: str
+    created: datetime
+    updated: datetime
+    positions: list[int]
+    client_id: str | None = None
+    intent_id: str | None = None
+    side: str | None = None
+    order_type: str | None = None
+    limit_price: float | None = None
+    time_in_force: str | None = None
+    quantity: float | None = None
+    filled: float = 0.0
+    notional: float = 0.0
+    fees: float = 0.0
+    avg_price: float | None = None
+    reference: float | None = None  # the intent's quote, else a fill's reference
+    status: str = OPEN
+    stage: Stage | None = None
+    reason: str | None = None
+    gates: list[tuple[str, bool]] = msgspec.field(default_factory=list)
+    intent_at: Mark | None = None
+    order_at: Mark | None = None
+    ack_at: Mark | None = None
+    first_fill_at: Mark | None = None
+    end_at: Mark | None = None
 
     @property
     def id(self) -> str:
