@@ -55,7 +55,15 @@ def _num(value: Scalar) -> float | None:
 
 
 def _text(value: Scalar) -> str | None:
-    return None if value is None or value == "" else str(value)
+    if value.__class__ is str:
+        return value or None
+    return None if value is None else str(value)
+
+
+def _symbol(value: Scalar) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if value is None else str(value)
 
 
 def _side(value: Scalar) -> str | None:
@@ -143,11 +151,10 @@ class OrderFold:
             self._lifecycle(key, rec, p, kind)
 
     def _new(self, key: int, rec: ScanRecord) -> OrderState:
-        symbol = rec.symbol
-        if symbol.__class__ is not str:
-            symbol = "" if symbol is None else str(symbol)
-        ts = rec.ts
-        st = OrderState(key, symbol, ts, ts, [key])
+        return self._opened(OrderState(key, _symbol(rec.symbol), rec.ts, rec.ts, [key]))
+
+    def _opened(self, st: OrderState) -> OrderState:
+        key = st.key
         self.counts[OPEN] += 1
         self._open[key] = st
         if key < self._last_key:
@@ -164,15 +171,25 @@ class OrderFold:
             st.updated = rec.ts
 
     def _intent(self, key: int, rec: ScanRecord, p: ScanPayload) -> None:
-        st = self._new(key, rec)
-        st.intent_id = iid = _name(p.intent_id)
-        st.side = side = _side(p.side)
-        st.quantity = _num(p.quantity)
-        st.order_type = _text(p.order_type)
-        st.limit_price = _num(p.limit_price)
-        st.time_in_force = _text(p.time_in_force)
-        st.reference = _num(p.current_price) or None
-        st.intent_at = (rec.ts, rec.mono_ns, rec.event_id)
+        iid = _name(p.intent_id)
+        side = _side(p.side)
+        ts = rec.ts
+        st = OrderState(
+            key,
+            _symbol(rec.symbol),
+            ts,
+            ts,
+            [key],
+            intent_id=iid,
+            side=side,
+            quantity=_num(p.quantity),
+            order_type=_text(p.order_type),
+            limit_price=_num(p.limit_price),
+            time_in_force=_text(p.time_in_force),
+            reference=_num(p.current_price) or None,
+            intent_at=(ts, rec.mono_ns, rec.event_id),
+        )
+        self._opened(st)
         if iid is not None:
             self.by_intent[iid] = st
         else:
@@ -207,8 +224,7 @@ class OrderFold:
             if found is not None and found.status == OPEN and found.order_at is None:
                 st = found
         else:
-            symbol = "" if rec.symbol is None else str(rec.symbol)
-            fifo = self._intent_fifo.get((symbol, side))
+            fifo = self._intent_fifo.get((_symbol(rec.symbol), side))
             while fifo:
                 found = fifo.popleft()
                 if found.status == OPEN and found.order_at is None:
@@ -259,7 +275,7 @@ class OrderFold:
                 return st
             return None
         if cid is None:
-            fifo = self._order_fifo.get("" if rec.symbol is None else str(rec.symbol))
+            fifo = self._order_fifo.get(_symbol(rec.symbol))
             while fifo and fifo[0].status != OPEN:
                 fifo.popleft()
             return fifo[0] if fifo else None
@@ -273,7 +289,9 @@ class OrderFold:
             if st is not None:
                 self._touch(st, key, rec)  # part of its chain; it does not end it
             return
-        st = self._lookup(rec, cid, iid)
+        st = self.by_client.get(cid) if cid is not None else None
+        if st is None:
+            st = self._lookup(rec, cid, iid)
         if st is None:
             if cid is None and iid is None:
                 return
@@ -285,8 +303,12 @@ class OrderFold:
             if iid is not None:
                 self.by_intent.setdefault(iid, st)
         else:
-            self._touch(st, key, rec)
-        st.side = st.side or _side(p.side)
+            if key != st.key:
+                st.positions.append(key)
+            if rec.ts > st.updated:
+                st.updated = rec.ts
+        if st.side is None:
+            st.side = _side(p.side)
         if kind == "ack":
             if st.status == OPEN:
                 if st.ack_at is None:
