@@ -1,5 +1,8 @@
 """Per-app order books: one incremental :class:`~src.query.orders.OrderBook` per session,
-at most ``max_cached_sessions`` of them (least recently used evicted)."""
+at most :data:`MAX_BOOKS` of them (and no more than ``max_cached_sessions``), least recently
+used evicted. A book keeps every open order and the newest 10,000 ended ones (~1.6 KB
+each): some 16 MB per busy session, so a few are kept, not one per session ever viewed; an
+evicted session's next orders request folds its log again."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from fastapi import Request
 
 from src.query.orders import OrderBook
 
-__all__ = ["OrderBooks", "books_of"]
+__all__ = ["MAX_BOOKS", "OrderBooks", "books_of"]
 
+MAX_BOOKS = 8
 _CREATE = threading.Lock()
 
 
@@ -46,6 +50,7 @@ def books_of(request: Request) -> OrderBooks:
             books = getattr(state, "order_books", None)
             if books is None:
                 settings = state.settings
-                books = OrderBooks(settings.base_path, settings.max_cached_sessions)
+                size = min(MAX_BOOKS, settings.max_cached_sessions)
+                books = OrderBooks(settings.base_path, size)
                 state.order_books = books
     return books

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from src.query.orders import OrderBook, OrderQuery, order_chain, query_orders
-from src.query.orders.latency import between_ms, same_producer
+from src.query.orders.latency import between_ms, mark_of, producer_of
 from tests.query.orders_sessions import (
     EXPECTED_STATUS,
     NEWEST_FIRST,
@@ -278,9 +278,27 @@ def test_older_logs_with_several_fills_per_order(tmp_path):
 def test_latency_uses_mono_only_from_one_producer():
     t1 = datetime.fromtimestamp(T0, UTC)
     t2 = datetime.fromtimestamp(T0 + 1, UTC)
-    assert between_ms((t1, 0, "evt-a-1"), (t2, 5_000_000, "evt-a-2")) == 5.0
-    assert between_ms((t1, 0, "evt-a-1"), (t2, 5_000_000, "evt-b-1")) == 1000.0
-    assert between_ms((t1, 0, None), (t2, 5_000_000, "evt-b-1")) == 5.0  # as the analytics
-    assert between_ms((t1, 9, None), (t2, 5, None)) == 1000.0  # mono went back: ts
-    assert between_ms((t2, None, None), (t1, None, None)) is None
-    assert same_producer("evt-a-1", "evt-a-2") and not same_producer("evt-a-1", "evt-b-1")
+
+    def ms(a, b):
+        return between_ms(mark_of(t1, *a), mark_of(t2, *b))
+
+    assert ms((0, "evt-a-1"), (5_000_000, "evt-a-2")) == 5.0
+    assert ms((0, "evt-a-1"), (5_000_000, "evt-b-1")) == 1000.0  # two processes: ts
+    assert ms((0, None), (5_000_000, "evt-b-1")) == 5.0  # unknown: trusted, as the analytics
+    assert ms((9, None), (5, None)) == 1000.0  # the monotonic clock went back: ts
+    assert between_ms(mark_of(t2, None, None), mark_of(t1, None, None)) is None
+    assert producer_of("evt-3fa2c9d01b7e-1a") == "evt-3fa2c9d01b7e"
+    assert producer_of("plain") is None and producer_of(7) is None
+
+
+def test_producers_in_a_session(tmp_path):
+    """Order and ack written by two processes (a venue adapter): ts, not mono_ns."""
+    base = tmp_path / "logs"
+    base.mkdir()
+    lines = [
+        line(T0, "order", session="s", client_id="c", mono=10**9, event_id="evt-pa-1"),
+        line(T0 + 2, "ack", session="s", client_id="c", mono=10**9 + 5, event_id="evt-pb-1"),
+    ]
+    (base / "s.jsonl").write_text("\n".join(lines) + "\n")
+    (row,) = query_orders(base, "s", now=NOW).orders
+    assert row.latency_ms.order_to_ack == 2000.0

@@ -127,3 +127,16 @@ def test_unknown_session_or_order_is_404(api):
     assert api.get("/api/live/execution/nope/orders/c1").status_code == 404
     response = api.get(f"{URL}/c404")
     assert response.status_code == 404 and "c404" in response.json()["detail"]
+
+
+def test_order_books_are_bounded(api, base):
+    """One book per session asked about, at most MAX_BOOKS of them (least recent evicted)."""
+    from src.webui.order_books import MAX_BOOKS
+
+    names = [f"s{n}" for n in range(MAX_BOOKS + 3)]
+    for name in names:
+        write_session(base, name)
+        assert api.get(f"/api/live/execution/{name}/orders").json()["counts"]["open"] == 3
+    books = api.app.state.order_books
+    assert len(books) == MAX_BOOKS
+    assert api.get(f"/api/live/execution/{names[0]}/orders/c2").status_code == 200  # refolded

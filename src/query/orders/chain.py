@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from src.query.files import SessionFiles
-from src.query.orders.latency import between_ms
+from src.query.orders.latency import between_ms, mark_of
 from src.query.orders.model import ChainStep, OrderChain
 from src.query.orders.positions import read_lines
 from src.query.orders.state import OrderState, to_row
@@ -31,7 +31,7 @@ def build_chain(session_id: str, session: SessionFiles, st: OrderState, now: flo
         ts = parse_instant_dt(rec.data.get("ts"))
         if ts is None:
             continue
-        mark = (ts, rec.data.get("mono_ns"), rec.data.get("event_id"))
+        mark = mark_of(ts, rec.data.get("mono_ns"), rec.data.get("event_id"))
         steps.append(
             ChainStep(
                 ts=ts.astimezone(UTC).isoformat(),

@@ -23,19 +23,21 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator
 
 from src.execution.schema import ORDER_STATUSES, STATUS_AFTER
 from src.query.analytics.pairing_model import as_number
+from src.query.orders.latency import Mark, producer_of
 from src.query.orders.model import ENDED_STATUSES, OPEN
 from src.query.orders.state import OrderState
 from src.query.records import EMPTY_PAYLOAD, Scalar, ScanPayload, ScanRecord
 
 __all__ = ["DEFAULT_MAX_ENDED", "OrderFold"]
 
-DEFAULT_MAX_ENDED = 20_000
+DEFAULT_MAX_ENDED = 10_000
 _EPS = 1e-9
 
 
@@ -101,6 +103,7 @@ class OrderFold:
         self.dropped_upto: int | None = None  # every ended order with key <= this is dropped
         self.counts: dict[str, int] = dict.fromkeys(ORDER_STATUSES, 0)
         self.events = 0
+        self._names: dict[str, str] = {}
 
     # -- reading ------------------------------------------------------------------------
     @property
@@ -151,7 +154,8 @@ class OrderFold:
             self._lifecycle(key, rec, p, kind)
 
     def _new(self, key: int, rec: ScanRecord) -> OrderState:
-        return self._opened(OrderState(key, _symbol(rec.symbol), rec.ts, rec.ts, [key]))
+        symbol = self._name_of(_symbol(rec.symbol)) or ""
+        return self._opened(OrderState(key, symbol, rec.ts, rec.ts, [key]))
 
     def _opened(self, st: OrderState) -> OrderState:
         key = st.key
@@ -163,6 +167,19 @@ class OrderFold:
             self._last_key = key
         return st
 
+    def _mark(self, rec: ScanRecord) -> Mark:
+        mono = rec.mono_ns
+        if mono.__class__ is not int:
+            return (rec.ts, mono, None)
+        producer = producer_of(rec.event_id)
+        if producer is not None:
+            producer = self._names.setdefault(producer, producer)
+        return (rec.ts, mono, producer)
+
+    def _name_of(self, value: str | None) -> str | None:
+        """One copy of a name many orders share (side, order type, gate, symbol)."""
+        return None if value is None else self._names.setdefault(value, value)
+
     @staticmethod
     def _touch(st: OrderState, key: int, rec: ScanRecord) -> None:
         if key != st.key:
@@ -172,22 +189,23 @@ class OrderFold:
 
     def _intent(self, key: int, rec: ScanRecord, p: ScanPayload) -> None:
         iid = _name(p.intent_id)
-        side = _side(p.side)
+        names = self._name_of
+        side = names(_side(p.side))
         ts = rec.ts
         st = OrderState(
             key,
-            _symbol(rec.symbol),
+            names(_symbol(rec.symbol)) or "",
             ts,
             ts,
             [key],
             intent_id=iid,
             side=side,
             quantity=_num(p.quantity),
-            order_type=_text(p.order_type),
+            order_type=names(_text(p.order_type)),
             limit_price=_num(p.limit_price),
-            time_in_force=_text(p.time_in_force),
+            time_in_force=names(_text(p.time_in_force)),
             reference=_num(p.current_price) or None,
-            intent_at=(ts, rec.mono_ns, rec.event_id),
+            intent_at=self._mark(rec),
         )
         self._opened(st)
         if iid is not None:
@@ -207,7 +225,7 @@ class OrderFold:
         st.positions.append(key)
         if rec.ts > st.updated:
             st.updated = rec.ts
-        name = _name(p.gate_name) or "?"
+        name = self._name_of(_name(p.gate_name)) or "?"
         passed = p.passed is True
         st.gates.append((name, passed))
         if not passed and st.status == OPEN and st.order_at is None:
@@ -245,14 +263,15 @@ class OrderFold:
             if st.intent_id is None:
                 self.by_line.pop(st.key, None)
         st.client_id = cid
-        st.side = side or st.side
+        names = self._name_of
+        st.side = names(side) or st.side
         quantity = _num(p.quantity)
         st.quantity = quantity if quantity is not None else st.quantity
-        st.order_type = _text(p.order_type) or st.order_type
+        st.order_type = names(_text(p.order_type)) or st.order_type
         limit = _num(p.limit_price)
         st.limit_price = limit if limit is not None else st.limit_price
-        st.time_in_force = _text(p.time_in_force) or st.time_in_force
-        st.order_at = (rec.ts, rec.mono_ns, rec.event_id)
+        st.time_in_force = names(_text(p.time_in_force)) or st.time_in_force
+        st.order_at = self._mark(rec)
         st.stage = "sent"
         if cid is not None:
             self.by_client[cid] = st
@@ -297,7 +316,7 @@ class OrderFold:
                 return
             st = self._new(key, rec)  # its order was not logged
             st.client_id, st.intent_id = cid, iid
-            st.side = _side(p.side)
+            st.side = self._name_of(_side(p.side))
             if cid is not None:
                 self.by_client[cid] = st
             if iid is not None:
@@ -308,11 +327,11 @@ class OrderFold:
             if rec.ts > st.updated:
                 st.updated = rec.ts
         if st.side is None:
-            st.side = _side(p.side)
+            st.side = self._name_of(_side(p.side))
         if kind == "ack":
             if st.status == OPEN:
                 if st.ack_at is None:
-                    st.ack_at = (rec.ts, rec.mono_ns, rec.event_id)
+                    st.ack_at = self._mark(rec)
                 if st.stage != "partially_filled":
                     st.stage = "acknowledged"
         elif kind == "partial_fill":
@@ -339,7 +358,7 @@ class OrderFold:
         if notional is None and qty is not None and price is not None:
             notional = qty * price
         if st.first_fill_at is None:
-            st.first_fill_at = (rec.ts, rec.mono_ns, rec.event_id)
+            st.first_fill_at = self._mark(rec)
         if st.reference is None:
             st.reference = _num(p.reference_price) or None
         st.filled += qty or 0.0
@@ -371,7 +390,7 @@ class OrderFold:
             self._piece(st, rec, p)
         else:  # the whole order's numbers
             if st.first_fill_at is None:
-                st.first_fill_at = (rec.ts, rec.mono_ns, rec.event_id)
+                st.first_fill_at = self._mark(rec)
             if st.reference is None:
                 st.reference = _num(p.reference_price) or None
             price = _num(p.fill_price)
@@ -391,9 +410,10 @@ class OrderFold:
         st.status = status
         st.stage = None
         st.reason = reason
-        st.end_at = (rec.ts, rec.mono_ns, rec.event_id)
+        st.end_at = self._mark(rec)
         self.counts[OPEN] -= 1
         self.counts[status] += 1
+        st.positions = array("q", st.positions)  # compact: ints of 8 bytes, not objects
         if self.on_end is not None:
             self.on_end(st)
         if self.max_ended <= 0 or (self.dropped_upto is not None and st.key <= self.dropped_upto):

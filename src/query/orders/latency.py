@@ -16,21 +16,25 @@ from datetime import datetime, timedelta
 
 from src.query.records import Scalar
 
-__all__ = ["Mark", "between_ms", "same_producer"]
+__all__ = ["Mark", "between_ms", "mark_of", "producer_of"]
 
-# When an event happened: (ts, mono_ns as logged, event_id as logged).
-Mark = tuple[datetime, Scalar, Scalar]
+# When an event happened: (ts, mono_ns as logged, its producer: see producer_of).
+Mark = tuple[datetime, Scalar, str | None]
 
 _MS = timedelta(milliseconds=1)
 
 
-def same_producer(a: Scalar, b: Scalar) -> bool:
-    """False only when both event ids name their process and the processes differ."""
-    if a.__class__ is not str or b.__class__ is not str:
-        return True
-    pa, sa, _ = str(a).rpartition("-")
-    pb, sb, _ = str(b).rpartition("-")
-    return not (sa and sb) or pa == pb
+def producer_of(event_id: Scalar) -> str | None:
+    """The process part of an event id (``evt-3fa2c9d01b7e`` of ``evt-3fa2c9d01b7e-1a``),
+    None when the id names none."""
+    if event_id.__class__ is not str:
+        return None
+    head, sep, _ = str(event_id).rpartition("-")
+    return head if sep and head else None
+
+
+def mark_of(ts: datetime, mono_ns: Scalar, event_id: Scalar) -> Mark:
+    return (ts, mono_ns, producer_of(event_id) if mono_ns.__class__ is int else None)
 
 
 def between_ms(earlier: Mark | None, later: Mark | None) -> float | None:
@@ -38,11 +42,10 @@ def between_ms(earlier: Mark | None, later: Mark | None) -> float | None:
     difference is negative)."""
     if earlier is None or later is None:
         return None
-    t1, m1, e1 = earlier
-    t2, m2, e2 = later
-    if m1.__class__ is int and m2.__class__ is int and same_producer(e1, e2):
-        assert isinstance(m1, int) and isinstance(m2, int)
-        if m2 >= m1:
-            return (m2 - m1) / 1e6
+    t1, m1, p1 = earlier
+    t2, m2, p2 = later
+    same = p1 is None or p2 is None or p1 == p2
+    if type(m1) is int and type(m2) is int and m2 >= m1 and same:
+        return (m2 - m1) / 1e6
     delta: float = (t2 - t1) / _MS  # exact to the microsecond
     return delta if delta >= 0 else None

@@ -1,8 +1,10 @@
 """The order blotter's values: one row per order, a page of rows, one order's chain.
 
-Frozen standard dataclasses, like the summary's: the dashboard declares them as response
-models (pydantic derives the schema) and ``orjson`` encodes them directly. Field order is
-the order of the keys in the JSON (see ``ORDERS_API.md`` in the issue's contract).
+Standard dataclasses, like the summary's: the dashboard declares them as response models
+(pydantic derives the schema) and ``orjson`` encodes them directly. Field order is the order
+of the keys in the JSON (see ``ORDERS_API.md`` in the issue's contract). Not frozen: a
+frozen dataclass sets each field through ``object.__setattr__``, and a page builds dozens
+of 21-field rows per request (5x the cost); treat them as read-only all the same.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ ENDED_STATUSES: tuple[str, ...] = tuple(s for s in ORDER_STATUSES if s != OPEN)
 # Where an open order stands (None: an intent still waiting for its order).
 Stage = Literal["sent", "acknowledged", "partially_filled"]
 
-_FROZEN = {"frozen": True, "slots": True}
+_FROZEN = {"slots": True}  # see the module docstring
 
 
 @dataclass(**_FROZEN)

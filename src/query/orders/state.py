@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from datetime import UTC, datetime
 
 import msgspec
@@ -23,7 +24,7 @@ class OrderState(msgspec.Struct, gc=False):
     symbol: str
     created: datetime
     updated: datetime
-    positions: list[int]
+    positions: list[int] | array[int]  # an array once the order ended (compact)
     client_id: str | None = None
     intent_id: str | None = None
     side: str | None = None
