@@ -21,12 +21,12 @@ event for a dropped order (a duplicate fill, say) starts a row of its own.
 
 from __future__ import annotations
 
-import heapq
 import math
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import chain
 
 from src.execution.schema import ORDER_STATUSES, STATUS_AFTER
 from src.query.analytics.pairing_model import as_number
@@ -434,8 +434,7 @@ class OrderFold:
     def _trim(self) -> None:
         """Drop the oldest ended orders (by creation) down to ``max_ended``."""
         excess = self.ended_kept - self.max_ended
-        lists = [keys for keys, _ in self.ended.values() if keys]
-        threshold = heapq.nsmallest(excess, heapq.merge(*lists))[-1]
+        threshold = sorted(chain.from_iterable(keys for keys, _ in self.ended.values()))[excess - 1]
         for keys, states in self.ended.values():
             n = bisect_right(keys, threshold)
             for st in states[:n]:
