@@ -12,8 +12,9 @@ process, as ``telemetry-dashboard`` runs it) in the same run. Measured:
   warm read (:class:`~src.query.head.LiveHead`, the newest 200 events), called alternately;
   the same two while 20 lines are appended before every call (so both read the new bytes);
   one order's chain; the memory the book keeps;
-* API: the cold first orders request; then 20 clients back to back (closed loop) on the
-  timeline and on the open-orders page, alternating, twice each; then the same two while
+* API: the cold first orders request; a short warm-up of both (not reported); then 20
+  clients back to back (closed loop) on the timeline and on the open-orders page,
+  alternating, three times each (the ratio compares the median p95s); then the same two while
   the session grows by ``APPEND_RATE`` events/s. Each phase stops after a time budget
   (``$BENCH_ORDERS_PHASE_S``, default 15 s).
 
@@ -65,6 +66,7 @@ REQUESTS_PER_CLIENT = int(os.environ.get("BENCH_ORDERS_REQUESTS", "100"))
 QUERY_CALLS = 300
 APPENDED_PER_CALL = 20
 TARGET_RATIO = 2.0
+ROUNDS = 3  # load phases per endpoint, alternating; the ratio compares the median p95s
 
 
 def session_id() -> str:
@@ -267,8 +269,10 @@ def bench_api(base: Path, path: Path) -> dict[str, object]:
         r = httpx.get(f"{server.url}{timeline[0]}", params=timeline[1], timeout=300)
         assert r.status_code == 200 and r.json()["count"] == LIMIT_TIMELINE
         out["timeline_kib"] = len(r.content) / 1024
+        for route, params in (timeline, orders):  # warm-up, not reported: the first phase
+            load(server, route, params, CLIENTS, 10, 5.0)  # after a cold fold has GC pauses
         runs: dict[str, list[dict]] = {"timeline": [], "orders": []}
-        for _ in range(2):
+        for _ in range(ROUNDS):
             for name, (route, params) in (("timeline", timeline), ("orders", orders)):
                 runs[name].append(
                     load(server, route, params, CLIENTS, REQUESTS_PER_CLIENT, PHASE_BUDGET_S)
