@@ -226,9 +226,14 @@ def test_follow_json_lines_from_a_real_process(base):
         "--follow", "--json", "--symbol", "ETH-USD", "--limit", "1",
     ) as (proc, lines):  # fmt: skip
         assert json.loads(lines.next())["payload"]["client_id"] == "c10"  # the newest ETH event
-        with path.open("a") as fh:
-            fh.write(line(T0 + 60, "intent", "BTC-USD", intent_id="skip") + "\n")
-            fh.write(line(T0 + 61, "intent", "ETH-USD", intent_id="keep\x1b[2J") + "\n")
+        # Another process appends, as a trading process would.
+        text = (
+            line(T0 + 60, "intent", "BTC-USD", intent_id="skip") + "\n"
+            + line(T0 + 61, "intent", "ETH-USD", intent_id="keep\x1b[2J") + "\n"
+        )  # fmt: skip
+        append = "import sys\nwith open(sys.argv[1], 'a') as fh: fh.write(sys.stdin.read())"
+        subprocess.run([sys.executable, "-c", append, str(path)], input=text, text=True,
+                       check=True)  # fmt: skip
         raw = lines.next()
         assert "\x1b" not in raw  # escaped in the JSON text, not raw
         assert json.loads(raw)["payload"]["intent_id"] == "keep\x1b[2J"
