@@ -16,6 +16,7 @@ from tests.query.orders_sessions import (
     NEWEST_FIRST,
     SESSION,
     T0,
+    lifecycle_lines,
     line,
     write_session,
 )
@@ -302,3 +303,25 @@ def test_producers_in_a_session(tmp_path):
     (base / "s.jsonl").write_text("\n".join(lines) + "\n")
     (row,) = query_orders(base, "s", now=NOW).orders
     assert row.latency_ms.order_to_ack == 2000.0
+
+
+@pytest.mark.parametrize("step", [1, 7, 500, 3000])
+def test_the_book_fed_in_pieces_equals_one_fold(tmp_path, step):
+    """Appended a few bytes at a time (lines cut anywhere), refreshed after each piece: the
+    live book ends where one fold of the whole file does, chains included."""
+    text = "\n".join(lifecycle_lines()) + "\n"
+    base = tmp_path / "logs"
+    base.mkdir()
+    path = base / f"{SESSION}.jsonl"
+    path.write_text("")
+    book = OrderBook(base, SESSION, max_ended=3)  # small: dropping and reading back too
+    data = text.encode()
+    for start in range(0, len(data), step * 97):
+        with path.open("ab") as fh:
+            fh.write(data[start : start + step * 97])
+        book.page(OrderQuery(limit=2), now=NOW)
+    assert book.rebuilds == 0
+    q = OrderQuery(limit=500)
+    assert book.page(q, now=NOW) == query_orders(base, SESSION, q, now=NOW)
+    for order_id in EXPECTED_STATUS:
+        assert book.chain(order_id, now=NOW) == order_chain(base, SESSION, order_id, now=NOW)
