@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["temp_sibling", "write_atomic"]
+__all__ = ["temp_sibling", "write_atomic", "write_atomic_at"]
 
 
 def temp_sibling(path: str | os.PathLike[str]) -> Path:
@@ -42,6 +42,33 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
             pass
         raise
     _fsync_dir(target.parent)
+
+
+def write_atomic_at(dir_fd: int, name: str, data: bytes, *, mode: int = 0o644) -> None:
+    """:func:`write_atomic` of ``name`` in the open directory ``dir_fd``: the directory
+    cannot be swapped for another (or a symbolic link) between the write and the rename."""
+    tmp = f".{name}.{os.getpid()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(tmp, flags, mode, dir_fd=dir_fd)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dir_fd)
+        except OSError:
+            pass
+        raise
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
 
 
 def _fsync_dir(directory: Path) -> None:

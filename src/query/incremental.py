@@ -9,6 +9,11 @@ or a new file sorting before a known one) the summary is rebuilt from scratch.
 ``builder_factory`` lets a reader keep more state per event than the summary does (the alert
 engine's sliding windows, via the builder's ``observe`` hook); it is called again on every
 rebuild. ``match(kind, symbol, t)`` selects the events the summary accounts for.
+
+Without ``match``, the summary starts from the session's saved state when the files still
+hold what it covers (:mod:`src.query.summary_state`; one state per kind of builder), and
+saves its own after the first read and then at most every :data:`SAVE_EVERY_S` seconds
+when something new was read (``persist=False``: neither).
 """
 
 from __future__ import annotations
@@ -24,8 +29,12 @@ from pathlib import Path
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import Matcher, SummaryBuilder
 from src.query.analytics.summary_model import Summary
+from src.query.files import session_files
 from src.query.follow import Line, Reset, SessionFollower, Unreadable
+from src.query.lines import bytes_before
 from src.query.records import ParseStats
+from src.query.state_codec import StateError
+from src.query.summary_state import StateStore, mark_of
 
 __all__ = ["ChartSamples", "IncrementalSummary"]
 
@@ -41,6 +50,7 @@ class ChartSamples:
 
 
 _BATCH = 1024  # lines handed to the builder per block
+SAVE_EVERY_S = 30.0
 
 
 class IncrementalSummary:
@@ -56,6 +66,7 @@ class IncrementalSummary:
         max_age_s: float = 1.0,
         builder_factory: Callable[[], SummaryBuilder] = SummaryBuilder,
         match: Matcher | None = None,
+        persist: bool = True,
     ) -> None:
         self.base = Path(base)
         self.session_id = session_id
@@ -69,6 +80,16 @@ class IncrementalSummary:
         self._follower = SessionFollower(self.base, session_id)
         self._size = 0  # the session's size in bytes at the last refresh
         self._reset()
+        self._store: StateStore | None = None
+        if persist and match is None:
+            try:
+                self._store = StateStore(self.base, session_id, self._builder)
+            except StateError:  # a builder this codec cannot save: no saved state
+                self._store = None
+        self._resumed = self._store is None
+        self.resumed = False  # True when the summary started from a saved state
+        self._saved_at = float("-inf")  # monotonic time of the last save (-inf: none since build)
+        self._unsaved = False
 
     def _reset(self) -> None:
         self._dirty = True
@@ -79,14 +100,18 @@ class IncrementalSummary:
     def refresh(self, *, as_of: float | None = None) -> Summary:
         """Read what is new and return the summary (as ``summarize`` would)."""
         with self._lock:
+            if not self._resumed:
+                self._resumed = True
+                self._resume()
             items = self._follower.poll()
             first = next(items, None)
             if isinstance(first, Reset):
                 self._reset()
+                self._saved_at = float("-inf")
                 first = next(items, None)
             if first is not None:
                 self._builder.consume(self._blocks(first, items), self._stats, self._match)
-                self._dirty = True
+                self._dirty = self._unsaved = True
             if self._stats.files != len(self._follower.files):
                 self._stats.files = len(self._follower.files)
                 self._dirty = True
@@ -105,8 +130,63 @@ class IncrementalSummary:
                     size_bytes=size,
                 )
                 self._result, self._result_at, self._dirty = out, now, False
+                if self._unsaved and now - self._saved_at >= SAVE_EVERY_S:
+                    self._save(out, as_of, now)
                 return out
             return self._result.aged(as_of)
+
+    def _resume(self) -> None:
+        """Start from the saved state, if the session's files still hold what it covers."""
+        store = self._store
+        assert store is not None
+        saved = store.load()
+        if saved is None:
+            return
+        listed = session_files(self.base, self.session_id)
+        paths = list(listed.files) if listed else []
+        if not store.holds(saved, paths):
+            return
+        state = saved.state()
+        if state is None:
+            return
+        self._builder, self._stats, self._sorted = state
+        self._follower.adopt(
+            [(p, m.dev, m.ino, m.offset, m.gz) for p, m in zip(paths, saved.marks, strict=False)]
+        )
+        size = listed.size_bytes if listed else 0
+        self._result = saved.summary.located(
+            session_id=self.session_id, found=True, size_bytes=size
+        )
+        self._size, self._dirty, self._result_at = size, False, float("-inf")
+        self._saved_at = time.monotonic()
+        self.resumed = True
+
+    def _save(self, summary: Summary, as_of: float, now: float) -> None:
+        store = self._store
+        if store is None:
+            return
+        self._saved_at, self._unsaved = now, False
+        marks = []
+        for path, dev, ino, offset, gz, guard in self._follower.followed():
+            name = store.rel(path)
+            if name is None:
+                return
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return
+            try:
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) != (dev, ino):
+                    return
+                if not gz and guard != bytes_before(fd, offset, len(guard)):
+                    return  # rewritten since it was read: the next poll resets
+                marks.append(mark_of(fd, name, offset=offset, gz=gz))
+            except OSError:
+                return
+            finally:
+                os.close(fd)
+        store.save(marks, self._builder, self._stats, self._sorted, summary, as_of)
 
     def _blocks(
         self, first: Line | Reset | Unreadable, rest: Iterator[Line | Reset | Unreadable]
