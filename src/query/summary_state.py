@@ -220,37 +220,40 @@ def with_torn(summary: Summary, torn: int) -> Summary:
 
 
 _code_versions: dict[frozenset[str], str] = {}
+_QUERY_DIR = Path(__file__).resolve().parent
+# What decides a state's content besides the analytics package (all of it is hashed).
+_READ_PATH = (
+    "records.py",
+    "scan_events.py",
+    "lines.py",
+    "follow.py",
+    "files.py",
+    "state_codec.py",
+    "summary_state.py",
+    "saved_scan.py",
+    "incremental.py",
+)
 
 
 def code_version(classes: Iterable[type]) -> str:
-    """A hash of the source of every module that decides what a state holds: the read
-    path and analytics of the query layer and the modules of the builder's classes."""
-    modules = {c.__module__ for c in classes}
-    modules |= {
-        name
-        for name in sys.modules
-        if name.startswith("src.query.analytics.")
-        or name
-        in (
-            "src.query.records",
-            "src.query.scan_events",
-            "src.query.lines",
-            "src.query.follow",
-            "src.query.files",
-            "src.query.state_codec",
-            "src.query.summary_state",
-            "src.execution.schema",
-        )
-    }
-    key = frozenset(modules)
+    """A hash of the source that decides what a state holds: the query layer's analytics
+    and read path, the schema, and the modules of the builder's own classes. The same in
+    every process, whatever it imported."""
+    files = {_QUERY_DIR / name for name in _READ_PATH}
+    files |= set((_QUERY_DIR / "analytics").glob("*.py"))
+    files.add(_QUERY_DIR.parent / "execution" / "schema.py")
+    for cls in classes:
+        source = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if source:
+            files.add(Path(source).resolve())
+    key = frozenset(str(f) for f in files)
     found = _code_versions.get(key)
     if found is None:
         digest = hashlib.blake2b(digest_size=16)
-        for name in sorted(modules):
-            digest.update(name.encode())
-            source = getattr(sys.modules.get(name), "__file__", None)
+        for path in sorted(files):
+            digest.update(path.name.encode())
             try:
-                digest.update(Path(source).read_bytes() if source else b"?")
+                digest.update(path.read_bytes())
             except OSError:
                 digest.update(b"?")
         found = _code_versions[key] = digest.hexdigest()

@@ -256,3 +256,6 @@ def test_the_cli_summary_saves_and_resumes(tmp_path, repo_root):
     outs.append(subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=repo_root))
     assert [o.returncode for o in outs] == [0, 0] and outs[0].stdout == outs[1].stdout
     assert "Total events: 200" in outs[1].stdout
+    # This process imported other modules than the CLI's: the state is the same code's.
+    dashboard = IncrementalSummary(tmp_path, "s")
+    assert dashboard.refresh().event_count == 200 and dashboard.resumed
