@@ -44,9 +44,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
     _fsync_dir(target.parent)
 
 
-def write_atomic_at(dir_fd: int, name: str, data: bytes, *, mode: int = 0o644) -> None:
+def write_atomic_at(
+    dir_fd: int, name: str, data: bytes, *, mode: int = 0o644, durable: bool = True
+) -> None:
     """:func:`write_atomic` of ``name`` in the open directory ``dir_fd``: the directory
-    cannot be swapped for another (or a symbolic link) between the write and the rename."""
+    cannot be swapped for another (or a symbolic link) between the write and the rename.
+    ``durable=False`` skips both fsyncs (a cache whose readers check what they read: after
+    a crash the file may be old or damaged, never a mix of two writes seen as valid)."""
     tmp = f".{name}.{os.getpid()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
     fd = os.open(tmp, flags, mode, dir_fd=dir_fd)
@@ -55,7 +59,8 @@ def write_atomic_at(dir_fd: int, name: str, data: bytes, *, mode: int = 0o644) -
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
@@ -65,10 +70,11 @@ def write_atomic_at(dir_fd: int, name: str, data: bytes, *, mode: int = 0o644) -
         except OSError:
             pass
         raise
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
+    if durable:
+        try:
+            os.fsync(dir_fd)
+        except OSError:
+            pass
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -468,7 +468,7 @@ def _write_state(base: Path, name: str, data: bytes) -> bool:
     try:
         if not try_lock_exclusive(d):
             return False  # another process is saving: its state will do
-        write_atomic_at(d, name, data)
+        write_atomic_at(d, name, data, durable=False)
         return True
     except OSError:  # read-only, no permission, disk full: readers still work
         return False
@@ -559,7 +559,7 @@ def file_compressed(
             marks[index] = mark_of(gz_fd, gz_rel_name, offset=0, gz=True, torn=size > end)
             head = _pack(msgspec.structs.replace(header, marks=marks))
             try:
-                write_atomic_at(d, name, head + parts[1])
+                write_atomic_at(d, name, head + parts[1], durable=False)
                 kept += 1
             except OSError:
                 _unlink_at(d, name)
