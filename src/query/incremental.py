@@ -34,7 +34,7 @@ from src.query.follow import Line, Reset, SessionFollower, Unreadable
 from src.query.lines import bytes_before
 from src.query.records import ParseStats
 from src.query.state_codec import StateError
-from src.query.summary_state import StateStore, mark_of
+from src.query.summary_state import Saved, StateStore, mark_of
 
 __all__ = ["ChartSamples", "IncrementalSummary"]
 
@@ -88,6 +88,7 @@ class IncrementalSummary:
                 self._store = None
         self._resumed = self._store is None
         self.resumed = False  # True when the summary started from a saved state
+        self._pending: Saved | None = None  # a saved state whose builder is not decoded yet
         self._saved_at = float("-inf")  # monotonic time of the last save (-inf: none since build)
         self._unsaved = False
 
@@ -103,37 +104,45 @@ class IncrementalSummary:
             if not self._resumed:
                 self._resumed = True
                 self._resume()
-            items = self._follower.poll()
+            return self._refresh(as_of)
+
+    def _refresh(self, as_of: float | None) -> Summary:
+        items = self._follower.poll()
+        first = next(items, None)
+        if isinstance(first, Reset):
+            self._pending = None
+            self._reset()
+            self._saved_at = float("-inf")
             first = next(items, None)
-            if isinstance(first, Reset):
-                self._reset()
-                self._saved_at = float("-inf")
-                first = next(items, None)
-            if first is not None:
-                self._builder.consume(self._blocks(first, items), self._stats, self._match)
-                self._dirty = self._unsaved = True
-            if self._stats.files != len(self._follower.files):
-                self._stats.files = len(self._follower.files)
-                self._dirty = True
-            session = self._follower.session
-            size = session.size_bytes if session else 0
-            if size != self._size:  # grew without a line (blank, or one being written)
-                self._size = size
-                self._dirty = True
-            now = time.monotonic()
-            as_of = time.time() if as_of is None else as_of
-            stale = self._dirty and now - self._result_at >= self.max_age_s
-            if self._result is None or stale:
-                out = self._builder.result(self._stats, as_of=as_of, keep=self._sorted).located(
-                    session_id=self.session_id,
-                    found=session is not None,
-                    size_bytes=size,
-                )
-                self._result, self._result_at, self._dirty = out, now, False
-                if self._unsaved and now - self._saved_at >= SAVE_EVERY_S:
-                    self._save(out, as_of, now)
-                return out
-            return self._result.aged(as_of)
+        if first is not None and not self._ensure_builder():
+            return self._refresh(as_of)  # the saved builder was damaged: read it all
+        if first is not None:
+            self._builder.consume(self._blocks(first, items), self._stats, self._match)
+            self._dirty = self._unsaved = True
+        if self._stats.files != len(self._follower.files):
+            self._stats.files = len(self._follower.files)
+            self._dirty = True
+        session = self._follower.session
+        size = session.size_bytes if session else 0
+        if size != self._size:  # grew without a line (blank, or one being written)
+            self._size = size
+            self._dirty = True
+        now = time.monotonic()
+        as_of = time.time() if as_of is None else as_of
+        stale = self._dirty and now - self._result_at >= self.max_age_s
+        if self._result is None or stale:
+            if not self._ensure_builder():
+                return self._refresh(as_of)
+            out = self._builder.result(self._stats, as_of=as_of, keep=self._sorted).located(
+                session_id=self.session_id,
+                found=session is not None,
+                size_bytes=size,
+            )
+            self._result, self._result_at, self._dirty = out, now, False
+            if self._unsaved and now - self._saved_at >= SAVE_EVERY_S:
+                self._save(out, as_of, now)
+            return out
+        return self._result.aged(as_of)
 
     def _resume(self) -> None:
         """Start from the saved state, if the session's files still hold what it covers."""
@@ -146,10 +155,18 @@ class IncrementalSummary:
         paths = list(listed.files) if listed else []
         if not store.holds(saved, paths):
             return
-        state = saved.state()
-        if state is None:
-            return
-        self._builder, self._stats, self._sorted = state
+        # The builder is decoded when first needed: an unchanged session never needs it.
+        self._pending = saved
+        p = saved.summary.parse
+        self._stats = ParseStats(
+            p.total_lines,
+            p.valid_events,
+            p.invalid_lines,
+            p.torn_lines,
+            p.files,
+            p.unreadable_files,
+            list(p.unreadable_paths),
+        )
         self._follower.adopt(
             [(p, m.dev, m.ino, m.offset, m.gz) for p, m in zip(paths, saved.marks, strict=False)]
         )
@@ -160,6 +177,24 @@ class IncrementalSummary:
         self._size, self._dirty, self._result_at = size, False, float("-inf")
         self._saved_at = time.monotonic()
         self.resumed = True
+
+    def _ensure_builder(self) -> bool:
+        """Decode the saved builder if that is still to be done. False when it could not
+        be: the summary then starts over (a new follower, a fresh builder)."""
+        saved, self._pending = self._pending, None
+        if saved is None:
+            return True
+        state = saved.state()
+        if state is not None:
+            files = self._stats.files  # kept up to date by refresh meanwhile
+            self._builder, self._stats, self._sorted = state
+            self._stats.files = files
+            return True
+        self._follower.close()
+        self._follower = SessionFollower(self.base, self.session_id)
+        self._reset()
+        self._result, self._saved_at = None, float("-inf")
+        return False
 
     def _save(self, summary: Summary, as_of: float, now: float) -> None:
         store = self._store
@@ -207,11 +242,14 @@ class IncrementalSummary:
     @property
     def builder(self) -> SummaryBuilder:
         """The builder behind the summary (replaced by a new one on every rebuild)."""
-        return self._builder
+        with self._lock:
+            self._ensure_builder()
+            return self._builder
 
     def samples(self, last: int = 20_000) -> ChartSamples:
         """The newest latency (ms) and slippage (bps) samples, for charts."""
         with self._lock:
+            self._ensure_builder()
             pairer = self._builder.pairer
             return ChartSamples(
                 intent_to_order=list(pairer.intent_to_order[-last:]),

@@ -259,3 +259,20 @@ def test_the_cli_summary_saves_and_resumes(tmp_path, repo_root):
     # This process imported other modules than the CLI's: the state is the same code's.
     dashboard = IncrementalSummary(tmp_path, "s")
     assert dashboard.refresh().event_count == 200 and dashboard.resumed
+
+
+def test_an_incremental_summary_whose_saved_builder_is_damaged_starts_over(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(lines(100))
+    IncrementalSummary(tmp_path, "s", max_age_s=0).refresh(as_of=AS_OF)
+    (state,) = state_files(tmp_path)
+    data = state.read_bytes()
+    state.write_bytes(data[:-10] + bytes(b ^ 0xFF for b in data[-10:]))  # header intact
+    resumed = IncrementalSummary(tmp_path, "s", max_age_s=0)
+    unchanged = resumed.refresh(as_of=AS_OF)  # answered from the header alone
+    with path.open("ab") as fh:
+        fh.write(lines(8, 100))
+    fresh = IncrementalSummary(tmp_path, "s", max_age_s=0, persist=False)
+    assert resumed.resumed and unchanged.event_count == 100
+    assert resumed.refresh(as_of=AS_OF) == fresh.refresh(as_of=AS_OF)
+    assert resumed.samples() == fresh.samples()
