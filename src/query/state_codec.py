@@ -68,6 +68,12 @@ class _Encoder:
             return ["F", array("d", items).tobytes()]
         if kinds <= _PLAIN and (int not in kinds or _ints_fit(items)):
             return ["P", items]
+        if kinds == {tuple} and len(items) > 1:
+            # Same-width tuples (window entries, pending intents): column by column, so
+            # that a column of floats or strings is one node, not one per tuple.
+            width = len(items[0])
+            if width and all(len(t) == width for t in items):
+                return ["C", [self.seq(column) for column in zip(*items, strict=True)]]
         if len(items) > 16:
             # Mostly one value (completed order ids, say): that value once, the others by index.
             common, count = Counter(map(id, items)).most_common(1)[0]
@@ -239,6 +245,9 @@ class _Decoding:
             return out
         if tag == "G":
             return [self.node(v) for v in node[1]]
+        if tag == "C":
+            columns = [self.seq(column) for column in node[1]]
+            return list(zip(*columns, strict=True))
         raise StateError(f"bad sequence tag {tag!r}")
 
     def _new(self, obj: Any) -> Any:
