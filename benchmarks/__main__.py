@@ -15,6 +15,7 @@ SUITES = {
     "alerts": "benchmarks.bench_alerts",
     "hardening": "benchmarks.bench_hardening",
     "orders": "benchmarks.bench_orders",
+    "persist": "benchmarks.bench_persist",
 }
 
 
