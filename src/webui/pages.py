@@ -11,7 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from src.execution.schema import KINDS, EventKind
+from src.execution.schema import KINDS, ORDER_STATUSES, EventKind
 from src.query.filters import EventFilter
 from src.query.paging import page_back
 from src.query.timeline import row_from_record
@@ -84,6 +84,7 @@ def session_page(
         "alerts": request.app.state.alerts.snapshot(session_id),
         "refresh_s": LIVE_REFRESH_S,
         "max_rows": n,  # the live table never holds more rows than the page did
+        "order_statuses": ORDER_STATUSES,
     }
     return templates.TemplateResponse(request, "session.html", context)
 
