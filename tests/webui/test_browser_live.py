@@ -452,3 +452,17 @@ def test_api_docs_work_offline(wide, server):
     assert foreign == []
     icon = page.evaluate("document.querySelector('link[rel*=icon]').href")
     assert icon.endswith("/static/favicon.svg")
+
+
+def test_pointing_at_the_table_holds_new_rows(wide, server, growing):
+    """With the pointer on the table (nothing open), rows wait; moving away lets them in."""
+    page = wide
+    page.goto(f"{server}/live/execution/growing?limit=30")
+    page.wait_for_selector("#live-status.live", timeout=10000)
+    page.hover("#rows tr:nth-child(5) td.desc")
+    first = _first_key(page)
+    page.wait_for_selector("#new-rows:not([hidden])", timeout=10000)
+    assert _first_key(page) == first
+    page.mouse.move(5, 5)
+    page.wait_for_function(f"document.querySelector('#rows tr').dataset.key !== {first!r}")
+    page.wait_for_selector("#new-rows[hidden]", state="attached", timeout=10000)

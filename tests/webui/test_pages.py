@@ -144,3 +144,19 @@ def test_a_quiet_session_whose_logger_holds_its_file_is_idle_not_ended(client, l
         fcntl.flock(fh, fcntl.LOCK_SH)  # as the session's logger does while it runs
         row = client.get("/sessions/panel").text.split('data-session="session_latency"')[1]
         assert 'state-idle">idle<' in row.split("</tr>")[0]
+
+
+def test_live_parts_read_only_what_was_appended(client, logs):
+    """The cards and charts come from one incremental summary per session: refreshing after
+    an append keeps the same builder (nothing re-read), whose chart index has the new event."""
+    client.get("/live/execution/session_clean/live")
+    incremental = client.app.state.summaries.get("session_clean")
+    builder = incremental.builder
+    before = sum(sum(k.values()) for _, k in builder.charts.window(None).buckets)
+    line = json.loads((logs / "session_clean.jsonl").read_text().splitlines()[-1])
+    with (logs / "session_clean.jsonl").open("a") as fh:
+        fh.write(json.dumps({**line, "kind": "ack", "event_id": "late-ack"}) + "\n")
+    html = client.get("/live/execution/session_clean/live?range=session").text
+    assert incremental.builder is builder
+    assert sum(sum(k.values()) for _, k in builder.charts.window(None).buckets) == before + 1
+    assert 'id="count-ack">1<' in html
