@@ -24,6 +24,7 @@ __all__ = [
     "CHANNELS",
     "LATENCY_LEGS",
     "AlertRules",
+    "AlertmanagerChannelConfig",
     "AlertsConfig",
     "ConsoleChannelConfig",
     "DeliveryConfig",
@@ -42,7 +43,7 @@ __all__ = [
 
 SECTION = "execution.alerts"
 
-CHANNELS = ("console", "slack", "webhook", "email")
+CHANNELS = ("console", "slack", "webhook", "email", "alertmanager")
 LATENCY_LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill")
 
 
@@ -233,6 +234,23 @@ class EmailChannelConfig:
 
 
 @dataclass(frozen=True)
+class AlertmanagerChannelConfig:
+    """Alertmanager's API v2 (docs/monitoring.md): firing alerts posted and re-posted,
+    resolutions with their end, acks and snoozes as silences."""
+
+    url: str = "http://127.0.0.1:9093"
+    # Name of an environment variable holding a bearer token ("" = no Authorization header).
+    token_env: str = ""
+    # Firing alerts are posted again this often: keep it well under Alertmanager's
+    # resolve_timeout (5 min by default), or it resolves them in between.
+    repost_s: float = field(default=60.0, metadata=_gt(0.0))
+    # Acknowledgements and snoozes become Alertmanager silences.
+    silences: bool = True
+    # The alerts' runbook_url annotation ("" = docs/runbook.md's alerts section).
+    runbook_url: str = ""
+
+
+@dataclass(frozen=True)
 class ConsoleChannelConfig:
     # stderr / stdout: one line per notification; log: the src.alerts logger, at the
     # severity's level.
@@ -267,6 +285,7 @@ class AlertsConfig:
     webhook: WebhookChannelConfig = field(default_factory=WebhookChannelConfig)
     email: EmailChannelConfig = field(default_factory=EmailChannelConfig)
     console: ConsoleChannelConfig = field(default_factory=ConsoleChannelConfig)
+    alertmanager: AlertmanagerChannelConfig = field(default_factory=AlertmanagerChannelConfig)
 
 
 def load_alerts_config(
