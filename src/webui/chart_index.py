@@ -14,15 +14,25 @@ buckets, a few MB); the samples themselves are the pairer's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from src.execution.schema import KINDS
 from src.query.analytics.summary import SummaryBuilder
 
-__all__ = ["BUCKET_S", "RANGES", "ChartIndex", "ChartedSummaryBuilder", "RangeData"]
+__all__ = [
+    "BUCKET_S",
+    "MAX_SAMPLES",
+    "RANGES",
+    "ChartIndex",
+    "ChartedSummaryBuilder",
+    "RangeData",
+]
 
 BUCKET_S = 5
+# A chart takes at most this many of a range's newest samples per series (a histogram of a
+# whole 1M-event session would otherwise sort a million values on every refresh).
+MAX_SAMPLES = 20_000
 # The time ranges a page may ask for, in seconds of event time back from the newest
 # event (None: the whole session).
 RANGES: dict[str, int | None] = {"5m": 300, "15m": 900, "1h": 3600, "session": None}
@@ -36,9 +46,10 @@ class RangeData:
     start: float | None  # POSIX seconds of the first bucket (None: no events)
     end: float | None  # of the newest event
     buckets: list[tuple[float, dict[str, int]]]  # (bucket start, kind -> count), in time order
-    intent_to_order: list[float]
+    intent_to_order: list[float]  # the newest MAX_SAMPLES of the range
     order_to_fill: list[float]
-    slippage: dict[str, list[float]]
+    slippage: dict[str, list[float]]  # by symbol, the newest MAX_SAMPLES of each
+    totals: dict[str, int] = field(default_factory=dict)  # samples in the range, per series
 
 
 class ChartIndex:
@@ -95,13 +106,20 @@ class ChartIndex:
             buckets.append((float(b * BUCKET_S), kinds))
         p = self.pairer
         i2o, o2f, slip = self._mark_at(first, dict(self.marks))
+        intent_to_order, order_to_fill = p.intent_to_order, p.order_to_fill
+        slippage = {str(k): (v, slip.get(k, 0)) for k, v in list(p.slippage.items())}
+        totals = {
+            "intent_to_order": len(intent_to_order) - i2o,
+            "order_to_fill": len(order_to_fill) - o2f,
+        }
         return RangeData(
             start=float(first * BUCKET_S),
             end=newest,
             buckets=buckets,
-            intent_to_order=list(p.intent_to_order[i2o:]),
-            order_to_fill=list(p.order_to_fill[o2f:]),
-            slippage={str(k): list(v[slip.get(k, 0) :]) for k, v in list(p.slippage.items())},
+            intent_to_order=_newest(intent_to_order, i2o),
+            order_to_fill=_newest(order_to_fill, o2f),
+            slippage={sym: _newest(v, mark) for sym, (v, mark) in slippage.items()},
+            totals=totals,
         )
 
     def _mark_at(
@@ -119,6 +137,11 @@ class ChartIndex:
             len(p.order_to_fill),
             {k: len(v) for k, v in list(p.slippage.items())},
         )
+
+
+def _newest(samples: Any, start: int) -> list[float]:
+    """``samples[start:]``, at most its last :data:`MAX_SAMPLES`."""
+    return list(samples[max(start, len(samples) - MAX_SAMPLES) :])
 
 
 class ChartedSummaryBuilder(SummaryBuilder):

@@ -149,9 +149,12 @@ def _log_edges(lo: float, hi: float, per_decade: int) -> list[float]:
     return [10 ** (a + i / per_decade) for i in range((b - a) * per_decade + 1)]
 
 
-def latency_histogram(values: Sequence[float], title: str, per_decade: int = 5) -> Markup:
+def latency_histogram(
+    values: Sequence[float], title: str, per_decade: int = 5, total: int | None = None
+) -> Markup:
     """A histogram of latencies (ms) on log-scale bins: a count axis, a time axis at every
-    decade, and p50/p95/p99 markers. Values below the first bin (0 ms) fall in it."""
+    decade, and p50/p95/p99 markers. Values below the first bin (0 ms) fall in it.
+    ``total``: how many samples ``values`` (the newest) were taken from, when more."""
     if not values:
         return _empty(title)
     ordered = sorted(values)
@@ -213,6 +216,8 @@ def latency_histogram(values: Sequence[float], title: str, per_decade: int = 5) 
         f"latency, log scale; bars: count</text>"
     )
     full = f"{title} · n={n:,}"
+    if total is not None and total > n:
+        full = f"{title} · n={n:,} newest of {total:,}"
     p50, p95, p99 = (percentile(ordered, p) for p in (50, 95, 99))
     label = (
         f"{full}: p50 {format_ms(p50 or 0)}, p95 {format_ms(p95 or 0)}, p99 {format_ms(p99 or 0)}"
@@ -303,7 +308,15 @@ def range_charts(data: RangeData, range_label: str) -> list[Markup]:
     """The session page's charts for one time range."""
     return [
         events_over_time(data, range_label),
-        latency_histogram(data.intent_to_order, f"Latency intent→order ({range_label})"),
-        latency_histogram(data.order_to_fill, f"Latency order→fill ({range_label})"),
+        latency_histogram(
+            data.intent_to_order,
+            f"Latency intent→order ({range_label})",
+            total=data.totals.get("intent_to_order"),
+        ),
+        latency_histogram(
+            data.order_to_fill,
+            f"Latency order→fill ({range_label})",
+            total=data.totals.get("order_to_fill"),
+        ),
         slippage_by_symbol(data.slippage, range_label),
     ]

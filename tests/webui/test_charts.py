@@ -104,3 +104,20 @@ def test_compact_times():
     t = datetime(2026, 11, 30, 15, 4, 7, tzinfo=UTC).timestamp()
     assert charts.compact_time(t) == "15:04:07" and charts.compact_time(t, 6 * 3600) == "15:04"
     assert charts.format_ms(0.25) == "250µs" and charts.format_ms(1500) == "1.5s"
+
+
+def test_a_range_gives_the_charts_at_most_its_newest_samples(monkeypatch):
+    """A whole big session is not sorted on every refresh: the charts get the newest
+    MAX_SAMPLES of each series and say how many there were."""
+    from src.webui import chart_index
+
+    monkeypatch.setattr(chart_index, "MAX_SAMPLES", 10)
+    builder = ChartedSummaryBuilder()
+    t0 = 1_800_000_000.0
+    builder.consume([b"".join(_cycle(t0 + i, i, 1.0 + i) for i in range(30))], ParseStats())
+    data = builder.charts.window(None)
+    assert data.order_to_fill == builder.pairer.order_to_fill[-10:]
+    assert data.totals == {"intent_to_order": 30, "order_to_fill": 30}
+    assert len(data.slippage["BTC-USD"]) == 10
+    svg = str(charts.range_charts(data, "whole session")[2])
+    assert "n=10 newest of 30" in svg
