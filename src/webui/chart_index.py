@@ -8,20 +8,23 @@ pairer's latency and slippage samples stood when the bucket opened. A chart for 
 15 minutes" then takes the samples after that mark: the same numbers the summary uses,
 none re-read from the log.
 
-Memory: one small list of counts and one mark per bucket (a day-long session is 17,280
-buckets, a few MB); the samples themselves are the pairer's.
+Memory: one small dict of counts and one mark per bucket with events (a busy day-long
+session is 17,280 buckets, a few MB; at most :data:`MAX_BUCKETS`); the samples themselves
+are the pairer's.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from src.execution.schema import KINDS
 from src.query.analytics.summary import SummaryBuilder
 
 __all__ = [
     "BUCKET_S",
+    "MAX_BUCKETS",
     "MAX_SAMPLES",
     "RANGES",
     "ChartIndex",
@@ -33,10 +36,12 @@ BUCKET_S = 5
 # A chart takes at most this many of a range's newest samples per series (a histogram of a
 # whole 1M-event session would otherwise sort a million values on every refresh).
 MAX_SAMPLES = 20_000
+# At most this many buckets with events are kept (~69 h of a busy session); beyond, the
+# oldest are forgotten, so times scattered over years cannot grow the index without bound.
+MAX_BUCKETS = 50_000
 # The time ranges a page may ask for, in seconds of event time back from the newest
 # event (None: the whole session).
 RANGES: dict[str, int | None] = {"5m": 300, "15m": 900, "1h": 3600, "session": None}
-_KIND_INDEX = {kind: i for i, kind in enumerate(KINDS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,31 +58,36 @@ class RangeData:
 
 
 class ChartIndex:
-    """Per-bucket kind counts and sample marks (see the module docstring)."""
+    """Per-bucket kind counts and sample marks (see the module docstring).
 
-    def __init__(self) -> None:
-        self.counts: dict[int, list[int]] = {}  # bucket -> counts by KINDS index (+ other)
+    :meth:`observe` runs for every event of a session's first load (a million, for a big
+    one): it does one range check and one dict increment; the rest happens once a bucket.
+    """
+
+    def __init__(self, pairer: Any, newest: Callable[[], float | None]) -> None:
+        self.counts: dict[int, defaultdict[str, int]] = {}  # bucket -> kind -> events
         self.marks: dict[int, tuple[int, int, dict[Any, int]]] = {}
-        self.newest = float("-inf")
-        self.pairer: Any = None  # the builder's (set by ChartedSummaryBuilder)
-        self._bucket: int | None = None
-        self._row: list[int] = []
+        self.pairer = pairer
+        self._newest = newest  # POSIX seconds of the newest event read (None: none yet)
+        self._lo = self._hi = 0.0  # the current bucket's span
+        self._row: defaultdict[str, int] = defaultdict(int)
+        self.dropped = False  # the oldest buckets were forgotten (see MAX_BUCKETS)
 
     def observe(self, rec: Any) -> None:
         """Called by the summary builder for every event it accounted for."""
         t = rec.t
-        b = int(t // BUCKET_S)
-        if b != self._bucket:
-            self._open(b)
-        self._row[_KIND_INDEX.get(rec.kind, len(KINDS))] += 1
-        if t > self.newest:
-            self.newest = t
+        if not self._lo <= t < self._hi:
+            self._open(t)
+        self._row[rec.kind] += 1
 
-    def _open(self, b: int) -> None:
-        self._bucket = b
+    def _open(self, t: float) -> None:
+        b = int(t // BUCKET_S)
+        self._lo, self._hi = b * BUCKET_S, (b + 1) * BUCKET_S
         row = self.counts.get(b)
         if row is None:
-            row = self.counts[b] = [0] * (len(KINDS) + 1)
+            if len(self.counts) >= MAX_BUCKETS:
+                self._drop_oldest()
+            row = self.counts[b] = defaultdict(int)
             p = self.pairer  # where the samples stood (this event's own may be in)
             self.marks[b] = (
                 len(p.intent_to_order),
@@ -89,21 +99,20 @@ class ChartIndex:
     def window(self, seconds: int | None) -> RangeData:
         """The last ``seconds`` of event time up to the newest event (None: everything).
 
-        Safe while the summary consumes lines in another thread: it works on copies taken
-        in single C-level steps (a few new events may or may not be in).
+        Only buckets that have events are listed (a session whose times span years costs
+        what its events cost, not its span). Safe while the summary consumes lines in
+        another thread: it works on copies taken in single C-level steps (a few new events
+        may or may not be in).
         """
-        keys = list(self.counts)
-        if not keys:
+        keys = sorted(self.counts)
+        newest = self._newest()
+        if not keys or newest is None:
             return RangeData(None, None, [], [], [], {})
-        newest = self.newest
-        first = min(keys)
+        first = keys[0]
         if seconds is not None:
             first = max(first, int((newest - seconds) // BUCKET_S) + 1)
-        buckets = []
-        for b in range(first, int(newest // BUCKET_S) + 1):
-            row = self.counts.get(b)
-            kinds = {} if row is None else {k: row[i] for i, k in enumerate(KINDS) if row[i]}
-            buckets.append((float(b * BUCKET_S), kinds))
+        last = int(newest // BUCKET_S)
+        buckets = [(float(b * BUCKET_S), dict(self.counts[b])) for b in keys if first <= b <= last]
         p = self.pairer
         i2o, o2f, slip = self._mark_at(first, dict(self.marks))
         intent_to_order, order_to_fill = p.intent_to_order, p.order_to_fill
@@ -126,7 +135,7 @@ class ChartIndex:
         self, bucket: int, marks: dict[int, tuple[int, int, dict[Any, int]]]
     ) -> tuple[int, int, dict[Any, int]]:
         """Where the samples stood when the first bucket at or after ``bucket`` opened."""
-        if not marks or bucket <= min(marks):
+        if not marks or (bucket <= min(marks) and not self.dropped):
             return 0, 0, {}
         later = [b for b in marks if b >= bucket]
         if later:
@@ -138,6 +147,13 @@ class ChartIndex:
             {k: len(v) for k, v in list(p.slippage.items())},
         )
 
+    def _drop_oldest(self) -> None:
+        """Forget the oldest tenth of the buckets (the index holds at most MAX_BUCKETS)."""
+        for b in sorted(self.counts)[: MAX_BUCKETS // 10]:
+            del self.counts[b]
+            self.marks.pop(b, None)
+        self.dropped = True
+
 
 def _newest(samples: Any, start: int) -> list[float]:
     """``samples[start:]``, at most its last :data:`MAX_SAMPLES`."""
@@ -148,6 +164,9 @@ class ChartedSummaryBuilder(SummaryBuilder):
     """A summary builder that also keeps a :class:`ChartIndex` (``charts``)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        self.charts = ChartIndex()
-        super().__init__(observe=self.charts.observe, **kwargs)
-        self.charts.pairer = self.pairer
+        super().__init__(**kwargs)
+        self.charts = ChartIndex(self.pairer, self._newest)
+        self.observe = self.charts.observe
+
+    def _newest(self) -> float | None:
+        return self.last_ts.timestamp() if self.event_count else None

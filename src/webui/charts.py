@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from src.execution.schema import PAYLOADS
 from src.query.analytics.stats import percentile
-from src.webui.chart_index import RangeData
+from src.webui.chart_index import BUCKET_S, RangeData
 
 __all__ = [
     "KIND_COLOURS",
@@ -48,8 +48,10 @@ assert set(KIND_COLOURS) == set(PAYLOADS), "every kind of the schema needs a col
 
 
 def compact_time(t: float, span: float = 0.0) -> str:
-    """``HH:MM`` for spans of hours, else ``HH:MM:SS`` (UTC)."""
+    """``HH:MM:SS`` (UTC); ``HH:MM`` for spans of hours, ``YYYY-MM-DD`` for spans of days."""
     d = datetime.fromtimestamp(t, UTC)
+    if span >= 2 * 86400:
+        return f"{d:%Y-%m-%d}"
     return f"{d:%H:%M}" if span >= 4 * 3600 else f"{d:%H:%M:%S}"
 
 
@@ -100,19 +102,19 @@ def events_over_time(data: RangeData, range_label: str, bins: int = 60) -> Marku
     title = f"Events over time, by kind ({range_label}, UTC)"
     if not data.buckets or data.start is None or data.end is None:
         return _empty(title)
-    per = max(1, math.ceil(len(data.buckets) / bins))
-    grouped: list[tuple[float, dict[str, int]]] = []
-    for i in range(0, len(data.buckets), per):
-        counts: dict[str, int] = {}
-        for _, kinds in data.buckets[i : i + per]:
-            for k, n in kinds.items():
-                counts[k] = counts.get(k, 0) + n
-        grouped.append((data.buckets[i][0], counts))
+    span = max(data.end - data.start, float(BUCKET_S))
+    width = max(span / bins, float(BUCKET_S))
+    grouped: list[tuple[float, dict[str, int]]] = [
+        (data.start + i * width, {}) for i in range(min(bins, math.ceil(span / width)))
+    ]
+    for start, kinds in data.buckets:
+        counts = grouped[min(int((start - data.start) / width), len(grouped) - 1)][1]
+        for k, n in kinds.items():
+            counts[k] = counts.get(k, 0) + n
     height, bottom = 166, 146
     top = _T + 6
     peak = max((sum(c.values()) for _, c in grouped), default=0) or 1
     bw = (W - _L - _R) / len(grouped)
-    span = data.end - data.start
     parts = [_y_axis(top, bottom, peak)]
     for i, (start, counts) in enumerate(grouped):
         y = bottom
@@ -127,6 +129,7 @@ def events_over_time(data: RangeData, range_label: str, bins: int = 60) -> Marku
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(bw - 1, 1):.1f}" height="{h:.1f}" '
                 f'class="k-{kind}"><title>{compact_time(start)}: {n:,} {kind}</title></rect>'
             )
+    span = len(grouped) * width  # what the bars cover
     for frac, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):
         t = data.start + frac * span
         parts.append(

@@ -309,8 +309,9 @@ def test_an_opened_row_stays_put_and_new_rows_wait_behind_the_button(wide, serve
     page.goto(f"{server}/live/execution/growing?limit=50")
     page.wait_for_selector("#live-status.live", timeout=10000)
     page.wait_for_function("document.querySelectorAll('#rows tr').length === 50")
-    row = page.locator("#rows tr").nth(3)
-    key = row.get_attribute("data-key")
+    page.hover("#rows tr:nth-child(4) td.ts")  # holds the table while the row is chosen
+    key = page.get_attribute("#rows tr:nth-child(4)", "data-key")
+    row = page.locator(f"#rows tr[data-key='{key}']")
     row.locator("summary").click()
     page.mouse.move(5, 5)  # off the table: only the open row holds it
     top_before = row.bounding_box()["y"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from src.execution.schema import KINDS
 from src.query.records import ParseStats
 from src.webui import charts
-from src.webui.chart_index import BUCKET_S, ChartedSummaryBuilder, ChartIndex, RangeData
+from src.webui.chart_index import BUCKET_S, ChartedSummaryBuilder, RangeData
 
 
 def _line(t: float, kind: str, payload: dict, symbol: str = "BTC-USD") -> bytes:
@@ -56,7 +56,7 @@ def test_ranges_take_only_the_samples_and_counts_of_their_time():
 
 
 def test_an_empty_index_gives_an_empty_range_and_charts_say_so():
-    data = ChartIndex().window(300)
+    data = ChartedSummaryBuilder().charts.window(300)
     assert data == RangeData(None, None, [], [], [], {})
     for chart in charts.range_charts(data, "last 5m"):
         assert "no data yet" in chart
@@ -121,3 +121,26 @@ def test_a_range_gives_the_charts_at_most_its_newest_samples(monkeypatch):
     assert len(data.slippage["BTC-USD"]) == 10
     svg = str(charts.range_charts(data, "whole session")[2])
     assert "n=10 newest of 30" in svg
+
+
+def test_times_scattered_over_years_cost_what_their_events_cost(monkeypatch):
+    """Two events decades apart: the index lists two buckets, not the span's millions,
+    and the chart still draws both; the index never holds more than MAX_BUCKETS."""
+    from src.webui import chart_index
+
+    builder = ChartedSummaryBuilder()
+    old, new = 100_000_000.0, 1_800_000_000.0
+    intent = {"intent_id": "x", "side": "buy", "quantity": 1.0, "current_price": 1.0}
+    builder.consume([_line(old, "intent", intent) + _line(new, "ack", {})], ParseStats())
+    data = builder.charts.window(None)
+    assert len(data.buckets) == 2
+    svg = str(charts.events_over_time(data, "whole session"))
+    assert svg.count('class="k-intent"') == 1 and svg.count('class="k-ack"') == 1
+    assert ">1973-03-03</text>" in svg
+
+    monkeypatch.setattr(chart_index, "MAX_BUCKETS", 20)
+    builder = ChartedSummaryBuilder()
+    lines = b"".join(_line(new + i * 3600, "ack", {}) for i in range(50))
+    builder.consume([lines], ParseStats())
+    assert len(builder.charts.counts) <= 20
+    assert len(builder.charts.window(None).buckets) <= 20
