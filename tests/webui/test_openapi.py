@@ -49,7 +49,19 @@ def busy(logs):
         _line("live-x", t + 4, "gate", intent_id="i2", gate_name="Risk", passed=False, reason="x"),
         _line("live-x", t + 200, "error", 7, error="venue rejected order"),
         "not json",
-    ]
+        # An order's life: acks, a partial fill, a cancel, a reject (the summary's orders).
+        _line("live-x", t + 2.1, "ack", client_id="c1", order_id="v1"),
+        _line("live-x", t + 5, "order", client_id="c2", side="buy", quantity=2,
+              order_type="limit", limit_price=99, time_in_force="GTC"),
+        _line("live-x", t + 5.1, "partial_fill", client_id="c2", side="buy",
+              filled_quantity=1, fill_price=99, cumulative_quantity=1, remaining_quantity=1),
+        _line("live-x", t + 6, "cancel", client_id="c2", reason="requested", filled_quantity=1),
+        _line("live-x", t + 7, "order", client_id="c3", side="buy", quantity=1),
+        _line("live-x", t + 7.1, "reject", client_id="c3", reason="insufficient balance"),
+        _line("live-x", t + 8, "order", client_id="c4", side="buy", quantity=1),
+        _line("live-x", t + 8.1, "fill", client_id="c4", side="buy", filled_quantity=1,
+              fill_price=100, reference_price=100),
+    ]  # fmt: skip
     (logs / "live-x.jsonl").write_text("\n".join(lines) + "\n")
     evaluate(logs)
     for argv in (
@@ -147,6 +159,12 @@ def test_every_json_body_matches_its_published_schema(client, busy):
     body = client.get(f"/api/live/execution/{busy}").json()
     summary = body["summary"]
     assert summary["fills"]["open_orders"][0]["client_id"] == "c1"
+    orders = summary["orders"]
+    assert orders["overdue_orders"][0]["client_id"] == "c1"
+    assert {k: orders["by_status"][k] for k in ("cancelled", "rejected", "filled")} == {
+        "cancelled": 1, "rejected": 1, "filled": 1
+    }  # fmt: skip
+    assert summary["latency"]["order_to_ack"]["count"] == 1
     assert summary["gates"]["by_gate"]["Risk"]["top_reasons"][0] == {"reason": "x", "count": 1}
     assert summary["errors"]["last"]["symbol"] == 7
     assert summary["timestamps"]["largest_gaps"][0]["session_id"] == busy

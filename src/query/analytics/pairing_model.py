@@ -18,7 +18,8 @@ Samples: TypeAlias = "list[float] | array[float]"
 
 
 class Order(msgspec.Struct, gc=False):
-    """An order waiting for (more) fills. ``seq`` orders events in file order."""
+    """An order waiting for (more) fills or another end. ``seq`` orders events in file
+    order."""
 
     ts: datetime
     mono: Any
@@ -29,6 +30,14 @@ class Order(msgspec.Struct, gc=False):
     client_id: Any
     seq: int
     filled: float = 0.0
+    # The order event's payload: its type, limit and time in force give its deadline
+    # (src.query.lifecycle), worked out only for orders still open at a report.
+    terms: Any = None
+    stage: str = "sent"  # sent, acknowledged or partially_filled (src.query.lifecycle)
+    partials: int = 0  # partial_fill events
+    partial_qty: float = 0.0  # their quantity and notional (a fill carries the totals)
+    partial_notional: float = 0.0
+    partial_ref: float | None = None  # a partial fill's reference price
 
 
 def as_number(value: Any) -> float | None:
