@@ -11,6 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from src.common.units import human_duration
 from src.execution.schema import KINDS, ORDER_STATUSES, EventKind
 from src.query.filters import EventFilter
 from src.query.paging import page_back
@@ -31,7 +32,7 @@ DEFAULT_RANGE: ChartRange = "15m"
 LIVE_REFRESH_S = 3  # how often the session page refreshes its cards and charts
 STATIC = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters.update(clock=clock, when=when, ms=format_ms)
+templates.env.filters.update(clock=clock, when=when, ms=format_ms, duration=human_duration)
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -160,3 +160,22 @@ def test_live_parts_read_only_what_was_appended(client, logs):
     assert incremental.builder is builder
     assert sum(sum(k.values()) for _, k in builder.charts.window(None).buckets) == before + 1
     assert 'id="count-ack">1<' in html
+
+
+def test_cards_show_working_orders_and_order_outcomes(client, logs):
+    """Open orders, cancel/reject rates and order->ack come from the summary, live."""
+    line = json.loads((logs / "session_clean.jsonl").read_text().splitlines()[-1])
+    base = {**line, "symbol": "ETH-USD"}
+    events = [
+        {**base, "kind": "order", "event_id": "o1", "payload": {"client_id": "w1", "quantity": 1}},
+        {**base, "kind": "ack", "event_id": "a1", "payload": {"client_id": "w1"}},
+        {**base, "kind": "order", "event_id": "o2", "payload": {"client_id": "w2", "quantity": 1}},
+        {**base, "kind": "cancel", "event_id": "c2", "payload": {"client_id": "w2"}},
+    ]
+    with (logs / "session_clean.jsonl").open("a") as fh:
+        fh.write("".join(json.dumps(e) + "\n" for e in events))
+    html = client.get("/live/execution/session_clean/live").text
+    cards = html.split('id="cards"')[1].split("</section>")[0]
+    assert 'id="card-open-orders">1<' in cards and "oldest" in cards
+    assert 'id="card-cancel-reject">' in cards and "1 / 0 of" in cards
+    assert 'id="card-ack">-<' not in cards  # w1 was acknowledged
