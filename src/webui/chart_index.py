@@ -15,6 +15,7 @@ are the pairer's.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,20 +58,28 @@ class RangeData:
     totals: dict[str, int] = field(default_factory=dict)  # samples in the range, per series
 
 
+_FILLS = frozenset({"fill", "partial_fill"})  # the kinds that may add slippage samples
+
+
 class ChartIndex:
     """Per-bucket kind counts and sample marks (see the module docstring).
 
     :meth:`observe` runs for every event of a session's first load (a million, for a big
-    one): it does one range check and one dict increment; the rest happens once a bucket.
+    one): a range check, a dict increment and a kind test; the rest happens once a bucket.
+    Slippage marks are kept per symbol, and only for symbols that filled since the last
+    bucket opened (a session with many symbols costs what its fills cost).
     """
 
     def __init__(self, pairer: Any, newest: Callable[[], float | None]) -> None:
         self.counts: dict[int, defaultdict[str, int]] = {}  # bucket -> kind -> events
-        self.marks: dict[int, tuple[int, int, dict[Any, int]]] = {}
+        self.marks: dict[int, tuple[int, int]] = {}  # bucket -> latency sample counts
+        # symbol -> (buckets, slippage sample counts when each opened), in opening order
+        self.symbol_marks: dict[Any, tuple[list[int], list[int]]] = {}
         self.pairer = pairer
         self._newest = newest  # POSIX seconds of the newest event read (None: none yet)
         self._lo = self._hi = 0.0  # the current bucket's span
         self._row: defaultdict[str, int] = defaultdict(int)
+        self._filled: set[Any] = set()  # symbols with fills since the last bucket opened
         self.dropped = False  # the oldest buckets were forgotten (see MAX_BUCKETS)
 
     def observe(self, rec: Any) -> None:
@@ -78,7 +87,10 @@ class ChartIndex:
         t = rec.t
         if not self._lo <= t < self._hi:
             self._open(t)
-        self._row[rec.kind] += 1
+        kind = rec.kind
+        self._row[kind] += 1
+        if kind in _FILLS:
+            self._filled.add(rec.symbol)
 
     def _open(self, t: float) -> None:
         b = int(t // BUCKET_S)
@@ -89,11 +101,16 @@ class ChartIndex:
                 self._drop_oldest()
             row = self.counts[b] = defaultdict(int)
             p = self.pairer  # where the samples stood (this event's own may be in)
-            self.marks[b] = (
-                len(p.intent_to_order),
-                len(p.order_to_fill),
-                {k: len(v) for k, v in p.slippage.items()},
-            )
+            self.marks[b] = (len(p.intent_to_order), len(p.order_to_fill))
+            for symbol in self._filled:
+                samples = p.slippage.get(symbol)
+                if samples is None:
+                    continue
+                buckets, sizes = self.symbol_marks.setdefault(symbol, ([], []))
+                if not sizes or sizes[-1] != len(samples):
+                    buckets.append(b)
+                    sizes.append(len(samples))
+            self._filled = set()
         self._row = row
 
     def window(self, seconds: int | None) -> RangeData:
@@ -112,40 +129,51 @@ class ChartIndex:
         if seconds is not None:
             first = max(first, int((newest - seconds) // BUCKET_S) + 1)
         last = int(newest // BUCKET_S)
-        buckets = [(float(b * BUCKET_S), dict(self.counts[b])) for b in keys if first <= b <= last]
+        buckets = []
+        for b in keys:
+            row = self.counts.get(b) if first <= b <= last else None
+            if row is not None:
+                buckets.append((float(b * BUCKET_S), dict(row)))
         p = self.pairer
-        i2o, o2f, slip = self._mark_at(first, dict(self.marks))
+        opened = bisect_left(keys, first)  # the first bucket of the range that has events
+        start_bucket = keys[opened] if opened < len(keys) else None
+        i2o, o2f = self._marks_at(start_bucket, keys[0])
         intent_to_order, order_to_fill = p.intent_to_order, p.order_to_fill
-        slippage = {str(k): (v, slip.get(k, 0)) for k, v in list(p.slippage.items())}
-        totals = {
-            "intent_to_order": len(intent_to_order) - i2o,
-            "order_to_fill": len(order_to_fill) - o2f,
-        }
+        slippage = {}
+        for symbol, samples in list(p.slippage.items()):
+            mark = self._symbol_mark(symbol, start_bucket, len(samples), keys[0])
+            slippage[str(symbol)] = _newest(samples, mark)
         return RangeData(
             start=float(first * BUCKET_S),
             end=newest,
             buckets=buckets,
             intent_to_order=_newest(intent_to_order, i2o),
             order_to_fill=_newest(order_to_fill, o2f),
-            slippage={sym: _newest(v, mark) for sym, (v, mark) in slippage.items()},
-            totals=totals,
+            slippage={k: v for k, v in slippage.items() if v},
+            totals={
+                "intent_to_order": len(intent_to_order) - i2o,
+                "order_to_fill": len(order_to_fill) - o2f,
+            },
         )
 
-    def _mark_at(
-        self, bucket: int, marks: dict[int, tuple[int, int, dict[Any, int]]]
-    ) -> tuple[int, int, dict[Any, int]]:
-        """Where the samples stood when the first bucket at or after ``bucket`` opened."""
-        if not marks or (bucket <= min(marks) and not self.dropped):
-            return 0, 0, {}
-        later = [b for b in marks if b >= bucket]
-        if later:
-            return marks[min(later)]
+    def _marks_at(self, bucket: int | None, oldest: int) -> tuple[int, int]:
+        """The latency sample counts when ``bucket`` opened (None: after the newest)."""
         p = self.pairer
-        return (
-            len(p.intent_to_order),
-            len(p.order_to_fill),
-            {k: len(v) for k, v in list(p.slippage.items())},
-        )
+        if bucket is None:
+            return len(p.intent_to_order), len(p.order_to_fill)
+        if bucket == oldest and not self.dropped:
+            return 0, 0
+        return self.marks.get(bucket, (0, 0))
+
+    def _symbol_mark(self, symbol: Any, bucket: int | None, size: int, oldest: int) -> int:
+        """How many slippage samples ``symbol`` had when ``bucket`` opened."""
+        if bucket is None:
+            return size
+        if bucket == oldest and not self.dropped:
+            return 0
+        buckets, sizes = self.symbol_marks.get(symbol, ((), ()))
+        i = bisect_right(buckets, bucket)  # opening order is time order but for stragglers
+        return sizes[i - 1] if i else 0
 
     def _drop_oldest(self) -> None:
         """Forget the oldest tenth of the buckets (the index holds at most MAX_BUCKETS)."""

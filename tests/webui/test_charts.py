@@ -42,16 +42,18 @@ def test_ranges_take_only_the_samples_and_counts_of_their_time():
     builder = ChartedSummaryBuilder()
     t0 = 1_800_000_000.0
     old = b"".join(_cycle(t0 + i * 60, i, 5.0) for i in range(60))  # one a minute, 5 ms
+    old += b"".join(_cycle(t0 + 3600 + i, 200 + i, 5.0, "ETH-USD") for i in range(5))
     new = b"".join(_cycle(t0 + 7200 + i, 100 + i, 50.0) for i in range(30))  # 50 ms
     builder.consume([old, new], ParseStats())
     index = builder.charts
     recent = index.window(300)
     assert len(recent.order_to_fill) == 30 and min(recent.order_to_fill) > 40
     assert sum(sum(k.values()) for _, k in recent.buckets) == 90
-    assert recent.slippage["BTC-USD"] and len(recent.slippage["BTC-USD"]) == 30
+    assert len(recent.slippage["BTC-USD"]) == 30 and "ETH-USD" not in recent.slippage
     everything = index.window(None)
-    assert len(everything.order_to_fill) == 90 == len(builder.pairer.order_to_fill)
-    assert sum(sum(k.values()) for _, k in everything.buckets) == builder.event_count == 270
+    assert len(everything.order_to_fill) == 95 == len(builder.pairer.order_to_fill)
+    assert sum(sum(k.values()) for _, k in everything.buckets) == builder.event_count == 285
+    assert len(everything.slippage["ETH-USD"]) == 5 and len(everything.slippage["BTC-USD"]) == 90
     assert everything.buckets[0][0] <= t0 < everything.buckets[0][0] + BUCKET_S
 
 
