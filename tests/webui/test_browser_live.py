@@ -372,6 +372,7 @@ def test_cards_and_histograms_follow_the_fills(wide, server, growing):
     label = page.get_attribute("svg[aria-label^='Latency order→fill']", "aria-label")
     assert int(label.split("n=")[1].split(":")[0].replace(",", "")) > five  # 30 min of history
     assert "range=session" in page.url
+    assert "range=session" in page.get_attribute("#filters a[data-kind='fill']", "href")
 
 
 def test_markup_in_every_field_stays_text(wide, server, growing):

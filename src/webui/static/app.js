@@ -76,9 +76,13 @@ const Dash = (function () {
     for (const other of nav.querySelectorAll("a[data-range]")) {
       other.classList.toggle("active", other === a);
     }
-    const url = new URL(window.location.href);
-    url.searchParams.set("range", range);
-    history.replaceState(null, "", url);
+    // The address and the page's other links keep the range.
+    for (const link of [window.location, ...document.querySelectorAll("#filters a, #older")]) {
+      const url = new URL(link.href);
+      url.searchParams.set("range", range);
+      if (link === window.location) history.replaceState(null, "", url);
+      else link.href = url.toString();
+    }
     refresh();
   });
   setInterval(refresh, every);
