@@ -94,8 +94,8 @@ def test_prometheus_scrapes_dashboard_and_fleet_exporter(tmp_path, redis_server,
         assert {g["name"] for g in rules} == {"execution.recording", "execution.alerts"}
         assert all(r["health"] == "ok" for g in rules for r in g["rules"]), rules
         prometheus.wait_for("count by (job) (job:execution_events:rate5m)",
-                            {(("job", "dashboard"),): 4.0, (("job", "fleet"),): 4.0},
-                            "recorded rates of intent, gate, order, fill")  # fmt: skip
+                            {(("job", "dashboard"),): 5.0, (("job", "fleet"),): 5.0},
+                            "recorded rates of intent, gate, order, ack, fill")  # fmt: skip
         # Every Grafana panel query runs on the real server and finds the session's series.
         for expr in dashboard_queries(grafana_module().dashboard()):
             doc = prometheus.api("query", query=expr.replace('".+"', '"fleet"'))

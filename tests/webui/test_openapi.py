@@ -17,6 +17,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from src.alerts.cli import main as alerts_main
+from tests.query.orders_sessions import SESSION as ORDERS
+from tests.query.orders_sessions import write_session
 from tests.webui.test_alerts_panel import evaluate
 
 JSON = "application/json"
@@ -69,12 +71,14 @@ def busy(logs):
         ["snooze", "errors:*", "--for", "1h", "--by", "ops", "--reason", "venue outage"],
     ):
         assert alerts_main([*argv, "--path", str(logs)], stdout=io.StringIO()) == 0
+    write_session(logs)  # every path of an order's life, for the order blotter's routes
     return "live-x"
 
 
 def _requests(session: str) -> list[tuple[str, dict[str, str], int]]:
     """(path, query, expected status) for every JSON route, with a session to show."""
     timeline = f"/api/live/execution/{session}"
+    orders = f"/api/live/execution/{ORDERS}/orders"
     return [
         (timeline, {}, 200),
         (timeline, {"kind": "gate", "limit": "1"}, 200),
@@ -95,6 +99,15 @@ def _requests(session: str) -> list[tuple[str, dict[str, str], int]]:
         ("/api/alerts", {"session_id": "a..b"}, 400),
         ("/api/export", {"session_id": "nope"}, 404),
         (f"/api/live/execution/{session}/stream", {"since": "x" * 401}, 422),
+        (f"{orders}", {}, 200),
+        (f"{orders}", {"status": "open,cancelled", "symbol": "BTC-USD", "limit": "2"}, 200),
+        (f"{orders}", {"status": "working"}, 400),
+        (f"{orders}", {"before": "not-a-cursor"}, 400),
+        ("/api/live/execution/nope/orders", {}, 404),
+        (f"{orders}/c2", {}, 200),
+        (f"{orders}/i7", {}, 200),
+        (f"{orders}/nope", {}, 404),
+        (f"{timeline}/orders/c1", {}, 200),
     ]
 
 
@@ -128,12 +141,24 @@ def test_every_json_route_declares_a_model(client):
         "/api/sessions",
         "/healthz",
         "/api/alerts",
+        "/api/live/execution/{session_id}/orders",
+        "/api/live/execution/{session_id}/orders/{order_id}",
     }
     for template in routes:
         schema = doc["paths"][template]["get"]["responses"]["200"]["content"][JSON]["schema"]
         ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
         assert ref and ref.startswith("#/components/schemas/"), (template, schema)
-    for name in ("Summary", "FillReport", "OpenOrder", "GatesReport", "TimestampReport"):
+    for name in (
+        "Summary",
+        "FillReport",
+        "OpenOrder",
+        "GatesReport",
+        "TimestampReport",
+        "OrderPage",
+        "OrderRow",
+        "OrderChain",
+        "ChainStep",
+    ):
         assert name in doc["components"]["schemas"]
 
 
