@@ -468,3 +468,45 @@ def test_pointing_at_the_table_holds_new_rows(wide, server, growing):
     page.mouse.move(5, 5)
     page.wait_for_function(f"document.querySelector('#rows tr').dataset.key !== {first!r}")
     page.wait_for_selector("#new-rows[hidden]", state="attached", timeout=10000)
+
+
+def test_a_cancelled_orders_chain_shows_on_click(wide, server, growing):
+    """The Orders view lists working orders first; filtered to cancelled, a click on one
+    shows its chain (intent, gates, order, ack, partial fill, cancel) with the time between
+    steps; markup in reasons and gate names stays text."""
+    page = wide
+    page.goto(f"{server}/live/execution/growing")
+    page.wait_for_selector("#order-rows tr[data-id]", timeout=15000)
+    statuses = page.locator("#order-rows tr .st").all_inner_texts()
+    assert statuses[0].startswith("open")  # working orders on top
+    assert int(page.inner_text("#orders-filter b[data-count='cancelled']")) > 0
+    page.click("#orders-filter button[data-status='cancelled']")
+    page.wait_for_function(
+        "(s => s.length > 0 && s.every(x => x.textContent === 'cancelled'))"
+        "([...document.querySelectorAll('#order-rows tr .st')])"
+    )
+    clean = page.locator("#order-rows tr[data-id^='cl-']").filter(has_not_text="onerror").first
+    order_id = clean.get_attribute("data-id")
+    assert order_id in growing.cancelled
+    clean.click()
+    page.wait_for_selector("#order-chain li", timeout=10000)
+    kinds = page.locator("#order-chain li .badge").all_inner_texts()
+    assert kinds == ["intent", "gate", "gate", "order", "ack", "partial_fill", "cancel"]
+    gaps = page.locator("#order-chain li .gap").all_inner_texts()
+    assert gaps[0] == "" and all(g.startswith("+") for g in gaps[1:])
+    assert order_id in page.inner_text("#order-detail h3")
+    assert "cancelled" in page.inner_text("#order-detail h3")
+    assert page.locator("#order-chain .verdict.pass").count() == 2
+    page.click("#orders-filter button[data-status='']")
+    page.wait_for_function("document.querySelectorAll('#order-rows tr').length > 1")
+    assert EVIL in page.inner_text("#orders") or EVIL_SYMBOL in page.inner_text("#orders")
+    # An order whose ids, symbol, gate name and reason all carry markup: its chain is text.
+    page.click("#order-rows tr[data-id*='onerror']")
+    page.wait_for_function(
+        "document.querySelector('#order-detail h3') &&"
+        " document.querySelector('#order-detail h3').textContent.includes('onerror')"
+    )
+    page.wait_for_selector("#order-chain li")
+    assert EVIL in page.inner_text("#order-detail")
+    assert page.locator("#orders img, #orders script").count() == 0
+    assert page.evaluate("window.pwned") is None
