@@ -101,7 +101,7 @@
     const base = api + "?limit=";
     const loads = status
       ? [get(base + "100&status=" + encodeURIComponent(status))]
-      : [get(base + "100&status=open"), get(base + "50&status=" + ENDED)];
+      : [get(base + "100&status=open"), get(base + "30&status=" + ENDED)];
     return Promise.all(loads)
       .then((pages) => {
         render(pages.flatMap((p) => p.orders), pages[0].counts);
