@@ -65,7 +65,15 @@ def create_app(
             stop_serving(app)
             await app.state.hub.close()
 
-    app = FastAPI(title="Execution telemetry", version="0.1.0", lifespan=lifespan)
+    # /docs is served by the pages router from the app's own copy of Swagger UI (works
+    # offline); ReDoc, which would load from a CDN, is not offered.
+    app = FastAPI(
+        title="Execution telemetry",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.summaries = SummaryCache(settings)
     app.state.pages = PageCache(settings)

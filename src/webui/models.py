@@ -109,6 +109,7 @@ class SessionInfo(BaseModel):
     size_bytes: int
     modified: str
     last_event: str | None
+    state: str  # running, idle or ended (see src/webui/sessions.py)
 
 
 class Health(BaseModel):

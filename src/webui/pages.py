@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from src.execution.schema import KINDS, EventKind
-from src.query.engine import tail
+from src.common.units import human_duration
+from src.execution.schema import KINDS, ORDER_STATUSES, EventKind
 from src.query.filters import EventFilter
 from src.query.paging import page_back
 from src.query.timeline import row_from_record
 from src.webui import charts
 from src.webui.auth import COOKIE, token_ok
+from src.webui.chart_index import RANGES
+from src.webui.charts import format_ms
+from src.webui.clock import clock, when
 from src.webui.deps import cap_limit, existing_session, settings_of
 from src.webui.live import encode_position, newest_plain_file
+from src.webui.sessions import session_state
 
 router = APIRouter()
+# The charts' time range: the last 5 min, 15 min or hour of the session, or all of it.
+ChartRange = Literal["5m", "15m", "1h", "session"]
+DEFAULT_RANGE: ChartRange = "15m"
+LIVE_REFRESH_S = 3  # how often the session page refreshes its cards and charts
+STATIC = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters.update(clock=clock, when=when, ms=format_ms, duration=human_duration)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -31,6 +42,13 @@ def index(request: Request) -> Response:
     return templates.TemplateResponse(request, "index.html", {"sessions": rows, "alerts": alerts})
 
 
+@router.get("/sessions/panel", response_class=HTMLResponse)
+def sessions_panel(request: Request) -> Response:
+    """The index's sessions table alone (the index page re-fetches it in place)."""
+    rows = request.app.state.index.describe()
+    return templates.TemplateResponse(request, "sessions_table.html", {"sessions": rows})
+
+
 @router.get("/live/execution/{session_id}", response_class=HTMLResponse)
 def session_page(
     request: Request,
@@ -38,6 +56,7 @@ def session_page(
     kind: EventKind | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
     before: Annotated[str | None, Query(max_length=400)] = None,
+    range: ChartRange = DEFAULT_RANGE,
 ) -> Response:
     existing_session(request, session_id)
     settings = settings_of(request)
@@ -54,45 +73,80 @@ def session_page(
         )
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    summary = request.app.state.summaries.summary(session_id)
     rows = [row_from_record(r) for r in page.records]
     context: dict[str, Any] = {
-        "session_id": session_id,
-        "summary": summary,
-        "kinds": KINDS,
+        **live_context(request, session_id, range),
         "kind": kind,
         "limit": n,
         "rows": [(r, json.dumps(r.details, indent=2, sort_keys=True, default=str)) for r in rows],
         "next_cursor": page.next_cursor,
         "paged": before is not None,
         "position": position,
-        "charts": chart_markup(request, session_id),
         "alerts": request.app.state.alerts.snapshot(session_id),
+        "refresh_s": LIVE_REFRESH_S,
+        "max_rows": n,  # the live table never holds more rows than the page did
+        "order_statuses": ORDER_STATUSES,
     }
     return templates.TemplateResponse(request, "session.html", context)
 
 
-@router.get("/live/execution/{session_id}/charts", response_class=HTMLResponse)
-def session_charts(request: Request, session_id: str) -> Response:
+@router.get("/live/execution/{session_id}/live", response_class=HTMLResponse)
+def session_live(
+    request: Request,
+    session_id: str,
+    range: ChartRange = DEFAULT_RANGE,
+) -> Response:
+    """The session page's live parts (state, cards, charts), which the page swaps in place
+    every few seconds: from the incremental summary, nothing re-read from the log."""
     existing_session(request, session_id)
     return templates.TemplateResponse(
-        request, "charts.html", {"charts": chart_markup(request, session_id)}
+        request, "live_parts.html", live_context(request, session_id, range)
     )
 
 
-def chart_markup(request: Request, session_id: str) -> list[Any]:
-    base = settings_of(request).base_path
-    recent = [
-        row_from_record(r).to_dict()
-        for r in tail(base, EventFilter.build(session_id=session_id), 2000)
-    ]
-    samples = request.app.state.summaries.get(session_id).samples()
-    return [
-        charts.events_over_time(recent),
-        charts.histogram(samples.intent_to_order, "Latency intent->order", "ms"),
-        charts.histogram(samples.order_to_fill, "Latency order->fill", "ms"),
-        charts.slippage_series(samples.slippage),
-    ]
+@router.get("/live/execution/{session_id}/charts", response_class=HTMLResponse)
+def session_charts(
+    request: Request,
+    session_id: str,
+    range: ChartRange = DEFAULT_RANGE,
+) -> Response:
+    existing_session(request, session_id)
+    context = live_context(request, session_id, range)
+    return templates.TemplateResponse(request, "charts.html", context)
+
+
+def live_context(request: Request, session_id: str, range_name: str) -> dict[str, Any]:
+    """Summary, session state and charts of one session, for the templates."""
+    incremental = request.app.state.summaries.get(session_id)
+    summary = incremental.refresh()
+    data = incremental.builder.charts.window(RANGES[range_name])
+    label = "whole session" if range_name == "session" else f"last {range_name}"
+    return {
+        "session_id": session_id,
+        "summary": summary,
+        "state": session_state(settings_of(request).base_path, session_id),
+        "kinds": KINDS,
+        "range": range_name,
+        "ranges": list(RANGES),
+        "charts": charts.range_charts(data, label),
+    }
+
+
+@router.get("/docs", include_in_schema=False)
+def api_docs(request: Request) -> Response:
+    """Swagger UI from the app's own copy (static/swagger_ui, see its README): no CDN."""
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title=f"{request.app.title} – API",
+        swagger_js_url="/static/swagger_ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger_ui/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -6,11 +6,17 @@ the first load only appended lines are counted, a compressed file is decompresse
 (not on every load), and a reset (a file replaced, compressed, shrunk or rewritten in
 place, gzip included) counts the session again from scratch. The newest event is looked
 for among the last lines read, and else read backwards from the files' ends.
+
+A session's state (:func:`session_state`): ``running`` while its files were written in the
+last :data:`RUNNING_WITHIN_S`; ``idle`` when quiet but a logger still holds its file open
+(the logger's lock, as the stall alert reads it) or when written in the last
+:data:`IDLE_WITHIN_S` (writers without a lock); ``ended`` otherwise.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from contextlib import closing
@@ -19,14 +25,36 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from src.query.files import SessionFiles, list_sessions
+from src.common.locks import held_files, is_held
+from src.query.files import SessionFiles, list_sessions, session_files
 from src.query.follow import Reset, SessionFollower
 from src.query.lines import ReadError, iter_lines_at, iter_lines_reversed_at
 from src.query.records import decode_record
 
-__all__ = ["SessionIndex"]
+__all__ = ["IDLE_WITHIN_S", "RUNNING_WITHIN_S", "SESSION_STATES", "SessionIndex", "session_state"]
 
 _TAIL_LINES = 64  # the newest lines of a load looked at for the newest event
+RUNNING_WITHIN_S = 15.0
+IDLE_WITHIN_S = 600.0
+SESSION_STATES = ("running", "idle", "ended")
+
+
+def state_of(s: SessionFiles, held: set[tuple[int, int, int]], now: float) -> str:
+    """``running``, ``idle`` or ``ended`` (see the module docstring)."""
+    quiet = now - s.mtime
+    if quiet <= RUNNING_WITHIN_S:
+        return "running"
+    if quiet <= IDLE_WITHIN_S or is_held(s.files, held):
+        return "idle"
+    return "ended"
+
+
+def session_state(base: Path, session_id: str) -> str:
+    """The state of one session (``ended`` when it has no files)."""
+    s = session_files(base, session_id)
+    if s is None:
+        return "ended"
+    return state_of(s, held_files(), time.time())
 
 
 @dataclass
@@ -81,6 +109,8 @@ class SessionIndex:
     def describe(self) -> list[dict[str, Any]]:
         out = []
         seen: set[str] = set()
+        held = held_files()
+        now = time.time()
         for s in list_sessions(self.base):
             seen.add(s.session_id)
             lines, last = self._update(s)
@@ -92,6 +122,7 @@ class SessionIndex:
                     "size_bytes": s.size_bytes,
                     "modified": datetime.fromtimestamp(s.mtime, UTC).isoformat(),
                     "last_event": last,
+                    "state": state_of(s, held, now),
                 }
             )
         with self._lock:  # forget sessions that are gone

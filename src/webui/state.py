@@ -14,6 +14,7 @@ from src.query.filters import EventFilter
 from src.query.head import LiveHead
 from src.query.incremental import IncrementalSummary
 from src.query.records import Record
+from src.webui.chart_index import ChartedSummaryBuilder
 from src.webui.settings import WebSettings
 
 __all__ = ["HeadCache", "PageCache", "SummaryCache"]
@@ -38,6 +39,7 @@ class SummaryCache:
                     self._settings.base_path,
                     session_id,
                     max_age_s=self._settings.summary_max_age_s,
+                    builder_factory=ChartedSummaryBuilder,  # also keeps the live charts' data
                 )
                 self._items[session_id] = item
             self._items.move_to_end(session_id)
