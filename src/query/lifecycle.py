@@ -21,7 +21,7 @@ When several apply, the earliest wins. Callers add their own grace period.
 from __future__ import annotations
 
 import math
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from src.execution.schema import STATUS_AFTER, TERMINAL_KINDS
 
@@ -29,6 +29,7 @@ __all__ = [
     "DAY_S",
     "LIFECYCLE_KINDS",
     "STAGE_AFTER",
+    "Stage",
     "deadline",
     "ends_order",
     "status_after",
@@ -37,8 +38,10 @@ __all__ = [
 DAY_S: Final = 86_400.0
 # The kinds that change an order after its ``order`` event (and the execute-stage error).
 LIFECYCLE_KINDS: tuple[str, ...] = ("ack", "partial_fill", "cancel", "expire", "reject")
+# Where an order that is still open stands.
+Stage = Literal["sent", "acknowledged", "partially_filled"]
 # The stage of an order that is still open, after its latest event.
-STAGE_AFTER: dict[str, str] = {
+STAGE_AFTER: Final[dict[str, Stage]] = {
     "order": "sent",
     "ack": "acknowledged",
     "partial_fill": "partially_filled",

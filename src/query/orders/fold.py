@@ -7,10 +7,12 @@ intent by ``intent_id``; an ``ack``, ``partial_fill``, ``fill``, ``cancel``, ``e
 latency analytics pair (:class:`~src.query.analytics.pairing.Pairer`). Logs without ids
 fall back to arrival order the same way: an order takes the oldest intent of the same
 symbol and side still waiting for one; a fill without any id the oldest open order of the
-symbol. A ``gate`` that does not pass blocks its intent; the kinds of
-:data:`~src.execution.schema.STATUS_AFTER` and an ``error`` at the ``execute`` stage end
-an order. An event for an order that was never seen (its order not logged) starts a row
-of its own when it carries an id.
+symbol. A ``gate`` that does not pass blocks its intent. The rules of an order's life are
+:mod:`src.query.lifecycle`'s, as the summary's: an event ends its order with the status
+:func:`~src.query.lifecycle.status_after` gives (the schema's ``STATUS_AFTER`` kinds and
+an ``error`` at the ``execute`` stage); a working order's stage is
+:data:`~src.query.lifecycle.STAGE_AFTER` of its latest event. An event for an order that
+was never seen (its order not logged) starts a row of its own when it carries an id.
 
 Memory: every open order is kept; of the ended ones at most ``max_ended`` (the newest by
 creation) stay, the older ones are dropped in batches and :attr:`OrderFold.dropped_upto`
@@ -27,9 +29,11 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import chain
+from typing import Final
 
-from src.execution.schema import ORDER_STATUSES, STATUS_AFTER
+from src.execution.schema import ORDER_STATUSES
 from src.query.analytics.pairing_model import as_number
+from src.query.lifecycle import LIFECYCLE_KINDS, STAGE_AFTER, status_after
 from src.query.orders.latency import Mark, producer_of
 from src.query.orders.model import ENDED_STATUSES, OPEN
 from src.query.orders.state import OrderState
@@ -272,7 +276,7 @@ class OrderFold:
         st.limit_price = limit if limit is not None else st.limit_price
         st.time_in_force = names(_text(p.time_in_force)) or st.time_in_force
         st.order_at = self._mark(rec)
-        st.stage = "sent"
+        st.stage = _SENT
         if cid is not None:
             self.by_client[cid] = st
         else:
@@ -332,24 +336,28 @@ class OrderFold:
             if st.status == OPEN:
                 if st.ack_at is None:
                     st.ack_at = self._mark(rec)
-                if st.stage != "partially_filled":
-                    st.stage = "acknowledged"
+                if st.stage != _PARTIALLY_FILLED:
+                    st.stage = _ACKNOWLEDGED
         elif kind == "partial_fill":
             if st.status == OPEN:
                 self._piece(st, rec, p)
                 cumulative = _num(p.cumulative_quantity)
                 if cumulative is not None:
                     st.filled = cumulative
-                st.stage = "partially_filled"
+                st.stage = _PARTIALLY_FILLED
         elif kind == "fill":
             self._fill(st, rec, p)
-        elif kind == "error":
-            self._end(st, "error", rec, _text(p.error))
         else:
+            status = status_after(kind, "execute")  # (a non-execute error returned above)
+            if status is None:
+                return
+            if kind == "error":
+                self._end(st, status, rec, _text(p.error))
+                return
             done = _num(p.filled_quantity)
             if st.status == OPEN and done is not None and done > st.filled:
                 st.filled = done
-            self._end(st, STATUS_AFTER[kind], rec, _text(p.reason))
+            self._end(st, status, rec, _text(p.reason))
 
     def _piece(self, st: OrderState, rec: ScanRecord, p: ScanPayload) -> None:
         """Add one execution's quantity, notional and fee."""
@@ -452,4 +460,9 @@ class OrderFold:
         self.by_line.pop(st.key, None)
 
 
-_LIFECYCLE = frozenset({"ack", "partial_fill", *STATUS_AFTER, "error"})
+# The kinds that change an order after its ``order`` (and ``fill``, ``error``), and the
+# stages they leave a working order in: the rules of :mod:`src.query.lifecycle`.
+_LIFECYCLE = frozenset({*LIFECYCLE_KINDS, "fill", "error"})
+_SENT: Final = STAGE_AFTER["order"]
+_ACKNOWLEDGED: Final = STAGE_AFTER["ack"]
+_PARTIALLY_FILLED: Final = STAGE_AFTER["partial_fill"]
