@@ -34,7 +34,7 @@ from typing import Final
 from src.execution.schema import ORDER_STATUSES
 from src.query.analytics.pairing_model import as_number
 from src.query.lifecycle import LIFECYCLE_KINDS, STAGE_AFTER, status_after
-from src.query.orders.latency import Mark, producer_of
+from src.query.orders.latency import Mark
 from src.query.orders.model import ENDED_STATUSES, OPEN
 from src.query.orders.state import OrderState
 from src.query.records import EMPTY_PAYLOAD, Scalar, ScanPayload, ScanRecord
@@ -171,14 +171,9 @@ class OrderFold:
             self._last_key = key
         return st
 
-    def _mark(self, rec: ScanRecord) -> Mark:
-        mono = rec.mono_ns
-        if mono.__class__ is not int:
-            return (rec.ts, mono, None)
-        producer = producer_of(rec.event_id)
-        if producer is not None:
-            producer = self._names.setdefault(producer, producer)
-        return (rec.ts, mono, producer)
+    @staticmethod
+    def _mark(rec: ScanRecord) -> Mark:
+        return (rec.ts, rec.mono_ns, rec.event_id)
 
     def _name_of(self, value: str | None) -> str | None:
         """One copy of a name many orders share (side, order type, gate, symbol)."""
