@@ -57,7 +57,13 @@ def interval_ms(
 ) -> float | None:
     """Milliseconds from the event at (``t1``, ``m1`` its mono_ns, ``id1`` its event id) to
     the event at (``t2``, ``m2``, ``id2``), by the module's rule; None when negative."""
-    if type(m1) is int and type(m2) is int and m2 >= m1 and same_producer(id1, id2):
-        return (m2 - m1) / 1e6
+    if type(m1) is int and type(m2) is int and m2 >= m1:
+        # same_producer(id1, id2), inlined: the summary's pairing calls this for every
+        # latency sample (several per order).
+        if type(id1) is not str or type(id2) is not str:
+            return (m2 - m1) / 1e6
+        i, j = id1.rfind("-"), id2.rfind("-")
+        if i <= 0 or j <= 0 or (i == j and id1[:i] == id2[:j]):
+            return (m2 - m1) / 1e6
     delta: float = (t2 - t1) / _MS
     return delta if delta >= 0 else None
