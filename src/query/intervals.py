@@ -57,13 +57,20 @@ def interval_ms(
 ) -> float | None:
     """Milliseconds from the event at (``t1``, ``m1`` its mono_ns, ``id1`` its event id) to
     the event at (``t2``, ``m2``, ``id2``), by the module's rule; None when negative."""
-    if type(m1) is int and type(m2) is int and m2 >= m1:
-        # same_producer(id1, id2), inlined: the summary's pairing calls this for every
-        # latency sample (several per order).
-        if type(id1) is not str or type(id2) is not str:
-            return (m2 - m1) / 1e6
-        i, j = id1.rfind("-"), id2.rfind("-")
-        if i <= 0 or j <= 0 or (i == j and id1[:i] == id2[:j]):
-            return (m2 - m1) / 1e6
+    # ``__class__ is`` (not type(), a call; not isinstance, which takes bools): the
+    # summary's pairing calls this for every latency sample (several per order), and
+    # same_producer is inlined for the same reason.
+    if m1.__class__ is int and m2.__class__ is int and m2 >= m1:
+        if id1.__class__ is str and id2.__class__ is str:
+            i = id1.rfind("-")
+            if i > 0:
+                j = id2.rfind("-")
+                if j > 0 and (i != j or id1[:i] != id2[:j]):
+                    return _ts_ms(t1, t2)  # two producers
+        return (m2 - m1) / 1e6
+    return _ts_ms(t1, t2)
+
+
+def _ts_ms(t1: datetime, t2: datetime) -> float | None:
     delta: float = (t2 - t1) / _MS
     return delta if delta >= 0 else None
