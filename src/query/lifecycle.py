@@ -85,7 +85,7 @@ def deadline(
 ) -> float | None:
     """The instant (POSIX seconds) by which an order placed at ``placed`` should have ended
     (see the module's rule); None for an order that works until cancelled. The terms are
-the order's payload values as logged (any JSON value: odd ones count as absent)."""
+    the order's payload values as logged (any JSON value: odd ones count as absent)."""
     tif = time_in_force.upper() if isinstance(time_in_force, str) else None
     kind = order_type.lower() if isinstance(order_type, str) else None
     if tif == "IOC":
