@@ -62,10 +62,10 @@ def interval_ms(
     # same_producer is inlined for the same reason.
     if m1.__class__ is int and m2.__class__ is int and m2 >= m1:
         if id1.__class__ is str and id2.__class__ is str:
-            i = id1.rfind("-")
-            if i > 0:
-                j = id2.rfind("-")
-                if j > 0 and (i != j or id1[:i] != id2[:j]):
+            head = id1.rpartition("-")[0]  # producer_of(id1) or ""
+            if head:
+                other = id2.rpartition("-")[0]
+                if other and other != head:
                     return _ts_ms(t1, t2)  # two producers
         return (m2 - m1) / 1e6
     return _ts_ms(t1, t2)
