@@ -263,7 +263,8 @@ def _run_check(root: Path, flt, args: argparse.Namespace, out: TextIO) -> int:
         _nothing_matched()
     findings = evaluate(summary, thresholds)
     status = worst(findings)
-    render_check(findings, status, out)
+    # --plain: no colour even on a terminal (None: the terminal and NO_COLOR decide).
+    render_check(findings, status, out, colour=False if args.plain else None)
     return {WARNING: EXIT_WARNING, CRITICAL: EXIT_CRITICAL}.get(status, EXIT_OK)
 
 

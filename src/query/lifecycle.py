@@ -21,7 +21,7 @@ When several apply, the earliest wins. Callers add their own grace period.
 from __future__ import annotations
 
 import math
-from typing import Any, Final
+from typing import Final, Literal
 
 from src.execution.schema import STATUS_AFTER, TERMINAL_KINDS
 
@@ -29,6 +29,7 @@ __all__ = [
     "DAY_S",
     "LIFECYCLE_KINDS",
     "STAGE_AFTER",
+    "Stage",
     "deadline",
     "ends_order",
     "status_after",
@@ -37,20 +38,22 @@ __all__ = [
 DAY_S: Final = 86_400.0
 # The kinds that change an order after its ``order`` event (and the execute-stage error).
 LIFECYCLE_KINDS: tuple[str, ...] = ("ack", "partial_fill", "cancel", "expire", "reject")
+# Where an order that is still open stands.
+Stage = Literal["sent", "acknowledged", "partially_filled"]
 # The stage of an order that is still open, after its latest event.
-STAGE_AFTER: dict[str, str] = {
+STAGE_AFTER: Final[dict[str, Stage]] = {
     "order": "sent",
     "ack": "acknowledged",
     "partial_fill": "partially_filled",
 }
 
 
-def ends_order(kind: str, stage: Any = None) -> bool:
+def ends_order(kind: str, stage: object = None) -> bool:
     """Does an event of ``kind`` (an error's ``stage``) end its order's life?"""
     return kind in TERMINAL_KINDS or (kind == "error" and stage == "execute")
 
 
-def status_after(kind: str, stage: Any = None) -> str | None:
+def status_after(kind: str, stage: object = None) -> str | None:
     """The final status an event of ``kind`` gives its order (``filled``, ``cancelled``,
     ``expired``, ``rejected``; ``error`` for an execute-stage error); None when the order
     stays open (or the event is not about an order)."""
@@ -60,8 +63,8 @@ def status_after(kind: str, stage: Any = None) -> str | None:
     return "error" if kind == "error" and stage == "execute" else None
 
 
-def _number(value: Any) -> float | None:
-    if value.__class__ is float or value.__class__ is int:
+def _number(value: object) -> float | None:
+    if type(value) is float or type(value) is int:
         number = float(value)
     elif isinstance(value, str):
         try:
@@ -75,13 +78,14 @@ def _number(value: Any) -> float | None:
 
 def deadline(
     placed: float,
-    order_type: Any = None,
-    limit_price: Any = None,
-    time_in_force: Any = None,
-    expire_after_s: Any = None,
+    order_type: object = None,
+    limit_price: object = None,
+    time_in_force: object = None,
+    expire_after_s: object = None,
 ) -> float | None:
     """The instant (POSIX seconds) by which an order placed at ``placed`` should have ended
-    (see the module's rule); None for an order that works until cancelled."""
+    (see the module's rule); None for an order that works until cancelled. The terms are
+    the order's payload values as logged (any JSON value: odd ones count as absent)."""
     tif = time_in_force.upper() if isinstance(time_in_force, str) else None
     kind = order_type.lower() if isinstance(order_type, str) else None
     if tif == "IOC":

@@ -2,12 +2,17 @@
 
 Descriptions follow the spec's wording (``Intent: BUY 1.000000 @ $100,000.00``,
 ``Order: BUY 1.000000 (market)``, ``Fill: 1.000000 @ $100,020.00 (fee: $10.0000)``,
-``Gate [MaxNotional]: ❌ BLOCK (reason)``, ``Error: <message>``). Missing or odd values
-never raise: they show as ``?``.
+``Gate [MaxNotional]: ❌ BLOCK (reason)``, ``Error: <message>``); the kinds of an order's
+life after it read the same way (``Acknowledged c1 (venue pap-12)``, ``Partial fill 3 of 10
+@ $101.20 (7 left)``, ``Cancelled c1: requested (3 of 10 filled)``, ``Expired c1: IOC (0 of
+5 filled)``, ``Rejected c1: <reason>``). Missing or odd values never raise: they show as
+``?``. Descriptions are plain text: the page escapes them, the terminal strips control
+characters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +49,70 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ("?" if value is None else str(value))
 
 
+def _count(value: Any) -> str:
+    """A quantity without trailing zeros (``3``, ``0.25``, ``1.000001``)."""
+    n = _num(value)
+    if n is None:
+        return "?"
+    text = f"{n:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _order_name(p: dict[str, Any]) -> str:
+    cid = p.get("client_id")
+    return _text(cid if cid is not None else p.get("order_id"))
+
+
+def _of_total(done: Any, remaining: Any) -> str:
+    """``3 of 10`` from the quantity done and the quantity left (``3`` when either is
+    unknown)."""
+    d, r = _num(done), _num(remaining)
+    if d is None:
+        return "?"
+    return _count(d) if r is None else f"{_count(d)} of {_count(d + r)}"
+
+
+def _ack(p: dict[str, Any]) -> str:
+    venue = p.get("order_id")
+    suffix = f" (venue {_text(venue)})" if venue is not None else ""
+    return f"Acknowledged {_order_name(p)}{suffix}"
+
+
+def _partial_fill(p: dict[str, Any]) -> str:
+    piece = _count(p.get("filled_quantity"))
+    cumulative, remaining = _num(p.get("cumulative_quantity")), _num(p.get("remaining_quantity"))
+    total = ""
+    if cumulative is not None and remaining is not None:
+        total = f" of {_count(cumulative + remaining)}"
+    left = f" ({_count(remaining)} left)" if remaining is not None else ""
+    return f"Partial fill {piece}{total} @ {_money(p.get('fill_price'))}{left}"
+
+
+def _ended(word: str, why: str) -> Callable[[dict[str, Any]], str]:
+    def text(p: dict[str, Any]) -> str:
+        reason = p.get("reason")
+        if reason is None or reason == "":
+            reason = p.get(why) if why else None
+        because = f": {_text(reason)}" if reason is not None and reason != "" else ""
+        done = p.get("filled_quantity")
+        filled = (
+            f" ({_of_total(done, p.get('remaining_quantity'))} filled)" if done is not None else ""
+        )
+        return f"{word} {_order_name(p)}{because}{filled}"
+
+    return text
+
+
+# The kinds of an order's life after the order (docs/events.md), one line each.
+_LIFECYCLE: dict[str, Callable[[dict[str, Any]], str]] = {
+    "ack": _ack,
+    "partial_fill": _partial_fill,
+    "cancel": _ended("Cancelled", ""),
+    "expire": _ended("Expired", "time_in_force"),
+    "reject": _ended("Rejected", ""),
+}
+
+
 def describe(kind: str, payload: dict[str, Any]) -> str:
     """The one-line description of an event of ``kind`` with ``payload``."""
     p = payload if isinstance(payload, dict) else {}
@@ -72,6 +141,9 @@ def describe(kind: str, payload: dict[str, Any]) -> str:
         return f"Gate [{name}]: ❌ BLOCK{suffix}"
     if kind == "error":
         return f"Error: {_text(p.get('error'))}"
+    lifecycle = _LIFECYCLE.get(kind)
+    if lifecycle is not None:
+        return lifecycle(p)
     return f"{kind.capitalize()}: " + ", ".join(f"{k}={v}" for k, v in list(p.items())[:6])
 
 

@@ -99,6 +99,12 @@ def test_check_is_coloured_on_a_terminal_only(check_argv):
     assert code == 1 and "\x1b" not in text
 
 
+def test_check_plain_is_not_coloured_on_a_terminal(check_argv):
+    code, text = on_terminal([*check_argv, "--plain"], environ(False))
+    assert code == 1 and "\x1b" not in text
+    assert "WARNING  missing_fills: " in text and text.splitlines()[-1].strip() == "status: WARNING"
+
+
 def test_alerts_list_is_coloured_on_a_terminal_only(alert_config):
     code, text = on_terminal(alert_config, environ(False))
     assert code == 0

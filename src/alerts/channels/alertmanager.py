@@ -4,9 +4,10 @@ grouping, inhibition and silences apply.
 An alert is identified in Alertmanager by its labels, so they are stable for an alert's
 whole life: ``alertname`` and ``rule`` (the engine's rule), ``severity``, ``session``,
 ``subject`` (the gate or latency leg, when the rule names one), ``symbol`` (when the
-notification carries one) and ``source="telemetry-alerts"``. Annotations: ``summary``,
-``description``, ``runbook_url`` and, with ``dashboard_url`` set, ``dashboard_url`` (also the
-alert's ``generatorURL``).
+notification carries one: no rule's does, since every rule judges a session's aggregates,
+none kept per symbol; docs/monitoring.md) and ``source="telemetry-alerts"``. Annotations:
+``summary``, ``description``, ``runbook_url`` and, with ``dashboard_url`` set,
+``dashboard_url`` (also the alert's ``generatorURL``).
 
 * **Firing** (and escalated, reminder): the alert is posted with its ``startsAt``. Posting
   goes through the delivery worker like every channel (retries, the delivery log).

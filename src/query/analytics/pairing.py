@@ -9,9 +9,11 @@ fills and errors) still counts as a fill without an order, and pairs with its in
 its own ``intent_id``: the first such fill gives the intent->fill latency, and the intent's
 quote is its slippage reference.
 
-A latency is the difference of the two events' ``mono_ns`` readings when both have one
-(immune to wall-clock steps), otherwise of their ``ts``; a negative difference is not a
-latency and is counted in ``negative_intervals`` instead.
+A latency is measured by the rule of :func:`src.query.intervals.interval_ms` (the
+order blotter's as well): the difference of the two events' ``mono_ns`` readings when both
+have one and come from the same producer (immune to wall-clock steps), otherwise of their
+``ts``; a negative difference is not a latency and is counted in ``negative_intervals``
+instead.
 
 Slippage is the fill price against the intent's quoted price (the fill's
 ``reference_price`` when the intent has none), in basis points, signed so that positive
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from datetime import datetime, timedelta
 from typing import Any
 
 from src.query.analytics import pairing_state
@@ -42,12 +43,12 @@ from src.query.analytics.pairing_model import (
 )
 from src.query.analytics.pairing_report import PairingReport, report
 from src.query.analytics.sorted_samples import SortedSamples
+from src.query.intervals import interval_ms
 from src.query.lifecycle import status_after
 from src.query.records import EMPTY_PAYLOAD, ScanRecord
 
 __all__ = ["Pairer"]
 
-_MS = timedelta(milliseconds=1)
 _NAN = float("nan")
 _SCALARS = (str, int, float, bool)
 
@@ -169,7 +170,7 @@ class Pairer:
             price = as_number(price)
         side = p.side
         side = side.lower() if side.__class__ is str else None
-        info = (rec.ts, rec.mono_ns, price, side)
+        info = (rec.ts, rec.mono_ns, price, side, rec.event_id)
         iid = p.intent_id
         if iid is not None:
             intents = self._sid_intents if sid is self._sid else self.session_maps(sid)[0]
@@ -235,19 +236,19 @@ class Pairer:
             if queue:
                 intent = queue.popleft()
         self.orders += 1
-        ts, mono = rec.ts, rec.mono_ns
+        ts, mono, eid = rec.ts, rec.mono_ns, rec.event_id
         if intent is not None:
-            m1 = intent[1]
-            if m1.__class__ is int and mono.__class__ is int and mono >= m1:
-                self.intent_to_order.append((mono - m1) / 1e6)
+            ms = interval_ms(intent[0], intent[1], intent[4], ts, mono, eid)
+            if ms is not None:
+                self.intent_to_order.append(ms)
             else:
-                self._sample(self.intent_to_order, intent[0], m1, ts, mono)
+                self.negative_intervals += 1
         if not side:
             side = intent[3] if intent is not None else None
         quantity = p.quantity
         if quantity.__class__ is not float:
             quantity = as_number(quantity)
-        order = Order(ts, mono, intent, quantity, side, rec.symbol, client_id, seq, 0.0, p)
+        order = Order(ts, mono, intent, quantity, side, rec.symbol, client_id, seq, 0.0, p, eid)
         if client_id is not None:
             orders[client_id] = order
         else:
@@ -328,17 +329,17 @@ class Pairer:
         intent = order.intent
         if order.filled == 0.0:
             self.filled_orders += 1
-            m1 = order.mono
-            if m1.__class__ is int and mono.__class__ is int and mono >= m1:
-                self.order_to_fill.append((mono - m1) / 1e6)
+            ms = interval_ms(order.ts, order.mono, order.event_id, ts, mono, event_id)
+            if ms is not None:
+                self.order_to_fill.append(ms)
             else:
-                self._sample(self.order_to_fill, order.ts, m1, ts, mono)
+                self.negative_intervals += 1
             if intent is not None:
-                m1 = intent[1]
-                if m1.__class__ is int and mono.__class__ is int and mono >= m1:
-                    self.intent_to_fill.append((mono - m1) / 1e6)
+                ms = interval_ms(intent[0], intent[1], intent[4], ts, mono, event_id)
+                if ms is not None:
+                    self.intent_to_fill.append(ms)
                 else:
-                    self._sample(self.intent_to_fill, intent[0], m1, ts, mono)
+                    self.negative_intervals += 1
         reference = intent[2] if intent is not None and intent[2] else None
         if reference is None:
             reference = as_number(p.reference_price)
@@ -394,7 +395,7 @@ class Pairer:
             if order.stage == "sent":
                 order.stage = "acknowledged"
                 self.acknowledged += 1
-                self._sample(self.order_to_ack, order.ts, order.mono, rec.ts, rec.mono_ns)
+                self._sample(self.order_to_ack, order, rec)
             return
         if kind == "partial_fill":
             if order.stage == "sent":
@@ -415,7 +416,7 @@ class Pairer:
         status = status_after(kind, "execute") or "error"
         self.outcomes[status] = self.outcomes.get(status, 0) + 1
         if kind == "cancel":
-            self._sample(self.order_to_cancel, order.ts, order.mono, rec.ts, rec.mono_ns)
+            self._sample(self.order_to_cancel, order, rec)
         if (kind == "cancel" or kind == "expire") and (
             order.partials or order.filled > 0 or (as_number(p.filled_quantity) or 0.0) > 0
         ):
@@ -447,20 +448,22 @@ class Pairer:
         reference = None
         side = as_side(p.side)
         if intent is not None:
-            self._sample(self.intent_to_fill, intent[0], intent[1], rec.ts, rec.mono_ns)
+            ms = interval_ms(intent[0], intent[1], intent[4], rec.ts, rec.mono_ns, rec.event_id)
+            if ms is not None:
+                self.intent_to_fill.append(ms)
+            else:
+                self.negative_intervals += 1
             reference = intent[2] or None
             side = side or intent[3]
         if reference is None:
             reference = as_number(p.reference_price)
         self._slippage(rec.symbol, side, reference, price)
 
-    def _sample(self, into: Samples, t1: datetime, m1: Any, t2: datetime, m2: Any) -> None:
-        if m1.__class__ is int and m2.__class__ is int and m2 >= m1:
-            into.append((m2 - m1) / 1e6)
-            return
-        delta = (t2 - t1) / _MS  # exact to the microsecond, unlike float epoch seconds
-        if delta >= 0:
-            into.append(delta)
+    def _sample(self, into: Samples, order: Order, rec: ScanRecord) -> None:
+        """The latency from ``order`` to ``rec`` into ``into`` (or a negative interval)."""
+        ms = interval_ms(order.ts, order.mono, order.event_id, rec.ts, rec.mono_ns, rec.event_id)
+        if ms is not None:
+            into.append(ms)
         else:
             self.negative_intervals += 1
 

@@ -11,9 +11,9 @@ import msgspec
 
 __all__ = ["COMPLETED", "MISSING", "TAINTED", "Intent", "Order", "Samples", "as_number", "as_side"]
 
-# An intent waiting for its order: (ts, mono_ns, quoted price, side). A tuple is by far
-# the cheapest object to build, and intents are a sixth of all events.
-Intent = tuple[datetime, Any, "float | None", "str | None"]
+# An intent waiting for its order: (ts, mono_ns, quoted price, side, event id). A tuple is
+# by far the cheapest object to build, and intents are a sixth of all events.
+Intent = tuple[datetime, Any, "float | None", "str | None", Any]
 Samples: TypeAlias = "list[float] | array[float]"
 
 
@@ -33,6 +33,7 @@ class Order(msgspec.Struct, gc=False):
     # The order event's payload: its type, limit and time in force give its deadline
     # (src.query.lifecycle), worked out only for orders still open at a report.
     terms: Any = None
+    event_id: Any = None  # the order event's (its producer: src.query.intervals)
     stage: str = "sent"  # sent, acknowledged or partially_filled (src.query.lifecycle)
     partials: int = 0  # partial_fill events
     partial_qty: float = 0.0  # their quantity and notional (a fill carries the totals)

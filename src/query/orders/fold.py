@@ -7,10 +7,12 @@ intent by ``intent_id``; an ``ack``, ``partial_fill``, ``fill``, ``cancel``, ``e
 latency analytics pair (:class:`~src.query.analytics.pairing.Pairer`). Logs without ids
 fall back to arrival order the same way: an order takes the oldest intent of the same
 symbol and side still waiting for one; a fill without any id the oldest open order of the
-symbol. A ``gate`` that does not pass blocks its intent; the kinds of
-:data:`~src.execution.schema.STATUS_AFTER` and an ``error`` at the ``execute`` stage end
-an order. An event for an order that was never seen (its order not logged) starts a row
-of its own when it carries an id.
+symbol. A ``gate`` that does not pass blocks its intent. The rules of an order's life are
+:mod:`src.query.lifecycle`'s, as the summary's: an event ends its order with the status
+:func:`~src.query.lifecycle.status_after` gives (the schema's ``STATUS_AFTER`` kinds and
+an ``error`` at the ``execute`` stage); a working order's stage is
+:data:`~src.query.lifecycle.STAGE_AFTER` of its latest event. An event for an order that
+was never seen (its order not logged) starts a row of its own when it carries an id.
 
 Memory: every open order is kept; of the ended ones at most ``max_ended`` (the newest by
 creation) stay, the older ones are dropped in batches and :attr:`OrderFold.dropped_upto`
@@ -27,18 +29,53 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import chain
+from typing import Final, cast
 
-from src.execution.schema import ORDER_STATUSES, STATUS_AFTER
+import msgspec
+
+from src.execution.schema import ORDER_STATUSES
 from src.query.analytics.pairing_model import as_number
-from src.query.orders.latency import Mark, producer_of
+from src.query.lifecycle import LIFECYCLE_KINDS, STAGE_AFTER, status_after
+from src.query.orders.latency import Mark
 from src.query.orders.model import ENDED_STATUSES, OPEN
 from src.query.orders.state import OrderState
-from src.query.records import EMPTY_PAYLOAD, Scalar, ScanPayload, ScanRecord
+from src.query.records import (
+    EMPTY_PAYLOAD,
+    Scalar,
+    ScanPayload,
+    ScanRecord,
+    in_range,
+    is_utf8,
+    scan_line,
+)
+from src.query.scan_events import scan_decoder
 
-__all__ = ["DEFAULT_MAX_ENDED", "OrderFold"]
+__all__ = ["DEFAULT_MAX_ENDED", "OrderFold", "decode_line"]
 
 DEFAULT_MAX_ENDED = 10_000
 _EPS = 1e-9
+
+
+# The lean decoder and what it raises on a line the full rules must judge.
+LEAN_DECODE: Final[Callable[[bytes], ScanRecord]] = cast(
+    "Callable[[bytes], ScanRecord]", scan_decoder.decode
+)  # a lean record has the fields the fold reads, by kind (see feed)
+LEAN_REJECTED: Final = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
+
+
+def decode_line(line: bytes) -> ScanRecord | None:
+    """The record the fold reads from one line (None: not a valid event), by the rules of
+    :func:`~src.query.records.decode_scan`, with the summary's lean per-kind decoders
+    (:mod:`src.query.scan_events`): each line decodes only its kind's keys, several times
+    cheaper to build than a :class:`~src.query.records.ScanRecord` with every kind's.
+    Lines they reject take the full rules (a ScanRecord)."""
+    if not line.isascii() and not is_utf8(line):
+        return None
+    try:
+        rec = LEAN_DECODE(line)
+    except LEAN_REJECTED:
+        return scan_line(line)[0]
+    return rec if in_range(rec.ts) else None
 
 
 def _name(value: Scalar) -> str | None:
@@ -103,7 +140,14 @@ class OrderFold:
         self.dropped_upto: int | None = None  # every ended order with key <= this is dropped
         self.counts: dict[str, int] = dict.fromkeys(ORDER_STATUSES, 0)
         self.events = 0
-        self._names: dict[str, str] = {}
+        self._names: dict[str | None, str | None] = {}  # None: None, for setdefault
+        # The handler of each kind that changes orders (one dict lookup per event).
+        self._handlers: dict[str, Callable[[int, ScanRecord, ScanPayload, str], None]] = {
+            "gate": self._gate,
+            "intent": self._intent,
+            "order": self._order,
+            **dict.fromkeys(_LIFECYCLE, self._lifecycle),
+        }
 
     # -- reading ------------------------------------------------------------------------
     @property
@@ -141,17 +185,13 @@ class OrderFold:
 
     # -- feeding ------------------------------------------------------------------------
     def feed(self, key: int, rec: ScanRecord) -> None:
+        """Fold one event. ``rec``: a :class:`~src.query.records.ScanRecord`, or a lean
+        record of :mod:`src.query.scan_events` (its payload has only its kind's keys)."""
         self.events += 1
         kind = rec.kind
-        p = rec.payload or EMPTY_PAYLOAD
-        if kind == "gate":
-            self._gate(key, rec, p)
-        elif kind == "intent":
-            self._intent(key, rec, p)
-        elif kind == "order":
-            self._order(key, rec, p)
-        elif kind in _LIFECYCLE:
-            self._lifecycle(key, rec, p, kind)
+        handle = self._handlers.get(kind)
+        if handle is not None:
+            handle(key, rec, rec.payload or EMPTY_PAYLOAD, kind)
 
     def _new(self, key: int, rec: ScanRecord) -> OrderState:
         symbol = self._name_of(_symbol(rec.symbol)) or ""
@@ -167,18 +207,13 @@ class OrderFold:
             self._last_key = key
         return st
 
-    def _mark(self, rec: ScanRecord) -> Mark:
-        mono = rec.mono_ns
-        if mono.__class__ is not int:
-            return (rec.ts, mono, None)
-        producer = producer_of(rec.event_id)
-        if producer is not None:
-            producer = self._names.setdefault(producer, producer)
-        return (rec.ts, mono, producer)
+    @staticmethod
+    def _mark(rec: ScanRecord) -> Mark:
+        return (rec.ts, rec.mono_ns, rec.event_id)
 
     def _name_of(self, value: str | None) -> str | None:
         """One copy of a name many orders share (side, order type, gate, symbol)."""
-        return None if value is None else self._names.setdefault(value, value)
+        return self._names.setdefault(value, value)
 
     @staticmethod
     def _touch(st: OrderState, key: int, rec: ScanRecord) -> None:
@@ -187,26 +222,32 @@ class OrderFold:
         if rec.ts > st.updated:
             st.updated = rec.ts
 
-    def _intent(self, key: int, rec: ScanRecord, p: ScanPayload) -> None:
+    def _intent(self, key: int, rec: ScanRecord, p: ScanPayload, kind: str) -> None:
+        # A sixth of all events: names shared through one dict's setdefault, inlined
+        # (setdefault(None, None) is None, so absent names need no test).
         iid = _name(p.intent_id)
-        names = self._name_of
-        side = names(_side(p.side))
+        names = self._names.setdefault
+        side = _side(p.side)
+        symbol = _symbol(rec.symbol)
+        order_type = _text(p.order_type)
+        tif = _text(p.time_in_force)
         ts = rec.ts
         st = OrderState(
             key,
-            names(_symbol(rec.symbol)) or "",
+            names(symbol, symbol) or "",
             ts,
             ts,
             [key],
             intent_id=iid,
-            side=side,
+            side=names(side, side),
             quantity=_num(p.quantity),
-            order_type=names(_text(p.order_type)),
+            order_type=names(order_type, order_type),
             limit_price=_num(p.limit_price),
-            time_in_force=names(_text(p.time_in_force)),
+            time_in_force=names(tif, tif),
             reference=_num(p.current_price) or None,
-            intent_at=self._mark(rec),
+            intent_at=(ts, rec.mono_ns, rec.event_id),
         )
+        side = st.side
         self._opened(st)
         if iid is not None:
             self.by_intent[iid] = st
@@ -215,7 +256,7 @@ class OrderFold:
             fifo.append(st)
             self.by_line[key] = st
 
-    def _gate(self, key: int, rec: ScanRecord, p: ScanPayload) -> None:
+    def _gate(self, key: int, rec: ScanRecord, p: ScanPayload, kind: str) -> None:
         iid = p.intent_id
         if iid is None:
             return
@@ -225,14 +266,17 @@ class OrderFold:
         st.positions.append(key)
         if rec.ts > st.updated:
             st.updated = rec.ts
-        name = self._name_of(_name(p.gate_name)) or "?"
+        name = p.gate_name
+        if name.__class__ is not str:
+            name = "?" if name is None else str(name)
+        name = self._names.setdefault(name, name) or "?"
         passed = p.passed is True
         st.gates.append((name, passed))
         if not passed and st.status == OPEN and st.order_at is None:
             reason = _text(p.reason)
             self._end(st, "blocked", rec, f"{name}: {reason}" if reason else f"{name}: blocked")
 
-    def _order(self, key: int, rec: ScanRecord, p: ScanPayload) -> None:
+    def _order(self, key: int, rec: ScanRecord, p: ScanPayload, kind: str) -> None:
         cid = _name(p.client_id if p.client_id is not None else p.order_id)
         iid = _name(p.intent_id)
         side = _side(p.side)
@@ -263,16 +307,20 @@ class OrderFold:
             if st.intent_id is None:
                 self.by_line.pop(st.key, None)
         st.client_id = cid
-        names = self._name_of
-        st.side = names(side) or st.side
+        names = self._names.setdefault
+        st.side = names(side, side) or st.side
         quantity = _num(p.quantity)
-        st.quantity = quantity if quantity is not None else st.quantity
-        st.order_type = names(_text(p.order_type)) or st.order_type
+        if quantity is not None:
+            st.quantity = quantity
+        text = _text(p.order_type)
+        st.order_type = names(text, text) or st.order_type
         limit = _num(p.limit_price)
-        st.limit_price = limit if limit is not None else st.limit_price
-        st.time_in_force = names(_text(p.time_in_force)) or st.time_in_force
-        st.order_at = self._mark(rec)
-        st.stage = "sent"
+        if limit is not None:
+            st.limit_price = limit
+        text = _text(p.time_in_force)
+        st.time_in_force = names(text, text) or st.time_in_force
+        st.order_at = (rec.ts, rec.mono_ns, rec.event_id)
+        st.stage = _SENT
         if cid is not None:
             self.by_client[cid] = st
         else:
@@ -301,7 +349,12 @@ class OrderFold:
         return None
 
     def _lifecycle(self, key: int, rec: ScanRecord, p: ScanPayload, kind: str) -> None:
-        cid = _name(p.client_id if p.client_id is not None else p.order_id)
+        # A lean record's payload has only its kind's keys (an error's no order_id or
+        # side, a reject's no filled_quantity): those are read with getattr.
+        cid = p.client_id
+        if cid is None:
+            cid = getattr(p, "order_id", None)
+        cid = _name(cid)
         iid = _name(p.intent_id)
         if kind == "error" and p.stage != "execute":
             st = self._lookup(rec, cid, iid) if cid is not None or iid is not None else None
@@ -316,7 +369,7 @@ class OrderFold:
                 return
             st = self._new(key, rec)  # its order was not logged
             st.client_id, st.intent_id = cid, iid
-            st.side = self._name_of(_side(p.side))
+            st.side = self._name_of(_side(getattr(p, "side", None)))
             if cid is not None:
                 self.by_client[cid] = st
             if iid is not None:
@@ -327,29 +380,33 @@ class OrderFold:
             if rec.ts > st.updated:
                 st.updated = rec.ts
         if st.side is None:
-            st.side = self._name_of(_side(p.side))
+            st.side = self._name_of(_side(getattr(p, "side", None)))
         if kind == "ack":
             if st.status == OPEN:
                 if st.ack_at is None:
                     st.ack_at = self._mark(rec)
-                if st.stage != "partially_filled":
-                    st.stage = "acknowledged"
+                if st.stage != _PARTIALLY_FILLED:
+                    st.stage = _ACKNOWLEDGED
         elif kind == "partial_fill":
             if st.status == OPEN:
                 self._piece(st, rec, p)
                 cumulative = _num(p.cumulative_quantity)
                 if cumulative is not None:
                     st.filled = cumulative
-                st.stage = "partially_filled"
+                st.stage = _PARTIALLY_FILLED
         elif kind == "fill":
             self._fill(st, rec, p)
-        elif kind == "error":
-            self._end(st, "error", rec, _text(p.error))
         else:
-            done = _num(p.filled_quantity)
+            status = status_after(kind, "execute")  # (a non-execute error returned above)
+            if status is None:
+                return
+            if kind == "error":
+                self._end(st, status, rec, _text(p.error))
+                return
+            done = _num(getattr(p, "filled_quantity", None))
             if st.status == OPEN and done is not None and done > st.filled:
                 st.filled = done
-            self._end(st, STATUS_AFTER[kind], rec, _text(p.reason))
+            self._end(st, status, rec, _text(p.reason))
 
     def _piece(self, st: OrderState, rec: ScanRecord, p: ScanPayload) -> None:
         """Add one execution's quantity, notional and fee."""
@@ -410,9 +467,10 @@ class OrderFold:
         st.status = status
         st.stage = None
         st.reason = reason
-        st.end_at = self._mark(rec)
-        self.counts[OPEN] -= 1
-        self.counts[status] += 1
+        st.end_at = (rec.ts, rec.mono_ns, rec.event_id)
+        counts = self.counts
+        counts[OPEN] -= 1
+        counts[status] += 1
         st.positions = array("q", st.positions)  # compact: ints of 8 bytes, not objects
         if self.on_end is not None:
             self.on_end(st)
@@ -452,4 +510,9 @@ class OrderFold:
         self.by_line.pop(st.key, None)
 
 
-_LIFECYCLE = frozenset({"ack", "partial_fill", *STATUS_AFTER, "error"})
+# The kinds that change an order after its ``order`` (and ``fill``, ``error``), and the
+# stages they leave a working order in: the rules of :mod:`src.query.lifecycle`.
+_LIFECYCLE = frozenset({*LIFECYCLE_KINDS, "fill", "error"})
+_SENT: Final = STAGE_AFTER["order"]
+_ACKNOWLEDGED: Final = STAGE_AFTER["ack"]
+_PARTIALLY_FILLED: Final = STAGE_AFTER["partial_fill"]

@@ -10,9 +10,9 @@ of 21-field rows per request (5x the cost); treat them as read-only all the same
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from src.execution.schema import ORDER_STATUSES
+from src.query.lifecycle import Stage
 
 __all__ = [
     "ENDED_STATUSES",
@@ -28,8 +28,8 @@ __all__ = [
 
 OPEN = "open"
 ENDED_STATUSES: tuple[str, ...] = tuple(s for s in ORDER_STATUSES if s != OPEN)
-# Where an open order stands (None: an intent still waiting for its order).
-Stage = Literal["sent", "acknowledged", "partially_filled"]
+# Where an open order stands (None: an intent still waiting for its order): the stages of
+# src.query.lifecycle, re-exported for the blotter's readers.
 
 _FROZEN = {"slots": True}  # see the module docstring
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from src.query.files import SessionFiles
 from src.query.lines import ReadError, iter_lines_at
-from src.query.orders.fold import OrderFold
+from src.query.orders.fold import OrderFold, decode_line
 from src.query.orders.positions import key_of
 from src.query.orders.state import OrderState
-from src.query.records import decode_scan
 
 __all__ = ["collect_ended", "find_order", "iter_session"]
 
@@ -47,7 +46,7 @@ def _fold(
 ) -> OrderFold:
     fold = OrderFold(max_ended=0, on_end=on_end)
     for key, line in iter_session(session, stop):
-        rec = decode_scan(line)
+        rec = decode_line(line)
         if rec is not None:
             fold.feed(key, rec)
     return fold
