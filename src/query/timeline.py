@@ -8,16 +8,17 @@ never raise: they show as ``?``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
+from src.execution.jsontypes import JsonObject, JsonValue, Payload
 from src.query.records import Record
 
 __all__ = ["ExecutionTimelineRow", "describe", "row_from_record"]
 
 
-def _num(value: Any) -> float | None:
+def _num(value: JsonValue) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -30,23 +31,23 @@ def _num(value: Any) -> float | None:
     return None
 
 
-def _qty(value: Any) -> str:
+def _qty(value: JsonValue) -> str:
     n = _num(value)
     return "?" if n is None else f"{n:.6f}"
 
 
-def _money(value: Any, places: int = 2) -> str:
+def _money(value: JsonValue, places: int = 2) -> str:
     n = _num(value)
     return "$?" if n is None else f"${n:,.{places}f}"
 
 
-def _text(value: Any) -> str:
+def _text(value: JsonValue) -> str:
     return value if isinstance(value, str) else ("?" if value is None else str(value))
 
 
-def describe(kind: str, payload: dict[str, Any]) -> str:
+def describe(kind: str, payload: Payload) -> str:
     """The one-line description of an event of ``kind`` with ``payload``."""
-    p = payload if isinstance(payload, dict) else {}
+    p: Payload = payload if isinstance(payload, Mapping) else {}
     if kind == "intent":
         side = _text(p.get("side")).upper()
         price = p.get("current_price")
@@ -83,12 +84,12 @@ class ExecutionTimelineRow:
     kind: str
     symbol: str
     description: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: JsonObject = field(default_factory=dict)
     session_id: str = ""
     seq: int | None = None
     event_id: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "ts": self.ts.isoformat(),
             "kind": self.kind,
@@ -103,8 +104,11 @@ class ExecutionTimelineRow:
 
 def row_from_record(rec: Record) -> ExecutionTimelineRow:
     data = rec.data
+    raw_ts = data["ts"]
     try:
-        ts = datetime.fromisoformat(data["ts"])
+        if not isinstance(raw_ts, str):
+            raise TypeError(raw_ts)
+        ts = datetime.fromisoformat(raw_ts)
     except (TypeError, ValueError):
         ts = datetime.fromtimestamp(rec.t, UTC)
     if ts.tzinfo is None:

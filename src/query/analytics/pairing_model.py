@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from array import array
+from collections.abc import Hashable
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import Final, TypeAlias
 
 import msgspec
+
+from src.query.records import Scalar
 
 __all__ = ["COMPLETED", "MISSING", "TAINTED", "Intent", "Order", "Samples", "as_number", "as_side"]
 
 # An intent waiting for its order: (ts, mono_ns, quoted price, side). A tuple is by far
 # the cheapest object to build, and intents are a sixth of all events.
-Intent = tuple[datetime, Any, "float | None", "str | None"]
+Intent = tuple[datetime, "Scalar", "float | None", "str | None"]
 Samples: TypeAlias = "list[float] | array[float]"
 
 
@@ -21,17 +24,17 @@ class Order(msgspec.Struct, gc=False):
     """An order waiting for (more) fills. ``seq`` orders events in file order."""
 
     ts: datetime
-    mono: Any
+    mono: Scalar
     intent: Intent | None
     quantity: float | None
     side: str | None
-    symbol: Any
-    client_id: Any
+    symbol: Scalar
+    client_id: Scalar
     seq: int
     filled: float = 0.0
 
 
-def as_number(value: Any) -> float | None:
+def as_number(value: object) -> float | None:
     if value.__class__ is float or value.__class__ is int:
         return float(value)
     if isinstance(value, str):
@@ -42,7 +45,7 @@ def as_number(value: Any) -> float | None:
     return None
 
 
-def as_side(value: Any) -> str | None:
+def as_side(value: object) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
 
@@ -56,4 +59,4 @@ class _Mark(Enum):
 # and in a RangePairer an id whose operations are replayed on the earlier part.
 COMPLETED = _Mark.COMPLETED
 TAINTED = _Mark.TAINTED
-MISSING: Any = object()  # a default no caller can pass
+MISSING: Final[Hashable] = object()  # a default no caller can pass
