@@ -68,7 +68,7 @@ TIMELINE_ROUTE = "/api/live/execution/{session_id}"
 # Variants: the app as shipped ("cached"), and with one or all of its caches replaced by the
 # simple path, to see what each cache pays (``$BENCH_DASHBOARD_VARIANTS``, comma-separated;
 # default: "cached" alone). The replacements live here, not in the app.
-VARIANTS = ("cached", "no-page-cache", "no-head-cache", "no-sorted-samples", "simple")
+VARIANTS = ("cached", "no-head-cache", "no-sorted-samples", "simple")
 
 _SERVER_CODE = """
 import sys
@@ -90,13 +90,6 @@ if variant in ("no-sorted-samples", "simple"):
     incremental.SortedSamples = lambda: None  # every summary sorts its samples in full
 app = create_app(settings=settings)
 
-class NoPages:  # every request builds its response
-    building = 0
-    def fingerprint(self, session_id):
-        return None
-    def get_or_build(self, key, fingerprint, build):
-        return build()
-
 class ReadEachTime(HeadCache):  # every first page read with page_back
     def page(self, session_id, kind, limit, before=None):
         if before is not None:
@@ -105,8 +98,6 @@ class ReadEachTime(HeadCache):  # every first page read with page_back
         page = page_back(self._base, flt, limit)
         return [self._render(r) for r in page.records], page.next_cursor
 
-if variant in ("no-page-cache", "simple"):
-    app.state.pages = NoPages()
 if variant in ("no-head-cache", "simple"):
     app.state.heads = ReadEachTime(settings)
 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
