@@ -195,6 +195,9 @@ def _decode(line: bytes) -> tuple[JsonObject, datetime, int] | None:
 def decode_record(line: bytes) -> Record | None:
     """Decode one line fully; ``None`` when it is not a valid event (nor ends in one
     after a fragment: the record then says ``fragment``)."""
+    whole = _decode_whole(line)  # nearly every line: one call less than through _decode
+    if whole is not None:
+        return Record(whole[0], whole[1].timestamp())
     found = _decode(line)
     if found is None:
         return None
