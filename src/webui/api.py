@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from src.common.cells import csv_cell, escape_cell
 from src.query.engine import tail
 from src.query.records import Record
+from src.webui import state
 from src.webui.deps import (
     EventQuery,
     KindParam,
@@ -35,7 +36,6 @@ from src.webui.models import (
     TimelineResponse,
     error_responses,
 )
-from src.webui.state import render_row
 
 router = APIRouter()
 
@@ -79,7 +79,7 @@ def _timeline(
 
 def row_json(rec: Record) -> bytes:
     """One timeline row as JSON (as the timeline pages encode it)."""
-    return render_row(rec)[1]
+    return state.render_row(rec)[1]
 
 
 @router.get("/api/live/execution/{session_id}", response_model=TimelineResponse, responses=ERRORS)

@@ -36,7 +36,7 @@ from src.webui.pages import templates
 from src.webui.sessions import SessionIndex
 from src.webui.settings import WebSettings
 from src.webui.shutdown import on_exit_signal
-from src.webui.state import HeadCache, SummaryCache
+from src.webui.state import HeadCache, PageCache, SummaryCache
 
 __all__ = ["app", "create_app", "stop_serving"]
 
@@ -67,6 +67,7 @@ def create_app(
     app = FastAPI(title="Execution telemetry", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.summaries = SummaryCache(settings)
+    app.state.pages = PageCache(settings)  # the order blotter's pages
     app.state.heads = HeadCache(settings)
     app.state.index = SessionIndex(settings.base_path)
     app.state.alerts = AlertBoard(settings.alerts_state)

@@ -1,18 +1,63 @@
-"""Per-app caches: the live newest page stays identical to a fresh read as the session grows,
-and the HTML page and the API share it."""
+"""Per-app caches: the page cache (the order blotter's) builds each page once under
+concurrent requests; the live newest page stays identical to a fresh read as the session
+grows, and the HTML page and the API share it."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import re
+import threading
+import time
 from urllib.parse import quote
+
+import pytest
 
 from src.query.filters import EventFilter
 from src.query.paging import page_back
 from src.webui.api import row_json
 from src.webui.settings import WebSettings
-from src.webui.state import HeadCache
+from src.webui.state import HeadCache, PageCache
+
+
+def test_concurrent_requests_for_a_stale_page_build_it_once(tmp_path):
+    cache = PageCache(WebSettings(base_path=tmp_path))
+    builds = []
+    start = threading.Barrier(8)
+
+    def build() -> bytes:
+        builds.append(1)
+        time.sleep(0.05)  # long enough for every other thread to arrive and wait
+        return b"page"
+
+    results = []
+
+    def request() -> None:
+        start.wait()
+        results.append(cache.get_or_build(("k",), ("fp", 1), build))
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [b"page"] * 8
+    assert len(builds) == 1
+    assert cache.get_or_build(("k",), ("fp", 2), lambda: b"new") == b"new"  # a new fingerprint
+
+
+def test_a_failed_build_caches_nothing_and_leaves_nothing_behind(tmp_path):
+    cache = PageCache(WebSettings(base_path=tmp_path))
+
+    def boom() -> bytes:
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError):
+        cache.get_or_build(("k",), ("fp",), boom)
+    assert cache.get(("k",), ("fp",)) is None
+    assert cache.building == 0
+    assert cache.get_or_build(("k",), ("fp",), lambda: b"ok") == b"ok"
+    assert cache.building == 0
 
 
 def test_bad_cursors_do_not_accumulate_state(client):
