@@ -14,6 +14,8 @@ SUITES = {
     "export": "benchmarks.bench_export",
     "alerts": "benchmarks.bench_alerts",
     "hardening": "benchmarks.bench_hardening",
+    "orders": "benchmarks.bench_orders",
+    "persist": "benchmarks.bench_persist",
 }
 
 

@@ -275,9 +275,9 @@ def _route_totals(url: str, route: str) -> tuple[float, int]:
     label = f'{{route="{route}"}}'
     total, count = 0.0, 0
     for line in text.splitlines():
-        if line.startswith("telemetry_dashboard_request_seconds_sum" + label):
+        if line.startswith("telemetry_dashboard_request_duration_seconds_sum" + label):
             total = float(line.rsplit(" ", 1)[1])
-        elif line.startswith("telemetry_dashboard_request_seconds_count" + label):
+        elif line.startswith("telemetry_dashboard_request_duration_seconds_count" + label):
             count = int(float(line.rsplit(" ", 1)[1]))
     return total, count
 

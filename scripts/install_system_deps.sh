@@ -7,6 +7,8 @@ declare -A probes=(
   [chromium]=chromium
   [redis-server]=redis-server
   [jq]=jq  # the runbook's pipelines (tests/docs, tests/cli)
+  [prometheus]=promtool  # tests/deploy: promtool check/test rules, a real Prometheus scraping
+  [prometheus-alertmanager]=prometheus-alertmanager  # tests/alerts: the alertmanager channel
 )
 for pkg in "${!probes[@]}"; do
   command -v "${probes[$pkg]}" >/dev/null 2>&1 || needed+=("$pkg")

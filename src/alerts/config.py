@@ -24,6 +24,7 @@ __all__ = [
     "CHANNELS",
     "LATENCY_LEGS",
     "AlertRules",
+    "AlertmanagerChannelConfig",
     "AlertsConfig",
     "ConsoleChannelConfig",
     "DeliveryConfig",
@@ -34,6 +35,7 @@ __all__ = [
     "LatencyRule",
     "MissingFillsRule",
     "ParseErrorRule",
+    "RejectRateRule",
     "SlackChannelConfig",
     "StalledSessionRule",
     "WebhookChannelConfig",
@@ -42,8 +44,8 @@ __all__ = [
 
 SECTION = "execution.alerts"
 
-CHANNELS = ("console", "slack", "webhook", "email")
-LATENCY_LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill")
+CHANNELS = ("console", "slack", "webhook", "email", "alertmanager")
+LATENCY_LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill", "order_to_ack")
 
 
 def _min(value: float) -> dict[str, Any]:
@@ -116,7 +118,10 @@ class LatencyRule:
 
 @dataclass(frozen=True)
 class MissingFillsRule:
-    """Orders still without a (complete) fill after warn_after_s / crit_after_s (0: never)."""
+    """Open orders still without a fill or another end warn_after_s / crit_after_s (0: never)
+    past their deadline (:func:`src.query.lifecycle.deadline`: market and IOC orders at
+    once, DAY orders at the end of their UTC day, ``expire_after_s`` after placing; a GTC
+    limit order works until cancelled and never counts)."""
 
     enabled: bool = True
     warn_after_s: float = field(default=60.0, metadata=_gt(0.0))
@@ -126,6 +131,23 @@ class MissingFillsRule:
 
     def __post_init__(self) -> None:
         _ordered(self.warn_after_s, self.crit_after_s, "missing_fills")
+
+
+@dataclass(frozen=True)
+class RejectRateRule:
+    """Orders the venue rejected / orders sent over the window (critical above crit_rate;
+    warning above warn_rate); fewer orders than min_orders in the window: no verdict."""
+
+    enabled: bool = True
+    window_s: float = field(default=300.0, metadata=_gt(0.0))
+    warn_rate: float = field(default=0.05, metadata=_min(0.0))
+    crit_rate: float = field(default=0.20, metadata=_min(0.0))
+    min_orders: int = field(default=10, metadata=_min(1))
+    for_s: float = field(default=0.0, metadata=_min(0.0))
+    cooldown_s: float = field(default=300.0, metadata=_min(0.0))
+
+    def __post_init__(self) -> None:
+        _ordered(self.warn_rate, self.crit_rate, "reject_rate")
 
 
 @dataclass(frozen=True)
@@ -181,6 +203,7 @@ class AlertRules:
     latency: LatencyRule = field(default_factory=LatencyRule)
     missing_fills: MissingFillsRule = field(default_factory=MissingFillsRule)
     fill_rate: FillRateRule = field(default_factory=FillRateRule)
+    reject_rate: RejectRateRule = field(default_factory=RejectRateRule)
     stalled_session: StalledSessionRule = field(default_factory=StalledSessionRule)
     parse_errors: ParseErrorRule = field(default_factory=ParseErrorRule)
 
@@ -233,6 +256,23 @@ class EmailChannelConfig:
 
 
 @dataclass(frozen=True)
+class AlertmanagerChannelConfig:
+    """Alertmanager's API v2 (docs/monitoring.md): firing alerts posted and re-posted,
+    resolutions with their end, acks and snoozes as silences."""
+
+    url: str = "http://127.0.0.1:9093"
+    # Name of an environment variable holding a bearer token ("" = no Authorization header).
+    token_env: str = ""
+    # Firing alerts are posted again this often: keep it well under Alertmanager's
+    # resolve_timeout (5 min by default), or it resolves them in between.
+    repost_s: float = field(default=60.0, metadata=_gt(0.0))
+    # Acknowledgements and snoozes become Alertmanager silences.
+    silences: bool = True
+    # The alerts' runbook_url annotation ("" = docs/runbook.md's alerts section).
+    runbook_url: str = ""
+
+
+@dataclass(frozen=True)
 class ConsoleChannelConfig:
     # stderr / stdout: one line per notification; log: the src.alerts logger, at the
     # severity's level.
@@ -267,6 +307,7 @@ class AlertsConfig:
     webhook: WebhookChannelConfig = field(default_factory=WebhookChannelConfig)
     email: EmailChannelConfig = field(default_factory=EmailChannelConfig)
     console: ConsoleChannelConfig = field(default_factory=ConsoleChannelConfig)
+    alertmanager: AlertmanagerChannelConfig = field(default_factory=AlertmanagerChannelConfig)
 
 
 def load_alerts_config(

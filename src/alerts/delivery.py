@@ -204,7 +204,26 @@ class Dispatcher:
         return False
 
     def stats(self) -> dict[str, dict[str, int]]:
-        return {name: dict(w.counts) for name, w in self._workers.items()}
+        """Per channel: ok, failed, dropped, retries, and the channel's own counts if any
+        (the alertmanager channel's re-posts and silences)."""
+        return {
+            name: {**w.counts, **getattr(w.channel, "counts", {})}
+            for name, w in self._workers.items()
+        }
+
+    def sync(
+        self, alerts: list[dict[str, Any]], silences: list[dict[str, Any]], now: float
+    ) -> None:
+        """Hand this evaluation's open alerts and snoozes to the channels that keep a live
+        copy elsewhere (``sync``: Alertmanager). Never raises, never blocks."""
+        for name, worker in self._workers.items():
+            sync = getattr(worker.channel, "sync", None)
+            if sync is None:
+                continue
+            try:
+                sync(alerts, silences, now)
+            except Exception:
+                log.exception("channel %s: sync failed; the engine goes on", name)
 
     def drain(self, timeout: float) -> bool:
         """Wait until every queue is empty and no attempt is in flight (True) or timeout."""
@@ -227,4 +246,10 @@ class Dispatcher:
                 worker.cond.notify_all()
         for worker in self._workers.values():
             worker.thread.join(timeout=max(1.0, worker.config.timeout_s + 1.0))
+            close = getattr(worker.channel, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    log.exception("channel %s: close failed", worker.channel.name)
         return drained

@@ -155,10 +155,13 @@ class AlertEngine:
             state["outbox"].extend(items)
             state["evaluated_at"] = now
             result.alerts = open_alerts(state, now)
+            silences = [dict(s) for s in state["silences"]]
         result.notifications = notes
         if self.dispatcher is not None:
             for item in items:
                 self.dispatcher.submit(item)
+            # Channels that mirror the open alerts (Alertmanager re-posts them while firing).
+            self.dispatcher.sync(result.alerts, silences, now)
         return result
 
     def run(self, stop: threading.Event, interval: float | None = None) -> None:

@@ -7,7 +7,7 @@ import time
 from typing import Any, TextIO
 
 from src.alerts.format import iso
-from src.common.terminal import clean
+from src.common.terminal import clean, paint, wants_colour
 from src.common.units import human_duration
 
 __all__ = ["parse_duration", "render_alerts", "render_deliveries", "render_silences"]
@@ -49,20 +49,37 @@ def _flags(rec: dict[str, Any], now: float) -> str:
     return f" [{', '.join(out)}]" if out else ""
 
 
-def render_alerts(alerts: list[dict[str, Any]], out: TextIO, *, now: float | None = None) -> None:
-    """One line per alert: severity, status, key, age, message."""
+def render_alerts(
+    alerts: list[dict[str, Any]],
+    out: TextIO,
+    *,
+    now: float | None = None,
+    colour: bool | None = None,
+) -> None:
+    """One line per alert: severity, status, key, age, message. The severity is coloured
+    on a terminal (``colour`` None: :func:`~src.common.terminal.wants_colour` decides);
+    every field from the logs is cleaned here, so the colour codes go to the stream under
+    a :class:`~src.common.terminal.CleanWriter`."""
     now = time.time() if now is None else now
+    if colour is None:
+        colour = wants_colour(out)
     if not alerts:
         out.write("no open alerts\n")
         return
+    if colour:
+        out = getattr(out, "raw", out)
     for rec in alerts:
         if rec["status"] == "resolved":
             when = f"resolved {human_duration(max(0.0, now - rec['resolved_at']))} ago"
         else:
             since = rec["fired_at"] or rec["since"]
             when = f"for {human_duration(max(0.0, now - since))}"
+        label = clean(f"{rec['severity'].upper():<8}")
+        if colour:
+            label = paint(label, str(rec["severity"]))
         out.write(
-            clean(f"{rec['severity'].upper():<8} {rec['status']:<8} {rec['key']}  ({when})")
+            label
+            + clean(f" {rec['status']:<8} {rec['key']}  ({when})")
             + clean(_flags(rec, now))
             + f"\n         {clean(rec['message'])}\n"
         )

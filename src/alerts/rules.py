@@ -1,10 +1,11 @@
 """The alert rules: each judges one session at one instant and returns its conditions.
 
-Whole-session rules read the query layer's summary (parse statistics, open orders, fill
-rate); windowed rules read :class:`~src.alerts.window.WindowStats` over ``(as_of - window_s,
-as_of]`` in event time. Parse errors are judged by :func:`src.query.checks.evaluate`, the
-same code as ``view_execution_telemetry --check``. A rule returns nothing when it is ok, or
-when there are too few samples to say (``min_samples``, ``min_events``, ...).
+Whole-session rules read the query layer's summary (parse statistics, open orders past
+their deadline, fill rate); windowed rules read :class:`~src.alerts.window.WindowStats`
+over ``(as_of - window_s, as_of]`` in event time. Parse errors are judged by
+:func:`src.query.checks.evaluate`, the same code as ``view_execution_telemetry --check``.
+A rule returns nothing when it is ok, or when there are too few samples to say
+(``min_samples``, ``min_events``, ...).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from src.common.units import human_duration, plural
 from src.common.units import percent as _pct
 from src.query.checks import CheckThresholds
 from src.query.checks import evaluate as check_summary
+from src.query.checks import missing as missing_orders
 
 __all__ = ["RULE_NAMES", "evaluate_session"]
 
@@ -27,6 +29,7 @@ RULE_NAMES = (
     "latency",
     "missing_fills",
     "fill_rate",
+    "reject_rate",
     "stalled_session",
     "parse_errors",
 )
@@ -139,35 +142,43 @@ def latency(view: SessionView, rules: AlertRules, active_within_s: float) -> lis
 
 
 def missing_fills(view: SessionView, rules: AlertRules, active_within_s: float) -> list[Condition]:
+    """Open orders past their deadline by more than warn_after_s (the rule of
+    :func:`src.query.checks.missing`, as in ``--check``): cancelled, expired, rejected and
+    failed orders are not open, working limit orders inside their time in force are not due."""
     rule = rules.missing_fills
-    fills = view.summary.fills
-    stale = [o for o in fills.open_orders if o.age_s > rule.warn_after_s]
+    summary = view.summary
+    stale = missing_orders(summary, rule.warn_after_s)
     if not stale:
         return []
-    oldest = max(stale, key=lambda o: o.age_s)
-    sev = CRITICAL if rule.crit_after_s and oldest.age_s > rule.crit_after_s else WARNING
+    oldest = stale[0]  # the most overdue
+    overdue = oldest.overdue_s or 0.0
+    sev = CRITICAL if rule.crit_after_s and overdue > rule.crit_after_s else WARNING
+    working = summary.orders.open - summary.orders.overdue
     return [
         Condition(
             "missing_fills",
             view.session_id,
             sev,
-            f"{plural(len(stale), 'order')} without a fill after "
-            f"{human_duration(rule.warn_after_s)} ({fills.orders_without_fills} open in "
-            f"all); the oldest, {oldest.client_id} ({oldest.symbol}), for "
-            f"{human_duration(oldest.age_s)}",
-            value=oldest.age_s,
+            f"{plural(len(stale), 'order')} without a fill more than "
+            f"{human_duration(rule.warn_after_s)} past their deadline "
+            f"({summary.fills.orders_without_fills} open in all, "
+            f"{working} working within their time in force); the longest overdue, "
+            f"{oldest.client_id} ({oldest.symbol}), for {human_duration(overdue)}",
+            value=overdue,
             threshold=rule.crit_after_s if sev == CRITICAL else rule.warn_after_s,
         )
     ]
 
 
 def fill_rate(view: SessionView, rules: AlertRules, active_within_s: float) -> list[Condition]:
+    """Not a single fill, and orders that should have filled by now (past their deadline:
+    working limit orders and orders that ended otherwise do not count)."""
     rule = rules.fill_rate
     fills = view.summary.fills
     if fills.orders < rule.min_orders or fills.filled_orders:
         return []
-    ages = [o.age_s for o in fills.open_orders]
-    if not ages or max(ages) < rule.after_s:
+    late = [o.overdue_s or 0.0 for o in view.summary.orders.overdue_orders]
+    if not late or max(late) < rule.after_s:
         return []
     return [
         Condition(
@@ -175,9 +186,40 @@ def fill_rate(view: SessionView, rules: AlertRules, active_within_s: float) -> l
             view.session_id,
             CRITICAL,
             f"fill rate 0%: {plural(fills.orders, 'order')} and not a single fill, the "
-            f"oldest order {human_duration(max(ages))} old",
+            f"longest overdue order {human_duration(max(late))} past its deadline",
             value=0.0,
             threshold=0.0,
+        )
+    ]
+
+
+def reject_rate(view: SessionView, rules: AlertRules, active_within_s: float) -> list[Condition]:
+    """Orders the venue rejected / orders sent over the window."""
+    rule = rules.reject_rate
+    since = view.as_of - rule.window_s
+    window = view.window
+    n_rejects = window.count(window.rejects, since, view.as_of)
+    if not n_rejects:
+        return []
+    n_orders = window.count(window.orders, since, view.as_of)
+    if n_orders < rule.min_orders:
+        return []
+    rate = n_rejects / n_orders
+    sev = _level(rate, rule.warn_rate, rule.crit_rate)
+    if sev == OK:
+        return []
+    reasons = view.summary.orders
+    return [
+        Condition(
+            "reject_rate",
+            view.session_id,
+            sev,
+            f"reject rate {_pct(rate)} over the last {human_duration(rule.window_s)}: "
+            f"{n_rejects} of {plural(n_orders, 'order')} rejected by the venue (warning above "
+            f"{_pct(rule.warn_rate)}, critical above {_pct(rule.crit_rate)}; "
+            f"{reasons.by_status['rejected']} in the session)",
+            value=rate,
+            threshold=rule.crit_rate if sev == CRITICAL else rule.warn_rate,
         )
     ]
 
@@ -243,6 +285,7 @@ RULES: dict[str, RuleFn] = {
     "latency": latency,
     "missing_fills": missing_fills,
     "fill_rate": fill_rate,
+    "reject_rate": reject_rate,
     "stalled_session": stalled_session,
     "parse_errors": parse_errors,
 }

@@ -127,6 +127,8 @@ def _snapshot(window: WindowStats) -> WindowStats:
     copy.events = window.events.copy()
     copy.errors = window.errors.copy()
     copy.intents = window.intents.copy()
+    copy.orders = window.orders.copy()
+    copy.rejects = window.rejects.copy()
     copy.gates = window.gates.copy()
     copy.latency = {leg: q.copy() for leg, q in window.latency.items()}
     return copy

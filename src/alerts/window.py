@@ -3,9 +3,10 @@
 :class:`WindowedBuilder` is the query layer's :class:`SummaryBuilder` (whole-session counts,
 parse statistics, open orders, all from the same decoder every reader uses) plus a
 :class:`WindowStats` fed through the builder's ``observe`` hook. The window keeps, for the
-newest ``horizon_s`` seconds of event time, what the windowed rules need: event and error
-instants, gate decisions, and latency samples stamped with the instant of the event that
-completed them (pairing itself stays in :class:`~src.query.analytics.pairing.Pairer`).
+newest ``horizon_s`` seconds of event time, what the windowed rules need: event, error,
+order and reject instants, gate decisions, and latency samples stamped with the instant of
+the event that completed them (pairing itself stays in
+:class:`~src.query.analytics.pairing.Pairer`).
 
 Queries take ``(since, until]`` in event time; iterating from the newest entry stops at the
 first one older than ``since``, so a query costs what is in the window, not the session.
@@ -28,7 +29,7 @@ from src.query.records import ScanRecord
 
 __all__ = ["GateWindow", "WindowStats", "WindowedBuilder"]
 
-LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill")
+LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill", "order_to_ack")
 
 
 @dataclass
@@ -55,6 +56,8 @@ class WindowStats:
         self.events: deque[float] = deque()
         self.errors: deque[float] = deque()
         self.intents: deque[float] = deque()
+        self.orders: deque[float] = deque()
+        self.rejects: deque[float] = deque()
         self.gates: deque[tuple[float, str, bool]] = deque()
         self.latency: dict[str, deque[tuple[float, float]]] = {leg: deque() for leg in LEGS}
         self._seen = dict.fromkeys(LEGS, 0)
@@ -69,6 +72,8 @@ class WindowStats:
                 self._seen["intent_to_fill"] = len(self._pairer.intent_to_fill)
             elif kind == "order":
                 self._seen["intent_to_order"] = len(self._pairer.intent_to_order)
+            elif kind == "ack":
+                self._seen["order_to_ack"] = len(self._pairer.order_to_ack)
             return
         if t > self.newest:
             self.newest = t
@@ -82,7 +87,12 @@ class WindowStats:
         elif kind == "error":
             self.errors.append(t)
         elif kind == "order":
+            self.orders.append(t)
             self._samples("intent_to_order", t)
+        elif kind == "reject":
+            self.rejects.append(t)
+        elif kind == "ack":
+            self._samples("order_to_ack", t)
         elif kind == "fill":
             self._samples("order_to_fill", t)
             self._samples("intent_to_fill", t)
@@ -102,7 +112,7 @@ class WindowStats:
     def prune(self) -> None:
         """Forget what is older than the horizon before the newest event (or the floor)."""
         cutoff = max(self.newest - self.horizon_s, self.floor)
-        for times in (self.events, self.errors, self.intents):
+        for times in (self.events, self.errors, self.intents, self.orders, self.rejects):
             while times and times[0] < cutoff:
                 times.popleft()
         for entries in (self.gates, *self.latency.values()):

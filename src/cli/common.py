@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -31,6 +33,7 @@ __all__ = [
     "port_or_zero",
     "positive_float",
     "positive_int",
+    "resolve_time",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 3
@@ -50,8 +53,8 @@ class Parser(argparse.ArgumentParser):
     _argv: list[str] | None = None
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        self._argv = list(sys.argv[1:] if args is None else args)
-        return super().parse_known_args(args, namespace)
+        self._argv = _glue_relative_times(list(sys.argv[1:] if args is None else args))
+        return super().parse_known_args(self._argv, namespace)
 
     def error(self, message: str) -> NoReturn:
         stray = self._unknown_flags()
@@ -68,6 +71,44 @@ class Parser(argparse.ArgumentParser):
             and arg != "--"
             and not any(k.startswith(arg.split("=", 1)[0]) for k in known)
         ]
+
+
+_TIME_FLAGS = ("--from", "--to")
+_RELATIVE = re.compile(r"-(\d+(?:\.\d+)?)([smhd])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+TIME_HELP = "ISO 8601 (naive means UTC), or relative: now, -30s, -15m, -2h, -1d"
+
+
+def _glue_relative_times(argv: list[str]) -> list[str]:
+    """``--from -15m`` as ``--from=-15m`` (argparse would take ``-15m`` for a flag)."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in _TIME_FLAGS and arg.startswith("-") and arg[1:2].isdigit():
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def resolve_time(text: str | None, now: datetime | None = None) -> str | datetime | None:
+    """``now`` and ``-<n><s|m|h|d>`` as instants before ``now``; anything else as given
+    (an ISO 8601 time for the filter to parse). ``BadInput`` naming a relative-looking
+    value that is not one."""
+    if text is None:
+        return None
+    value = text.strip()
+    now = now or datetime.now(UTC)
+    if value == "now":
+        return now
+    if not value.startswith("-"):
+        return text
+    m = _RELATIVE.fullmatch(value)
+    if m is None:
+        raise BadInput(f"invalid time {text!r}: expected {TIME_HELP}")
+    try:
+        return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    except OverflowError:
+        raise BadInput(f"invalid time {text!r}: too far back") from None
 
 
 def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
@@ -137,8 +178,8 @@ def add_filter_args(p: argparse.ArgumentParser, *, path_help: str = "log root") 
     p.add_argument("--session", help="session id (default: all sessions under --path)")
     p.add_argument("--type", dest="kind", help=f"event kind(s): {','.join(KINDS)}")
     p.add_argument("--symbol", help="symbol(s), comma-separated")
-    p.add_argument("--from", dest="start", metavar="TIME", help="earliest event time (ISO 8601)")
-    p.add_argument("--to", dest="end", metavar="TIME", help="latest event time (ISO 8601)")
+    p.add_argument("--from", dest="start", metavar="TIME", help=f"earliest event time: {TIME_HELP}")
+    p.add_argument("--to", dest="end", metavar="TIME", help=f"latest event time: {TIME_HELP}")
 
 
 def check_kinds(text: str | None) -> None:
@@ -158,16 +199,22 @@ def filter_from_args(args: argparse.Namespace) -> tuple[Path, EventFilter]:
     root = Path(args.path)
     if not root.is_dir():
         raise BadInput(f"log path {str(root)!r} does not exist or is not a directory")
+    now = datetime.now(UTC)
     try:
         flt = EventFilter.build(
             session_id=args.session,
             kind=args.kind,
             symbol=args.symbol,
-            start=args.start,
-            end=args.end,
+            start=resolve_time(args.start, now),
+            end=resolve_time(args.end, now),
         )
     except ValueError as exc:
-        raise BadInput(str(exc)) from None
+        message = str(exc)
+        if message.startswith("invalid time range"):
+            message = f"invalid time range: from {args.start!r} is after to {args.end!r}"
+        elif message.startswith("invalid time ") and "relative" not in message:
+            message += "; or relative: now, -30s, -15m, -2h, -1d"
+        raise BadInput(message) from None
     if args.session and session_files(root, args.session) is None:
         known = [s.session_id for s in list_sessions(root)]
         close = difflib.get_close_matches(args.session, known, n=5, cutoff=0.5)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from src.common.terminal import clean, markup
+from src.common.terminal import clean, markup, paint, wants_colour
 from src.query.analytics.summary_model import LatencyStats, SlippageStats, Summary
 from src.query.checks import Finding
 from src.query.timeline import ExecutionTimelineRow
@@ -80,10 +80,12 @@ def summary_lines(s: Summary) -> list[str]:
     lines.append(f"Fills: {f.fills} fills for {f.orders} orders (fill rate {fill_rate})")
     lines.append(f"Orders without fills: {f.orders_without_fills}")
     for o in f.open_orders[:5]:
-        lines.append(f"  {o.client_id} {o.symbol} since {_z(o.ts)} (age {o.age_s:.0f}s)")
+        due = "" if o.overdue_s is None else f", {o.overdue_s:.0f}s past its deadline"
+        lines.append(f"  {o.client_id} {o.symbol} since {_z(o.ts)} (age {o.age_s:.0f}s{due})")
     lines.append(
         f"Fills without orders: {f.fills_without_orders}, duplicate fills: {f.duplicate_fills}"
     )
+    lines += _order_lines(s)
     t = s.timestamps
     lines.append(
         f"Timestamps: {t.non_monotonic_steps} backward steps "
@@ -99,6 +101,34 @@ def summary_lines(s: Summary) -> list[str]:
         f"  Invalid lines: {p.invalid_lines}",
         f"  Error rate: {p.error_rate * 100:.2f}%",
     ]
+    return lines
+
+
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.2f}%"
+
+
+def _order_lines(s: Summary) -> list[str]:
+    """Orders by final state, rates, the ack and cancel latencies: a few lines, only for
+    a read with order events."""
+    o = s.orders
+    if not o.sent:
+        return []
+    st = o.by_status
+    partly = f" ({o.partly_filled_then_ended} partly filled)" if o.partly_filled_then_ended else ""
+    lines = [
+        f"Orders: {o.sent} sent: {st['filled']} filled, {st['cancelled']} cancelled{partly}, "
+        f"{st['expired']} expired, {st['rejected']} rejected, {st['error']} failed, "
+        f"{st['open']} open ({o.overdue} past their deadline)",
+        f"Order rates: cancel {_pct(o.cancel_rate)}, reject {_pct(o.reject_rate)}; "
+        f"{o.acknowledged} acknowledged, {o.partial_fills} partial fills",
+    ]
+    for name, d in (
+        ("order->ack", s.latency.order_to_ack),
+        ("order->cancel", s.latency.order_to_cancel),
+    ):
+        if d.count:
+            lines.append(_latency_line(name, d))
     return lines
 
 
@@ -148,7 +178,17 @@ def render_timeline(rows: list[ExecutionTimelineRow], out: TextIO, rich: bool) -
     Console(file=out).print(table)
 
 
-def render_check(findings: list[Finding], status: str, out: TextIO) -> None:
+def render_check(
+    findings: list[Finding], status: str, out: TextIO, *, colour: bool | None = None
+) -> None:
+    """One line per finding and the status; the severities coloured on a terminal
+    (``colour`` None: :func:`~src.common.terminal.wants_colour` decides)."""
+    if colour is None:
+        colour = wants_colour(out)
     for f in findings:
-        out.write(clean(f"{f.severity.upper():8s} {f.check}: {f.message}") + "\n")
-    out.write(f"status: {status.upper()}\n")
+        label = f"{f.severity.upper():8s}"
+        if colour:
+            label = paint(label, f.severity)
+        out.write(label + clean(f" {f.check}: {f.message}") + "\n")
+    shown = paint(status.upper(), status) if colour else status.upper()
+    out.write(f"status: {shown}\n")

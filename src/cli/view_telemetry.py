@@ -37,11 +37,25 @@ examples:
   %(prog)s --symbol BTC-USD --from 2025-12-20T10:15:00Z --to 2025-12-20T10:20:00Z --timeline 100
   %(prog)s --session SESSION_ID --json | jq -r .ts | sort -c
   %(prog)s --session SESSION_ID --check
+  %(prog)s --session SESSION_ID --orders open
+  %(prog)s --session SESSION_ID --orders --json --limit 500
+  %(prog)s --session SESSION_ID --follow --type fill,error
+  %(prog)s --session SESSION_ID --from -15m --timeline 100
 
 Without --summary, --timeline, --json or --check, a summary and the newest 20 events are
 shown. --limit caps the events a timeline or --json export returns (newest N); with
---summary alone it also prints that many newest events. Times are ISO 8601; naive means
-UTC. Compressed (.jsonl.gz) and daily-rotated logs are read transparently. --json writes
+--summary alone it also prints that many newest events. Times are ISO 8601 (naive means
+UTC) or relative to now: now, -30s, -15m, -2h, -1d.
+
+--orders [STATUS] lists a session's orders newest first, one row per order (an intent a
+gate blocked is one): id, symbol, side, quantity, filled, average fill price, status (with
+the stage of an open one), reason, age. STATUS is one of open, filled, cancelled, expired,
+rejected, blocked, error, or a comma list (default: all); --symbol, --from and --to (the
+order's creation time) and --limit (default 50) apply; --json prints one order per line.
+--follow prints the session's new events as they are appended (like tail -f), with the
+same filters; --limit N shows the newest N first; Ctrl-C ends it.
+
+Compressed (.jsonl.gz) and daily-rotated logs are read transparently. --json writes
 each ts in one form (UTC, microseconds, +00:00), so text order is time order. A valid query
 that matches nothing says so on stderr and exits 0.
 
@@ -50,7 +64,7 @@ exit codes:
   1  --check: warning
   2  --check: critical
   3  bad input: unknown session, missing path, bad time or empty time range, unknown
-     event kind, bad number, unsafe session id, bad flag
+     event kind or order status, bad number, unsafe session id, bad flag
 """
 
 
@@ -84,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="--check: p95 critical (10000)",
     )
     p.add_argument("--plain", action="store_true", help="plain text even on a terminal")
+    p.add_argument(
+        "--orders",
+        nargs="?",
+        const="all",
+        metavar="STATUS",
+        help="list the session's orders, newest first (STATUS: open, filled, ... or all)",
+    )
+    p.add_argument(
+        "--follow", action="store_true", help="print new events as they are appended (tail -f)"
+    )
     return p
 
 
@@ -96,6 +120,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         return fail(str(exc))
 
     rich = out.isatty() and not args.plain
+    if args.orders is not None or args.follow:
+        return _orders_or_follow(root, flt, args, out, rich)
     if args.json:
         return _print_json(root, flt, args.limit, out)
     if args.check:
@@ -112,6 +138,41 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         found = shown if found is None else found
     if not found:
         _nothing_matched()
+    return EXIT_OK
+
+
+def _orders_or_follow(root: Path, flt, args: argparse.Namespace, out: TextIO, rich: bool) -> int:
+    flag = "--orders" if args.orders is not None else "--follow"
+    if not args.session:
+        return fail(f"{flag} needs --session")
+    others = [
+        name
+        for name, given in (
+            ("--follow", args.orders is not None and args.follow),
+            ("--summary", args.summary),
+            ("--timeline", args.timeline is not None),
+            ("--check", args.check),
+        )
+        if given
+    ]
+    if others:
+        return fail(f"{flag} does not combine with {others[0]}")
+    if args.follow:
+        from src.cli.follow_view import follow
+
+        try:
+            follow(root, flt, out, as_json=args.json, backlog=args.limit)
+        except KeyboardInterrupt:
+            pass
+        return EXIT_OK
+    from src.cli.orders_view import order_query, print_orders
+
+    try:
+        query = order_query(args.orders, flt, args.limit)
+    except BadInput as exc:
+        return fail(str(exc))
+    if not print_orders(root, args.session, query, out, as_json=args.json, rich=rich):
+        print("no orders matched", file=sys.stderr)
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["temp_sibling", "write_atomic"]
+__all__ = ["temp_sibling", "write_atomic", "write_atomic_at"]
 
 
 def temp_sibling(path: str | os.PathLike[str]) -> Path:
@@ -42,6 +42,39 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
             pass
         raise
     _fsync_dir(target.parent)
+
+
+def write_atomic_at(
+    dir_fd: int, name: str, data: bytes, *, mode: int = 0o644, durable: bool = True
+) -> None:
+    """:func:`write_atomic` of ``name`` in the open directory ``dir_fd``: the directory
+    cannot be swapped for another (or a symbolic link) between the write and the rename.
+    ``durable=False`` skips both fsyncs (a cache whose readers check what they read: after
+    a crash the file may be old or damaged, never a mix of two writes seen as valid)."""
+    tmp = f".{name}.{os.getpid()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(tmp, flags, mode, dir_fd=dir_fd)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dir_fd)
+        except OSError:
+            pass
+        raise
+    if durable:
+        try:
+            os.fsync(dir_fd)
+        except OSError:
+            pass
 
 
 def _fsync_dir(directory: Path) -> None:

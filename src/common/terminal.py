@@ -14,6 +14,7 @@ CR: ESC, the other C0 codes and C1 (``0x9b`` is a one-byte CSI) pass it.
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
@@ -29,6 +30,8 @@ __all__ = [
     "clean_text",
     "json_escape_controls",
     "markup",
+    "paint",
+    "wants_colour",
 ]
 
 # C0 (0x00-0x1f), DEL and C1 (0x80-0x9f); line breaks and tabs become a space so that one
@@ -57,6 +60,32 @@ def markup(value: object) -> str:
     return escape(clean(value))
 
 
+def wants_colour(stream: object) -> bool:
+    """Colour on ``stream``: only on a terminal, never when piped, and never when the
+    ``NO_COLOR`` environment variable is set to anything (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):  # no such method, or a closed stream
+        return False
+
+
+_SEVERITY_SGR = {
+    "critical": "1;31",  # bold red
+    "error": "1;31",
+    "warning": "33",  # yellow
+    "ok": "32",  # green
+    "info": "36",  # cyan
+}
+
+
+def paint(text: str, severity: str) -> str:
+    """``text`` (already :func:`clean`) in the colour of ``severity`` (ANSI SGR codes)."""
+    code = _SEVERITY_SGR.get(severity.lower())
+    return f"\x1b[{code}m{text}\x1b[0m" if code else text
+
+
 def clean_text(text: str) -> str:
     """:func:`clean` for text of several lines: each line cleaned, the line breaks kept."""
     return "\n".join(clean(part) for part in text.split("\n"))
@@ -75,6 +104,12 @@ class CleanWriter:
 
     def write(self, text: str) -> int:
         return self._stream.write(clean_text(text))
+
+    @property
+    def raw(self) -> TextIO:
+        """The stream itself, for the command's own escape sequences (colour) around text
+        it has cleaned already."""
+        return self._stream
 
     def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, ... of the real stream
         return getattr(self._stream, name)

@@ -1,10 +1,12 @@
 """The main job: a simulated paper-trading session that writes live telemetry.
 
 A seeded random walk drives prices for a few symbols; a small mean-reversion strategy
-turns price moves into intents (market and limit); the configured gates and the paper
-executor handle them, and every step lands in ``logs/execution/<session>.jsonl``.
-Now and then the strategy quotes a stale price or an oversized order, so blocked gates
-show up in the telemetry as they would in real life.
+(:mod:`src.demo.strategy`) turns price moves into intents of every kind: market and limit,
+GTC, IOC, DAY and expiring ones; the configured gates and the paper venue (with its own
+rules: a price band, a cash balance, fills in pieces) handle them, and every step lands in
+``logs/execution/<session>.jsonl``. The strategy cancels resting limits after a while, the
+pipeline expires what runs out of time, and when the session ends every order still working
+is cancelled, so a finished session has no order left waiting for a fill.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,11 +31,11 @@ from src.cli.common import (
     port_number,
 )
 from src.common.extras import needs_extras
+from src.demo.strategy import SYMBOLS, MeanReversion, SessionClock
 from src.execution import (
     ExecutionPipeline,
     KillSwitchGate,
     MaxNotionalGate,
-    OrderIntent,
     PaperExecutor,
     PriceSanityGate,
 )
@@ -41,20 +43,42 @@ from src.execution.config import ConfigError, ExecutionConfig, load_config
 from src.execution.session_ids import validate_session_id
 from src.execution.telemetry import build_emitter
 
-__all__ = ["build_pipeline", "main", "run_session"]
+__all__ = ["DEMO_VENUE", "SYMBOLS", "build_pipeline", "main", "run_session"]
 
-SYMBOLS = {"BTC-USD": 100_000.0, "ETH-USD": 3_500.0, "SOL-USD": 150.0}
+# The demo venue's rules (PaperExecutor): limits more than 1% from the market are rejected,
+# buys need cash (sells bring it back), and each execution fills at most 30,000 of notional.
+DEMO_VENUE: Mapping[str, float] = {
+    "price_band_bps": 100.0,
+    "balance": 1_000_000.0,
+    "max_fill_notional": 30_000.0,
+}
+# The session clock moves at least this much per tick, so a run without pauses (tests,
+# --interval 0) still lives through its orders' expiries, tick for tick like a paced one.
+MIN_TICK_S = 0.05
 
 
-def build_pipeline(config: ExecutionConfig, emitter: object) -> ExecutionPipeline:
-    """The pipeline the demo (and a real paper deployment) runs: configured gates + paper fills."""
+def build_pipeline(
+    config: ExecutionConfig,
+    emitter: object,
+    *,
+    venue: Mapping[str, float] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> ExecutionPipeline:
+    """The pipeline the demo (and a real paper deployment) runs: configured gates + paper
+    fills; ``venue``: the paper venue's rules (:class:`PaperExecutor`'s keyword arguments)."""
     gates = [
         KillSwitchGate(config.gates.kill_switch_file or None),
         PriceSanityGate(config.gates.price_sanity_max_deviation_bps),
         MaxNotionalGate(config.gates.max_notional),
     ]
-    executor = PaperExecutor(config.paper.slippage_bps, config.paper.fee_bps)
-    return ExecutionPipeline(executor=executor, emitter=emitter, gates=gates, mode=config.mode)
+    executor = PaperExecutor(config.paper.slippage_bps, config.paper.fee_bps, **(venue or {}))
+    return ExecutionPipeline(
+        executor=executor,
+        emitter=emitter,  # type: ignore[arg-type]
+        gates=gates,
+        mode=config.mode,
+        clock=clock,
+    )
 
 
 def run_session(
@@ -65,62 +89,44 @@ def run_session(
     interval: float,
     seed: int,
     stop: threading.Event | None = None,
+    clock: SessionClock | None = None,
 ) -> Counter[str]:
-    """Drive ``ticks`` price updates through the strategy; return result counts by status."""
-    rng = random.Random(seed)
-    prices = dict(SYMBOLS)
-    anchors = dict(SYMBOLS)
+    """Drive ``ticks`` price updates through the strategy; return result counts by status,
+    plus ``cancelled`` (by the strategy) and ``cancelled at end`` (still working when the
+    session ended). ``clock``: the pipeline's clock, moved one tick (at least
+    :data:`MIN_TICK_S`) per tick; without one, orders expire on real time."""
+    strategy = MeanReversion(session_id, random.Random(seed))
     outcomes: Counter[str] = Counter()
     stop = stop or threading.Event()
-    for tick in range(ticks):
-        if stop.is_set():
-            break
-        for symbol in prices:
-            prices[symbol] *= 1 + rng.gauss(0, 0.0015)
-            pipeline.update_price(symbol, prices[symbol])
-        symbol = rng.choice(list(prices))
-        price = prices[symbol]
-        deviation = price / anchors[symbol] - 1
-        anchors[symbol] = 0.98 * anchors[symbol] + 0.02 * price
-        if abs(deviation) < 0.001 and rng.random() > 0.15:
+    cancel_at: dict[str, int] = {}  # client id -> the tick the strategy cancels it
+    try:
+        for tick in range(ticks):
+            if stop.is_set():
+                break
+            if clock is not None:
+                clock.advance(max(interval, MIN_TICK_S))
+            for symbol, price in strategy.move_prices().items():
+                pipeline.update_price(symbol, price)
+            pipeline.expire_orders()
+            for client_id in [c for c, due in cancel_at.items() if due <= tick]:
+                del cancel_at[client_id]
+                if pipeline.cancel_order(client_id, reason="strategy: resting too long"):
+                    outcomes["cancelled"] += 1
+            decided = strategy.decide()
+            if decided.intent is not None:
+                result = pipeline.submit_order(decided.intent)
+                outcomes[result.status] += 1
+                if result.status == "open" and decided.cancel_after_ticks is not None:
+                    assert result.order is not None
+                    cancel_at[result.order.client_id] = tick + decided.cancel_after_ticks
+            if tick and tick % 50 == 0:
+                outcomes["ticks"] = tick
             if interval:
                 stop.wait(interval)
-            continue
-        side = "sell" if deviation > 0 else "buy"
-        notional = rng.choice([5_000, 10_000, 25_000, 50_000])
-        quoted = price
-        roll = rng.random()
-        if roll < 0.03:
-            quoted = price * (1.08 if rng.random() < 0.5 else 0.92)  # a stale quote
-        elif roll < 0.06:
-            notional = 400_000  # fat finger
-        quantity = round(notional / price, 6)
-        if rng.random() < 0.3:
-            offset = 0.0008 if side == "buy" else -0.0008
-            intent = OrderIntent(
-                symbol=symbol,
-                side=side,
-                quantity=quantity,
-                current_price=quoted,
-                order_type="limit",
-                limit_price=round(price * (1 - offset), 2),
-                strategy_key="mean_revert_v1",
-                session_id=session_id,
-            )
-        else:
-            intent = OrderIntent(
-                symbol=symbol,
-                side=side,
-                quantity=quantity,
-                current_price=quoted,
-                strategy_key="mean_revert_v1",
-                session_id=session_id,
-            )
-        outcomes[pipeline.submit_order(intent).status] += 1
-        if tick and tick % 50 == 0:
-            outcomes["ticks"] = tick
-        if interval:
-            stop.wait(interval)
+    finally:
+        for order in pipeline.working_orders:  # nothing is left waiting for a fill
+            if pipeline.cancel_order(order.client_id, reason="session ended"):
+                outcomes["cancelled at end"] += 1
     return outcomes
 
 
@@ -173,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.ticks < 0 or args.interval < 0:
             raise ValueError("--ticks and --interval must be >= 0")
         emitter = build_emitter(config)
-        pipeline = build_pipeline(config, emitter)
+        clock = SessionClock()
+        pipeline = build_pipeline(config, emitter, venue=DEMO_VENUE, clock=clock)
     except (ConfigError, ValueError) as exc:
         return fail(str(exc))
     log_file = Path(config.telemetry.base_path) / f"{session_id}.jsonl"
@@ -212,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 interval=args.interval,
                 seed=args.seed,
                 stop=stop,
+                clock=clock,
             )
         finally:
             emitter.close()

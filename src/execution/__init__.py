@@ -1,7 +1,8 @@
 """Execution pipeline with structured telemetry.
 
 Stable imports: ``from src.execution import ExecutionPipeline, OrderIntent, PaperExecutor``.
-The seams the pipeline accepts are ``Protocol``s: :class:`Executor`, :class:`Gate` and
+The seams the pipeline accepts are ``Protocol``s: :class:`Executor` (or the richer
+:class:`LifecycleExecutor`, a venue reporting acks, rejects and fills), :class:`Gate` and
 ``src.execution.telemetry.Emitter``; anything with their methods plugs in, no subclassing.
 """
 
@@ -14,13 +15,24 @@ from src.execution.gates import (
     PriceSanityGate,
 )
 from src.execution.market import MarketState
-from src.execution.models import ExecutionResult, Fill, GateDecision, Order, OrderIntent
+from src.execution.models import (
+    Ack,
+    ExecutionReport,
+    ExecutionResult,
+    Fill,
+    GateDecision,
+    Order,
+    OrderIntent,
+    Reject,
+)
 from src.execution.paper import PaperExecutor
-from src.execution.pipeline import ExecutionPipeline, Executor
+from src.execution.pipeline import ExecutionPipeline, Executor, LifecycleExecutor
 
 __all__ = [
+    "Ack",
     "ExecutionEvent",
     "ExecutionPipeline",
+    "ExecutionReport",
     "ExecutionResult",
     "Executor",
     "Fill",
@@ -28,11 +40,13 @@ __all__ = [
     "GateDecision",
     "IntentValidationGate",
     "KillSwitchGate",
+    "LifecycleExecutor",
     "MarketState",
     "MaxNotionalGate",
     "Order",
     "OrderIntent",
     "PaperExecutor",
     "PriceSanityGate",
+    "Reject",
     "event_to_dict",
 ]

@@ -1,4 +1,5 @@
-"""What flows through the pipeline: intents, orders, fills, gate decisions and results."""
+"""What flows through the pipeline: intents, orders, gate decisions, results, and the reports
+a venue sends back about an order (:class:`Ack`, :class:`Reject`, :class:`Fill`)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,25 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from src.execution.ids import new_id
+from src.execution.schema import TIMES_IN_FORCE, TimeInForce
 from src.execution.session_ids import validate_session_id
 
-__all__ = ["ExecutionResult", "Fill", "GateDecision", "Order", "OrderIntent", "Side"]
+__all__ = [
+    "Ack",
+    "ExecutionReport",
+    "ExecutionResult",
+    "Fill",
+    "GateDecision",
+    "Order",
+    "OrderIntent",
+    "Reject",
+    "Side",
+    "TimeInForce",
+]
 
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit"]
-Status = Literal["filled", "open", "blocked", "error"]
+Status = Literal["filled", "open", "blocked", "error", "rejected", "expired"]
 
 
 class _Invalid(ValueError):
@@ -33,16 +46,27 @@ def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderIntent:
     """A strategy's wish to trade.
 
     Building one never raises for the order's fields: a malformed intent (a side that is
     neither buy nor sell, a quantity that is not a finite number > 0, a limit order without
-    a price, ...) is still an intent, and the pipeline's first gate,
+    a price, a time in force other than GTC, IOC or DAY, ...) is still an intent, and the
+    pipeline's first gate,
     :class:`~src.execution.gates.IntentValidationGate`, blocks it with :attr:`problem` as the
     reason before any order exists. Valid values are normalised (``"BUY"`` -> ``"buy"``,
-    ``3`` -> ``3.0``). :meth:`validate` raises the problem for callers outside a pipeline.
+    ``"ioc"`` -> ``"IOC"``, ``3`` -> ``3.0``). :meth:`validate` raises the problem for callers
+    outside a pipeline.
+
+    ``time_in_force``: ``GTC`` (works until filled or cancelled), ``IOC`` (what does not fill
+    at once expires at once) or ``DAY`` (expires at the end of the UTC day it was placed);
+    ``expire_after_s`` (a finite number > 0) makes the order expire that long after it was
+    placed, whichever comes first.
     """
 
     symbol: str
@@ -51,6 +75,8 @@ class OrderIntent:
     current_price: float | None = None
     order_type: OrderType = "market"
     limit_price: float | None = None
+    time_in_force: TimeInForce = "GTC"
+    expire_after_s: float | None = None
     strategy_key: str | None = None
     session_id: str = "default"
     intent_id: str = field(default_factory=lambda: new_id("int"))
@@ -99,6 +125,13 @@ class OrderIntent:
             setattr_(self, "limit_price", _positive("limit_price", self.limit_price))
         elif self.limit_price is not None:
             raise _Invalid(f"invalid limit_price {self.limit_price!r}: only for limit orders")
+        time_in_force = _upper(self.time_in_force)
+        if time_in_force not in TIMES_IN_FORCE:
+            expected = ", ".join(repr(t) for t in TIMES_IN_FORCE)
+            raise _Invalid(f"invalid time_in_force {self.time_in_force!r}: expected {expected}")
+        setattr_(self, "time_in_force", time_in_force)
+        if self.expire_after_s is not None:
+            setattr_(self, "expire_after_s", _positive("expire_after_s", self.expire_after_s))
         if self.strategy_key is not None and not isinstance(self.strategy_key, str):
             raise _Invalid(f"invalid strategy_key {self.strategy_key!r}: must be a string")
         if not isinstance(self.intent_id, str) or not self.intent_id:
@@ -140,10 +173,34 @@ class Order:
     quantity: float
     order_type: OrderType
     limit_price: float | None = None
+    time_in_force: TimeInForce = "GTC"
+    expire_after_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ack:
+    """The venue accepted the order: it is working there under ``order_id``."""
+
+    client_id: str
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reject:
+    """The venue refused the order; ``reason`` says why (naming the values)."""
+
+    client_id: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fill:
+    """One execution of an order (the whole order when it fills in one piece).
+
+    As a venue report it is a piece; the pipeline adds the pieces up and reports the whole
+    order once it is complete (:attr:`ExecutionResult.fill`).
+    """
+
     client_id: str
     intent_id: str
     symbol: str
@@ -158,12 +215,20 @@ class Fill:
         return self.filled_quantity * self.fill_price
 
 
+#: What a venue reports about an order (see :class:`~src.execution.pipeline.LifecycleExecutor`).
+ExecutionReport = Ack | Reject | Fill
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionResult:
     """What ``submit_order`` returns.
 
-    ``status`` is ``filled``, ``open`` (a resting limit order), ``blocked`` (a gate said no;
-    see ``blocked_by`` and ``reason``) or ``error`` (the executor failed; see ``error``).
+    ``status`` is ``filled`` (``fill`` has the whole order's totals), ``open`` (working: a
+    resting limit, or partly filled; ``filled_quantity`` says how much), ``blocked`` (a gate
+    said no; see ``blocked_by`` and ``reason``), ``rejected`` (the venue refused it; see
+    ``reason``), ``expired`` (an IOC order's unfilled remainder; ``filled_quantity`` is what
+    did fill) or ``error`` (the executor failed; see ``error``). ``order_id`` is the venue's
+    id when it acknowledged the order.
     """
 
     status: Status
@@ -174,6 +239,8 @@ class ExecutionResult:
     reason: str | None = None
     error: str | None = None
     gate_decisions: tuple[tuple[str, GateDecision], ...] = ()
+    order_id: str | None = None
+    filled_quantity: float = 0.0
 
     @property
     def filled(self) -> bool:

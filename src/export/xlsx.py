@@ -179,6 +179,8 @@ class XlsxWriter:
             ("intent -> order", latency.intent_to_order),
             ("order -> fill", latency.order_to_fill),
             ("intent -> fill", latency.intent_to_fill),
+            ("order -> ack", latency.order_to_ack),
+            ("order -> cancel", latency.order_to_cancel),
         ):
             rows.append([name, d.count, d.avg_ms, d.p50_ms, d.p95_ms, d.p99_ms, d.max_ms])
         rows += [[], ["slippage (bps, positive = worse)", "fills", "avg", "p50", "p95", "max"]]
@@ -201,6 +203,26 @@ class XlsxWriter:
             ["fills without orders", f.fills_without_orders],
             ["duplicate fills", f.duplicate_fills],
             ["errors", s.errors.count],
+        ]
+        return rows + self._order_rows(s)
+
+    @staticmethod
+    def _order_rows(s: Summary) -> list[list[Any]]:
+        """Orders by final state (docs/events.md), the rates, and the open orders."""
+        o = s.orders
+        rows: list[list[Any]] = [[], ["order outcome", "orders"]]
+        rows += [[status, n] for status, n in o.by_status.items()]
+        rows += [
+            ["orders sent", o.sent],
+            ["cancelled or expired partly filled", o.partly_filled_then_ended],
+            ["acknowledged", o.acknowledged],
+            ["partial fills", o.partial_fills],
+            ["partially filled orders", o.partially_filled_orders],
+            ["cancel rate", o.cancel_rate],
+            ["reject rate", o.reject_rate],
+            ["oldest open order placed", o.oldest_open_ts],
+            ["oldest open order age (s)", o.oldest_open_age_s],
+            ["open orders past their deadline", o.overdue],
         ]
         return rows
 

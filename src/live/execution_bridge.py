@@ -48,8 +48,11 @@ def get_execution_summary(
 
     Keys include ``found``, ``session_id``, ``event_count``, ``kind_counts``, ``symbols``,
     ``start_time``, ``end_time``, ``parse``, ``latency``, ``slippage``, ``gates``, ``fills``,
-    ``timestamps`` and ``errors``. An unknown session gives ``found: False`` and zero counts.
-    ``as_of`` (POSIX seconds, default now) is the reference for open-order ages.
+    ``timestamps`` and ``errors``, and ``orders`` (orders by final state, open orders with
+    the oldest age and those past their deadline, cancel and reject rates; ``latency`` also
+    has ``order_to_ack`` and ``order_to_cancel``). An unknown session gives ``found: False``
+    and zero counts. ``as_of`` (POSIX seconds, default now) is the reference for open-order
+    ages and deadlines.
     """
     summary = summarize(base_path, EventFilter.build(session_id=session_id), as_of=as_of)
     invalid = summary.parse.invalid_lines

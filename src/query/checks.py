@@ -9,10 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from src.common.units import percent
-from src.query.analytics.summary_model import Summary
+from src.query.analytics.summary_model import OpenOrder, Summary
 from src.query.lines import clip
 
-__all__ = ["CRITICAL", "INFO", "OK", "WARNING", "CheckThresholds", "Finding", "evaluate", "worst"]
+__all__ = [
+    "CRITICAL",
+    "INFO",
+    "OK",
+    "WARNING",
+    "CheckThresholds",
+    "Finding",
+    "evaluate",
+    "missing",
+    "worst",
+]
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
 INFO = "info"  # worth knowing, not a problem: counts as ok
@@ -32,6 +42,10 @@ class CheckThresholds:
     backward_jump_warn_s: float = 1.0
     backward_jump_crit_s: float = 3600.0
     error_rate_crit: float = 0.10
+    # Orders the venue rejected / orders sent, judged from this many orders sent on.
+    reject_rate_warn: float = 0.05
+    reject_rate_crit: float = 0.20
+    reject_min_orders: int = 10
 
 
 @dataclass(frozen=True)
@@ -79,29 +93,8 @@ def evaluate(summary: Summary, t: CheckThresholds | None = None) -> list[Finding
         )
 
     fills = summary.fills
-    stale = [o for o in fills.open_orders if o.age_s > t.fill_timeout_s]
-    if fills.orders and fills.filled_orders == 0:
-        out.append(
-            Finding(
-                "missing_fills",
-                CRITICAL,
-                f"{fills.orders} orders and not a single fill (fill rate 0%)",
-            )
-        )
-    elif stale:
-        oldest = stale[0]
-        out.append(
-            Finding(
-                "missing_fills",
-                WARNING,
-                f"{fills.orders_without_fills} orders without a fill, the oldest "
-                f"{oldest.client_id} for {oldest.age_s:.0f}s (limit {t.fill_timeout_s:g}s)",
-            )
-        )
-    else:
-        out.append(
-            Finding("missing_fills", OK, f"{fills.orders_without_fills} orders awaiting a fill")
-        )
+    out.append(_missing_fills(summary, t))
+    out.extend(_order_outcomes(summary, t))
 
     orphan = fills.fills_without_orders + fills.duplicate_fills
     if fills.orders == 0 and fills.fills_without_orders and not fills.duplicate_fills:
@@ -146,6 +139,7 @@ def evaluate(summary: Summary, t: CheckThresholds | None = None) -> list[Finding
         ("intent_to_order", latency.intent_to_order),
         ("order_to_fill", latency.order_to_fill),
         ("intent_to_fill", latency.intent_to_fill),
+        ("order_to_ack", latency.order_to_ack),
     ):
         p95 = stats.p95_ms
         if p95 is None:
@@ -164,3 +158,93 @@ def evaluate(summary: Summary, t: CheckThresholds | None = None) -> list[Finding
     else:
         out.append(Finding("errors", OK, "no error events"))
     return out
+
+
+def missing(summary: Summary, grace_s: float) -> list[OpenOrder]:
+    """Open orders missing their end: past their deadline (:func:`src.query.lifecycle.
+    deadline`) by more than ``grace_s``, most overdue first (at most the summary's 50).
+    A cancelled, expired, rejected or failed order is not open; a working limit order
+    inside its time in force has no deadline yet."""
+    return [o for o in summary.orders.overdue_orders if (o.overdue_s or 0.0) > grace_s]
+
+
+def _missing_fills(summary: Summary, t: CheckThresholds) -> Finding:
+    fills, orders = summary.fills, summary.orders
+    working = orders.open - orders.overdue
+    if orders.overdue and fills.filled_orders == 0:
+        return Finding(
+            "missing_fills",
+            CRITICAL,
+            f"{fills.orders} orders and not a single fill (fill rate 0%)",
+        )
+    stale = missing(summary, t.fill_timeout_s)
+    if stale:
+        oldest = stale[0]
+        return Finding(
+            "missing_fills",
+            WARNING,
+            f"{orders.overdue} orders without a fill past their deadline, the longest overdue "
+            f"{oldest.client_id} for {oldest.overdue_s:.0f}s (limit {t.fill_timeout_s:g}s)"
+            + (f"; {working} working within their time in force" if working else ""),
+        )
+    return Finding(
+        "missing_fills",
+        OK,
+        f"{fills.orders_without_fills} orders awaiting a fill"
+        + (f" ({working} working within their time in force)" if working else ""),
+    )
+
+
+def _order_outcomes(summary: Summary, t: CheckThresholds) -> list[Finding]:
+    """Orders by final state with the cancel and reject rates (info), the reject rate
+    judged, and the open orders with the oldest one's age (info)."""
+    o = summary.orders
+    if not o.sent:
+        return []
+    st = o.by_status
+    cancelled = f"{st['cancelled']} cancelled"
+    if o.partly_filled_then_ended:
+        cancelled += f" ({o.partly_filled_then_ended} cancelled/expired partly filled)"
+    out = [
+        Finding(
+            "order_outcomes",
+            INFO,
+            f"{o.sent} orders: {st['filled']} filled, {cancelled}, {st['expired']} expired, "
+            f"{st['rejected']} rejected, {st['error']} failed, {st['open']} open; "
+            f"cancel rate {_pct(o.cancel_rate or 0.0)}, reject rate {_pct(o.reject_rate or 0.0)}",
+        )
+    ]
+    rate = o.reject_rate or 0.0
+    if st["rejected"]:
+        sev = INFO
+        if o.sent >= t.reject_min_orders:
+            sev = (
+                CRITICAL
+                if rate > t.reject_rate_crit
+                else WARNING
+                if rate > t.reject_rate_warn
+                else INFO
+            )
+        out.append(
+            Finding(
+                "rejects",
+                sev,
+                f"{st['rejected']} of {o.sent} orders rejected by the venue ({_pct(rate)}; "
+                f"warning above {_pct(t.reject_rate_warn)}, critical above "
+                f"{_pct(t.reject_rate_crit)} from {t.reject_min_orders} orders)",
+            )
+        )
+    if o.open and o.oldest_open_age_s is not None:
+        out.append(
+            Finding(
+                "open_orders",
+                INFO,
+                f"{o.open} open orders, the oldest placed {_z(o.oldest_open_ts)} "
+                f"({o.oldest_open_age_s:.0f}s ago); {o.overdue} past their deadline",
+            )
+        )
+    return out
+
+
+def _z(iso: str | None) -> str:
+    return "-" if iso is None else iso.replace("+00:00", "Z")

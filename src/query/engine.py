@@ -28,6 +28,7 @@ from src.query.lines import ReadError, cap_lines, iter_blocks, iter_lines
 from src.query.paging import collect_back
 from src.query.parallel import ProgressFn, default_workers, scan_parallel
 from src.query.records import ParseStats, Record, decode_record
+from src.query.saved_scan import summarize_session
 
 __all__ = [
     "BytesProgressFn",
@@ -61,14 +62,23 @@ def summarize(
     gap_threshold_s: float = DEFAULT_GAP_THRESHOLD_S,
     progress: ProgressFn | None = None,
     workers: int | None = None,
+    saved_state: bool = True,
 ) -> Summary:
     """Counts, time range, parse statistics and analytics of every matching event.
 
     Big reads are split across ``workers`` processes (default: the usable CPUs, at most
     4; 1 reads in this process only); the result is the same either way.
+
+    A whole session (no filter but ``session_id``) starts from its saved state and reads
+    only what was appended since, then saves the state (:mod:`src.query.saved_scan`);
+    ``saved_state=False`` reads everything and saves nothing.
     """
     flt = flt or EventFilter()
     sessions = select_sessions(base, flt)
+    if saved_state and flt.session_id is not None and flt.is_trivial and len(sessions) == 1:
+        return summarize_session(
+            base, sessions[0], gap_threshold_s=gap_threshold_s, as_of=as_of, progress=progress
+        )
     match = None if flt.is_trivial else flt.matches
     paths = [p for s in sessions for p in s.files]
     builder, stats = scan(paths, gap_threshold_s, match, progress, workers=workers)

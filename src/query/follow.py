@@ -138,6 +138,28 @@ class SessionFollower:
                 return f.path, f.offset
         return None, 0
 
+    def adopt(self, files: list[tuple[Path, int, int, int, bool]]) -> None:
+        """Take ``files`` (path, device, inode, offset read to, compressed) as read, as if
+        polled before (a saved summary state being resumed): the next poll goes on from
+        there, or resets if they changed since."""
+        self.close()
+        self._files = []
+        for path, dev, ino, offset, gz in files:
+            f = _Followed(path, dev, ino, offset, b"", gz)
+            if gz:
+                _mark_read(f)
+            elif offset:
+                f.guard = bytes_before(path, offset)
+            self._files.append(f)
+        self._started = True
+
+    def followed(self) -> list[tuple[Path, int, int, int, bool, bytes]]:
+        """The files taken in: (path, device, inode, offset read to, compressed, the bytes
+        just before the offset as read); for a compressed file the offset is its size."""
+        return [
+            (f.path, f.dev, f.ino, f.size if f.gz else f.offset, f.gz, f.guard) for f in self._files
+        ]
+
     def close(self) -> None:
         """Close the held file (if any); a later poll opens it again."""
         if self._held is not None:

@@ -9,6 +9,11 @@ or a new file sorting before a known one) the summary is rebuilt from scratch.
 ``builder_factory`` lets a reader keep more state per event than the summary does (the alert
 engine's sliding windows, via the builder's ``observe`` hook); it is called again on every
 rebuild. ``match(kind, symbol, t)`` selects the events the summary accounts for.
+
+Without ``match``, the summary starts from the session's saved state when the files still
+hold what it covers (:mod:`src.query.summary_state`; one state per kind of builder), and
+saves its own after the first read and then at most every :data:`SAVE_EVERY_S` seconds
+when something new was read (``persist=False``: neither).
 """
 
 from __future__ import annotations
@@ -24,8 +29,12 @@ from pathlib import Path
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import Matcher, SummaryBuilder
 from src.query.analytics.summary_model import Summary
+from src.query.files import session_files
 from src.query.follow import Line, Reset, SessionFollower, Unreadable
+from src.query.lines import bytes_before
 from src.query.records import ParseStats
+from src.query.state_codec import StateError
+from src.query.summary_state import Saved, StateStore, mark_of
 
 __all__ = ["ChartSamples", "IncrementalSummary"]
 
@@ -41,6 +50,7 @@ class ChartSamples:
 
 
 _BATCH = 1024  # lines handed to the builder per block
+SAVE_EVERY_S = 30.0
 
 
 class IncrementalSummary:
@@ -56,6 +66,7 @@ class IncrementalSummary:
         max_age_s: float = 1.0,
         builder_factory: Callable[[], SummaryBuilder] = SummaryBuilder,
         match: Matcher | None = None,
+        persist: bool = True,
     ) -> None:
         self.base = Path(base)
         self.session_id = session_id
@@ -69,6 +80,17 @@ class IncrementalSummary:
         self._follower = SessionFollower(self.base, session_id)
         self._size = 0  # the session's size in bytes at the last refresh
         self._reset()
+        self._store: StateStore | None = None
+        if persist and match is None:
+            try:
+                self._store = StateStore(self.base, session_id, self._builder)
+            except StateError:  # a builder this codec cannot save: no saved state
+                self._store = None
+        self._resumed = self._store is None
+        self.resumed = False  # True when the summary started from a saved state
+        self._pending: Saved | None = None  # a saved state whose builder is not decoded yet
+        self._saved_at = float("-inf")  # monotonic time of the last save (-inf: none since build)
+        self._unsaved = False
 
     def _reset(self) -> None:
         self._dirty = True
@@ -79,34 +101,127 @@ class IncrementalSummary:
     def refresh(self, *, as_of: float | None = None) -> Summary:
         """Read what is new and return the summary (as ``summarize`` would)."""
         with self._lock:
-            items = self._follower.poll()
+            if not self._resumed:
+                self._resumed = True
+                self._resume()
+            return self._refresh(as_of)
+
+    def _refresh(self, as_of: float | None) -> Summary:
+        items = self._follower.poll()
+        first = next(items, None)
+        if isinstance(first, Reset):
+            self._pending = None
+            self._reset()
+            self._saved_at = float("-inf")
             first = next(items, None)
-            if isinstance(first, Reset):
-                self._reset()
-                first = next(items, None)
-            if first is not None:
-                self._builder.consume(self._blocks(first, items), self._stats, self._match)
-                self._dirty = True
-            if self._stats.files != len(self._follower.files):
-                self._stats.files = len(self._follower.files)
-                self._dirty = True
-            session = self._follower.session
-            size = session.size_bytes if session else 0
-            if size != self._size:  # grew without a line (blank, or one being written)
-                self._size = size
-                self._dirty = True
-            now = time.monotonic()
-            as_of = time.time() if as_of is None else as_of
-            stale = self._dirty and now - self._result_at >= self.max_age_s
-            if self._result is None or stale:
-                out = self._builder.result(self._stats, as_of=as_of, keep=self._sorted).located(
-                    session_id=self.session_id,
-                    found=session is not None,
-                    size_bytes=size,
-                )
-                self._result, self._result_at, self._dirty = out, now, False
-                return out
-            return self._result.aged(as_of)
+        if first is not None and not self._ensure_builder():
+            return self._refresh(as_of)  # the saved builder was damaged: read it all
+        if first is not None:
+            self._builder.consume(self._blocks(first, items), self._stats, self._match)
+            self._dirty = self._unsaved = True
+        if self._stats.files != len(self._follower.files):
+            self._stats.files = len(self._follower.files)
+            self._dirty = True
+        session = self._follower.session
+        size = session.size_bytes if session else 0
+        if size != self._size:  # grew without a line (blank, or one being written)
+            self._size = size
+            self._dirty = True
+        now = time.monotonic()
+        as_of = time.time() if as_of is None else as_of
+        stale = self._dirty and now - self._result_at >= self.max_age_s
+        if self._result is None or stale:
+            if not self._ensure_builder():
+                return self._refresh(as_of)
+            out = self._builder.result(self._stats, as_of=as_of, keep=self._sorted).located(
+                session_id=self.session_id,
+                found=session is not None,
+                size_bytes=size,
+            )
+            self._result, self._result_at, self._dirty = out, now, False
+            if self._unsaved and now - self._saved_at >= SAVE_EVERY_S:
+                self._save(out, as_of, now)
+            return out
+        return self._result.aged(as_of)
+
+    def _resume(self) -> None:
+        """Start from the saved state, if the session's files still hold what it covers."""
+        store = self._store
+        assert store is not None
+        saved = store.load()
+        if saved is None:
+            return
+        listed = session_files(self.base, self.session_id)
+        paths = list(listed.files) if listed else []
+        if not store.holds(saved, paths):
+            return
+        # The builder is decoded when first needed: an unchanged session never needs it.
+        self._pending = saved
+        p = saved.summary.parse
+        self._stats = ParseStats(
+            p.total_lines,
+            p.valid_events,
+            p.invalid_lines,
+            p.torn_lines,
+            p.files,
+            p.unreadable_files,
+            list(p.unreadable_paths),
+        )
+        self._follower.adopt(
+            [(p, m.dev, m.ino, m.offset, m.gz) for p, m in zip(paths, saved.marks, strict=False)]
+        )
+        size = listed.size_bytes if listed else 0
+        self._result = saved.summary.located(
+            session_id=self.session_id, found=True, size_bytes=size
+        )
+        self._size, self._dirty, self._result_at = size, False, float("-inf")
+        self._saved_at = time.monotonic()
+        self.resumed = True
+
+    def _ensure_builder(self) -> bool:
+        """Decode the saved builder if that is still to be done. False when it could not
+        be: the summary then starts over (a new follower, a fresh builder)."""
+        saved, self._pending = self._pending, None
+        if saved is None:
+            return True
+        state = saved.state()
+        if state is not None:
+            files = self._stats.files  # kept up to date by refresh meanwhile
+            self._builder, self._stats, self._sorted = state
+            self._stats.files = files
+            return True
+        self._follower.close()
+        self._follower = SessionFollower(self.base, self.session_id)
+        self._reset()
+        self._result, self._saved_at = None, float("-inf")
+        return False
+
+    def _save(self, summary: Summary, as_of: float, now: float) -> None:
+        store = self._store
+        if store is None:
+            return
+        self._saved_at, self._unsaved = now, False
+        marks = []
+        for path, dev, ino, offset, gz, guard in self._follower.followed():
+            name = store.rel(path)
+            if name is None:
+                return
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return
+            try:
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) != (dev, ino):
+                    return
+                if not gz and guard != bytes_before(fd, offset, len(guard)):
+                    return  # rewritten since it was read: the next poll resets
+                marks.append(mark_of(fd, name, offset=offset, gz=gz))
+            except OSError:
+                return
+            finally:
+                os.close(fd)
+        store.save(marks, self._builder, self._stats, self._sorted, summary, as_of)
 
     def _blocks(
         self, first: Line | Reset | Unreadable, rest: Iterator[Line | Reset | Unreadable]
@@ -127,11 +242,14 @@ class IncrementalSummary:
     @property
     def builder(self) -> SummaryBuilder:
         """The builder behind the summary (replaced by a new one on every rebuild)."""
-        return self._builder
+        with self._lock:
+            self._ensure_builder()
+            return self._builder
 
     def samples(self, last: int = 20_000) -> ChartSamples:
         """The newest latency (ms) and slippage (bps) samples, for charts."""
         with self._lock:
+            self._ensure_builder()
             pairer = self._builder.pairer
             return ChartSamples(
                 intent_to_order=list(pairer.intent_to_order[-last:]),

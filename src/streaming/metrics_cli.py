@@ -2,8 +2,10 @@
 
 Follows the Redis event stream (every producer's events) and serves the
 :class:`~src.execution.telemetry.PrometheusEmitter` metrics at
-``http://<addr>:<port>/metrics``. Run one per stream; Prometheus scrapes it instead of every
-trading process. Settings: ``[execution.telemetry.redis]`` for the stream,
+``http://<addr>:<port>/metrics``: the names defined once in
+:mod:`src.execution.telemetry.metrics_def`, the same as a trading process's and the
+dashboard's (docs/monitoring.md lists them). Run one per stream; Prometheus scrapes it
+instead of every trading process. Settings: ``[execution.telemetry.redis]`` for the stream,
 ``[execution.telemetry.prometheus]`` for ``addr``, ``port`` (9108 when the file says 0)
 and ``pending_max``.
 

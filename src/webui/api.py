@@ -36,8 +36,10 @@ from src.webui.models import (
     TimelineResponse,
     error_responses,
 )
+from src.webui.orders_api import router as orders_router
 
 router = APIRouter()
+router.include_router(orders_router)  # the order blotter's routes (src/webui/orders_api.py)
 
 # Answers a route documents besides its 200: a bad parameter (400) or unknown session (404).
 _ERRORS = {400: "a parameter is not valid", 404: "no such session"}

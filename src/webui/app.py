@@ -71,7 +71,7 @@ def create_app(
     app.state.heads = HeadCache(settings)
     app.state.index = SessionIndex(settings.base_path)
     app.state.alerts = AlertBoard(settings.alerts_state)
-    app.state.metrics = WebMetrics()
+    app.state.metrics = WebMetrics(settings.base_path)
     app.state.exports = ExportBuilds(settings.max_export_builds)
     app.state.stopping = threading.Event()
     app.state.hub = FeedHub(

@@ -5,6 +5,9 @@ The summary inside a timeline response is the query layer's own typed
 its schema). Routes that assemble their body from our own types send it encoded directly
 (``orjson``), without re-validating it per request; ``tests/webui/test_openapi.py``
 validates every route's actual body against the published schema instead.
+
+The order blotter's bodies are the query layer's own dataclasses too
+(:mod:`src.query.orders.model`: ``OrderPage``, ``OrderChain`` and what they hold).
 """
 
 from __future__ import annotations
@@ -15,12 +18,26 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from src.query.analytics.summary_model import JsonScalar, Summary
+from src.query.orders.model import (
+    ChainStep,
+    GateStep,
+    OrderChain,
+    OrderLatency,
+    OrderPage,
+    OrderRow,
+)
 
 __all__ = [
     "AlertRow",
     "AlertsSnapshot",
+    "ChainStep",
     "ErrorDetail",
+    "GateStep",
     "Health",
+    "OrderChain",
+    "OrderLatency",
+    "OrderPage",
+    "OrderRow",
     "SessionInfo",
     "Silence",
     "TelemetryEvent",

@@ -25,6 +25,11 @@ def test_defaults_agree_with_the_checks_of_the_viewer():
     )
     assert rules.errors.crit_rate == t.error_rate_crit
     assert rules.missing_fills.warn_after_s == t.fill_timeout_s
+    assert (rules.reject_rate.warn_rate, rules.reject_rate.crit_rate) == (
+        t.reject_rate_warn,
+        t.reject_rate_crit,
+    )
+    assert rules.reject_rate.min_orders == t.reject_min_orders
 
 
 def test_shipped_config_spells_out_the_defaults():

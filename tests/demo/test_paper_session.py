@@ -6,12 +6,18 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from src.demo.paper_session import main
+from src.demo.paper_session import DEMO_VENUE, build_pipeline, main, run_session
+from src.demo.strategy import SessionClock
+from src.execution.config import load_config
+from src.execution.events import ExecutionEvent
+from src.execution.schema import KINDS, TERMINAL_KINDS
+from src.execution.telemetry.testing import InMemoryEmitter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO_ROOT / "config" / "execution.toml"
@@ -58,7 +64,7 @@ def test_demo_writes_a_consistent_session_log(tmp_path, capsys):
     events = read_jsonl(log_file)
     kinds = Counter(e["kind"] for e in events)
     # With seed 7 the paper executor never fails, so there are no error events.
-    assert set(kinds) == {"intent", "gate", "order", "fill"}
+    assert set(kinds) == set(KINDS) - {"error"}
     assert kinds["gate"] >= kinds["intent"]
     assert {e["session_id"] for e in events} == {"t1"}
     assert {e["mode"] for e in events} == {"paper"}
@@ -88,8 +94,72 @@ def test_demo_exercises_blocking_gates(tmp_path, capsys):
     assert any(e["kind"] == "order" and e["payload"]["order_type"] == "limit" for e in events)
 
 
+def test_demo_takes_every_path_of_an_orders_life(tmp_path, capsys):
+    """Acks, fills in pieces, IOC remainders expiring, expire_after_s expiries, the
+    strategy's cancels of resting limits, venue rejects for the price band and for cash,
+    and DAY and IOC orders among the orders sent (1,000 ticks: the cash runs short by then)."""
+    assert run_demo(tmp_path, "paths", "--ticks", "1000") == 0
+    out = capsys.readouterr().out
+    assert "cancelled" in out and "expired" in out and "rejected" in out
+    events = read_jsonl(tmp_path / "paths.jsonl")
+    reasons = Counter(
+        e["payload"]["reason"].split(":")[0].split(" ")[0]
+        for e in events
+        if e["kind"] in ("cancel", "expire", "reject")
+    )
+    assert {"IOC", "expire_after_s", "strategy", "limit", "insufficient"} <= set(reasons)
+    assert any("price band" in e["payload"]["reason"] for e in events if e["kind"] == "reject")
+    forces = Counter(e["payload"]["time_in_force"] for e in events if e["kind"] == "order")
+    assert set(forces) == {"GTC", "IOC", "DAY"}
+    assert any(e["payload"]["expire_after_s"] for e in events if e["kind"] == "order")
+    pieces = {e["payload"]["client_id"] for e in events if e["kind"] == "partial_fill"}
+    fills = {e["payload"]["client_id"] for e in events if e["kind"] == "fill"}
+    assert pieces & fills, "some orders fill in pieces, then completely"
+
+
+def test_a_finished_demo_leaves_no_order_working(tmp_path, capsys):
+    """When the session ends every order still working is cancelled ("session ended"), so
+    every order has exactly one end (fill, cancel, expire or reject) and nothing is left
+    for missing_fills to report; fills never outnumber orders."""
+    assert run_demo(tmp_path, "ended") == 0
+    assert "cancelled at end" in capsys.readouterr().out
+    events = read_jsonl(tmp_path / "ended.jsonl")
+    orders = [e["payload"]["client_id"] for e in events if e["kind"] == "order"]
+    ends = Counter(e["payload"]["client_id"] for e in events if e["kind"] in TERMINAL_KINDS)
+    assert set(ends) == set(orders) and set(ends.values()) == {1}
+    assert any(e["payload"]["reason"] == "session ended" for e in events if e["kind"] == "cancel")
+    kinds = Counter(e["kind"] for e in events)
+    assert kinds["fill"] <= kinds["order"]
+
+
+def test_a_stopped_demo_cancels_what_is_working():
+    """Stopped early (Ctrl-C sets the stop event), the session still cancels its working
+    orders on the way out."""
+    stop = threading.Event()
+
+    class StopAfterOrders(InMemoryEmitter):
+        def emit(self, event: ExecutionEvent) -> None:
+            super().emit(event)
+            if event.kind == "order" and len(self.of_kind("order")) == 40:
+                stop.set()
+
+    clock = SessionClock(start=1_000_000.0)
+    events = StopAfterOrders()
+    config = load_config(str(SHIPPED_CONFIG), env={})
+    pipeline = build_pipeline(config, events, venue=DEMO_VENUE, clock=clock)
+    outcomes = run_session(
+        pipeline, "stopped", ticks=10_000, interval=0, seed=7, stop=stop, clock=clock
+    )
+    assert pipeline.working_orders == []
+    assert outcomes["cancelled at end"] >= 1
+    orders = {e.payload["client_id"] for e in events if e.kind == "order"}
+    ended = {e.payload["client_id"] for e in events if e.kind in TERMINAL_KINDS}
+    assert len(orders) == 40 and ended == orders
+
+
 def test_same_seed_gives_the_same_session(tmp_path, capsys):
-    """Two runs with one seed produce the same kinds, sides and quantities in the same order."""
+    """Two runs with one seed produce the same kinds, sides and quantities in the same order,
+    expiries and cancels included (the session runs on its own clock, not the machine's)."""
 
     def shape(session: str) -> list[tuple]:
         return [
@@ -99,6 +169,8 @@ def test_same_seed_gives_the_same_session(tmp_path, capsys):
                 e["payload"].get("side"),
                 e["payload"].get("quantity"),
                 e["payload"].get("passed"),
+                e["payload"].get("reason"),
+                e["payload"].get("filled_quantity"),
             )
             for e in read_jsonl(tmp_path / f"{session}.jsonl")
         ]

@@ -358,7 +358,8 @@ def test_jsonl_backend_honours_base_path_fsync_and_interval(tmp_path):
                 symbol="BTC-USD", side="buy", quantity=1, current_price=100.0, session_id="s1"
             )
         )
-    assert [e["kind"] for e in read_jsonl(base / "s1.jsonl")] == ["intent", "gate", "order", "fill"]
+    kinds = [e["kind"] for e in read_jsonl(base / "s1.jsonl")]
+    assert kinds == ["intent", "gate", "order", "ack", "fill"]
 
 
 def test_jsonl_backend_honours_daily_rotation(tmp_path):
@@ -421,7 +422,7 @@ def test_positive_queue_size_puts_sinks_behind_a_queue(tmp_path):
     finally:
         emitter.close()
     kinds = [e["kind"] for e in read_jsonl(tmp_path / "q1.jsonl")]
-    assert kinds == ["intent", "gate", "order", "fill"]
+    assert kinds == ["intent", "gate", "order", "ack", "fill"]
 
 
 def test_default_filters_add_no_filtering_layer(tmp_path):

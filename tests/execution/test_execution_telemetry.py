@@ -18,7 +18,7 @@ from src.execution.telemetry import (
 
 def test_spec_integration_example_writes_intent_order_fill(tmp_path):
     """Pipeline + JsonlExecutionLogger: the session file holds intent, the validation gate's
-    decision, order, fill in order."""
+    decision, order, the paper venue's ack, fill in order."""
     emitter = JsonlExecutionLogger(str(tmp_path / "test_logs"))
     pipeline = ExecutionPipeline(executor=PaperExecutor(), emitter=emitter)
     intent = OrderIntent(
@@ -28,11 +28,12 @@ def test_spec_integration_example_writes_intent_order_fill(tmp_path):
     assert result.filled
     lines = (tmp_path / "test_logs" / "session_123.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
-    assert [r["kind"] for r in records] == ["intent", "gate", "order", "fill"]
+    assert [r["kind"] for r in records] == ["intent", "gate", "order", "ack", "fill"]
     assert all(
         list(r)[:6] == ["ts", "session_id", "symbol", "mode", "kind", "payload"] for r in records
     )
-    intent_rec, gate_rec, order_rec, fill_rec = records
+    intent_rec, gate_rec, order_rec, ack_rec, fill_rec = records
+    assert ack_rec["payload"]["client_id"] == order_rec["payload"]["client_id"]
     assert gate_rec["payload"]["gate_name"] == "IntentValidation" and gate_rec["payload"]["passed"]
     assert intent_rec["payload"]["side"] == "buy" and intent_rec["payload"]["quantity"] == 1.0
     assert order_rec["payload"]["order_type"] == "market"
@@ -73,9 +74,10 @@ def test_spec_custom_emitter_example_counts_by_kind(tmp_path):
         "execution_intent_total": 3,
         "execution_gate_total": 3,
         "execution_order_total": 3,
+        "execution_ack_total": 3,
         "execution_fill_total": 3,
     }
-    assert len((tmp_path / "default.jsonl").read_text().splitlines()) == 12
+    assert len((tmp_path / "default.jsonl").read_text().splitlines()) == 15
 
 
 def test_spec_event_api_reference():

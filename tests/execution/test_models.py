@@ -66,6 +66,17 @@ def test_side_and_order_type_are_normalised_to_lower_case():
     assert intent(side="Sell").side == "sell"
 
 
+def test_time_in_force_defaults_to_gtc_and_is_normalised_to_upper_case():
+    """GTC without expiry unless asked; ``"ioc"``/``"Day"`` become ``"IOC"``/``"DAY"``;
+    ``expire_after_s`` becomes a float."""
+    it = intent()
+    assert (it.time_in_force, it.expire_after_s) == ("GTC", None)
+    assert intent(time_in_force="ioc").time_in_force == "IOC"
+    day = intent(time_in_force="Day", expire_after_s=30)
+    assert (day.time_in_force, day.expire_after_s, day.problem) == ("DAY", 30.0, None)
+    assert type(day.expire_after_s) is float
+
+
 def test_numbers_are_stored_as_floats():
     """Integer quantities and prices become floats, so payloads have one numeric type."""
     it = intent(quantity=3, current_price=100, order_type="limit", limit_price=99)
@@ -105,6 +116,15 @@ def test_intent_is_frozen():
         ({"session_id": "x..y"}, "invalid session_id 'x..y'"),
         ({"session_id": "/abs"}, "invalid session_id '/abs'"),
         ({"session_id": "a\nb"}, "invalid session_id 'a\\nb'"),
+        ({"time_in_force": "FOK"}, "invalid time_in_force 'FOK': expected 'GTC', 'IOC', 'DAY'"),
+        ({"time_in_force": None}, "invalid time_in_force None"),
+        ({"time_in_force": 1}, "invalid time_in_force 1"),
+        ({"expire_after_s": 0}, "invalid expire_after_s 0"),
+        ({"expire_after_s": -5.0}, "invalid expire_after_s -5.0"),
+        ({"expire_after_s": math.nan}, "invalid expire_after_s nan"),
+        ({"expire_after_s": math.inf}, "invalid expire_after_s inf"),
+        ({"expire_after_s": "30"}, "invalid expire_after_s '30'"),
+        ({"expire_after_s": True}, "invalid expire_after_s True"),
     ],
 )
 def test_invalid_intent_is_built_and_names_its_bad_value(changes, shown):

@@ -66,9 +66,9 @@ class SpyExecutor(PaperExecutor):
         super().__init__()
         self.executed: list[Any] = []
 
-    def execute(self, order, market_price):  # type: ignore[no-untyped-def]
+    def submit(self, order, market_price):  # type: ignore[no-untyped-def]
         self.executed.append(order)
-        return super().execute(order, market_price)
+        return super().submit(order, market_price)
 
 
 class ExplodingGate:
@@ -114,9 +114,9 @@ def by_kind(events: InMemoryEmitter, kind: str) -> list[ExecutionEvent]:
 # -- the event sequence -----------------------------------------------------------------
 
 
-def test_filled_intent_emits_intent_gates_order_fill_in_order():
+def test_filled_intent_emits_intent_gates_order_ack_fill_in_order():
     """A passing intent emits intent, one gate event per gate (intent validation first, then
-    the given gates in order), order, fill."""
+    the given gates in order), order, the paper venue's ack, fill."""
     with capture_events() as events:
         pipeline = ExecutionPipeline(
             executor=PaperExecutor(),
@@ -125,7 +125,7 @@ def test_filled_intent_emits_intent_gates_order_fill_in_order():
         )
         result = pipeline.submit_order(intent())
     assert result.status == "filled"
-    assert events.kinds() == ["intent", "gate", "gate", "gate", "order", "fill"]
+    assert events.kinds() == ["intent", "gate", "gate", "gate", "order", "ack", "fill"]
     names = [e.payload["gate_name"] for e in by_kind(events, "gate")]
     assert names == ["IntentValidation", "First", "Second"]
 
@@ -135,7 +135,7 @@ def test_event_envelope_fields():
     with capture_events() as events:
         pipeline = ExecutionPipeline(PaperExecutor(), events, mode="backtest")
         pipeline.submit_order(intent(symbol="ETH-USD", current_price=3_500.0, session_id="s-9"))
-    assert len(events) == 4  # intent, the validation gate, order, fill
+    assert len(events) == 5  # intent, the validation gate, order, ack, fill
     for event in events:
         assert (event.session_id, event.symbol, event.mode) == ("s-9", "ETH-USD", "backtest")
 
@@ -160,7 +160,9 @@ def test_payload_values_match_the_intent_order_and_fill():
             gates=[RecordingGate("G", reason="fine")],
         )
         result = pipeline.submit_order(intent(side="BUY", quantity=0.5, current_price=100_000.0))
-    intent_p, valid_p, gate_p, order_p, fill_p = (e.payload for e in events)
+    intent_p, valid_p, gate_p, order_p, ack_p, fill_p = (e.payload for e in events)
+    assert ack_p["client_id"] == order_p["client_id"] == result.order.client_id
+    assert ack_p["order_id"] == fill_p["order_id"] == result.order_id
     assert valid_p == {**valid_p, "gate_name": "IntentValidation", "passed": True}
     assert (intent_p["side"], intent_p["quantity"], intent_p["current_price"]) == (
         "buy",
@@ -206,7 +208,7 @@ def test_the_spec_two_argument_pipeline_emits_a_gate_decision_per_intent():
         pipeline = ExecutionPipeline(executor=PaperExecutor(), emitter=events)
         results = [pipeline.submit_order(intent()) for _ in range(3)]
     assert [r.status for r in results] == ["filled"] * 3
-    assert events.kinds() == ["intent", "gate", "order", "fill"] * 3
+    assert events.kinds() == ["intent", "gate", "order", "ack", "fill"] * 3
     for gate in by_kind(events, "gate"):
         assert gate.payload["gate_name"] == "IntentValidation"
         assert gate.payload["passed"] is True
@@ -259,6 +261,9 @@ def test_a_gate_built_on_the_validation_gate_is_kept():
         ({"symbol": ["BTC-USD"]}, "invalid symbol ['BTC-USD']"),
         ({"current_price": math.inf}, "invalid current_price inf"),
         ({"session_id": "../etc"}, "invalid session_id '../etc'"),
+        ({"time_in_force": "FOK"}, "invalid time_in_force 'FOK'"),
+        ({"expire_after_s": -1}, "invalid expire_after_s -1"),
+        ({"expire_after_s": math.nan}, "invalid expire_after_s nan"),
     ],
 )
 def test_malformed_intent_is_blocked_with_a_reason_not_raised(changes, shown, tmp_path):
@@ -324,6 +329,9 @@ class TaggedIntent(OrderIntent):
         ({"side": "short"}, "invalid side 'short'"),
         ({"quantity": -1.0}, "invalid quantity -1.0"),
         ({"side": "BUY"}, "invalid side 'BUY'"),  # never normalised: the order would say BUY
+        ({"time_in_force": "ioc"}, "invalid time_in_force 'ioc'"),
+        ({"time_in_force": "FOK"}, "invalid time_in_force 'FOK'"),
+        ({"expire_after_s": 0.0}, "invalid expire_after_s 0.0"),
     ],
 )
 def test_a_subclass_that_skips_the_checks_is_still_validated(changes, shown):
@@ -480,7 +488,7 @@ def test_seq_increases_by_one_per_session_independently():
             pipeline.submit_order(intent(session_id=session))
     for session, submits in {"a": 3, "b": 2, "c": 1}.items():
         seqs = [e.seq for e in events if e.session_id == session]
-        assert seqs == list(range(1, 5 * submits + 1))
+        assert seqs == list(range(1, 6 * submits + 1))
 
 
 def test_event_ids_are_unique():
@@ -490,7 +498,7 @@ def test_event_ids_are_unique():
         for _ in range(25):
             pipeline.submit_order(intent())
     ids = [e.event_id for e in events]
-    assert len(ids) == 125
+    assert len(ids) == 150
     assert len(set(ids)) == len(ids)
 
 
@@ -541,8 +549,8 @@ def test_raising_foreign_sink_never_hurts_trading(caplog):
     pipeline = ExecutionPipeline(PaperExecutor(), sink, gates=[RecordingGate("G")])
     results = [pipeline.submit_order(intent()) for _ in range(5)]
     assert [r.status for r in results] == ["filled"] * 5
-    assert sink.calls == 5 * 5
-    assert pipeline.telemetry_errors == 5 * 5
+    assert sink.calls == 5 * 6
+    assert pipeline.telemetry_errors == 5 * 6
     warnings = [r for r in caplog.records if r.name == "src.execution.pipeline"]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
@@ -559,7 +567,7 @@ def test_failing_base_class_sink_is_guarded_by_the_base():
     sink = Flaky()
     pipeline = ExecutionPipeline(PaperExecutor(), sink)
     assert pipeline.submit_order(intent()).status == "filled"
-    assert sink.stats.errors == 4
+    assert sink.stats.errors == 5
     assert pipeline.telemetry_errors == 0
 
 
@@ -576,16 +584,16 @@ def test_resting_limit_order_is_open_then_filled_by_a_crossing_price():
         )
         assert result.status == "open"
         assert result.fill is None
-        assert events.kinds() == ["intent", "gate", "order"]
+        assert events.kinds() == ["intent", "gate", "order", "ack"]
 
         assert pipeline.update_price("BTC-USD", 99_500.0) == []  # above the limit
         assert pipeline.update_price("ETH-USD", 1.0) == []  # another symbol
-        assert events.kinds() == ["intent", "gate", "order"]
+        assert events.kinds() == ["intent", "gate", "order", "ack"]
 
         fills = pipeline.update_price("BTC-USD", 98_900.0)
         assert len(fills) == 1
         assert pipeline.update_price("BTC-USD", 98_000.0) == []  # filled only once
-    assert events.kinds() == ["intent", "gate", "order", "fill"]
+    assert events.kinds() == ["intent", "gate", "order", "ack", "fill"]
     order_event, fill_event = by_kind(events, "order")[0], by_kind(events, "fill")[0]
     assert fill_event.session_id == "s-lim"
     assert fill_event.symbol == "BTC-USD"
@@ -593,7 +601,7 @@ def test_resting_limit_order_is_open_then_filled_by_a_crossing_price():
     assert fill_event.payload["client_id"] == order_event.payload["client_id"]
     assert fill_event.payload["intent_id"] == result.intent.intent_id
     assert fill_event.payload["fill_price"] <= 99_000.0
-    assert fill_event.seq == order_event.seq + 1
+    assert fill_event.seq == order_event.seq + 2  # after the ack
 
 
 def test_limit_orders_of_two_sessions_fill_into_their_own_sessions():
@@ -611,8 +619,8 @@ def test_limit_orders_of_two_sessions_fill_into_their_own_sessions():
     fills = {e.payload["client_id"]: e for e in by_kind(events, "fill")}
     assert fills[a.order.client_id].session_id == "alpha"
     assert fills[b.order.client_id].session_id == "beta"
-    assert fills[a.order.client_id].seq == 4  # intent, validation gate, order, fill
-    assert fills[b.order.client_id].seq == 4
+    assert fills[a.order.client_id].seq == 5  # intent, validation gate, order, ack, fill
+    assert fills[b.order.client_id].seq == 5
 
 
 # -- construction -----------------------------------------------------------------------

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from src.execution import ExecutionPipeline, GateDecision, MarketState, OrderIntent
 from src.execution.events import ExecutionEvent
-from src.execution.models import Fill, Order
+from src.execution.models import Ack, Fill, Order
 
 
 class Executor:
@@ -48,7 +48,20 @@ class Emitter:
         pass
 
 
+class Venue:  # a venue reporting an order's life (LifecycleExecutor)
+
+    def submit(self, order: Order, market_price: float | None) -> list[Ack | Fill]:
+        return [Ack(client_id=order.client_id, order_id="v-1")]
+
+    def on_price(self, symbol: str, price: float) -> list[Fill]:
+        return []
+
+    def cancel(self, client_id: str) -> bool:
+        return True
+
+
 ExecutionPipeline(Executor(), Emitter(), gates=[Gate()])
+ExecutionPipeline(Venue(), Emitter())
 """
 
 WRONG_EXECUTOR = """
@@ -60,7 +73,19 @@ class NotAnExecutor:
         pass
 
 
+class NotAVenue:
+    def submit(self, order: str) -> None:
+        pass
+
+    def on_price(self, symbol: str, price: float) -> list[str]:
+        return []
+
+    def cancel(self, client_id: str) -> bool:
+        return True
+
+
 ExecutionPipeline(NotAnExecutor())
+ExecutionPipeline(NotAVenue())
 """
 
 
@@ -93,6 +118,7 @@ def test_duck_typed_seams_type_check_and_run(repo_root: Path, tmp_path: Path) ->
     wrong = _mypy(repo_root, tmp_path, WRONG_EXECUTOR)
     assert wrong.returncode == 1, wrong.stdout + wrong.stderr
     assert '"ExecutionPipeline" has incompatible type "NotAnExecutor"' in wrong.stdout
+    assert '"ExecutionPipeline" has incompatible type "NotAVenue"' in wrong.stdout
 
     # ... and the same objects run: the order rests (the executor returned None).
     spec = importlib.util.spec_from_file_location("seam_ducks", tmp_path / "ducks.py")
@@ -113,6 +139,13 @@ def test_duck_typed_seams_type_check_and_run(repo_root: Path, tmp_path: Path) ->
     assert result.status == "open"
     assert kinds == ["intent", "gate", "gate", "order"]
     assert [name for name, _ in result.gate_decisions] == ["IntentValidation", "Always"]
+
+    kinds.clear()  # the venue's ack is applied; its cancel ends the order
+    venue = ExecutionPipeline(ducks.Venue(), Recorder())
+    acked = venue.submit_order(OrderIntent(symbol="AAPL", side="buy", quantity=1, current_price=1))
+    assert (acked.status, acked.order_id) == ("open", "v-1")
+    assert venue.cancel_order(acked.order.client_id) is True
+    assert kinds == ["intent", "gate", "order", "ack", "cancel"]
 
 
 def _public_annotations(package: ModuleType) -> dict[str, str]:

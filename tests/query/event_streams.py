@@ -17,11 +17,13 @@ START = datetime(2025, 6, 1, tzinfo=UTC)
 
 IDS = st.sampled_from([None, "a", "b", "c", "d", "e"])  # few ids: reuse and collisions
 SIDES = st.sampled_from(["buy", "sell", "SELL", None, ""])
+LIFECYCLE = st.sampled_from(["ack", "partial_fill", "cancel", "expire", "reject", "error"])
 
 
 @st.composite
 def flow(draw: st.DrawFn, orders: bool = True) -> list[dict]:
-    """The events of one round trip: intent, gate decisions, order, (partial) fills.
+    """The events of one round trip: intent, gate decisions, order, (partial) fills, and
+    the order's lifecycle events (acks, partial fills, cancel, expire, reject, errors).
 
     ``orders=False``: no order events (a sink filter that logs intents, fills and errors);
     fills then pair to their intents by intent_id."""
@@ -76,6 +78,21 @@ def flow(draw: st.DrawFn, orders: bool = True) -> list[dict]:
         if draw(st.integers(0, 3)):
             fill["event_id"] = draw(st.sampled_from(["e1", "e2", "e3", "e4", "e5", "e6", "e7"]))
         events.append(fill)
+    # The order's life: acks, partial fills and an end (or two), anywhere after the intent.
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(LIFECYCLE)
+        payload: dict = {"client_id": client_id if draw(st.integers(0, 5)) else draw(IDS)}
+        if kind == "error":
+            payload.update(error="x", stage=draw(st.sampled_from(["execute", "gate", None])))
+        elif kind == "partial_fill":
+            payload.update(
+                filled_quantity=draw(st.sampled_from([0.5, 1, "0.5", None, 0])),
+                fill_price=draw(st.sampled_from([100.2, 99.1, "100", None, "nan"])),
+                reference_price=draw(st.sampled_from([100, None])),
+            )
+        elif kind in ("cancel", "expire"):
+            payload.update(filled_quantity=draw(st.sampled_from([0, 0.5, None])), reason="r")
+        events.insert(draw(st.integers(1, len(events))), {"kind": kind, "payload": payload})
     return events
 
 

@@ -9,43 +9,25 @@ from __future__ import annotations
 
 import msgspec
 
-from src.execution import (
-    ExecutionPipeline,
-    MaxNotionalGate,
-    OrderIntent,
-    PaperExecutor,
-    PriceSanityGate,
-)
 from src.execution.events import copy_of
+from src.execution.schema import KINDS
 from src.execution.serialization import encode_event_line
 from src.execution.telemetry.testing import capture_events
 from src.query import records, scan_events
+from tests.execution.lifecycle_scenario import run_every_path
 
 
 def pipeline_events():
+    """Every path of an order's life: fills in one piece and several, blocks, rejects,
+    cancels, expiries, errors of each stage (tests/execution/lifecycle_scenario.py)."""
     with capture_events() as sink:
-        pipeline = ExecutionPipeline(
-            executor=PaperExecutor(slippage_bps=2, fee_bps=1),
-            emitter=sink,
-            gates=[PriceSanityGate(500), MaxNotionalGate(1_000)],
-            mode="paper",
-        )
-        pipeline.update_price("BTC-USD", 100.0)
-        pipeline.submit_order(OrderIntent(symbol="BTC-USD", side="buy", quantity=1.0))  # fills
-        pipeline.submit_order(OrderIntent(symbol="BTC-USD", side="buy", quantity=50.0))  # notional
-        pipeline.submit_order(OrderIntent(symbol="BTC-USD", side="sell", quantity=-1.0))  # invalid
-        pipeline.submit_order(
-            OrderIntent(
-                symbol="BTC-USD", side="sell", quantity=1.0, order_type="limit", limit_price=120.0
-            )
-        )  # rests
-        pipeline.update_price("BTC-USD", 125.0)  # fills the resting limit
+        run_every_path(sink)
     return list(sink.events)
 
 
 def test_every_kind_the_pipeline_writes_decodes_on_the_fast_path():
     events = pipeline_events()
-    assert {e.kind for e in events} == {"intent", "gate", "order", "fill"}
+    assert {e.kind for e in events} == set(KINDS)
     copies = [copy_of(e, session_id="replayed") for e in events]
     for event in [*events, *copies]:
         line = encode_event_line(event).rstrip(b"\n")

@@ -10,6 +10,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from src.execution.schema import PAYLOADS
 from src.query.checks import evaluate
 from src.query.engine import iter_events, summarize, tail
 from src.query.filters import EventFilter
@@ -38,6 +39,11 @@ PAYLOAD = [
     "fill_fee",
     "reference_price",
     "error",
+    "stage",
+    "cumulative_quantity",
+    "remaining_quantity",
+    "time_in_force",
+    "expire_after_s",
 ]
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
@@ -64,6 +70,10 @@ def event(n: int, kind: str) -> dict:
         "fill_price": 100.1,
         "reference_price": 100.0,
         "error": "boom",
+        "stage": "execute",  # an error ends its order
+        "cumulative_quantity": 1.0,
+        "remaining_quantity": 0.0,
+        "time_in_force": "GTC",
     }
     return {
         "ts": f"2025-01-01T00:00:{n % 60:02d}.{n:06d}+00:00",
@@ -107,14 +117,16 @@ RAW = [
     "[" * 2000 + "]" * 2000,
 ]
 PLACEHOLDER = "@@raw@@"
+AS_OF = 1_750_000_000.0  # open-order ages at one instant, so that readers can be compared
 
 
 @st.composite
 def mutated_lines(draw: st.DrawFn) -> list[bytes]:
-    kinds = ["intent", "gate", "order", "fill", "error"]
+    # Every kind, an order's life in order (acks, partial fills, ends after the order).
+    kinds = list(PAYLOADS)
     out = []
     for n in range(draw(st.integers(1, 25))):
-        ev = event(n, kinds[n % 5])
+        ev = event(n, kinds[n % len(kinds)])
         raw = None
         for _ in range(draw(st.integers(0, 2))):
             what = draw(st.integers(0, 5))
@@ -178,8 +190,10 @@ def test_every_reader_survives_mistyped_fields(tmp_path_factory, lines):
         assert (decode_record(line) is None) == (decode_scan(line) is None), line
     total, valid, _fragments, blocks = expected_counts(lines)
     flt = EventFilter.build(session_id="s")
+    outcomes = []
     for workers in (1, 2):
-        summary = summarize(base, flt, workers=workers)
+        summary = summarize(base, flt, workers=workers, as_of=AS_OF)
+        outcomes.append((summary.orders, summary.latency))
         parse = summary.parse
         assert parse.total_lines == total
         assert parse.valid_events == valid
@@ -189,7 +203,9 @@ def test_every_reader_survives_mistyped_fields(tmp_path_factory, lines):
     # A filter sees no line the rules reject (an out-of-range instant included).
     by_symbol = summarize(base, EventFilter.build(session_id="s", symbol="X"), workers=1)
     assert by_symbol.parse == parse
-    incremental = IncrementalSummary(base, "s", max_age_s=0).refresh()
+    incremental = IncrementalSummary(base, "s", max_age_s=0).refresh(as_of=AS_OF)
+    outcomes.append((incremental.orders, incremental.latency))
+    assert outcomes[0] == outcomes[1] == outcomes[2]  # order outcomes agree too
     assert incremental.parse.valid_events == valid
     assert incremental.parse.total_lines == total
     records = tail(base, flt, 1000)
@@ -209,9 +225,11 @@ def test_every_reader_survives_mistyped_fields(tmp_path_factory, lines):
             "SELECT count(*), count(ts), count(*) FILTER (kind = 'gate' AND passed IS NOT TRUE) "
             "FROM events"
         ).fetchall()[0]
+        by_kind = dict(con.sql("SELECT kind, count(*) FROM events GROUP BY kind").fetchall())
     finally:
         con.close()
     assert got == (valid, valid, blocks)
+    assert by_kind == summary.kind_counts  # the lifecycle kinds' views count alike
 
 
 def _line(kind: str, payload: dict, **top) -> bytes:

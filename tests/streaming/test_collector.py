@@ -51,7 +51,7 @@ def test_archive_is_byte_identical_to_the_producers_local_logs(redis_server, tmp
     with make_collector(redis_server.url, tmp_path / "archive") as collector:
         drain(collector)
         assert collector.pending() == 0
-        assert collector.stats.written == 1000 and collector.stats.acked == 1000
+        assert collector.stats.written == 1200 and collector.stats.acked == 1200
     for session in ("s1", "s2"):
         local = (tmp_path / "local" / f"{session}.jsonl").read_bytes()
         assert (tmp_path / "archive" / f"{session}.jsonl").read_bytes() == local
@@ -103,7 +103,7 @@ def test_a_new_consumer_claims_what_a_dead_one_left_pending_in_order(
     redis_server, redis_client, tmp_path
 ):
     """XAUTOCLAIM hands a dead consumer's pending entries over; they are written first."""
-    produce(redis_server.url, tmp_path / "local", "s1", 25)  # 125 events
+    produce(redis_server.url, tmp_path / "local", "s1", 25)  # 150 events
     client = redis_client
     client.xgroup_create(STREAM, "archive", id="0")
     client.xreadgroup("archive", "dead", {STREAM: ">"}, count=40)  # read, never acknowledged
@@ -120,7 +120,7 @@ def test_entries_are_acknowledged_only_after_their_line_is_written(
 ):
     """A failing archive write leaves that entry and the rest pending; they are retried
     later, in order, once writing works again."""
-    produce(redis_server.url, tmp_path / "local", "s1", 10)  # 50 events
+    produce(redis_server.url, tmp_path / "local", "s1", 10)  # 60 events (6 per order)
     collector = make_collector(redis_server.url, tmp_path / "archive")
     real_emit = collector.archive.emit
     calls = []
@@ -134,7 +134,7 @@ def test_entries_are_acknowledged_only_after_their_line_is_written(
     monkeypatch.setattr(collector.archive, "emit", full_disk_at_the_21st)
     with pytest.raises(ArchiveWriteError):
         drain(collector)
-    assert collector.stats.written == 20 and collector.pending() == 30
+    assert collector.stats.written == 20 and collector.pending() == 40
     drain(collector)
     assert collector.pending() == 0
     collector.close()

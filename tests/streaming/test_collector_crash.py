@@ -12,7 +12,7 @@ import pytest
 import redis
 
 STREAM = "t:crash"
-ORDERS = 1_000  # per producer, 5 events each, in two halves
+ORDERS = 1_000  # per producer, 6 events each (intent, 2 gates, order, ack, fill), in two halves
 
 PRODUCER = r"""
 import sys, time
@@ -103,7 +103,7 @@ def test_kill_minus_nine_and_restart_gives_exactly_the_union(
             for proc in producers:
                 assert proc.wait(180) == 0, "a producer lost events or failed"
             expected = {s: line_count(local / f"{s}.jsonl") for s in sessions}
-            assert expected == dict.fromkeys(sessions, ORDERS * 5)
+            assert expected == dict.fromkeys(sessions, ORDERS * 6)
             assert wait_for(
                 lambda: all(line_count(archive / f"{s}.jsonl") >= expected[s] for s in sessions)
             ), "the restarted collector did not catch up"

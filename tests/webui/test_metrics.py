@@ -7,6 +7,7 @@ from prometheus_client import generate_latest
 
 from src.webui.app import create_app
 from src.webui.settings import WebSettings
+from tests.webui.loopback import loopback_client
 
 
 def _requests(app, route: str, status: str) -> float:
@@ -29,7 +30,7 @@ def test_requests_are_counted_by_route_template_and_status(client):
     assert _requests(app, route, "422") == 1
     assert _requests(app, "unmatched", "404") == 1
     count = app.state.metrics.registry.get_sample_value(
-        "telemetry_dashboard_request_seconds_count", {"route": route}
+        "telemetry_dashboard_request_duration_seconds_count", {"route": route}
     )
     assert count == 3
 
@@ -58,3 +59,58 @@ def test_token_check_runs_inside_the_metrics(logs):
         assert ok.status_code == 200
     assert _requests(app, "unmatched", "401") == 1
     assert _requests(app, "/api/telemetry", "200") == 1
+
+
+def _scrape(client) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+
+
+def test_execution_metrics_of_the_logs_count_appended_lines_once(tmp_path):
+    """/metrics counts the events of the logs with the trading process's metric names; a
+    scrape reads only what was appended, and retention compressing a file adds nothing."""
+    import gzip
+    import shutil
+
+    from src.execution import ExecutionPipeline, OrderIntent, PaperExecutor
+    from src.execution.telemetry import JsonlExecutionLogger
+
+    base = tmp_path / "logs"
+    logger = JsonlExecutionLogger(str(base))
+    pipeline = ExecutionPipeline(executor=PaperExecutor(), emitter=logger)
+    pipeline.update_price("ETH-USD", 3000.0)
+
+    def trade(n: int) -> None:
+        for _ in range(n):
+            pipeline.submit_order(OrderIntent(symbol="ETH-USD", side="buy", quantity=1.0,
+                                              current_price=3000.0, session_id="w1"))  # fmt: skip
+        logger.flush()
+
+    fills = (("kind", "fill"), ("mode", "paper"), ("symbol", "ETH-USD"))
+    with loopback_client(create_app(settings=WebSettings(base_path=base))) as c:
+        trade(3)
+        s = _scrape(c)
+        assert s[("execution_events_total", fills)] == 3
+        assert s[("execution_fill_total", ())] == 3
+        assert s[("execution_order_to_fill_seconds_count", ())] == 3
+        assert s[("execution_open_orders", ())] == 0
+        trade(2)
+        with open(next(base.rglob("*.jsonl")), "a", encoding="utf-8") as f:
+            f.write("not json\n")
+        s = _scrape(c)
+        assert s[("execution_events_total", fills)] == 5
+        assert s[("telemetry_dashboard_log_lines_total", (("outcome", "invalid"),))] == 1
+        logger.close()
+        plain = next(base.rglob("*.jsonl"))
+        with open(plain, "rb") as src, gzip.open(f"{plain}.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        plain.unlink()
+        s = _scrape(c)
+        assert s[("execution_events_total", fills)] == 5

@@ -17,6 +17,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from src.alerts.cli import main as alerts_main
+from tests.query.orders_sessions import SESSION as ORDERS
+from tests.query.orders_sessions import write_session
 from tests.webui.test_alerts_panel import evaluate
 
 JSON = "application/json"
@@ -49,7 +51,19 @@ def busy(logs):
         _line("live-x", t + 4, "gate", intent_id="i2", gate_name="Risk", passed=False, reason="x"),
         _line("live-x", t + 200, "error", 7, error="venue rejected order"),
         "not json",
-    ]
+        # An order's life: acks, a partial fill, a cancel, a reject (the summary's orders).
+        _line("live-x", t + 2.1, "ack", client_id="c1", order_id="v1"),
+        _line("live-x", t + 5, "order", client_id="c2", side="buy", quantity=2,
+              order_type="limit", limit_price=99, time_in_force="GTC"),
+        _line("live-x", t + 5.1, "partial_fill", client_id="c2", side="buy",
+              filled_quantity=1, fill_price=99, cumulative_quantity=1, remaining_quantity=1),
+        _line("live-x", t + 6, "cancel", client_id="c2", reason="requested", filled_quantity=1),
+        _line("live-x", t + 7, "order", client_id="c3", side="buy", quantity=1),
+        _line("live-x", t + 7.1, "reject", client_id="c3", reason="insufficient balance"),
+        _line("live-x", t + 8, "order", client_id="c4", side="buy", quantity=1),
+        _line("live-x", t + 8.1, "fill", client_id="c4", side="buy", filled_quantity=1,
+              fill_price=100, reference_price=100),
+    ]  # fmt: skip
     (logs / "live-x.jsonl").write_text("\n".join(lines) + "\n")
     evaluate(logs)
     for argv in (
@@ -57,12 +71,14 @@ def busy(logs):
         ["snooze", "errors:*", "--for", "1h", "--by", "ops", "--reason", "venue outage"],
     ):
         assert alerts_main([*argv, "--path", str(logs)], stdout=io.StringIO()) == 0
+    write_session(logs)  # every path of an order's life, for the order blotter's routes
     return "live-x"
 
 
 def _requests(session: str) -> list[tuple[str, dict[str, str], int]]:
     """(path, query, expected status) for every JSON route, with a session to show."""
     timeline = f"/api/live/execution/{session}"
+    orders = f"/api/live/execution/{ORDERS}/orders"
     return [
         (timeline, {}, 200),
         (timeline, {"kind": "gate", "limit": "1"}, 200),
@@ -83,6 +99,15 @@ def _requests(session: str) -> list[tuple[str, dict[str, str], int]]:
         ("/api/alerts", {"session_id": "a..b"}, 400),
         ("/api/export", {"session_id": "nope"}, 404),
         (f"/api/live/execution/{session}/stream", {"since": "x" * 401}, 422),
+        (f"{orders}", {}, 200),
+        (f"{orders}", {"status": "open,cancelled", "symbol": "BTC-USD", "limit": "2"}, 200),
+        (f"{orders}", {"status": "working"}, 400),
+        (f"{orders}", {"before": "not-a-cursor"}, 400),
+        ("/api/live/execution/nope/orders", {}, 404),
+        (f"{orders}/c2", {}, 200),
+        (f"{orders}/i7", {}, 200),
+        (f"{orders}/nope", {}, 404),
+        (f"{timeline}/orders/c1", {}, 200),
     ]
 
 
@@ -116,12 +141,24 @@ def test_every_json_route_declares_a_model(client):
         "/api/sessions",
         "/healthz",
         "/api/alerts",
+        "/api/live/execution/{session_id}/orders",
+        "/api/live/execution/{session_id}/orders/{order_id}",
     }
     for template in routes:
         schema = doc["paths"][template]["get"]["responses"]["200"]["content"][JSON]["schema"]
         ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
         assert ref and ref.startswith("#/components/schemas/"), (template, schema)
-    for name in ("Summary", "FillReport", "OpenOrder", "GatesReport", "TimestampReport"):
+    for name in (
+        "Summary",
+        "FillReport",
+        "OpenOrder",
+        "GatesReport",
+        "TimestampReport",
+        "OrderPage",
+        "OrderRow",
+        "OrderChain",
+        "ChainStep",
+    ):
         assert name in doc["components"]["schemas"]
 
 
@@ -147,6 +184,12 @@ def test_every_json_body_matches_its_published_schema(client, busy):
     body = client.get(f"/api/live/execution/{busy}").json()
     summary = body["summary"]
     assert summary["fills"]["open_orders"][0]["client_id"] == "c1"
+    orders = summary["orders"]
+    assert orders["overdue_orders"][0]["client_id"] == "c1"
+    assert {k: orders["by_status"][k] for k in ("cancelled", "rejected", "filled")} == {
+        "cancelled": 1, "rejected": 1, "filled": 1
+    }  # fmt: skip
+    assert summary["latency"]["order_to_ack"]["count"] == 1
     assert summary["gates"]["by_gate"]["Risk"]["top_reasons"][0] == {"reason": "x", "count": 1}
     assert summary["errors"]["last"]["symbol"] == 7
     assert summary["timestamps"]["largest_gaps"][0]["session_id"] == busy

@@ -1,9 +1,9 @@
 """Notification channels and the factory that builds the configured ones.
 
-``console``, ``slack`` (Slack-compatible incoming webhook), ``webhook`` (generic JSON) and
-``email`` (SMTP). Secrets are read from the environment variables the config names; a
-channel whose secret is missing is a configuration error at start-up (its message names the
-variable, never a value).
+``console``, ``slack`` (Slack-compatible incoming webhook), ``webhook`` (generic JSON),
+``email`` (SMTP) and ``alertmanager`` (Alertmanager's API v2). Secrets are read from the
+environment variables the config names; a channel whose secret is missing is a
+configuration error at start-up (its message names the variable, never a value).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import ssl
 from collections.abc import Mapping
 
+from src.alerts.channels.alertmanager import AlertmanagerChannel
 from src.alerts.channels.base import Channel, DeliveryError, scrub
 from src.alerts.channels.console import ConsoleChannel
 from src.alerts.channels.email import EmailChannel
@@ -20,6 +21,7 @@ from src.alerts.channels.webhook import WebhookChannel
 from src.alerts.config import AlertsConfig
 
 __all__ = [
+    "AlertmanagerChannel",
     "Channel",
     "ChannelConfigError",
     "ConsoleChannel",
@@ -87,6 +89,18 @@ def build_channels(
                     subject_prefix=e.subject_prefix,
                     dashboard_url=config.dashboard_url,
                     tls_context=tls,
+                )
+            elif name == "alertmanager":
+                am = config.alertmanager
+                token = _secret(env, am.token_env, name) if am.token_env else ""
+                out[name] = AlertmanagerChannel(
+                    am.url,
+                    token=token,
+                    repost_s=am.repost_s,
+                    silences=am.silences,
+                    runbook_url=am.runbook_url,
+                    dashboard_url=config.dashboard_url,
+                    timeout_s=config.delivery.timeout_s,
                 )
             else:
                 raise ChannelConfigError(f"unknown channel {name!r}")

@@ -2,10 +2,10 @@
 
 The pipeline's payloads carry the correlation ids: an intent has ``intent_id``, its order
 repeats it next to a new ``client_id``, and the fill repeats both. From the pairs come the
-intent->order and order->fill latencies (``mono_ns`` differences when both events have one,
-so a wall-clock step cannot distort them; ``ts`` differences otherwise) and the slippage of
-the fill against the intent's ``current_price`` in basis points, positive when the trader
-did worse (a buy paid more, a sell received less).
+intent->order, order->fill and intent->fill latencies (``mono_ns`` differences when both
+events have one, so a wall-clock step cannot distort them; ``ts`` differences otherwise)
+and the slippage of the fill against the intent's ``current_price`` in basis points,
+positive when the trader did worse (a buy paid more, a sell received less).
 
 At most ``max_pending`` intents and as many orders wait for their partner; past that the
 oldest is forgotten and counted in :attr:`PairTracker.evicted` (blocked intents never get
@@ -30,6 +30,9 @@ class _Mark:
     ts: datetime
     side: str | None
     price: float | None  # the intent's current_price
+    # An order's intent, when it was seen: the start of the intent -> fill latency.
+    intent_mono_ns: int | None = None
+    intent_ts: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class Paired:
     intent_to_order_s: float | None = None
     order_to_fill_s: float | None = None
     slippage_bps: float | None = None
+    intent_to_fill_s: float | None = None
 
 
 def elapsed_seconds(
@@ -113,6 +117,8 @@ class PairTracker:
         elif kind == "error":
             self._intents.pop(str(payload.get("intent_id")), None)
             self._orders.pop(str(payload.get("client_id")), None)
+        elif kind in ("cancel", "expire", "reject"):  # the order ended without a fill
+            self._orders.pop(str(payload.get("client_id")), None)
         return None
 
     def _on_order(self, event: ExecutionEvent, payload: Payload) -> Paired | None:
@@ -128,6 +134,8 @@ class PairTracker:
                     event.ts,
                     side if isinstance(side, str) else None,
                     intent.price if intent is not None else None,
+                    intent.mono_ns if intent is not None else None,
+                    intent.ts if intent is not None else None,
                 ),
             )
         if intent is None:
@@ -148,9 +156,15 @@ class PairTracker:
             side = intent.side or payload.get("side")
             return Paired(slippage_bps=slippage_bps(side, intent.price, fill_price))
         side = order.side or payload.get("side")
+        intent_to_fill = None
+        if order.intent_ts is not None:
+            intent_to_fill = elapsed_seconds(
+                order.intent_mono_ns, order.intent_ts, event.mono_ns, event.ts
+            )
         return Paired(
             order_to_fill_s=elapsed_seconds(order.mono_ns, order.ts, event.mono_ns, event.ts),
             slippage_bps=slippage_bps(side, order.price, fill_price),
+            intent_to_fill_s=intent_to_fill,
         )
 
     def _remember(self, table: OrderedDict[str, _Mark], key: str, mark: _Mark) -> None:

@@ -1,18 +1,11 @@
 """Prometheus metrics from execution events: the spec's custom-emitter example made real.
 
-Metrics (prefix ``execution_``):
-
-=====================================  =========  ==========================================
-``events_total{kind,symbol,mode}``     counter    every event
-``gate_rejections_total{gate}``        counter    gate decisions with ``passed: false``
-``intent_to_order_seconds``            histogram  intent -> its order (``intent_id``)
-``order_to_fill_seconds``              histogram  order -> its fill (``client_id``)
-``slippage_bps``                       histogram  fill price vs the intent's current price,
-                                                  positive = worse for the trader (no
-                                                  ``_sum``: buckets go below zero)
-``latency_pending``                    gauge      intents/orders waiting for a partner
-``latency_pairs_evicted_total``        counter    partners given up on (memory bound)
-=====================================  =========  ==========================================
+The metrics and their names are defined once in :mod:`src.execution.telemetry.metrics_def`
+(shared with ``telemetry-metrics`` and the dashboard's ``/metrics``; docs/monitoring.md lists
+them): ``execution_events_total{kind,symbol,mode}``, the spec's ``execution_<kind>_total``,
+gate evaluations and rejections by gate, the intent->order, order->fill and intent->fill
+latency histograms (``_seconds``), slippage in basis points, open orders and the pairing's
+bookkeeping.
 
 Each emitter registers into its own ``CollectorRegistry`` unless one is passed in (pass
 ``prometheus_client.REGISTRY`` to join the process-wide default); no global state, so two
@@ -33,7 +26,11 @@ from src.common.extras import MissingExtraError, missing_message
 from src.execution.events import ExecutionEvent
 from src.execution.jsontypes import JsonObject
 from src.execution.telemetry.base import ExecutionEventEmitter, guarded
-from src.execution.telemetry.pairing import PairTracker
+from src.execution.telemetry.metrics_def import (
+    LATENCY_BUCKETS,
+    SLIPPAGE_BUCKETS_BPS,
+    ExecutionMetrics,
+)
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -47,14 +44,6 @@ __all__ = [
     "import_prometheus",
     "metrics_payload",
 ]
-
-LATENCY_BUCKETS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-)  # fmt: skip
-SLIPPAGE_BUCKETS_BPS = (-100.0, -50.0, -25.0, -10.0, -5.0, -2.0, -1.0, 0.0,
-                        1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0)  # fmt: skip
-
 
 def import_prometheus(what: str = "PrometheusEmitter") -> ModuleType:
     """Import prometheus_client, or raise ``ImportError`` saying which extra installs it."""
@@ -94,39 +83,7 @@ class PrometheusEmitter(ExecutionEventEmitter):
         pc = import_prometheus()
         self.registry = registry if registry is not None else pc.CollectorRegistry()
         reg, ns = self.registry, namespace
-        self._tracker = PairTracker(pending_max)
-        self._lock = threading.Lock()
-        self._events = pc.Counter(
-            "events", "Execution events by kind, symbol and mode.",
-            ["kind", "symbol", "mode"], namespace=ns, registry=reg,
-        )  # fmt: skip
-        self._rejections = pc.Counter(
-            "gate_rejections", "Gate decisions that blocked an intent, by gate.",
-            ["gate"], namespace=ns, registry=reg,
-        )  # fmt: skip
-        self._intent_to_order = pc.Histogram(
-            "intent_to_order_seconds", "Time from an intent to its order.",
-            namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
-        )  # fmt: skip
-        self._order_to_fill = pc.Histogram(
-            "order_to_fill_seconds", "Time from an order to its fill.",
-            namespace=ns, registry=reg, buckets=LATENCY_BUCKETS,
-        )  # fmt: skip
-        self._slippage = pc.Histogram(
-            "slippage_bps",
-            "Fill price against the intent's current price in basis points "
-            "(positive: a buy paid more / a sell received less).",
-            namespace=ns, registry=reg, buckets=SLIPPAGE_BUCKETS_BPS,
-        )  # fmt: skip
-        pending = pc.Gauge(
-            "latency_pending", "Intents and orders waiting for their order or fill.",
-            namespace=ns, registry=reg,
-        )  # fmt: skip
-        pending.set_function(lambda: self._tracker.pending)
-        self._evicted = pc.Counter(
-            "latency_pairs_evicted", "Intents/orders forgotten before their partner came.",
-            namespace=ns, registry=reg,
-        )  # fmt: skip
+        self.metrics = ExecutionMetrics(pc, reg, namespace=ns, pending_max=pending_max)
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
         self.port: int | None = None
@@ -150,23 +107,7 @@ class PrometheusEmitter(ExecutionEventEmitter):
             self._drop("emit after close")
             return
         try:
-            self._events.labels(event.kind, event.symbol, event.mode).inc()
-            payload = event.payload
-            if event.kind == "gate" and payload.get("passed") is False:
-                self._rejections.labels(str(payload.get("gate_name") or "unknown")).inc()
-            with self._lock:
-                evicted_before = self._tracker.evicted
-                paired = self._tracker.observe(event)
-                evicted = self._tracker.evicted - evicted_before
-            if evicted:
-                self._evicted.inc(evicted)
-            if paired is not None:
-                if paired.intent_to_order_s is not None:
-                    self._intent_to_order.observe(paired.intent_to_order_s)
-                if paired.order_to_fill_s is not None:
-                    self._order_to_fill.observe(paired.order_to_fill_s)
-                if paired.slippage_bps is not None:
-                    self._slippage.observe(paired.slippage_bps)
+            self.metrics.observe(event)
         except Exception as exc:
             self._handle_error(exc, "updating metrics")
             return
@@ -195,6 +136,7 @@ class PrometheusEmitter(ExecutionEventEmitter):
         return {
             **super().health(),
             "port": self.port,
-            "pending": self._tracker.pending,
-            "evicted": self._tracker.evicted,
+            "pending": self.metrics.tracker.pending,
+            "evicted": self.metrics.tracker.evicted,
+            "open_orders": self.metrics.open_orders,
         }

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from src.common.locks import take_write_guard, try_lock_exclusive
+from src.query import summary_state
 
 from .gzfiles import gz_readable, write_temp_gz
 from .inventory import LogFile
@@ -166,12 +167,14 @@ def delete_file(dirs: RootDirs, f: LogFile) -> Retired | None:
         if f.gz:
             os.unlink(f.name, dir_fd=d)  # nobody appends to .gz files; identity checked above
             dirs.touched.add(f.directory)
+            _states_removed(dirs, f)
             return None
         _lock_unchanged(fd, f)
         hidden = hidden_name(f.name, f.size, "delete")
         os.rename(f.name, hidden, src_dir_fd=d, dst_dir_fd=d)
         dirs.touched.add(f.directory)
         _checkpoint("delete-hidden")
+        _states_removed(dirs, f)
         return Retired(f.directory, f.name, hidden, f.size)
     finally:
         os.close(fd)
@@ -233,11 +236,41 @@ def compress_file(dirs: RootDirs, f: LogFile) -> tuple[Retired, int, bool]:
             _unlink_quiet(tmp, d)
             raise
         _checkpoint("published")
+        _states_follow(dirs, f, fd, gz_name, merged=existing is not None)
         return Retired(f.directory, f.name, hidden, f.size), gz_size, existing is not None
     finally:
         os.close(fd)
         if existing is not None:
             os.close(existing)
+
+
+def _rel(directory: str, name: str) -> str:
+    return f"{directory}/{name}" if directory else name
+
+
+def _states_removed(dirs: RootDirs, f: LogFile) -> None:
+    """The saved summary states covering a deleted file go with it."""
+    try:
+        summary_state.file_removed(dirs.root_fd, _rel(f.directory, f.name))
+    except OSError:
+        pass  # a stale state is never used: its file is gone
+
+
+def _states_follow(dirs: RootDirs, f: LogFile, fd: int, gz_name: str, *, merged: bool) -> None:
+    """Saved summary states covering a compressed file now cover its ``.gz`` (merged into
+    an existing ``.gz``: removed, the next reader rebuilds them)."""
+    rel = _rel(f.directory, f.name)
+    try:
+        if merged:
+            summary_state.file_removed(dirs.root_fd, rel)
+            return
+        gz_fd = os.open(gz_name, _READ_FLAGS, dir_fd=dirs.fd(f.directory))
+        try:
+            summary_state.file_compressed(dirs.root_fd, rel, fd, _rel(f.directory, gz_name), gz_fd)
+        finally:
+            os.close(gz_fd)
+    except OSError:
+        pass  # the state no longer matches the files and is rebuilt
 
 
 def _restore(d: int, hidden: str, name: str) -> None:

@@ -43,12 +43,14 @@ from src.query.analytics.pairing_model import (
 )
 from src.query.analytics.pairing_report import PairingReport, report
 from src.query.analytics.sorted_samples import SortedSamples
+from src.query.lifecycle import status_after
 from src.query.records import EMPTY_PAYLOAD, ScanRecord
 
 __all__ = ["Pairer"]
 
 _MS = timedelta(milliseconds=1)
 _NAN = float("nan")
+_SCALARS = (str, int, float, bool)
 
 
 class Pairer:
@@ -86,6 +88,8 @@ class Pairer:
         self.intent_to_order: Samples = []
         self.order_to_fill: Samples = []
         self.intent_to_fill: Samples = []
+        self.order_to_ack: Samples = []
+        self.order_to_cancel: Samples = []
         self.slippage: dict[Any, Samples] = {}  # by raw symbol; grouped by str() later
         self.negative_intervals = 0
         self.orders = 0
@@ -93,6 +97,15 @@ class Pairer:
         self.filled_orders = 0
         self.fills_without_orders = 0
         self.duplicate_fills = 0
+        # The order lifecycle (src.query.lifecycle): orders by how they ended, and events
+        # along the way. Only logged orders are counted by outcome; an ending event whose
+        # order is not in the read is ``unmatched``.
+        self.outcomes: dict[str, int] = {}  # filled, cancelled, expired, rejected, error
+        self.ended_partly_filled = 0  # cancelled or expired after partial fills
+        self.acknowledged = 0
+        self.partial_fills = 0
+        self.partially_filled_orders = 0
+        self.unmatched = 0
 
     def __getstate__(self) -> dict[str, object]:
         return pairing_state.pack(self)
@@ -241,7 +254,7 @@ class Pairer:
         quantity = p.quantity
         if quantity.__class__ is not float:
             quantity = as_number(quantity)
-        order = Order(ts, mono, intent, quantity, side, rec.symbol, client_id, seq)
+        order = Order(ts, mono, intent, quantity, side, rec.symbol, client_id, seq, 0.0, p)
         if client_id is not None:
             orders[client_id] = order
         else:
@@ -355,10 +368,73 @@ class Pairer:
             quantity = as_number(quantity)
         order.filled += quantity or 0.0
         if order.quantity is None or order.filled >= order.quantity * (1 - 1e-9):
+            outcomes = self.outcomes
+            outcomes["filled"] = outcomes.get("filled", 0) + 1
             if client_id is not None:
                 orders[client_id] = COMPLETED
             elif queue is not None:  # always: without a client id the order came from it
                 queue.popleft()
+
+    def lifecycle(self, rec: ScanRecord) -> None:
+        """An ``ack``, ``partial_fill``, ``cancel``, ``expire`` or ``reject``, or an
+        execute-stage ``error`` (the caller checks the stage): pairs with its order by
+        ``client_id`` only (a venue's ``order_id`` is its own name for the order). Each
+        kind's record has only its own payload keys."""
+        p = rec.payload or EMPTY_PAYLOAD
+        kind = rec.kind
+        ends = kind != "ack" and kind != "partial_fill"
+        client_id = p.client_id
+        if client_id is None or client_id.__class__ not in _SCALARS:
+            if ends:
+                self.unmatched += 1
+            return
+        sid = rec.session_id
+        orders = self._sid_orders if sid is self._sid else self.session_maps(sid)[1]
+        order = orders.get(client_id)
+        if order.__class__ is not Order:
+            if self.ranged and order is not COMPLETED:  # the order may be in an earlier part
+                self._defer(("lifecycle", rec), order=(sid, client_id))
+            elif order is None and ends:
+                self.unmatched += 1
+            return  # an event after the order ended changes nothing
+        if kind == "ack":
+            if order.stage == "sent":
+                order.stage = "acknowledged"
+                self.acknowledged += 1
+                self._sample(self.order_to_ack, order.ts, order.mono, rec.ts, rec.mono_ns)
+            return
+        if kind == "partial_fill":
+            if order.stage == "sent":
+                self.acknowledged += 1  # the venue took it: a fill says so
+            order.stage = "partially_filled"
+            self.partial_fills += 1
+            order.partials += 1
+            if order.partials == 1:
+                self.partially_filled_orders += 1
+            quantity, price = as_number(p.filled_quantity), as_number(p.fill_price)
+            if quantity is not None and quantity > 0 and price is not None and price == price:
+                order.partial_qty += quantity
+                order.partial_notional += quantity * price
+            reference = as_number(p.reference_price)
+            if reference is not None:
+                order.partial_ref = reference
+            return
+        status = status_after(kind, "execute") or "error"
+        self.outcomes[status] = self.outcomes.get(status, 0) + 1
+        if kind == "cancel":
+            self._sample(self.order_to_cancel, order.ts, order.mono, rec.ts, rec.mono_ns)
+        if (kind == "cancel" or kind == "expire") and (
+            order.partials or order.filled > 0 or (as_number(p.filled_quantity) or 0.0) > 0
+        ):
+            self.ended_partly_filled += 1
+        if order.partial_qty > 0:
+            # No fill will carry this order's average price: its partial fills' is its
+            # slippage sample (one per order, as for a filled order).
+            intent = order.intent
+            reference = intent[2] if intent is not None and intent[2] else order.partial_ref
+            side = order.side or as_side(getattr(p, "side", None))
+            self._slippage(rec.symbol, side, reference, order.partial_notional / order.partial_qty)
+        orders[client_id] = COMPLETED
 
     def _defer_fill(self, rec: ScanRecord, sid: Any, iid: Any, **keys: Any) -> None:
         """Ranged: defer a fill whose order may be in an earlier part. Without one it pairs
@@ -420,6 +496,8 @@ class Pairer:
         self.intent_to_order = array("d", sorted(self.intent_to_order))
         self.order_to_fill = array("d", sorted(self.order_to_fill))
         self.intent_to_fill = array("d", sorted(self.intent_to_fill))
+        self.order_to_ack = array("d", sorted(self.order_to_ack))
+        self.order_to_cancel = array("d", sorted(self.order_to_cancel))
         for symbol, values in self.slippage.items():
             self.slippage[symbol] = array("d", sorted(values))
 
@@ -430,7 +508,10 @@ class Pairer:
         orders.sort(key=lambda o: (o.ts, o.seq))
         return orders
 
-    def result(self, as_of: float, keep: SortedSamples | None = None) -> PairingReport:
-        """Latency, slippage and fill statistics (``as_of``: POSIX seconds, for ages;
-        ``keep``: sorted samples kept between results, for a reader that asks often)."""
-        return report(self, as_of, keep)
+    def result(
+        self, as_of: float, keep: SortedSamples | None = None, *, blocked: int = 0
+    ) -> PairingReport:
+        """Latency, slippage, fill and order statistics (``as_of``: POSIX seconds, for
+        ages; ``keep``: sorted samples kept between results, for a reader that asks often;
+        ``blocked``: intents a gate stopped)."""
+        return report(self, as_of, keep, blocked=blocked)

@@ -10,7 +10,7 @@ from typing import Final, TypeAlias
 
 import msgspec
 
-from src.query.records import Scalar
+from src.query.records import Scalar, ScanPayload
 
 __all__ = ["COMPLETED", "MISSING", "TAINTED", "Intent", "Order", "Samples", "as_number", "as_side"]
 
@@ -21,7 +21,8 @@ Samples: TypeAlias = "list[float] | array[float]"
 
 
 class Order(msgspec.Struct, gc=False):
-    """An order waiting for (more) fills. ``seq`` orders events in file order."""
+    """An order waiting for (more) fills or another end. ``seq`` orders events in file
+    order."""
 
     ts: datetime
     mono: Scalar
@@ -32,6 +33,14 @@ class Order(msgspec.Struct, gc=False):
     client_id: Scalar
     seq: int
     filled: float = 0.0
+    # The order event's payload: its type, limit and time in force give its deadline
+    # (src.query.lifecycle), worked out only for orders still open at a report.
+    terms: ScanPayload | None = None
+    stage: str = "sent"  # sent, acknowledged or partially_filled (src.query.lifecycle)
+    partials: int = 0  # partial_fill events
+    partial_qty: float = 0.0  # their quantity and notional (a fill carries the totals)
+    partial_notional: float = 0.0
+    partial_ref: float | None = None  # a partial fill's reference price
 
 
 def as_number(value: object) -> float | None:

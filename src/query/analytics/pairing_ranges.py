@@ -164,6 +164,8 @@ class RangePairer(Pairer):
         earlier.intent_to_order.extend(self.intent_to_order)
         earlier.order_to_fill.extend(self.order_to_fill)
         earlier.intent_to_fill.extend(self.intent_to_fill)
+        earlier.order_to_ack.extend(self.order_to_ack)
+        earlier.order_to_cancel.extend(self.order_to_cancel)
         for symbol, values in self.slippage.items():
             into = earlier.slippage.get(symbol)
             if into is None:
@@ -176,6 +178,13 @@ class RangePairer(Pairer):
         earlier.filled_orders += self.filled_orders
         earlier.fills_without_orders += self.fills_without_orders
         earlier.duplicate_fills += self.duplicate_fills
+        for status, count in self.outcomes.items():
+            earlier.outcomes[status] = earlier.outcomes.get(status, 0) + count
+        earlier.ended_partly_filled += self.ended_partly_filled
+        earlier.acknowledged += self.acknowledged
+        earlier.partial_fills += self.partial_fills
+        earlier.partially_filled_orders += self.partially_filled_orders
+        earlier.unmatched += self.unmatched
 
 
 def _replay(pairer: Pairer, op: tuple[Any, ...]) -> None:
@@ -188,6 +197,8 @@ def _replay(pairer: Pairer, op: tuple[Any, ...]) -> None:
         pairer.order(op[1], seq=op[2])
     elif what == "fill":
         pairer.fill(op[1])
+    elif what == "lifecycle":
+        pairer.lifecycle(op[1])
     elif what == "intent_state":
         (sid, iid), info = op[1], op[2]
         intents = pairer.session_maps(sid)[0]

@@ -39,6 +39,7 @@ from src.query.analytics.timestamps import (
     fast_window,
     in_exact_range,
 )
+from src.query.lifecycle import LIFECYCLE_KINDS
 from src.query.records import (
     EARLIEST,
     EMPTY_PAYLOAD,
@@ -87,6 +88,7 @@ _NEVER = datetime.max.replace(tzinfo=UTC)
 _EVER = datetime.min.replace(tzinfo=UTC)
 _NO_SESSION = object()
 _NO_GATE = GatePayload()
+_LIFECYCLE = frozenset(LIFECYCLE_KINDS)
 
 
 class _Observed:
@@ -367,6 +369,10 @@ class SummaryBuilder:
         self.kind_counts[kind] = self.kind_counts.get(kind, 0) + 1
         if kind == "error":
             self._error(rec)
+            if rec.payload is not None and rec.payload.stage == "execute":
+                self.pairer.lifecycle(rec)  # the order failed: its life is over
+        elif kind in _LIFECYCLE:
+            self.pairer.lifecycle(rec)
         elif rec.__class__ is ScanRecord:
             self._pair(rec)
 
@@ -452,7 +458,7 @@ class SummaryBuilder:
         """
         as_of = time.time() if as_of is None else as_of
         has_events = self.event_count > 0
-        pairing = self.pairer.result(as_of, keep)
+        pairing = self.pairer.result(as_of, keep, blocked=sum(self.gates.blocks.values()))
         top = sorted(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         return Summary(
             found=parse.files > 0,
@@ -482,4 +488,5 @@ class SummaryBuilder:
                 top=[ErrorCount(e, c) for e, c in top],
                 last=self.last_error,
             ),
+            orders=pairing.orders,
         )

@@ -35,6 +35,7 @@ __all__ = [
     "LatencyReport",
     "LatencyStats",
     "OpenOrder",
+    "OrderReport",
     "ParseReport",
     "SlippageReport",
     "SlippageStats",
@@ -99,10 +100,16 @@ def slippage_stats(values: Sequence[float], *, presorted: bool = False) -> Slipp
 
 @dataclass(**_FROZEN)
 class LatencyReport:
+    """``order_to_fill`` ends at the fill that completes the order (partial fills are
+    their own kind); ``order_to_ack`` at the venue's first acknowledgement;
+    ``order_to_cancel`` at the cancel (how long cancelled orders lived)."""
+
     intent_to_order: LatencyStats
     order_to_fill: LatencyStats
     intent_to_fill: LatencyStats
     negative_intervals: int
+    order_to_ack: LatencyStats
+    order_to_cancel: LatencyStats
 
 
 @dataclass(**_FROZEN)
@@ -113,7 +120,11 @@ class SlippageReport:
 
 @dataclass(**_FROZEN)
 class OpenOrder:
-    """An order without (all its) fills; ``age_s`` is measured at the summary's ``as_of``."""
+    """An order still open (no fill, cancel, expire, reject or execute error yet);
+    ``age_s`` is measured at the summary's ``as_of``. ``deadline``: when it should have
+    ended (:func:`src.query.lifecycle.deadline`; None: it works until cancelled);
+    ``overdue_s``: how long ago that was, None while it is still inside its time in force.
+    ``filled_quantity`` counts its partial fills."""
 
     client_id: JsonScalar
     symbol: JsonScalar
@@ -121,6 +132,19 @@ class OpenOrder:
     age_s: float
     filled_quantity: float
     quantity: float | None
+    order_type: JsonScalar = None
+    time_in_force: JsonScalar = None
+    stage: str = "sent"
+    deadline: str | None = None
+    overdue_s: float | None = None
+
+    def aged(self, as_of: float) -> OpenOrder:
+        placed = datetime.fromisoformat(self.ts).timestamp()
+        overdue = None
+        if self.deadline is not None:
+            late = as_of - datetime.fromisoformat(self.deadline).timestamp()
+            overdue = late if late >= 0 else None
+        return replace(self, age_s=max(0.0, as_of - placed), overdue_s=overdue)
 
 
 @dataclass(**_FROZEN)
@@ -138,19 +162,46 @@ class FillReport:
         """A copy whose open-order ages are measured at ``as_of`` (itself if none is open)."""
         if not self.open_orders:
             return self
+        return replace(self, open_orders=[o.aged(as_of) for o in self.open_orders])
+
+
+@dataclass(**_FROZEN)
+class OrderReport:
+    """Orders by how their life ended, and the working ones (see docs/events.md).
+
+    ``by_status`` has every status of :data:`src.execution.schema.ORDER_STATUSES`: logged
+    orders by final state (``cancelled`` and ``expired`` include partly filled ones,
+    counted again in ``partly_filled_then_ended``), ``open`` for those still working, and
+    ``blocked`` for intents a gate stopped (they never became orders). Rates are per order
+    sent (None without order events). ``unmatched``: events that end an order whose order
+    event is not in the read. ``overdue_orders``: open orders past their deadline at
+    ``as_of`` (most overdue first, at most 50; ``overdue`` counts them all).
+    """
+
+    sent: int
+    by_status: dict[str, int]
+    partly_filled_then_ended: int
+    acknowledged: int
+    partial_fills: int
+    partially_filled_orders: int
+    cancel_rate: float | None
+    reject_rate: float | None
+    open: int
+    oldest_open_ts: str | None
+    oldest_open_age_s: float | None
+    overdue: int
+    overdue_orders: list[OpenOrder]
+    unmatched: int
+
+    def aged(self, as_of: float) -> OrderReport:
+        """A copy with ages and overdue times measured at ``as_of`` (itself if none is open)."""
+        if self.oldest_open_ts is None:
+            return self
+        oldest = max(0.0, as_of - datetime.fromisoformat(self.oldest_open_ts).timestamp())
         return replace(
             self,
-            open_orders=[
-                OpenOrder(
-                    o.client_id,
-                    o.symbol,
-                    o.ts,
-                    max(0.0, as_of - datetime.fromisoformat(o.ts).timestamp()),
-                    o.filled_quantity,
-                    o.quantity,
-                )
-                for o in self.open_orders
-            ],
+            oldest_open_age_s=oldest,
+            overdue_orders=[o.aged(as_of) for o in self.overdue_orders],
         )
 
 
@@ -238,6 +289,7 @@ class Summary:
     gates: GatesReport
     timestamps: TimestampReport
     errors: ErrorReport
+    orders: OrderReport
     session_id: str | None = None
     size_bytes: int = 0
 
@@ -248,8 +300,10 @@ class Summary:
 
     def aged(self, as_of: float) -> Summary:
         """A copy whose open-order ages are measured at ``as_of`` (itself if none is open)."""
-        fills = self.fills.aged(as_of)
-        return self if fills is self.fills else replace(self, fills=fills)
+        fills, orders = self.fills.aged(as_of), self.orders.aged(as_of)
+        if fills is self.fills and orders is self.orders:
+            return self
+        return replace(self, fills=fills, orders=orders)
 
     def located(self, *, session_id: str | None, found: bool, size_bytes: int) -> Summary:
         """A copy that says which session was read, whether it exists and its size."""

@@ -287,8 +287,8 @@ def test_closed_descriptor_failure_is_counted_and_trading_continues(tmp_path, ca
     os.close(logger._fds["s"])  # the file goes away underneath the logger
     for _ in range(10):
         assert pipeline.submit_order(intent).filled
-    assert logger.stats.errors == 40  # intent, gate, order, fill per order
-    assert len(memory) == 44, "the other child still got every event"
+    assert logger.stats.errors == 50  # intent, gate, order, ack, fill per order
+    assert len(memory) == 55, "the other child still got every event"
     assert pipeline.telemetry_errors == 0
     assert sum("JsonlExecutionLogger" in r.getMessage() for r in caplog.records) == 1
     logger._fds.clear()
@@ -323,7 +323,7 @@ def test_file_size_limit_failure_never_reaches_trading(tmp_path, repo_root, pyth
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["statuses"] == ["filled"]
-    assert result["errors"] > 0 and result["emitted"] + result["errors"] == 400
+    assert result["errors"] > 0 and result["emitted"] + result["errors"] == 500
     assert "File too large" in result["last"] or "short write" in result["last"]
     lines = read_lines(tmp_path / "s.jsonl")
     valid = sum(1 for line in lines if _parses(line))

@@ -107,7 +107,7 @@ def test_backend_prometheus_from_config_with_an_exporter_port(tmp_path):
     try:
         inner = getattr(emitter, "inner", emitter)  # the config's filters may wrap it
         assert isinstance(inner, PrometheusEmitter) and inner.port == port
-        assert inner._tracker.max_pending == 7
+        assert inner.metrics.tracker.max_pending == 7
         assert ("execution_latency_pending", ()) in scrape(port)
     finally:
         emitter.close()

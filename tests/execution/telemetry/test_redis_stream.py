@@ -117,13 +117,13 @@ def test_redis_outage_trading_goes_on_and_delivery_recovers(redis_server):
     )
     assert trade(pipeline, 50, "before") == {"filled"}
     assert emitter.flush(timeout=10)
-    assert len(stream_lines(redis_server.url, "t:outage")) == 50 * 5
+    assert len(stream_lines(redis_server.url, "t:outage")) == 50 * 6
 
     redis_server.stop()
     assert trade(pipeline, 2_000, "during") == {"filled"}, "trading must not notice the outage"
     assert wait_until(lambda: emitter.inner.stats.errors > 0)
     assert not emitter.connected
-    assert emitter.stats.dropped >= 2_000 * 5 - 500 - 100  # queue + the batch held for retry
+    assert emitter.stats.dropped >= 2_000 * 6 - 500 - 100  # queue + the batch held for retry
 
     redis_server.start()  # same port, empty (nothing persisted)
     assert emitter.flush(timeout=30) is True, "the buffered backlog drains once Redis is back"
@@ -133,10 +133,10 @@ def test_redis_outage_trading_goes_on_and_delivery_recovers(redis_server):
     lines = stream_lines(redis_server.url, "t:outage")
     records = [orjson.loads(line) for line in lines]
     after = [r["seq"] for r in records if r["session_id"] == "after"]
-    assert after == list(range(1, 50 * 5 + 1)), "everything after the outage arrives, in order"
+    assert after == list(range(1, 50 * 6 + 1)), "everything after the outage arrives, in order"
     during = {r["event_id"] for r in records if r["session_id"] == "during"}
     assert len(during) > 0, "what was buffered during the outage is delivered afterwards"
-    assert len(during) + emitter.stats.dropped == 2_000 * 5, "delivered or counted, never lost"
+    assert len(during) + emitter.stats.dropped == 2_000 * 6, "delivered or counted, never lost"
     assert pipeline.telemetry_errors == 0
     emitter.close()
 

@@ -34,7 +34,9 @@ def apply(root, **policy):
 
 def names(root):
     return sorted(
-        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name[0] != "."
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and not any(part[0] == "." for part in p.relative_to(root).parts)
     )
 
 

@@ -90,4 +90,8 @@ def test_open_order_ages_are_recomputed_on_a_cached_summary(tmp_path):
         o.age_s for o in later.fills.open_orders
     ]
     assert all(isinstance(o, OpenOrder) for o in later.fills.open_orders)
-    assert dataclasses.replace(later, fills=first.fills) == first
+    assert later.orders.oldest_open_age_s == first.orders.oldest_open_age_s + 100
+    assert [o.overdue_s + 100 for o in first.orders.overdue_orders] == [
+        o.overdue_s for o in later.orders.overdue_orders
+    ]
+    assert dataclasses.replace(later, fills=first.fills, orders=first.orders) == first

@@ -1,0 +1,212 @@
+"""A one-session summary that starts from the saved state and reads only what is new.
+
+:func:`summarize_session` is what :func:`~src.query.engine.summarize` does for one whole
+session (no filter but the session): it opens the session's saved state
+(:mod:`src.query.summary_state`); when the files still hold what it covers, only the
+complete lines appended since are read (none: the saved summary is the answer), otherwise
+the whole session is read once. Either way the state is then saved for the next reader
+(when the log root is writable). The result equals one pass over the whole session.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from src.query.analytics.sorted_samples import SortedSamples
+from src.query.analytics.summary import SummaryBuilder
+from src.query.analytics.summary_model import Summary
+from src.query.files import GZIP_ERRORS, SessionFiles, open_segment
+from src.query.lines import cap_lines, iter_blocks, iter_range_blocks
+from src.query.parallel import ProgressFn
+from src.query.records import ParseStats
+from src.query.summary_state import (
+    Mark,
+    StateStore,
+    last_line_end,
+    mark_of,
+    torn_lines,
+    with_torn,
+)
+
+__all__ = ["SAVE_SHARE", "summarize_session"]
+
+SAVE_SHARE = 16
+"""A resumed read saves the state again once it read at least 1/16 of what the state
+covered: saving costs about what reading 1/16 of the bytes does, so a reader after a few
+appended events pays for those events and the state's opening, not for a save each time."""
+
+
+@dataclass
+class _Read:
+    marks: list[Mark]
+    torn: int  # torn last lines of the files read (not in the builder's stats)
+    complete: bool  # every file was read as it is (none vanished nor damaged)
+
+
+def summarize_session(
+    base: str | os.PathLike[str],
+    session: SessionFiles,
+    *,
+    gap_threshold_s: float,
+    as_of: float | None = None,
+    progress: ProgressFn | None = None,
+    save: bool = True,
+) -> Summary:
+    as_of = time.time() if as_of is None else as_of
+    paths = list(session.files)
+    store = StateStore(base, session.session_id, SummaryBuilder(gap_threshold_s=gap_threshold_s))
+    saved = store.load()
+    state = None
+    earlier_torn = None
+    if saved is not None and store.holds(saved, paths):
+        earlier_torn = torn_lines(saved.marks)
+    if saved is not None and earlier_torn is not None:
+        last = saved.marks[-1]
+        new_files = paths[len(saved.marks) :]
+        tail_torn = _tail_torn(paths[len(saved.marks) - 1], last)
+        if not new_files and tail_torn is not None and tail_torn[0] == last.offset:
+            # Nothing new but perhaps a torn last line: the saved summary is the answer.
+            summary = with_torn(saved.summary, earlier_torn + tail_torn[1])
+            return _located(summary, session).aged(as_of)
+        state = saved.state()
+    covered = 0  # bytes the resumed state covered (0: read from the start)
+    for exact_steps in (False, True):
+        if state is not None and saved is not None:
+            builder, stats, kept = state
+            marks = saved.marks
+            covered = _covered(marks)
+            done = marks[:-1]
+            start = [(paths[len(marks) - 1], marks[-1])] + [(p, None) for p in paths[len(marks) :]]
+            state = None
+        else:
+            covered = 0
+            builder = SummaryBuilder(gap_threshold_s=gap_threshold_s, exact_steps=exact_steps)
+            stats, kept, done = ParseStats(), SortedSamples(), []
+            start = [(p, None) for p in paths]
+        read = _read(store, builder, stats, start, progress, len(paths))
+        if not builder.needs_exact_steps:
+            break
+    marks = done + read.marks
+    torn = torn_lines(marks)
+    if torn is None:  # pragma: no cover - every mark made here knows its torn line
+        torn = 0
+    newest = marks[-1] if marks else None
+    last_torn = 0
+    if newest is not None:
+        last_torn = bool(newest.torn) if newest.gz else newest.size > newest.offset
+    summary = builder.result(stats, as_of=as_of, keep=kept)
+    worth = not covered or (_covered(marks) - covered) * SAVE_SHARE >= covered
+    if save and read.complete and worth:
+        store.save(marks, builder, stats, kept, summary, as_of)
+    return _located(with_torn(summary, torn + int(last_torn)), session)
+
+
+def _covered(marks: Sequence[Mark]) -> int:
+    return sum(m.offset for m in marks)
+
+
+def _located(summary: Summary, session: SessionFiles) -> Summary:
+    return summary.located(session_id=session.session_id, found=True, size_bytes=session.size_bytes)
+
+
+def _tail_torn(path: Path, mark: Mark) -> tuple[int, int] | None:
+    """(end of the last complete line, 1 if a torn line follows it) of the newest file
+    the state covers (None: unreadable)."""
+    if mark.gz:
+        return mark.offset, 1 if mark.torn else 0
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        end = last_line_end(fd, size, floor=mark.offset)
+        return end, 1 if size > end else 0
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read(
+    store: StateStore,
+    builder: SummaryBuilder,
+    stats: ParseStats,
+    start: Sequence[tuple[Path, Mark | None]],
+    progress: ProgressFn | None,
+    files: int,
+) -> _Read:
+    """Consume the complete lines of each file from its mark (None: its start)."""
+    out = _Read([], 0, True)
+    first = files - len(start)
+    before = stats.total_lines  # progress reports the lines read by this call
+    for index, (path, mark) in enumerate(start, first):
+        report = None
+        if progress is not None:
+            done = stats.total_lines - before
+
+            def report(lines: int, index: int = index, done: int = done) -> None:
+                progress(index, files, done + lines)
+
+        name = store.rel(path)
+        gz = path.name.endswith(".gz")
+        if name is None:
+            out.complete = False
+            name = ""
+        if mark is None:
+            stats.files += 1
+        if gz:
+            if mark is not None:  # read whole before: nothing new in a compressed file
+                out.marks.append(mark)
+                continue
+            torn_before = stats.torn_lines
+            try:
+                with open_segment(path) as fh:
+                    builder.consume(cap_lines(iter_blocks(fh)), stats, progress=report)
+                    torn = stats.torn_lines - torn_before
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                stats.files -= 1
+                out.complete = False
+                continue
+            except GZIP_ERRORS:
+                stats.note_unreadable(path)
+                out.complete = False
+                continue
+            # A torn last line is counted by the caller, not in the saved counts.
+            stats.total_lines -= torn
+            stats.invalid_lines -= torn
+            stats.torn_lines -= torn
+            try:
+                out.marks.append(mark_of(fd, name, offset=0, gz=True, torn=bool(torn)))
+            finally:
+                os.close(fd)
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            stats.files -= mark is None
+            out.complete = False
+            continue
+        try:
+            size = os.fstat(fd).st_size
+            begin = 0 if mark is None else mark.offset
+            end = last_line_end(fd, size, floor=begin)
+            if end > begin:
+                builder.consume(
+                    cap_lines(iter_range_blocks(fd, begin, end)), stats, progress=report
+                )
+            new = mark_of(fd, name, offset=end, gz=False)
+            # Sized as read: a line appended meanwhile is read next time.
+            out.marks.append(
+                Mark(new.name, new.dev, new.ino, False, end, size, new.head, new.guard)
+            )
+        finally:
+            os.close(fd)
+        if progress is not None:
+            progress(index + 1, files, stats.total_lines - before)
+    return out
