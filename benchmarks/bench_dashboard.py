@@ -65,18 +65,42 @@ P95_TARGET_MS = 50.0
 SSE_TARGET_MS = 250.0
 TIMELINE_ROUTE = "/api/live/execution/{session_id}"
 
+# Variants: the app as shipped ("cached"), and with one or all of its caches replaced by the
+# simple path, to see what each cache pays (``$BENCH_DASHBOARD_VARIANTS``, comma-separated;
+# default: "cached" alone). The replacements live here, not in the app.
+VARIANTS = ("cached", "no-head-cache", "no-sorted-samples", "simple")
+
 _SERVER_CODE = """
 import sys
 from pathlib import Path
 
 import uvicorn
 
+from src.query.filters import EventFilter
+from src.query.paging import page_back
 from src.webui.app import create_app
 from src.webui.settings import WebSettings
+from src.webui.state import HeadCache
 
 base, port, poll = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+variant = sys.argv[4]
 settings = WebSettings(base_path=base, port=port, poll_interval_s=poll)
-uvicorn.run(create_app(settings=settings), host="127.0.0.1", port=port, log_level="warning")
+if variant in ("no-sorted-samples", "simple"):
+    import src.query.incremental as incremental
+    incremental.SortedSamples = lambda: None  # every summary sorts its samples in full
+app = create_app(settings=settings)
+
+class ReadEachTime(HeadCache):  # every first page read with page_back
+    def page(self, session_id, kind, limit, before=None):
+        if before is not None:
+            return super().page(session_id, kind, limit, before)
+        flt = EventFilter.build(session_id=session_id, kind=kind)
+        page = page_back(self._base, flt, limit)
+        return [self._render(r) for r in page.records], page.next_cursor
+
+if variant in ("no-head-cache", "simple"):
+    app.state.heads = ReadEachTime(settings)
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 """
 
 
@@ -92,8 +116,9 @@ def _free_port() -> int:
 class DashboardServer:
     """``uvicorn`` serving ``create_app`` over ``base`` in a child process on loopback."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, variant: str = "cached") -> None:
         self.base = base
+        self.variant = variant
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
@@ -102,7 +127,7 @@ class DashboardServer:
     def __enter__(self) -> DashboardServer:
         argv = [sys.executable, "-c", _SERVER_CODE, str(self.base), str(self.port)]
         self.proc = subprocess.Popen(
-            [*argv, str(POLL_INTERVAL_S)],
+            [*argv, str(POLL_INTERVAL_S), self.variant],
             cwd=REPO_ROOT,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -405,7 +430,48 @@ def main() -> None:
     sid, events = session_id("1m"), SIZES["1m"]
     api = f"/api/live/execution/{sid}"
     params = {"limit": LIMIT}
+    variants = [v.strip() for v in os.environ.get("BENCH_DASHBOARD_VARIANTS", "cached").split(",")]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
+    if variants == ["cached"]:
+        shipped(data_dir, path, sid, events, api, params)
+        return
+    compare({v: timeline_phases(data_dir, path, sid, api, params, v) for v in variants})
 
+
+def timeline_phases(
+    data_dir: Path, path: Path, sid: str, api: str, params: dict, variant: str
+) -> dict[str, dict]:
+    """The timeline phases alone (1 client, 20 clients, 20 clients on a growing session)
+    against a server of ``variant``, after its cold request."""
+    with DashboardServer(data_dir, variant) as server:
+        cold_request(server.url, sid, SIZES["1m"])
+        seq = load(server, api, params, 1, SEQUENTIAL_REQUESTS, SEQUENTIAL_BUDGET_S)
+        conc = load(server, api, params, CLIENTS, REQUESTS_PER_CLIENT)
+        with Appender(path, sid, APPEND_RATE):
+            growing = load(server, api, params, CLIENTS, GROWING_REQUESTS_PER_CLIENT)
+    return {"seq": seq, "conc": conc, "growing": growing}
+
+
+def compare(results: dict[str, dict[str, dict]]) -> None:
+    print(f"  what each cache pays (timeline limit={LIMIT}; the simple path replaces it):")
+    print(
+        f"  {'variant':18s} {'1 client p50':>12s} {'20 p50/p95':>14s} {'req/s':>7s} "
+        f"{'CPU/req':>8s} {'growing p50/p95/p99':>22s} {'req/s':>7s} {'CPU/req':>8s}"
+    )
+    for name, r in results.items():
+        seq, conc, grow = r["seq"], r["conc"], r["growing"]
+        print(
+            f"  {name:18s} {seq['p50']:9.1f} ms {conc['p50']:6.1f}/{conc['p95']:5.1f} ms "
+            f"{conc['rps']:7.0f} {conc['server_cpu_ms']:5.2f} ms "
+            f"{grow['p50']:6.1f}/{grow['p95']:5.1f}/{grow['p99']:5.1f} ms "
+            f"{grow['rps']:7.0f} {grow['server_cpu_ms']:5.2f} ms"
+        )
+
+
+def shipped(data_dir: Path, path: Path, sid: str, events: int, api: str, params: dict) -> None:
+    """Every figure of the app as shipped (the README's table)."""
     with DashboardServer(data_dir) as server:
         url = server.url
         print(f"  server: uvicorn in pid {server.proc.pid} at {url}, poll {POLL_INTERVAL_S} s")

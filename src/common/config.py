@@ -1,7 +1,8 @@
 """The config loader: TOML + environment + overrides into frozen dataclasses.
 
 Every package that has settings declares them as frozen dataclasses (a field's
-``metadata`` may hold ``choices``, ``each`` (allowed items of a list), ``min`` and ``gt``)
+``metadata`` may hold ``choices``, ``each`` (allowed items of a list), ``min``, ``max``
+and ``gt``)
 and loads its own section of the one config file with :func:`load_section`.
 
 Precedence: explicit overrides (CLI) > environment > file > defaults. Environment variables
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_CONFIG_PATH",
+    "ROOT_TABLES",
     "ConfigError",
     "ConfigFile",
     "leaf_keys",
@@ -33,6 +35,9 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = Path("config/execution.toml")
+# The top-level tables of the one config file, each loaded by the package that owns it:
+# ``execution`` (the trading path and the tools below it) and ``dashboard`` (src/webui).
+ROOT_TABLES = ("execution", "dashboard")
 CONFIG_ENV_VAR = "EXECUTION_CONFIG"
 
 T = TypeVar("T")
@@ -240,6 +245,9 @@ def _coerce(raw: Any, hint: Any, meta: Mapping[str, Any], key: str, origin: str)
     minimum = meta.get("min")
     if minimum is not None and value < minimum:
         raise bad(f"must be >= {minimum}")
+    maximum = meta.get("max")
+    if maximum is not None and value > maximum:
+        raise bad(f"must be <= {maximum}")
     above = meta.get("gt")
     if above is not None and not value > above:
         raise bad(f"must be > {above}")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from src.common.config import (
     CONFIG_ENV_VAR,
     DEFAULT_CONFIG_PATH,
+    ROOT_TABLES,
     ConfigError,
     ConfigFile,
     load_section,
@@ -153,9 +154,9 @@ def load_config(
     """
     env = os.environ if env is None else env
     if file is None:
-        file = read_config_file(path, env=env, roots=("execution",))
+        file = read_config_file(path, env=env, roots=ROOT_TABLES)
     else:
-        unknown = sorted(set(file.data) - {"execution"})
+        unknown = sorted(set(file.data) - set(ROOT_TABLES))
         if unknown:
             raise ConfigError(f"{file.path}: unknown key {unknown[0]!r}")
     overrides = dict(overrides or {})

@@ -190,7 +190,7 @@ def split_lines(
     over = False
     for block in blocks:
         for piece in BytesIO(block).readlines():
-            if piece[-1:] != b"\n":  # the line goes on in the next block
+            if piece[-1] != 10:  # no b"\n": the line goes on in the next block
                 held += len(piece)
                 if not over:
                     if held > limit:
@@ -198,16 +198,19 @@ def split_lines(
                     else:
                         pending.append(piece)
                 continue
-            size = held + len(piece) - 1
+            if not held:  # nearly every line: whole within its block
+                size = len(piece) - 1
+                if size:
+                    yield pos, piece[:-1] if size <= limit else oversized_line(size, limit), True
+                pos += size + 1
+                continue
+            size = held + len(piece) - 1  # the line that began in an earlier block
             if over or size > limit:
                 line = oversized_line(size, limit)
-            elif pending:
+            else:
                 pending.append(piece)
                 line = b"".join(pending)[:-1]
-            else:
-                line = piece[:-1]
-            if size:
-                yield pos, line, True
+            yield pos, line, True
             pos += size + 1
             pending, held, over = [], 0, False
     if held:

@@ -34,15 +34,16 @@ does not accept is judged by :func:`decode_record`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, cast
 
 import msgspec
 import orjson
 
 from src.execution import schema
-from src.execution.jsontypes import JsonObject
+from src.execution.jsontypes import JsonObject, JsonValue
 
 __all__ = [
     "EARLIEST",
@@ -106,16 +107,21 @@ def parse_ts(value: object) -> float | None:
     return None if dt is None else dt.timestamp()
 
 
-def depth_ok(line: bytes, data: Any) -> bool:
+def depth_ok(line: bytes, data: JsonValue) -> bool:
     """True when ``data`` (decoded from ``line``) nests at most :data:`MAX_DEPTH` levels."""
     if line.count(b"{") + line.count(b"[") <= MAX_DEPTH:
         return True  # cannot be deeper than it has brackets
-    stack = [(data, 1)]
+    stack: list[tuple[JsonValue, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
             return False
-        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict):
+            children: Iterable[JsonValue] = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
     return True
 
@@ -128,14 +134,13 @@ class Record:
     that count lines count as one more invalid line).
     """
 
-    data: dict[str, Any]
+    data: JsonObject
     t: float
     fragment: bool = False
 
     @property
     def kind(self) -> str:
-        kind: str = self.data["kind"]  # a valid record's kind is a non-empty string
-        return kind
+        return cast(str, self.data["kind"])  # a valid record's kind is a non-empty string
 
     @property
     def symbol(self) -> str:
@@ -153,7 +158,7 @@ class Record:
         return payload if isinstance(payload, dict) else {}
 
 
-def _decode_whole(line: bytes) -> tuple[dict[str, Any], datetime] | None:
+def _decode_whole(line: bytes) -> tuple[JsonObject, datetime] | None:
     """The object and instant of ``line`` when it is valid as a whole, else None."""
     try:
         data = orjson.loads(line)
@@ -169,7 +174,7 @@ def _decode_whole(line: bytes) -> tuple[dict[str, Any], datetime] | None:
     return data, ts
 
 
-def _decode(line: bytes) -> tuple[dict[str, Any], datetime, int] | None:
+def _decode(line: bytes) -> tuple[JsonObject, datetime, int] | None:
     """:func:`_decode_whole` and 0, else the valid line glued to a fragment and where it
     starts in ``line``."""
     whole = _decode_whole(line)
@@ -190,6 +195,9 @@ def _decode(line: bytes) -> tuple[dict[str, Any], datetime, int] | None:
 def decode_record(line: bytes) -> Record | None:
     """Decode one line fully; ``None`` when it is not a valid event (nor ends in one
     after a fragment: the record then says ``fragment``)."""
+    whole = _decode_whole(line)  # nearly every line: one call less than through _decode
+    if whole is not None:
+        return Record(whole[0], whole[1].timestamp())
     found = _decode(line)
     if found is None:
         return None
@@ -209,7 +217,7 @@ KIND_NAME_FIELDS: dict[str, tuple[str, ...]] = schema.KIND_NAME_FIELDS
 PAYLOAD_NAME_FIELDS: tuple[str, ...] = schema.PAYLOAD_NAME_FIELDS
 
 
-def names_are_scalars(kind: str, data: dict[str, Any], payload: Any) -> bool:
+def names_are_scalars(kind: str, data: Mapping[str, JsonValue], payload: JsonValue) -> bool:
     """False when a field that names something for this ``kind`` is an array or an object
     (the line is then invalid)."""
     for key in NAME_FIELDS:
@@ -327,16 +335,19 @@ def scan_line(line: bytes) -> tuple[ScanRecord | None, bool]:
             }
         )
     # ts keeps the exact instant (and offset) parsed: no round trip through float seconds.
+    # The validity rule made the naming fields scalars; the others are passed on as decoded,
+    # exactly as before the fast decoder existed (readers narrow them).
+    get = data.get
     rec = ScanRecord(
         ts=ts,
-        session_id=data.get("session_id"),
-        symbol=data.get("symbol"),
-        mode=data.get("mode"),
-        kind=data["kind"],
+        session_id=cast(Scalar, get("session_id")),
+        symbol=cast(Scalar, get("symbol")),
+        mode=cast(Scalar, get("mode")),
+        kind=cast(str, data["kind"]),
         payload=payload,
-        seq=data.get("seq"),
-        event_id=data.get("event_id"),
-        mono_ns=data.get("mono_ns"),
+        seq=cast(Scalar, get("seq")),
+        event_id=cast(Scalar, get("event_id")),
+        mono_ns=cast(Scalar, get("mono_ns")),
     )
     return rec, start > 0
 
@@ -386,7 +397,7 @@ class ParseStats:
         self.unreadable_files += other.unreadable_files
         self.unreadable_paths.extend(other.unreadable_paths)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {
             "total_lines": self.total_lines,
             "valid_events": self.valid_events,

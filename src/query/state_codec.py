@@ -176,7 +176,7 @@ def _attributes(obj: Any) -> list[str] | None:
     return names
 
 
-def encode(obj: Any) -> bytes:
+def encode(obj: object) -> bytes:
     """``obj``'s graph as msgpack bytes (:class:`StateError` for what cannot be saved)."""
     try:
         return msgspec.msgpack.encode(_Encoder().node(obj))
@@ -184,7 +184,7 @@ def encode(obj: Any) -> bytes:
         raise StateError(str(exc)) from exc
 
 
-def types_used(obj: Any) -> set[type]:
+def types_used(obj: object) -> set[type]:
     """The classes (besides containers and scalars) in ``obj``'s graph."""
     enc = _Encoder()
     enc.node(obj)
@@ -210,7 +210,7 @@ class Decoder:
     def __init__(self, allowed: Iterable[type]) -> None:
         self._classes = {_ref(cls): cls for cls in allowed}
 
-    def decode(self, data: bytes | memoryview) -> Any:
+    def decode(self, data: bytes | memoryview) -> object:
         try:
             return _Decoding(self._classes).node(msgspec.msgpack.decode(data))
         except StateError:

@@ -12,17 +12,17 @@ characters.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
+from src.execution.jsontypes import JsonObject, JsonValue, Payload
 from src.query.records import Record
 
 __all__ = ["ExecutionTimelineRow", "describe", "row_from_record"]
 
 
-def _num(value: Any) -> float | None:
+def _num(value: JsonValue) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -35,21 +35,21 @@ def _num(value: Any) -> float | None:
     return None
 
 
-def _qty(value: Any) -> str:
+def _qty(value: JsonValue) -> str:
     n = _num(value)
     return "?" if n is None else f"{n:.6f}"
 
 
-def _money(value: Any, places: int = 2) -> str:
+def _money(value: JsonValue, places: int = 2) -> str:
     n = _num(value)
     return "$?" if n is None else f"${n:,.{places}f}"
 
 
-def _text(value: Any) -> str:
+def _text(value: JsonValue) -> str:
     return value if isinstance(value, str) else ("?" if value is None else str(value))
 
 
-def _count(value: Any) -> str:
+def _count(value: JsonValue) -> str:
     """A quantity without trailing zeros (``3``, ``0.25``, ``1.000001``)."""
     n = _num(value)
     if n is None:
@@ -58,12 +58,12 @@ def _count(value: Any) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def _order_name(p: dict[str, Any]) -> str:
+def _order_name(p: Payload) -> str:
     cid = p.get("client_id")
     return _text(cid if cid is not None else p.get("order_id"))
 
 
-def _of_total(done: Any, remaining: Any) -> str:
+def _of_total(done: JsonValue, remaining: JsonValue) -> str:
     """``3 of 10`` from the quantity done and the quantity left (``3`` when either is
     unknown)."""
     d, r = _num(done), _num(remaining)
@@ -72,13 +72,13 @@ def _of_total(done: Any, remaining: Any) -> str:
     return _count(d) if r is None else f"{_count(d)} of {_count(d + r)}"
 
 
-def _ack(p: dict[str, Any]) -> str:
+def _ack(p: Payload) -> str:
     venue = p.get("order_id")
     suffix = f" (venue {_text(venue)})" if venue is not None else ""
     return f"Acknowledged {_order_name(p)}{suffix}"
 
 
-def _partial_fill(p: dict[str, Any]) -> str:
+def _partial_fill(p: Payload) -> str:
     piece = _count(p.get("filled_quantity"))
     cumulative, remaining = _num(p.get("cumulative_quantity")), _num(p.get("remaining_quantity"))
     total = ""
@@ -88,8 +88,8 @@ def _partial_fill(p: dict[str, Any]) -> str:
     return f"Partial fill {piece}{total} @ {_money(p.get('fill_price'))}{left}"
 
 
-def _ended(word: str, why: str) -> Callable[[dict[str, Any]], str]:
-    def text(p: dict[str, Any]) -> str:
+def _ended(word: str, why: str) -> Callable[[Payload], str]:
+    def text(p: Payload) -> str:
         reason = p.get("reason")
         if reason is None or reason == "":
             reason = p.get(why) if why else None
@@ -104,7 +104,7 @@ def _ended(word: str, why: str) -> Callable[[dict[str, Any]], str]:
 
 
 # The kinds of an order's life after the order (docs/events.md), one line each.
-_LIFECYCLE: dict[str, Callable[[dict[str, Any]], str]] = {
+_LIFECYCLE: dict[str, Callable[[Payload], str]] = {
     "ack": _ack,
     "partial_fill": _partial_fill,
     "cancel": _ended("Cancelled", ""),
@@ -113,9 +113,9 @@ _LIFECYCLE: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
-def describe(kind: str, payload: dict[str, Any]) -> str:
+def describe(kind: str, payload: Payload) -> str:
     """The one-line description of an event of ``kind`` with ``payload``."""
-    p = payload if isinstance(payload, dict) else {}
+    p: Payload = payload if isinstance(payload, Mapping) else {}
     if kind == "intent":
         side = _text(p.get("side")).upper()
         price = p.get("current_price")
@@ -155,12 +155,12 @@ class ExecutionTimelineRow:
     kind: str
     symbol: str
     description: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: JsonObject = field(default_factory=dict)
     session_id: str = ""
     seq: int | None = None
     event_id: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "ts": self.ts.isoformat(),
             "kind": self.kind,
@@ -175,8 +175,11 @@ class ExecutionTimelineRow:
 
 def row_from_record(rec: Record) -> ExecutionTimelineRow:
     data = rec.data
+    raw_ts = data["ts"]
     try:
-        ts = datetime.fromisoformat(data["ts"])
+        if not isinstance(raw_ts, str):
+            raise TypeError(raw_ts)
+        ts = datetime.fromisoformat(raw_ts)
     except (TypeError, ValueError):
         ts = datetime.fromtimestamp(rec.t, UTC)
     if ts.tzinfo is None:

@@ -17,10 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from src.common.cells import csv_cell, escape_cell
 from src.query.engine import tail
-from src.query.filters import EventFilter
-from src.query.paging import page_back
 from src.query.records import Record
-from src.query.timeline import row_from_record
+from src.webui import state
 from src.webui.deps import (
     EventQuery,
     KindParam,
@@ -56,16 +54,13 @@ def _timeline(
     request: Request, session_id: str, kind: str | None, limit: int, before: str | None
 ) -> bytes:
     """The response body, assembled from rows encoded one by one (the newest page's rows
-    are kept encoded between requests, see :class:`~src.query.head.LiveHead`)."""
-    if before is None:
-        rows, cursor = request.app.state.heads.get(session_id, kind, limit).refresh()
-    else:
-        flt = EventFilter.build(session_id=session_id, kind=kind)
-        try:
-            page = page_back(settings_of(request).base_path, flt, limit, before)
-        except ValueError as exc:
-            raise HTTPException(status_code=400, detail=str(exc)) from None
-        rows, cursor = [row_json(r) for r in page.records], page.next_cursor
+    are kept encoded between requests: :class:`~src.webui.state.HeadCache`, the path the
+    HTML page takes too)."""
+    try:
+        page, cursor = request.app.state.heads.page(session_id, kind, limit, before)
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    rows = [encoded for _, encoded in page]
     summary = request.app.state.summaries.summary(session_id)
     return b"".join(
         (
@@ -85,8 +80,8 @@ def _timeline(
 
 
 def row_json(rec: Record) -> bytes:
-    """One timeline row as JSON."""
-    return _json(row_from_record(rec).to_dict())
+    """One timeline row as JSON (as the timeline pages encode it)."""
+    return state.render_row(rec)[1]
 
 
 @router.get("/api/live/execution/{session_id}", response_model=TimelineResponse, responses=ERRORS)
@@ -100,15 +95,10 @@ def live_execution(
     """Newest events of a session (optionally one kind), its summary, and a cursor for older."""
     existing_session(request, session_id)
     n = cap_limit(request, limit, 200)
-    cache = request.app.state.pages
     # Built from our own types: serialised directly (the model documents it), which saves
-    # re-validating ~70 KB per request.
-    encoded = cache.get_or_build(
-        (session_id, kind, n, before),
-        cache.fingerprint(session_id),
-        lambda: _timeline(request, session_id, kind, n, before),
-    )
-    return Response(encoded, media_type="application/json")
+    # re-validating ~70 KB per request. Not cached as a whole: the newest page's rows and the
+    # summary are (docs/performance.md, "Dashboard": a page cache on top did not pay).
+    return Response(_timeline(request, session_id, kind, n, before), media_type="application/json")
 
 
 @router.get(

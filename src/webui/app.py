@@ -25,7 +25,6 @@ from fastapi.staticfiles import StaticFiles
 from src.webui.alerts import AlertBoard
 from src.webui.alerts import router as alerts_router
 from src.webui.api import router as api_router
-from src.webui.api import row_json
 from src.webui.auth import AccessMiddleware
 from src.webui.export_api import router as export_router
 from src.webui.export_builds import ExportBuilds, remove_stale_scratch
@@ -76,8 +75,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.summaries = SummaryCache(settings)
-    app.state.pages = PageCache(settings)
-    app.state.heads = HeadCache(settings, row_json)
+    app.state.pages = PageCache(settings)  # the order blotter's pages
+    app.state.heads = HeadCache(settings)
     app.state.index = SessionIndex(settings.base_path)
     app.state.alerts = AlertBoard(settings.alerts_state)
     app.state.metrics = WebMetrics(settings.base_path)

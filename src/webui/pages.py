@@ -13,9 +13,6 @@ from fastapi.templating import Jinja2Templates
 
 from src.common.units import human_duration
 from src.execution.schema import KINDS, ORDER_STATUSES, EventKind
-from src.query.filters import EventFilter
-from src.query.paging import page_back
-from src.query.timeline import row_from_record
 from src.webui import charts
 from src.webui.auth import COOKIE, token_ok
 from src.webui.chart_index import RANGES
@@ -67,19 +64,17 @@ def session_page(
         position = encode_position(
             newest.relative_to(settings.base_path).as_posix(), newest.stat().st_size
         )
-    try:
-        page = page_back(
-            settings.base_path, EventFilter.build(session_id=session_id, kind=kind), n, before
-        )
+    try:  # the path the JSON API takes (the newest page is kept live between requests)
+        page, cursor = request.app.state.heads.page(session_id, kind, n, before)
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    rows = [row_from_record(r) for r in page.records]
+    rows = [row for row, _ in page]
     context: dict[str, Any] = {
         **live_context(request, session_id, range),
         "kind": kind,
         "limit": n,
         "rows": [(r, json.dumps(r.details, indent=2, sort_keys=True, default=str)) for r in rows],
-        "next_cursor": page.next_cursor,
+        "next_cursor": cursor,
         "paged": before is not None,
         "position": position,
         "alerts": request.app.state.alerts.snapshot(session_id),

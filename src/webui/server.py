@@ -21,8 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="telemetry-dashboard", description="Serve the live execution telemetry dashboard."
     )
     p.add_argument("--path", help="log root (default: the config's telemetry base_path)")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=port_number, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--host", help="bind address (default: [dashboard] host of the config, 127.0.0.1)"
+    )
+    p.add_argument(
+        "--port", type=port_number, help="port (default: [dashboard] port of the config, 8000)"
+    )
     p.add_argument(
         "--alerts-state",
         help="the alert engine's state file (default: the config's, or <path>/.alerts/state.json)",

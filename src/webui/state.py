@@ -8,16 +8,28 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from src.query.analytics.summary_model import Summary
 from src.query.files import session_files
 from src.query.filters import EventFilter
 from src.query.head import LiveHead
 from src.query.incremental import IncrementalSummary
+from src.query.paging import page_back
 from src.query.records import Record
+from src.query.timeline import ExecutionTimelineRow, row_from_record
 from src.webui.chart_index import ChartedSummaryBuilder
 from src.webui.settings import WebSettings
 
-__all__ = ["HeadCache", "PageCache", "SummaryCache"]
+__all__ = ["HeadCache", "PageCache", "SummaryCache", "TimelineRow", "render_row"]
+
+# A timeline row and its JSON (the API's encoding), rendered once per event and page.
+TimelineRow = tuple[ExecutionTimelineRow, bytes]
+
+
+def render_row(rec: Record) -> TimelineRow:
+    row = row_from_record(rec)
+    return row, orjson.dumps(row.to_dict(), default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
 class SummaryCache:
@@ -49,21 +61,37 @@ class SummaryCache:
 
 
 class HeadCache:
-    """Live newest pages by (session, kind, limit), rows rendered by ``render``; the least
-    recently used are evicted once their limits add up to more than ``max_rows`` (the newest
-    one is always kept)."""
+    """The one path to a session's timeline pages, for the HTML page and the JSON API alike:
+    the newest page from a :class:`~src.query.head.LiveHead` kept by (session, kind, limit),
+    an older one (``before``, a cursor) read with :func:`~src.query.paging.page_back`. Rows
+    are :data:`TimelineRow`s. The least recently used heads are evicted once their limits add
+    up to more than ``max_rows`` (the newest one is always kept)."""
 
     def __init__(
-        self, settings: WebSettings, render: Callable[[Record], bytes], max_rows: int = 20_000
+        self,
+        settings: WebSettings,
+        render: Callable[[Record], TimelineRow] = render_row,
+        max_rows: int = 20_000,
     ) -> None:
         self._base = settings.base_path
         self._render = render
         self.max_rows = max_rows
-        self._items: OrderedDict[tuple[str, str | None, int], LiveHead[bytes]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str | None, int], LiveHead[TimelineRow]] = OrderedDict()
         self._rows = 0
         self._lock = threading.Lock()
 
-    def get(self, session_id: str, kind: str | None, limit: int) -> LiveHead[bytes]:
+    def page(
+        self, session_id: str, kind: str | None, limit: int, before: str | None = None
+    ) -> tuple[list[TimelineRow], str | None]:
+        """The rows (newest first) and the cursor of the next older page; raises
+        ``ValueError`` for a cursor that is not a position in this session."""
+        if before is None:
+            return self.get(session_id, kind, limit).refresh()
+        flt = EventFilter.build(session_id=session_id, kind=kind)
+        page = page_back(self._base, flt, limit, before)
+        return [self._render(r) for r in page.records], page.next_cursor
+
+    def get(self, session_id: str, kind: str | None, limit: int) -> LiveHead[TimelineRow]:
         key = (session_id, kind, limit)
         with self._lock:
             head = self._items.get(key)
@@ -88,8 +116,11 @@ class HeadCache:
 
 class PageCache:
     """Encoded API pages, valid while the session's files are unchanged (and for at most
-    the current second, so open-order ages stay fresh). Clients watching one session all
-    ask for the same page; this serves them without re-reading and re-encoding it.
+    the current second, so open-order ages stay fresh). The timeline no longer goes through
+    it (its newest page and summary are cached; on top of them this did not pay, see
+    docs/performance.md "Dashboard"); the order blotter's route uses it. Clients watching
+    one session all ask for the same page; this serves them without re-reading and
+    re-encoding it.
 
     On a growing session every append makes the page stale for all of them at once; one
     request (per page) builds the new one while the others with the same fingerprint wait

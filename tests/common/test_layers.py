@@ -33,6 +33,7 @@ ORDER = [
 # Feature packages that must not import each other for helpers (allowed by height alone).
 NOT_FOR_HELPERS = {("alerts", "ops"), ("replay", "export")}
 
+
 def _imports() -> list[tuple[str, str, str]]:
     """``(importing package, imported module, where)`` for every absolute ``src.`` import."""
     found = []

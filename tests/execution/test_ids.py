@@ -32,3 +32,27 @@ def test_a_forked_child_draws_other_event_ids():
     prefix = parent.rsplit("-", 1)[0]
     assert all(not i.startswith(prefix + "-") for i in child_ids)
     assert child_ids[0].rsplit("-", 1)[0] == child_ids[1].rsplit("-", 1)[0]
+
+
+def test_ids_stay_unique_across_blocks_and_threads():
+    """Event ids come in blocks of 4,096 (drawn lazily); four threads drawing 20,000 each,
+    across many block boundaries, with new_id("evt") between, never get the same id."""
+    import itertools
+    import threading
+
+    drawn: list[list[str]] = [[] for _ in range(4)]
+
+    def draw(out: list[str]) -> None:
+        for n in range(20_000):
+            out.append(new_event_id() if n % 7 else new_id("evt"))
+
+    threads = [threading.Thread(target=draw, args=(out,)) for out in drawn]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [i for out in drawn for i in out]
+    assert len(ids) == 80_000 and len(set(ids)) == 80_000
+    # Within a block the suffix counts up in hex: the id's last part is one number.
+    numbers = [int(i.rsplit("-", 1)[1], 16) for i in drawn[0][1:7]]
+    assert all(b > a for a, b in itertools.pairwise(numbers))

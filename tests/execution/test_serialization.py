@@ -90,3 +90,30 @@ def test_round_trip_property(ts, tz, session, symbol, kind, mode, payload, seq):
     # Written as the UTC instant; a naive ts is the host's local time (astimezone()).
     assert parsed["ts"] == ts.astimezone(UTC).isoformat()
     assert ExecutionEvent.from_dict(parsed).ts == ts.astimezone(UTC)
+
+
+@given(
+    ts=st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9999, 1, 1)),
+    symbol=st.text(max_size=12),
+    payload=st.dictionaries(st.text(max_size=10), json_values, max_size=6),
+    seq=st.integers(0, 2**62),
+    mono=st.integers(0, 2**62),
+    event_id=st.none() | st.text(max_size=20),
+)
+def test_pipeline_shaped_events_take_the_template_and_match_the_general_path(
+    ts, symbol, payload, seq, mono, event_id
+):
+    """An aware UTC ts with seq and mono_ns (what the pipeline builds) is written through the
+    cached template, its ts encoded by msgspec: byte for byte what the general path writes
+    (orjson's isoformat of the instant, whole or with microseconds)."""
+    event = ExecutionEvent(
+        ts=ts.replace(tzinfo=UTC), session_id="s%1", symbol=symbol, mode="paper", kind="fill",
+        payload=payload, seq=seq, mono_ns=mono,
+        **({} if event_id is None else {"event_id": event_id}),
+    )  # fmt: skip
+    line = encode_event_line(event)
+    expected = b"{" + b", ".join(
+        orjson.dumps(key) + b": " + orjson.dumps(value)
+        for key, value in {**event.to_dict(), "ts": event.ts.isoformat()}.items()
+    ) + b"}\n"  # fmt: skip
+    assert line == expected

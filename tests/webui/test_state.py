@@ -1,12 +1,15 @@
-"""Per-app caches: the page cache builds each page once under concurrent requests, and the
-live newest page stays identical to a fresh read as the session grows."""
+"""Per-app caches: the page cache (the order blotter's) builds each page once under
+concurrent requests; the live newest page stays identical to a fresh read as the session
+grows, and the HTML page and the API share it."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -62,11 +65,11 @@ def test_bad_cursors_do_not_accumulate_state(client):
     for i in range(50):
         r = client.get("/api/live/execution/session_clean", params={"before": f"zz{i}"})
         assert r.status_code == 400 and "invalid cursor" in r.json()["detail"]
-    assert client.app.state.pages.building == 0
+    assert len(client.app.state.heads) == 0  # older pages are read, never kept
 
 
 def test_head_cache_keeps_its_row_budget(logs):
-    heads = HeadCache(WebSettings(base_path=logs), row_json, max_rows=1_000)
+    heads = HeadCache(WebSettings(base_path=logs), max_rows=1_000)
     for limit in range(100, 1_000, 100):
         heads.get("session_clean", None, limit)
     assert heads.rows <= 1_000
@@ -111,3 +114,21 @@ def test_newest_page_equals_a_fresh_read_while_the_session_grows(client, logs):
         ).json()
         newest_then_older = [r["seq"] for r in body["timeline"] + older["timeline"]]
         assert newest_then_older == sorted(set(newest_then_older), reverse=True)
+
+
+def test_the_session_page_and_the_api_share_one_first_page(client, logs):
+    """The HTML page's first page is the newest page the API serves: one live head for both
+    (an append is read once, by whichever asks first), the same events and the same cursor."""
+    with (logs / "session_clean.jsonl").open("a") as fh:
+        for n in range(1, 7):
+            fh.write(_event(n, "fill") + "\n")
+    html = client.get("/live/execution/session_clean", params={"limit": 4})
+    assert html.status_code == 200
+    heads = client.app.state.heads
+    assert len(heads) == 1  # the page built the head the API will use
+    head = heads.get("session_clean", None, 4)
+    body = client.get("/api/live/execution/session_clean", params={"limit": 4}).json()
+    assert len(heads) == 1 and head.rebuilds == 1  # the API refreshed it, nothing rebuilt
+    shown = re.findall(r'<td class="ts">([^<]+)</td>', html.text)
+    assert shown == [row["ts"] for row in body["timeline"]] and len(shown) == 4
+    assert body["next_cursor"] and quote(body["next_cursor"]) in html.text

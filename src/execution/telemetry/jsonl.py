@@ -157,24 +157,34 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             if fd is None:
                 fd = self._open(session_id)
             line = encode_event_line(event)
-            torn = bool(self._torn) and session_id in self._torn
-            if torn:
-                line = b"\n" + line  # end the fragment a full disk left behind
-            if self._unlocked and session_id in self._unlocked:
-                fd, written = self._write_unlocked(session_id, fd, line)
-            else:
+            if self._torn or self._unlocked or self._fsync_always:
+                self._write_with_care(session_id, fd, line)
+            else:  # the common case: one write, nothing else to check
                 written = os.write(fd, line)
-            if torn:
-                self._torn.discard(session_id)
-            if written != len(line):
-                self._repair_short_write(session_id, fd, written, len(line))
-            if self._fsync_always:
-                os.fsync(fd)
+                if written != len(line):
+                    self._repair_short_write(session_id, fd, written, len(line))
         except Exception as exc:
             where = f"writing session {getattr(event, 'session_id', None)!r}"
             self._handle_error(exc, where)
             return
         self._stats.emitted += 1
+
+    def _write_with_care(self, session_id: str, fd: int, line: bytes) -> None:
+        """The write when a torn line is to be ended, the session's file is not locked yet
+        (retention holds it) or every line is fsynced."""
+        torn = session_id in self._torn
+        if torn:
+            line = b"\n" + line  # end the fragment a full disk left behind
+        if session_id in self._unlocked:
+            fd, written = self._write_unlocked(session_id, fd, line)
+        else:
+            written = os.write(fd, line)
+        if torn:
+            self._torn.discard(session_id)
+        if written != len(line):
+            self._repair_short_write(session_id, fd, written, len(line))
+        if self._fsync_always:
+            os.fsync(fd)
 
     def _repair_short_write(self, session_id: str, fd: int, written: int, wanted: int) -> None:
         # A full disk can accept part of a line. End the fragment with a newline so the next

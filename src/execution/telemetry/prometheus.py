@@ -45,6 +45,7 @@ __all__ = [
     "metrics_payload",
 ]
 
+
 def import_prometheus(what: str = "PrometheusEmitter") -> ModuleType:
     """Import prometheus_client, or raise ``ImportError`` saying which extra installs it."""
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from src.query.analytics.summary_model import GateReason, GateReport, GatesReport
 
@@ -20,7 +19,7 @@ class GateStats:
         self.blocks: dict[str, int] = {}
         self.reasons: dict[str, Counter[str]] = {}
 
-    def block(self, name: str, reason: Any) -> None:
+    def block(self, name: str, reason: object) -> None:
         self.blocks[name] = self.blocks.get(name, 0) + 1
         text = reason if isinstance(reason, str) else ""
         self.reasons.setdefault(name, Counter())[text[:120]] += 1

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from typing import Any
+from collections.abc import Collection, Hashable, Iterable
+from typing import Any, cast
 
 from src.query.analytics import pairing_state
 from src.query.analytics.pairing_model import (
@@ -107,26 +108,30 @@ class Pairer:
         self.partially_filled_orders = 0
         self.unmatched = 0
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, object]:
         return pairing_state.pack(self)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._sid_intents, self._sid_orders = {}, {}
         self.forget_session()
 
-    def unpack(self, fill_ids: set[Any] | None = None, order_keys: Any = None) -> None:
+    def unpack(
+        self,
+        fill_ids: set[Hashable] | None = None,
+        order_keys: Iterable[tuple[Hashable, Hashable]] = (),
+    ) -> None:
         """Restore state packed for sending (:mod:`~src.query.analytics.pairing_state`)."""
         if self._packed is not None:
             pairing_state.unpack(self, fill_ids, order_keys)
 
-    def packed_fill_ids(self) -> Any:
+    def packed_fill_ids(self) -> Collection[Hashable]:
         """Every fill id seen, for membership scans (a list while still packed)."""
         if self._packed is None:
             return self._fill_ids
         return pairing_state.packed_fill_ids(self)
 
-    def session_maps(self, sid: Any) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    def session_maps(self, sid: Hashable) -> tuple[dict[Hashable, object], dict[Hashable, object]]:
         """The intent and order maps of session ``sid`` (created empty), now current."""
         intents = self._intents.get(sid)
         if intents is None:
@@ -161,7 +166,7 @@ class Pairer:
         self.open_keys = None
         self.forget_session()
 
-    def intent(self, rec: ScanRecord, sid: Any = MISSING) -> None:
+    def intent(self, rec: ScanRecord, sid: Hashable = MISSING) -> None:
         if sid is MISSING:
             sid = rec.session_id
         p = rec.payload or EMPTY_PAYLOAD
@@ -207,7 +212,7 @@ class Pairer:
         else:
             intents[iid] = None
 
-    def order(self, rec: ScanRecord, sid: Any = MISSING, seq: int | None = None) -> None:
+    def order(self, rec: ScanRecord, sid: Hashable = MISSING, seq: int | None = None) -> None:
         if sid is MISSING:
             sid = rec.session_id
         if seq is None:
@@ -284,7 +289,7 @@ class Pairer:
             keys["order_queue"] = (sid, rec.symbol)
         return keys
 
-    def fill(self, rec: ScanRecord, sid: Any = MISSING) -> None:
+    def fill(self, rec: ScanRecord, sid: Hashable = MISSING) -> None:
         if sid is MISSING:
             sid = rec.session_id
         p = rec.payload or EMPTY_PAYLOAD
@@ -444,7 +449,8 @@ class Pairer:
         iid = p.intent_id
         if iid is not None:
             intents = self._sid_intents if sid is self._sid else self.session_maps(sid)[0]
-            intent = intents.pop(iid, None)
+            # Never ranged here (those fills are deferred): a pending intent, not a mark.
+            intent = cast("Intent | None", intents.pop(iid, None))
         reference = None
         side = as_side(p.side)
         if intent is not None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from array import array
+from collections.abc import Hashable
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import Final, TypeAlias
 
 import msgspec
+
+from src.query.records import Scalar, ScanPayload
 
 __all__ = ["COMPLETED", "MISSING", "TAINTED", "Intent", "Order", "Samples", "as_number", "as_side"]
 
 # An intent waiting for its order: (ts, mono_ns, quoted price, side, event id). A tuple is
 # by far the cheapest object to build, and intents are a sixth of all events.
-Intent = tuple[datetime, Any, "float | None", "str | None", Any]
+Intent = tuple[datetime, "Scalar", "float | None", "str | None", "Scalar"]
 Samples: TypeAlias = "list[float] | array[float]"
 
 
@@ -22,18 +25,18 @@ class Order(msgspec.Struct, gc=False):
     order."""
 
     ts: datetime
-    mono: Any
+    mono: Scalar
     intent: Intent | None
     quantity: float | None
     side: str | None
-    symbol: Any
-    client_id: Any
+    symbol: Scalar
+    client_id: Scalar
     seq: int
     filled: float = 0.0
     # The order event's payload: its type, limit and time in force give its deadline
     # (src.query.lifecycle), worked out only for orders still open at a report.
-    terms: Any = None
-    event_id: Any = None  # the order event's (its producer: src.query.intervals)
+    terms: ScanPayload | None = None
+    event_id: Scalar = None  # the order event's (its producer: src.query.intervals)
     stage: str = "sent"  # sent, acknowledged or partially_filled (src.query.lifecycle)
     partials: int = 0  # partial_fill events
     partial_qty: float = 0.0  # their quantity and notional (a fill carries the totals)
@@ -41,7 +44,7 @@ class Order(msgspec.Struct, gc=False):
     partial_ref: float | None = None  # a partial fill's reference price
 
 
-def as_number(value: Any) -> float | None:
+def as_number(value: object) -> float | None:
     if value.__class__ is float or value.__class__ is int:
         return float(value)
     if isinstance(value, str):
@@ -52,7 +55,7 @@ def as_number(value: Any) -> float | None:
     return None
 
 
-def as_side(value: Any) -> str | None:
+def as_side(value: object) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
 
@@ -66,4 +69,4 @@ class _Mark(Enum):
 # and in a RangePairer an id whose operations are replayed on the earlier part.
 COMPLETED = _Mark.COMPLETED
 TAINTED = _Mark.TAINTED
-MISSING: Any = object()  # a default no caller can pass
+MISSING: Final[Hashable] = object()  # a default no caller can pass

@@ -9,7 +9,7 @@ far as it needs: a last merge only asks about the ids its replay touches.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
@@ -24,7 +24,7 @@ __all__ = ["pack", "packed_fill_ids", "unpack"]
 _encode = msgspec.msgpack.Encoder().encode
 
 
-def pack(pairer: Pairer) -> dict[str, Any]:
+def pack(pairer: Pairer) -> dict[str, object]:
     """The pairer's pickle state, with fill ids and completed order ids packed."""
     state = pairer.__dict__.copy()
     state["_unpacked"] = None
@@ -57,11 +57,13 @@ def _lists(pairer: Pairer) -> _Lists:
     return unpacked
 
 
-def packed_fill_ids(pairer: Pairer) -> list[Any]:
+def packed_fill_ids(pairer: Pairer) -> list[Hashable]:
     return _lists(pairer)[0]
 
 
-def unpack(pairer: Pairer, fill_ids: set[Any] | None, order_keys: Any) -> None:
+def unpack(
+    pairer: Pairer, fill_ids: set[Hashable] | None, order_keys: Iterable[tuple[Hashable, Hashable]]
+) -> None:
     """Restore all packed state, or (a last merge) only the given fill ids and the given
     (session, order id) keys: the pairer is then good for nothing but its result."""
     packed_ids, completed = _lists(pairer)

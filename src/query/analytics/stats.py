@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 __all__ = ["distribution", "moments", "percentile"]
 
@@ -41,7 +40,9 @@ def moments(values: Sequence[float], *, presorted: bool = False) -> Moments:
     )
 
 
-def distribution(values: Sequence[float], unit: str, *, presorted: bool = False) -> dict[str, Any]:
+def distribution(
+    values: Sequence[float], unit: str, *, presorted: bool = False
+) -> dict[str, float | None]:
     """:func:`moments` as a dict, keys suffixed with ``unit`` (``count``, ``avg_ms``, ...)."""
     n, avg, p50, p95, p99, top = moments(values, presorted=presorted)
     return {

@@ -45,6 +45,7 @@ from src.query.records import (
     EMPTY_PAYLOAD,
     LATEST,
     ParseStats,
+    Scalar,
     ScanPayload,
     ScanRecord,
     decode_scan,
@@ -76,11 +77,11 @@ if TYPE_CHECKING:
         payload: _LoopPayload | None
 
 
-Matcher = Callable[[Any, Any, float], bool]
+Matcher = Callable[[str, Scalar, float], bool]  # (kind, symbol, POSIX seconds)
 # observe(record): called for every matching event after it was accounted for (the alert
 # engine keeps its sliding windows this way without a second decoder). The record has
 # ``kind``, ``t`` (POSIX seconds), ``ts``, ``session_id``, ``symbol`` and ``payload``.
-Observer = Callable[[Any], None]
+Observer = Callable[["_Observed"], None]
 LineProgress = Callable[[int], None]  # called with the lines read so far, about every 64 K
 
 _NEVER = datetime.max.replace(tzinfo=UTC)

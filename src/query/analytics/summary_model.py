@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 import msgspec
 
+from src.execution.jsontypes import JsonObject
 from src.query.analytics.stats import moments
 
 __all__ = [
@@ -293,9 +293,9 @@ class Summary:
     session_id: str | None = None
     size_bytes: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The summary as plain dicts and lists (the spec's ``get_execution_summary``)."""
-        out: dict[str, Any] = msgspec.to_builtins(self)
+        out: JsonObject = msgspec.to_builtins(self)
         return out
 
     def aged(self, as_of: float) -> Summary:

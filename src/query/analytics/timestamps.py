@@ -11,6 +11,7 @@ instants outside that range (:func:`in_exact_range`) is redone with every step c
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,10 +59,10 @@ class TimestampHealth:
         self.largest_gaps: list[tuple[float, float, Any]] = []
 
     @property
-    def sessions(self) -> list[Any]:
+    def sessions(self) -> list[Hashable]:
         return list(self.last)
 
-    def add(self, session_id: Any, ts: datetime) -> None:
+    def add(self, session_id: Hashable, ts: datetime) -> None:
         """Account for one instant (the simple path; the scan loop inlines this)."""
         previous = self.last.get(session_id)
         self.last[session_id] = ts
@@ -70,7 +71,7 @@ class TimestampHealth:
         else:
             self.step(session_id, previous, ts)
 
-    def step(self, session_id: Any, previous: datetime, ts: datetime) -> None:
+    def step(self, session_id: Hashable, previous: datetime, ts: datetime) -> None:
         """Account for the step from ``previous`` to ``ts`` in float seconds."""
         before = previous.timestamp()
         step = ts.timestamp() - before

@@ -7,13 +7,14 @@ exactly those lines back, so its cost follows the chain, not the session.
 from __future__ import annotations
 
 from datetime import UTC
+from typing import cast
 
 from src.query.files import SessionFiles
 from src.query.orders.latency import between_ms, mark_of
 from src.query.orders.model import ChainStep, OrderChain
 from src.query.orders.positions import read_lines
 from src.query.orders.state import OrderState, to_row
-from src.query.records import decode_record, parse_instant_dt
+from src.query.records import Scalar, decode_record, parse_instant_dt
 from src.query.timeline import describe
 
 __all__ = ["build_chain"]
@@ -31,7 +32,9 @@ def build_chain(session_id: str, session: SessionFiles, st: OrderState, now: flo
         ts = parse_instant_dt(rec.data.get("ts"))
         if ts is None:
             continue
-        mark = mark_of(ts, rec.data.get("mono_ns"), rec.data.get("event_id"))
+        mono_ns, event_id = rec.data.get("mono_ns"), rec.data.get("event_id")
+        # A valid record's event_id is a scalar (the validity rule); mono_ns is as decoded.
+        mark = mark_of(ts, cast(Scalar, mono_ns), cast(Scalar, event_id))
         steps.append(
             ChainStep(
                 ts=ts.astimezone(UTC).isoformat(),

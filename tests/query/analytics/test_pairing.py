@@ -91,9 +91,10 @@ def test_fallback_pairing_without_ids_uses_arrival_order(tmp_path):
         ],
     )
     assert s.latency.intent_to_order.count == 2
-    assert sorted(
-        [s.latency.intent_to_order.max_ms, s.latency.intent_to_order.p50_ms]
-    ) == [1000.0, 4500.0]
+    assert sorted([s.latency.intent_to_order.max_ms, s.latency.intent_to_order.p50_ms]) == [
+        1000.0,
+        4500.0,
+    ]
     assert s.latency.order_to_fill.max_ms == 2000.0
     assert s.slippage.overall.max_bps == pytest.approx(100.0)
 
