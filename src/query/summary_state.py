@@ -41,6 +41,7 @@ from src.query.analytics.summary import SummaryBuilder
 from src.query.analytics.summary_model import Summary
 from src.query.files import parse_file_name
 from src.query.records import ParseStats
+from src.query.scan_events import PAYLOAD_TYPES
 from src.query.state_codec import Decoder, StateError, classes_in, encode, types_used
 
 __all__ = [
@@ -273,8 +274,11 @@ class StateStore:
         self.session_id = session_id
         fresh_state = (fresh, ParseStats(), SortedSamples())
         self.fingerprint = hashlib.blake2b(encode(fresh_state), digest_size=12).hexdigest()
-        allowed = classes_in(["src.query.analytics."]) | types_used(fresh_state)
-        allowed |= {ParseStats, SortedSamples}
+        # An open order keeps its order event's payload (its terms, for its deadline): the
+        # record classes too, and the payload classes made at import (one per event kind).
+        allowed = classes_in(["src.query.analytics.", "src.query.records"])
+        allowed |= types_used(fresh_state)
+        allowed |= {ParseStats, SortedSamples, *PAYLOAD_TYPES.values()}
         self._decoder = Decoder(allowed)
         self.code = code_version(allowed)
         self.name = f"{_state_prefix(session_id)}-{self.fingerprint}{_SUFFIX}"
