@@ -197,6 +197,12 @@ class IncrementalSummary:
         self._result, self._saved_at = None, float("-inf")
         return False
 
+    def _read_builder(self) -> None:
+        """Decode the saved builder if that is still to be done; if it could not be, read
+        the session again (a builder that started over has read nothing yet)."""
+        if not self._ensure_builder():
+            self._refresh(None)
+
     def _save(self, summary: Summary, clock: OrderClock, as_of: float, now: float) -> None:
         store = self._store
         if store is None:
@@ -244,13 +250,13 @@ class IncrementalSummary:
     def builder(self) -> SummaryBuilder:
         """The builder behind the summary (replaced by a new one on every rebuild)."""
         with self._lock:
-            self._ensure_builder()
+            self._read_builder()
             return self._builder
 
     def samples(self, last: int = 20_000) -> ChartSamples:
         """The newest latency (ms) and slippage (bps) samples, for charts."""
         with self._lock:
-            self._ensure_builder()
+            self._read_builder()
             pairer = self._builder.pairer
             return ChartSamples(
                 intent_to_order=list(pairer.intent_to_order[-last:]),
