@@ -28,7 +28,7 @@ from pathlib import Path
 
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import Matcher, SummaryBuilder
-from src.query.analytics.summary_model import Summary
+from src.query.analytics.summary_model import OrderClock, Summary
 from src.query.files import session_files
 from src.query.follow import Line, Reset, SessionFollower, Unreadable
 from src.query.lines import bytes_before
@@ -75,6 +75,7 @@ class IncrementalSummary:
         self._match = match
         self._lock = threading.Lock()
         self._result: Summary | None = None
+        self._clock = OrderClock([], [])  # measures _result at another as_of
         self._result_at = float("-inf")
         self._dirty = True
         self._follower = SessionFollower(self.base, session_id)
@@ -133,16 +134,15 @@ class IncrementalSummary:
         if self._result is None or stale:
             if not self._ensure_builder():
                 return self._refresh(as_of)
-            out = self._builder.result(self._stats, as_of=as_of, keep=self._sorted).located(
-                session_id=self.session_id,
-                found=session is not None,
-                size_bytes=size,
+            out, clock = self._builder.clocked_result(self._stats, as_of=as_of, keep=self._sorted)
+            out = out.located(
+                session_id=self.session_id, found=session is not None, size_bytes=size
             )
-            self._result, self._result_at, self._dirty = out, now, False
+            self._result, self._clock, self._result_at, self._dirty = out, clock, now, False
             if self._unsaved and now - self._saved_at >= SAVE_EVERY_S:
-                self._save(out, as_of, now)
+                self._save(out, clock, as_of, now)
             return out
-        return self._result.aged(as_of)
+        return self._clock.age(self._result, as_of)
 
     def _resume(self) -> None:
         """Start from the saved state, if the session's files still hold what it covers."""
@@ -174,6 +174,7 @@ class IncrementalSummary:
         self._result = saved.summary.located(
             session_id=self.session_id, found=True, size_bytes=size
         )
+        self._clock = saved.clock
         self._size, self._dirty, self._result_at = size, False, float("-inf")
         self._saved_at = time.monotonic()
         self.resumed = True
@@ -196,7 +197,13 @@ class IncrementalSummary:
         self._result, self._saved_at = None, float("-inf")
         return False
 
-    def _save(self, summary: Summary, as_of: float, now: float) -> None:
+    def _read_builder(self) -> None:
+        """Decode the saved builder if that is still to be done; if it could not be, read
+        the session again (a builder that started over has read nothing yet)."""
+        if not self._ensure_builder():
+            self._refresh(None)
+
+    def _save(self, summary: Summary, clock: OrderClock, as_of: float, now: float) -> None:
         store = self._store
         if store is None:
             return
@@ -221,7 +228,7 @@ class IncrementalSummary:
                 return
             finally:
                 os.close(fd)
-        store.save(marks, self._builder, self._stats, self._sorted, summary, as_of)
+        store.save(marks, self._builder, self._stats, self._sorted, summary, clock, as_of)
 
     def _blocks(
         self, first: Line | Reset | Unreadable, rest: Iterator[Line | Reset | Unreadable]
@@ -243,13 +250,13 @@ class IncrementalSummary:
     def builder(self) -> SummaryBuilder:
         """The builder behind the summary (replaced by a new one on every rebuild)."""
         with self._lock:
-            self._ensure_builder()
+            self._read_builder()
             return self._builder
 
     def samples(self, last: int = 20_000) -> ChartSamples:
         """The newest latency (ms) and slippage (bps) samples, for charts."""
         with self._lock:
-            self._ensure_builder()
+            self._read_builder()
             pairer = self._builder.pairer
             return ChartSamples(
                 intent_to_order=list(pairer.intent_to_order[-last:]),

@@ -70,8 +70,8 @@ def summarize_session(
         tail_torn = _tail_torn(paths[len(saved.marks) - 1], last)
         if not new_files and tail_torn is not None and tail_torn[0] == last.offset:
             # Nothing new but perhaps a torn last line: the saved summary is the answer.
-            summary = with_torn(saved.summary, earlier_torn + tail_torn[1])
-            return _located(summary, session).aged(as_of)
+            summary = saved.clock.age(saved.summary, as_of)
+            return _located(with_torn(summary, earlier_torn + tail_torn[1]), session)
         state = saved.state()
     covered = 0  # bytes the resumed state covered (0: read from the start)
     for exact_steps in (False, True):
@@ -98,10 +98,10 @@ def summarize_session(
     last_torn = 0
     if newest is not None:
         last_torn = bool(newest.torn) if newest.gz else newest.size > newest.offset
-    summary = builder.result(stats, as_of=as_of, keep=kept)
+    summary, clock = builder.clocked_result(stats, as_of=as_of, keep=kept)
     worth = not covered or (_covered(marks) - covered) * SAVE_SHARE >= covered
     if save and read.complete and worth:
-        store.save(marks, builder, stats, kept, summary, as_of)
+        store.save(marks, builder, stats, kept, summary, clock, as_of)
     return _located(with_torn(summary, torn + int(last_torn)), session)
 
 

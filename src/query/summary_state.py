@@ -38,9 +38,10 @@ from src.common.atomicfile import write_atomic_at
 from src.common.locks import try_lock_exclusive
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import SummaryBuilder
-from src.query.analytics.summary_model import Summary
+from src.query.analytics.summary_model import OrderClock, Summary
 from src.query.files import parse_file_name
 from src.query.records import ParseStats
+from src.query.scan_events import PAYLOAD_TYPES
 from src.query.state_codec import Decoder, StateError, classes_in, encode, types_used
 
 __all__ = [
@@ -60,7 +61,7 @@ __all__ = [
     "with_torn",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the summary is saved with its OrderClock
 STATE_DIR = ".summary"
 MAX_STATE_BYTES = 512 << 20
 """A state bigger than this is not saved (a 5M-event session's state is about 70 MB)."""
@@ -103,6 +104,7 @@ class Saved:
 
     marks: list[Mark]
     summary: Summary  # at saved_at, complete lines only, not located
+    clock: OrderClock  # to measure the summary at another instant (OrderClock.age)
     saved_at: float
     _base: Path
     _name: str
@@ -273,8 +275,11 @@ class StateStore:
         self.session_id = session_id
         fresh_state = (fresh, ParseStats(), SortedSamples())
         self.fingerprint = hashlib.blake2b(encode(fresh_state), digest_size=12).hexdigest()
-        allowed = classes_in(["src.query.analytics."]) | types_used(fresh_state)
-        allowed |= {ParseStats, SortedSamples}
+        # An open order keeps its order event's payload (its terms, for its deadline): the
+        # record classes too, and the payload classes made at import (one per event kind).
+        allowed = classes_in(["src.query.analytics.", "src.query.records"])
+        allowed |= types_used(fresh_state)
+        allowed |= {ParseStats, SortedSamples, *PAYLOAD_TYPES.values()}
         self._decoder = Decoder(allowed)
         self.code = code_version(allowed)
         self.name = f"{_state_prefix(session_id)}-{self.fingerprint}{_SUFFIX}"
@@ -308,14 +313,21 @@ class StateStore:
         ):
             return None
         try:
-            summary = self._decoder.decode(header.summary)
+            got = self._decoder.decode(header.summary)
         except StateError:
             return None
-        if type(summary) is not Summary:
+        if (
+            type(got) is not tuple
+            or len(got) != 2
+            or type(got[0]) is not Summary
+            or type(got[1]) is not OrderClock
+        ):
             return None
+        summary, clock = got
         return Saved(
             header.marks,
             summary,
+            clock,
             header.saved_at,
             self.base,
             self.name,
@@ -343,6 +355,7 @@ class StateStore:
         stats: ParseStats,
         kept: SortedSamples,
         summary: Summary,
+        clock: OrderClock,
         saved_at: float,
     ) -> bool:
         """Save (False when it could not or need not be: never raises for I/O)."""
@@ -350,7 +363,7 @@ class StateStore:
             return False
         try:
             blob = encode((builder, stats, kept))
-            summary_blob = encode(summary)
+            summary_blob = encode((summary, clock))
         except StateError:
             return False
         if len(blob) > MAX_STATE_BYTES:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from src.alerts.config import AlertRules, RejectRateRule
+from src.alerts.tracker import FileTracker
 from tests.alerts.test_alert_rules import judge, only
 from tests.query import lifecycle_session as life
 
@@ -81,3 +82,22 @@ def test_reject_rate_needs_min_orders(session_log, logs, t0):
         log.add(t0 - 10 + i, "order", client_id=f"c{i}", **MARKET)
         log.add(t0 - 10 + i, "reject", client_id=f"c{i}", reason="price band")
     assert judge(logs, t0, rules=only(AlertRules(), "reject_rate")) == {}
+
+
+def test_a_tracker_resuming_a_saved_state_with_open_orders_sees_the_same_window(
+    session_log, logs, t0
+):
+    """Open orders keep their terms in the saved builder: the next tracker (another judge,
+    other rules, another process) decodes it and gets the windows, not an empty builder."""
+    log = session_log()
+    for i in range(10):
+        log.add(t0 - 100 + i, "order", client_id=f"c{i}", **LIMIT)  # all still working
+        if i < 3:
+            log.add(t0 - 100 + i, "reject", client_id=f"c{i}", reason="r")
+    first = FileTracker(logs, "s1", horizon_s=900).view(t0, running=None, last_write_t=None)
+    again = FileTracker(logs, "s1", horizon_s=900)
+    view = again.view(t0, running=None, last_write_t=None)
+    assert again._summary.resumed  # from the state the first tracker saved
+    assert list(view.window.orders) == list(first.window.orders) and len(view.window.orders) == 10
+    assert list(view.window.rejects) == list(first.window.rejects)
+    assert view.summary == first.summary

@@ -17,6 +17,21 @@ START = datetime(2025, 6, 1, tzinfo=UTC)
 
 IDS = st.sampled_from([None, "a", "b", "c", "d", "e"])  # few ids: reuse and collisions
 SIDES = st.sampled_from(["buy", "sell", "SELL", None, ""])
+# An order's terms, which decide its deadline (src.query.lifecycle.deadline): none (a market
+# order: due when placed), working until cancelled, until the end of the day, or for a while.
+TERMS = st.one_of(
+    st.just({}),
+    st.just({"order_type": "limit", "limit_price": 99.0, "time_in_force": "GTC"}),
+    st.just({"order_type": "limit", "limit_price": 99.0, "time_in_force": "DAY"}),
+    st.just({"order_type": "limit", "limit_price": 99.0, "time_in_force": "IOC"}),
+    st.fixed_dictionaries(
+        {
+            "order_type": st.just("limit"),
+            "limit_price": st.just(99.0),
+            "expire_after_s": st.sampled_from([0.1234567, 30, 600, 3600.5, 1e300, "x"]),
+        }
+    ),
+)
 LIFECYCLE = st.sampled_from(["ack", "partial_fill", "cancel", "expire", "reject", "error"])
 
 
@@ -60,6 +75,7 @@ def flow(draw: st.DrawFn, orders: bool = True) -> list[dict]:
                     key: client_id,
                     "side": side if draw(st.integers(0, 5)) else draw(SIDES),
                     "quantity": draw(st.sampled_from([1, 2, 0.5, "2", None])),
+                    **draw(TERMS),
                 },
             }
         )

@@ -276,3 +276,30 @@ def test_an_incremental_summary_whose_saved_builder_is_damaged_starts_over(tmp_p
     assert resumed.resumed and unchanged.event_count == 100
     assert resumed.refresh(as_of=AS_OF) == fresh.refresh(as_of=AS_OF)
     assert resumed.samples() == fresh.samples()
+
+
+def test_a_state_holding_open_orders_resumes(tmp_path):
+    """An open order keeps its order event's payload (its terms): the saved builder decodes
+    with it, so appended lines are read alone (a payload class not allowed: read it all)."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(lines(43))  # c10: intent, gate, order, no fill yet
+    first, _ = read(tmp_path)
+    assert first.fills.orders_without_fills == 1
+    path.write_bytes(lines(44))
+    got, read_now = read(tmp_path)
+    assert read_now == 1 and got == one_pass(tmp_path)
+    assert got.fills.orders_without_fills == 0
+
+
+def test_the_builder_of_an_unchanged_session_with_a_damaged_state_holds_it_all(tmp_path):
+    """What the alert tracker reads after a refresh (its windows): never an empty builder."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(lines(100))
+    IncrementalSummary(tmp_path, "s", max_age_s=0).refresh(as_of=AS_OF)
+    (state,) = state_files(tmp_path)
+    data = state.read_bytes()
+    state.write_bytes(data[:-10] + bytes(b ^ 0xFF for b in data[-10:]))  # header intact
+    resumed = IncrementalSummary(tmp_path, "s", max_age_s=0)
+    summary = resumed.refresh(as_of=AS_OF)  # answered from the header alone
+    assert resumed.builder.event_count == summary.event_count == 100
+    assert resumed.refresh(as_of=AS_OF) == summary

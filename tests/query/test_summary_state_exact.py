@@ -24,6 +24,11 @@ from src.query.incremental import IncrementalSummary
 from tests.query.event_streams import START, event_lines, stamped
 
 AS_OF = START.timestamp() + 3600
+# Another instant for the reads answered from saved state: before, between and after the
+# orders' deadlines (end of day included), so every field measured at as_of is checked.
+LATER = st.sampled_from([0.05, 1, 45, 700, 3600, 3601, 86_400 + 1, 10**6]).map(
+    lambda s: START.timestamp() + s
+)
 FLT = EventFilter.build(session_id="s")
 
 STEP = st.tuples(
@@ -87,9 +92,9 @@ class Session:
             fh.write(b"\n".join(reversed(lines)))
 
 
-def _incremental(base: Path, *, persist: bool) -> dict:
+def _incremental(base: Path, *, persist: bool, as_of: float = AS_OF) -> dict:
     inc = IncrementalSummary(base, "s", max_age_s=0, persist=persist)
-    return inc.refresh(as_of=AS_OF).to_dict()
+    return inc.refresh(as_of=as_of).to_dict()
 
 
 @settings(
@@ -97,8 +102,8 @@ def _incremental(base: Path, *, persist: bool) -> dict:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(event_lines(), st.booleans(), st.lists(STEP, min_size=1, max_size=8))
-def test_resumed_summaries_equal_one_pass(tmp_path_factory, lines, torn, steps):
+@given(event_lines(), st.booleans(), st.lists(STEP, min_size=1, max_size=8), LATER)
+def test_resumed_summaries_equal_one_pass(tmp_path_factory, lines, torn, steps, later):
     base = tmp_path_factory.mktemp("state")
     body = b"".join(line + b"\n" for line in stamped(lines))
     if torn:
@@ -121,5 +126,11 @@ def test_resumed_summaries_equal_one_pass(tmp_path_factory, lines, torn, steps):
         followed = _incremental(base, persist=False)
         assert _incremental(base, persist=True) == followed
         assert lived.refresh(as_of=AS_OF).to_dict() == followed
+        # At another instant, from the state saved at AS_OF (and between two refreshes).
+        fresh = summarize(base, FLT, as_of=later, saved_state=False, workers=1).to_dict()
+        assert summarize(base, FLT, as_of=later).to_dict() == fresh
+        followed = _incremental(base, persist=False, as_of=later)
+        assert _incremental(base, persist=True, as_of=later) == followed
+        assert lived.refresh(as_of=later).to_dict() == followed
     assert (base / summary_state.STATE_DIR).is_dir()
     shutil.rmtree(base)

@@ -11,14 +11,17 @@ from src.execution.schema import ORDER_STATUSES
 from src.query.analytics.pairing_model import Order
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary_model import (
+    OPEN_ORDER_LIST_MAX,
     FillReport,
     LatencyReport,
     LatencyStats,
     OpenOrder,
+    OrderClock,
     OrderReport,
     SlippageReport,
     SlippageStats,
     latency_stats,
+    open_order_times,
     slippage_stats,
 )
 from src.query.lifecycle import deadline
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PairingReport", "report"]
 
-_OPEN_ORDER_LIST_MAX = 50
+_OPEN_ORDER_LIST_MAX = OPEN_ORDER_LIST_MAX
 _LATENCY_LEGS = (
     "intent_to_order",
     "order_to_fill",
@@ -44,6 +47,7 @@ class PairingReport(NamedTuple):
     slippage: SlippageReport
     fills: FillReport
     orders: OrderReport
+    clock: OrderClock
 
 
 def report(
@@ -53,7 +57,9 @@ def report(
     previous report of this pairer (see :mod:`~src.query.analytics.sorted_samples`);
     ``blocked``: intents a gate stopped (counted by the gate statistics)."""
     open_orders = pairer.open_orders()
-    shown = [_open_order(o, as_of) for o in open_orders[:_OPEN_ORDER_LIST_MAX]]
+    times = [_times(o) for o in open_orders[:_OPEN_ORDER_LIST_MAX]]
+    shown = [_open_order(o, p, d, as_of) for o, (p, d) in zip(open_orders, times, strict=False)]
+    clock = _clock(open_orders, times, shown, as_of)
     overall, by_symbol = _slippage(pairer, keep)
     legs = dict(zip(_LATENCY_LEGS, _latency(pairer, keep), strict=True))
     return PairingReport(
@@ -76,29 +82,53 @@ def report(
             fills_without_orders=pairer.fills_without_orders,
             duplicate_fills=pairer.duplicate_fills,
         ),
-        orders=_orders(pairer, open_orders, shown, as_of, blocked),
+        orders=_orders(pairer, open_orders, shown, clock, as_of, blocked),
+        clock=clock,
     )
 
 
-def _open_order(o: Order, as_of: float) -> OpenOrder:
+def _times(o: Order) -> tuple[float, float | None]:
+    """(placed, deadline) of an open order, in POSIX seconds (deadline None: none)."""
     terms = o.terms or EMPTY_PAYLOAD
     placed = o.ts.timestamp()
     due = deadline(
         placed, terms.order_type, terms.limit_price, terms.time_in_force, terms.expire_after_s
     )
-    late = None if due is None else as_of - due
+    return placed, due
+
+
+def _clock(
+    open_orders: list[Order],
+    times: list[tuple[float, float | None]],
+    shown: list[OpenOrder],
+    as_of: float,
+) -> OrderClock:
+    """The listed open orders' times, and every open order that can become overdue."""
+    due: list[tuple[float, int, float, OpenOrder]] = []
+    for pos, o in enumerate(open_orders):
+        placed, d = times[pos] if pos < len(times) else _times(o)
+        if d is not None and d == d:  # NaN: never overdue
+            row = shown[pos] if pos < len(shown) else _open_order(o, placed, d, as_of)
+            due.append((d, pos, placed, row))
+    due.sort(key=lambda e: (e[0], e[1]))
+    return OrderClock(times, due)
+
+
+def _open_order(o: Order, placed: float, due: float | None, as_of: float) -> OpenOrder:
+    terms = o.terms or EMPTY_PAYLOAD
+    age, late = open_order_times(placed, due, as_of)
     return OpenOrder(
         client_id=o.client_id,
         symbol=o.symbol,
         ts=o.ts.isoformat(),
-        age_s=max(0.0, as_of - placed),
+        age_s=age,
         filled_quantity=o.filled or o.partial_qty,
         quantity=o.quantity,
         order_type=_scalar(terms.order_type),
         time_in_force=_scalar(terms.time_in_force),
         stage=o.stage,
         deadline=None if due is None else _iso(due),
-        overdue_s=late if late is not None and late >= 0 else None,
+        overdue_s=late,
     )
 
 
@@ -114,21 +144,21 @@ def _scalar(value: Any) -> Any:
 
 
 def _orders(
-    pairer: Pairer, open_orders: list[Order], shown: list[OpenOrder], as_of: float, blocked: int
+    pairer: Pairer,
+    open_orders: list[Order],
+    shown: list[OpenOrder],
+    clock: OrderClock,
+    as_of: float,
+    blocked: int,
 ) -> OrderReport:
     sent = pairer.orders
     by_status = dict.fromkeys(ORDER_STATUSES, 0)
     by_status.update(pairer.outcomes)
     by_status["open"] = len(open_orders)
     by_status["blocked"] = blocked
-    # Open orders past their deadline, most overdue first: those in the listed oldest
-    # orders are already built; the rest only when they are overdue.
-    overdue: list[OpenOrder] = [o for o in shown if o.overdue_s is not None]
-    for o in open_orders[_OPEN_ORDER_LIST_MAX:]:
-        row = _open_order(o, as_of)
-        if row.overdue_s is not None:
-            overdue.append(row)
-    overdue.sort(key=lambda o: -(o.overdue_s or 0.0))
+    # Open orders past their deadline, most overdue first: measured as any later reader
+    # measures them (OrderClock.age), so a summary answered later equals a fresh one.
+    overdue, overdue_orders = clock.overdue(as_of)
     oldest = shown[0] if shown else None
     return OrderReport(
         sent=sent,
@@ -142,8 +172,8 @@ def _orders(
         open=len(open_orders),
         oldest_open_ts=None if oldest is None else oldest.ts,
         oldest_open_age_s=None if oldest is None else oldest.age_s,
-        overdue=len(overdue),
-        overdue_orders=overdue[:_OPEN_ORDER_LIST_MAX],
+        overdue=overdue,
+        overdue_orders=overdue_orders,
         unmatched=pairer.unmatched,
     )
 

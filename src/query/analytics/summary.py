@@ -29,6 +29,7 @@ from src.query.analytics.summary_model import (
     ErrorCount,
     ErrorReport,
     LastError,
+    OrderClock,
     ParseReport,
     Summary,
 )
@@ -456,11 +457,22 @@ class SummaryBuilder:
         """The summary so far. ``keep``: sorted samples kept between results, for a reader
         that asks again as the session grows (see :mod:`~src.query.analytics.sorted_samples`).
         """
+        return self.clocked_result(parse, as_of=as_of, keep=keep)[0]
+
+    def clocked_result(
+        self,
+        parse: ParseStats,
+        *,
+        as_of: float | None = None,
+        keep: SortedSamples | None = None,
+    ) -> tuple[Summary, OrderClock]:
+        """:meth:`result`, and what to measure it again at a later ``as_of`` from
+        (:meth:`OrderClock.age`) for a reader that keeps the summary."""
         as_of = time.time() if as_of is None else as_of
         has_events = self.event_count > 0
         pairing = self.pairer.result(as_of, keep, blocked=sum(self.gates.blocks.values()))
         top = sorted(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-        return Summary(
+        summary = Summary(
             found=parse.files > 0,
             event_count=self.event_count,
             kind_counts=dict(sorted(self.kind_counts.items())),
@@ -490,3 +502,4 @@ class SummaryBuilder:
             ),
             orders=pairing.orders,
         )
+        return summary, pairing.clock

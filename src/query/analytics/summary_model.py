@@ -13,9 +13,9 @@ Field order is the order of the keys in the dict and in the JSON.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 import msgspec
 
@@ -35,6 +35,7 @@ __all__ = [
     "LatencyReport",
     "LatencyStats",
     "OpenOrder",
+    "OrderClock",
     "OrderReport",
     "ParseReport",
     "SlippageReport",
@@ -42,6 +43,7 @@ __all__ = [
     "Summary",
     "TimestampReport",
     "latency_stats",
+    "open_order_times",
     "slippage_stats",
 ]
 
@@ -138,14 +140,6 @@ class OpenOrder:
     deadline: str | None = None
     overdue_s: float | None = None
 
-    def aged(self, as_of: float) -> OpenOrder:
-        placed = datetime.fromisoformat(self.ts).timestamp()
-        overdue = None
-        if self.deadline is not None:
-            late = as_of - datetime.fromisoformat(self.deadline).timestamp()
-            overdue = late if late >= 0 else None
-        return replace(self, age_s=max(0.0, as_of - placed), overdue_s=overdue)
-
 
 @dataclass(**_FROZEN)
 class FillReport:
@@ -157,12 +151,6 @@ class FillReport:
     open_orders: list[OpenOrder]  # the oldest 50
     fills_without_orders: int
     duplicate_fills: int
-
-    def aged(self, as_of: float) -> FillReport:
-        """A copy whose open-order ages are measured at ``as_of`` (itself if none is open)."""
-        if not self.open_orders:
-            return self
-        return replace(self, open_orders=[o.aged(as_of) for o in self.open_orders])
 
 
 @dataclass(**_FROZEN)
@@ -192,17 +180,6 @@ class OrderReport:
     overdue: int
     overdue_orders: list[OpenOrder]
     unmatched: int
-
-    def aged(self, as_of: float) -> OrderReport:
-        """A copy with ages and overdue times measured at ``as_of`` (itself if none is open)."""
-        if self.oldest_open_ts is None:
-            return self
-        oldest = max(0.0, as_of - datetime.fromisoformat(self.oldest_open_ts).timestamp())
-        return replace(
-            self,
-            oldest_open_age_s=oldest,
-            overdue_orders=[o.aged(as_of) for o in self.overdue_orders],
-        )
 
 
 @dataclass(**_FROZEN)
@@ -298,13 +275,68 @@ class Summary:
         out: JsonObject = msgspec.to_builtins(self)
         return out
 
-    def aged(self, as_of: float) -> Summary:
-        """A copy whose open-order ages are measured at ``as_of`` (itself if none is open)."""
-        fills, orders = self.fills.aged(as_of), self.orders.aged(as_of)
-        if fills is self.fills and orders is self.orders:
-            return self
-        return replace(self, fills=fills, orders=orders)
-
     def located(self, *, session_id: str | None, found: bool, size_bytes: int) -> Summary:
         """A copy that says which session was read, whether it exists and its size."""
         return replace(self, session_id=session_id, found=found, size_bytes=size_bytes)
+
+
+OPEN_ORDER_LIST_MAX = 50  # open orders listed, and overdue ones listed
+
+
+def open_order_times(placed: float, due: float | None, as_of: float) -> tuple[float, float | None]:
+    """(``age_s``, ``overdue_s``) of an open order placed at ``placed`` with deadline ``due``
+    (POSIX seconds; None: none) at ``as_of``: the one formula of every reader."""
+    late = None if due is None else as_of - due
+    return max(0.0, as_of - placed), late if late is not None and late >= 0 else None
+
+
+@dataclass(**_FROZEN)
+class OrderClock:
+    """What the parts of a :class:`Summary` that depend on ``as_of`` are measured from, kept
+    beside the summary (not in it: the summary is the published contract), so that a summary
+    answered later (from saved state, or between two refreshes) by :meth:`age` equals a
+    fresh read at that instant, field for field.
+
+    ``shown``: (placed, deadline) of each listed open order (``fills.open_orders``, in that
+    order); ``due``: every open order with a deadline as (deadline, position among the open
+    orders, placed, row), by deadline then position, so those overdue at any instant are a
+    prefix. Times are the exact POSIX seconds (the rows show them rounded to microseconds).
+    """
+
+    shown: list[tuple[float, float | None]]
+    due: list[tuple[float, int, float, OpenOrder]]
+
+    def overdue(self, as_of: float) -> tuple[int, list[OpenOrder]]:
+        """How many open orders are past their deadline at ``as_of``, and the most overdue
+        (at most :data:`OPEN_ORDER_LIST_MAX`; equal ones in the order they were placed)."""
+        n = bisect_right(self.due, as_of, key=lambda d: d[0])
+        if not n:
+            return 0, []
+        end = min(n, OPEN_ORDER_LIST_MAX)
+        last = as_of - self.due[end - 1][0]
+        while end < n and as_of - self.due[end][0] == last:  # a tie after rounding
+            end += 1
+        rows = []
+        for due, pos, placed, row in self.due[:end]:
+            age, late = open_order_times(placed, due, as_of)
+            rows.append((-(late or 0.0), pos, replace(row, age_s=age, overdue_s=late)))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        return n, [r[2] for r in rows[:OPEN_ORDER_LIST_MAX]]
+
+    def age(self, summary: Summary, as_of: float) -> Summary:
+        """``summary`` (built from the same state) with everything measured at ``as_of``."""
+        fills, orders = summary.fills, summary.orders
+        if not fills.open_orders:
+            return summary
+        listed = []
+        for row, (placed, due) in zip(fills.open_orders, self.shown, strict=True):
+            age, late = open_order_times(placed, due, as_of)
+            listed.append(replace(row, age_s=age, overdue_s=late))
+        count, overdue = self.overdue(as_of)
+        return replace(
+            summary,
+            fills=replace(fills, open_orders=listed),
+            orders=replace(
+                orders, oldest_open_age_s=listed[0].age_s, overdue=count, overdue_orders=overdue
+            ),
+        )
