@@ -129,6 +129,6 @@ def test_the_session_page_and_the_api_share_one_first_page(client, logs):
     head = heads.get("session_clean", None, 4)
     body = client.get("/api/live/execution/session_clean", params={"limit": 4}).json()
     assert len(heads) == 1 and head.rebuilds == 1  # the API refreshed it, nothing rebuilt
-    shown = re.findall(r'<td class="ts">([^<]+)</td>', html.text)
+    shown = re.findall(r'<td class="ts" title="([^"]+)">', html.text)  # full time in the title
     assert shown == [row["ts"] for row in body["timeline"]] and len(shown) == 4
     assert body["next_cursor"] and quote(body["next_cursor"]) in html.text
