@@ -109,8 +109,18 @@ def parse_ts(value: object) -> float | None:
 
 def depth_ok(line: bytes, data: JsonValue) -> bool:
     """True when ``data`` (decoded from ``line``) nests at most :data:`MAX_DEPTH` levels."""
-    if line.count(b"{") + line.count(b"[") <= MAX_DEPTH:
-        return True  # cannot be deeper than it has brackets
+    # A line cannot nest deeper than it has brackets (in strings or not). ``find`` is a
+    # memchr, ``count`` a loop over every byte: a logger's line (no ``[``, two ``{``) is
+    # cleared by three finds, and ``[`` is counted only when there is one.
+    if line.find(b"[") < 0:
+        second = line.find(b"{", 1)
+        if second < 0 or line.find(b"{", second + 1) < 0:
+            return True  # at most two brackets
+        openers = line.count(b"{")
+    else:
+        openers = line.count(b"{") + line.count(b"[")
+    if openers <= MAX_DEPTH:
+        return True
     stack: list[tuple[JsonValue, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()

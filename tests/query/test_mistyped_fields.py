@@ -270,3 +270,42 @@ def test_nesting_the_typed_decoder_gives_up_on_is_judged_by_the_full_rules(tmp_p
     parse = summarize(tmp_path, EventFilter.build(session_id="s"), workers=1).parse
     assert (parse.valid_events, parse.invalid_lines) == (1, 1)
     assert decode_record(deep) is None and decode_scan(deep) is None
+
+
+def _nested_to(levels: int, opener: str, strings: str = "") -> bytes:
+    """An error line nesting ``levels`` deep (its own object the first, the payload the
+    second), the rest made of ``opener`` (``[``, ``{`` or ``mix``), and ``strings`` (text
+    full of brackets) in a string at the top, in the payload and in the innermost level."""
+    text = orjson.dumps(strings).decode()
+    inner = []
+    for n in range(levels - 2):
+        kind = opener if opener != "mix" else "[{"[n % 2]
+        inner.append(("[", "]") if kind == "[" else ('{"k": ', "}"))
+    value = text
+    for start, end in reversed(inner):
+        value = f"{start}{value}{end}"
+    return (
+        '{"ts": "2025-01-01T00:00:00Z", "session_id": "s", "symbol": "X", "kind": "error", '
+        f'"note": {text}, "payload": {{"reason": {text}, "detail": {value}}}}}'
+    ).encode()
+
+
+def test_the_depth_bound_is_exactly_64_levels_with_brackets_in_strings_or_not(tmp_path):
+    """64 levels of arrays and objects are valid and 65 are not, however the levels are
+    made and whatever brackets strings hold (which only the walk can tell from nesting):
+    every decoder and a scan of a file agree."""
+    lines, expected = [], []
+    for strings in ("", "{" * 70, "[" * 70, "{[" * 40, "]}" * 70, "[" * 30):
+        for opener in ("[", "{", "mix"):
+            for levels in (2, 63, 64, 65, 66):
+                lines.append(_nested_to(levels, opener, strings))
+                expected.append(levels <= 64)
+    assert orjson.loads(lines[0])["note"] == ""  # the line is what it says
+    assert len({line.count(b"{") + line.count(b"[") > 64 for line in lines}) == 2
+    for line, valid in zip(lines, expected, strict=True):
+        assert (decode_record(line) is not None) is valid, line[:200]
+        assert (decode_scan(line) is not None) is valid, line[:200]
+    (tmp_path / "s.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    parse = summarize(tmp_path, EventFilter.build(session_id="s"), workers=1).parse
+    assert (parse.valid_events, parse.invalid_lines) == (sum(expected), expected.count(False))
+    assert len(list(iter_events(tmp_path, EventFilter.build(session_id="s")))) == sum(expected)
