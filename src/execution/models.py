@@ -215,7 +215,7 @@ class Fill:
         return self.filled_quantity * self.fill_price
 
 
-#: What a venue reports about an order (see :class:`~src.execution.pipeline.LifecycleExecutor`).
+#: What a venue reports about an order (see :class:`~src.execution.executor.LifecycleExecutor`).
 ExecutionReport = Ack | Reject | Fill
 
 

@@ -44,11 +44,11 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from src.execution.events import MODES, ExecutionEvent
+from src.execution.executor import Executor, LifecycleExecutor
 from src.execution.gates import Gate, IntentValidationGate
 from src.execution.ids import new_id
 from src.execution.jsontypes import JsonObject, Payload
@@ -64,6 +64,7 @@ from src.execution.models import (
     Reject,
     Status,
 )
+from src.execution.working import Ended, Working, order_deadline
 
 if TYPE_CHECKING:
     from src.execution.telemetry.base import Emitter
@@ -74,82 +75,12 @@ __all__ = ["ExecutionPipeline", "Executor", "IntentId", "LifecycleExecutor"]
 IntentId = str | int | float | None
 
 
-class Executor(Protocol):
-    """The original executor: fill ``order`` at ``market_price`` and return the fill, or
-    ``None`` when the order works on (a limit not yet crossed). Raising is allowed: the
-    pipeline logs an ``error`` event and returns an ``error`` result.
-
-    A returned fill is one piece: when it covers the whole order the order is filled,
-    otherwise it works on. An executor that rests orders may also define
-    ``on_price(symbol, price) -> list[Fill]`` (called by
-    :meth:`ExecutionPipeline.update_price`) and ``cancel(client_id) -> bool`` (called when
-    an order is cancelled or expires).
-    """
-
-    def execute(self, order: Order, market_price: float | None) -> Fill | None: ...
-
-
-@runtime_checkable
-class LifecycleExecutor(Protocol):
-    """A venue that reports an order's life.
-
-    ``submit`` returns the reports the order gets at once: an :class:`Ack` (with the venue's
-    order id) and then any pieces filled now (:class:`Fill`), or a :class:`Reject` with its
-    reason. ``on_price`` returns the pieces a new price fills; ``cancel`` stops a working
-    order (``False``: the venue does not know it as working). Any of them may raise: the
-    pipeline turns that into an ``error`` event.
-    """
-
-    def submit(self, order: Order, market_price: float | None) -> Sequence[ExecutionReport]: ...
-
-    def on_price(self, symbol: str, price: float) -> Sequence[Fill]: ...
-
-    def cancel(self, client_id: str) -> bool: ...
-
-
 log = logging.getLogger("src.execution.pipeline")
 _MAX_STACKTRACE = 8_000
 _REPORT_INTERVAL_S = 60.0
 # A remainder this small (relative to the order) is float noise: the order is complete.
 _DONE = 1e-9
-_DAY = timedelta(days=1)
 _ENDED_KEPT = 10_000  # recently ended orders remembered, to place a late report's error
-
-
-_Ended = Literal["filled", "cancelled", "expired", "rejected"]
-
-
-@dataclass(slots=True)
-class _Working:
-    """A working order's state: what has filled so far and when it runs out."""
-
-    order: Order
-    placed: float  # POSIX seconds
-    deadline: float | None  # POSIX seconds its time in force ends (None: GTC)
-    order_id: str | None = None
-    filled: float = 0.0
-    notional: float = 0.0
-    fees: float = 0.0
-    ref_weighted: float = 0.0  # sum of piece quantity x reference price
-    ref_missing: bool = False
-    pieces: int = 0
-    ended: _Ended | None = None  # how it ended (None: working)
-    reason: str | None = None
-    whole: Fill | None = None  # the whole order's fill, once complete
-
-    @property
-    def remaining(self) -> float:
-        return max(self.order.quantity - self.filled, 0.0)
-
-
-def _deadline(order: Order, placed: float) -> float | None:
-    ends: list[float] = []
-    if order.time_in_force == "DAY":
-        day = datetime.fromtimestamp(placed, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        ends.append((day + _DAY).timestamp())
-    if order.expire_after_s is not None:
-        ends.append(placed + order.expire_after_s)
-    return min(ends) if ends else None
 
 
 class ExecutionPipeline:
@@ -187,11 +118,11 @@ class ExecutionPipeline:
         )
         cancel = getattr(executor, "cancel", None)
         self._cancel: Callable[[str], object] | None = cancel if callable(cancel) else None
-        self._orders: dict[str, _Working] = {}
+        self._orders: dict[str, Working] = {}
         self._deadlines: list[tuple[float, str]] = []  # a heap; ended orders are skipped
         # client_id -> (session, status) of recently ended orders (OrderedDict: dropping the
         # oldest is O(1); a plain dict's first key is found by scanning past deleted slots)
-        self._ended: OrderedDict[str, tuple[str, _Ended]] = OrderedDict()
+        self._ended: OrderedDict[str, tuple[str, Ended]] = OrderedDict()
         self._lock = threading.RLock()
         self._clock: Callable[[], float] = clock if clock is not None else time.time
         # -inf, not 0.0: monotonic() may be < 60 s after boot, which would mute the first report.
@@ -316,9 +247,9 @@ class ExecutionPipeline:
             deadline = (
                 None
                 if order.expire_after_s is None and order.time_in_force != "DAY"
-                else _deadline(order, placed)
+                else order_deadline(order, placed)
             )
-            working = _Working(order, placed, deadline)
+            working = Working(order, placed, deadline)
             self._orders[order.client_id] = working
             try:
                 reports = self._send(order, market_price)
@@ -465,7 +396,7 @@ class ExecutionPipeline:
             self._add_piece(working, report)
         return True
 
-    def _add_piece(self, working: _Working, piece: Fill) -> None:
+    def _add_piece(self, working: Working, piece: Fill) -> None:
         order = working.order
         working.filled += piece.filled_quantity
         working.notional += piece.notional
@@ -515,7 +446,7 @@ class ExecutionPipeline:
             "fill", order.session_id, order.symbol, _fill_payload(whole, notional, working.order_id)
         )
 
-    def _expire(self, working: _Working, reason: str) -> None:
+    def _expire(self, working: Working, reason: str) -> None:
         if self._cancel is not None:  # the venue stops working it too (best effort)
             try:
                 self._cancel(working.order.client_id)
@@ -542,7 +473,7 @@ class ExecutionPipeline:
             expired.append(client_id)
         return expired
 
-    def _end(self, working: _Working, kind: str, status: _Ended, reason: str) -> None:
+    def _end(self, working: Working, kind: str, status: Ended, reason: str) -> None:
         """End ``working`` with a ``cancel``, ``expire`` or ``reject`` event."""
         order = working.order
         working.reason = reason
@@ -562,7 +493,7 @@ class ExecutionPipeline:
             payload["order_id"] = working.order_id
         self._emit(kind, order.session_id, order.symbol, payload)
 
-    def _finish(self, working: _Working, status: _Ended) -> None:
+    def _finish(self, working: Working, status: Ended) -> None:
         client_id = working.order.client_id
         working.ended = status
         self._orders.pop(client_id, None)
