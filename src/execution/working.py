@@ -34,6 +34,7 @@ class Working:
     ended: Ended | None = None  # how it ended (None: working)
     reason: str | None = None
     whole: Fill | None = None  # the whole order's fill, once complete
+    error: str | None = None  # why it could not be sent (then it never worked)
 
     @property
     def remaining(self) -> float:
