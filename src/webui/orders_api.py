@@ -88,13 +88,15 @@ def orders(
 
 
 @router.get(
-    "/api/live/execution/{session_id}/orders/{order_id}",
+    # ``:path``: an id may hold ``/`` (sent URL-encoded, decoded before routing). It is
+    # only compared with the ids in the session's events, never used as a file name.
+    "/api/live/execution/{session_id}/orders/{order_id:path}",
     response_model=OrderChain,
     responses=_ERRORS,
 )
 def order(request: Request, session_id: str, order_id: str) -> Response:
     """One order and its whole chain (intent, gates, order, acks, fills, the end), oldest
-    first, with the time since the previous step."""
+    first, with the time since the previous step. The id is URL-encoded (it may hold ``/``)."""
     existing_session(request, session_id)
     if not order_id or len(order_id) > _MAX_ID or not order_id.isprintable():
         raise _bad(f"invalid order id {order_id[:_MAX_ID]!r}")

@@ -131,3 +131,36 @@ def test_page_too_far_behind_shows_a_reload_notice(page, server, logs):
     page.goto(f"{server}/live/execution/session_clean?limit=5")
     page.wait_for_selector("#live-status.error", timeout=10000)
     assert page.text_content("#live-status") == "missed too many events: reload the page"
+
+
+def test_an_order_whose_id_holds_a_slash_opens_its_chain(page, server, logs):
+    """An order id with ``/``, ``%`` and markup: a click on its row loads its chain from the
+    real server (the id sent URL-encoded) and shows the id as text."""
+    odd = "desk/7/../50%<b>x</b>"
+
+    def event(n: int, second: int, kind: str, payload: dict) -> str:
+        return json.dumps(
+            {
+                "ts": f"2025-12-20T10:20:{second:02d}+00:00",
+                "session_id": "session_clean",
+                "symbol": "BTC-USD",
+                "mode": "paper",
+                "kind": kind,
+                "payload": payload,
+                "seq": n,
+                "event_id": f"evt-slash-{n}",
+            }
+        )
+
+    with (logs / "session_clean.jsonl").open("a") as fh:
+        fh.write(event(30, 0, "intent", {"intent_id": "int-slash", "side": "buy", "quantity": 1.0}))
+        fh.write("\n" + event(31, 1, "order", {"client_id": odd, "intent_id": "int-slash"}))
+        fh.write("\n" + event(32, 2, "ack", {"client_id": odd, "order_id": "venue/1"}) + "\n")
+    page.goto(f"{server}/live/execution/session_clean")
+    row = page.locator(f'#order-rows tr[data-id="{odd}"]')
+    row.wait_for(timeout=15000)  # working, so on top
+    row.click()
+    page.wait_for_selector("#order-chain li", timeout=10000)
+    assert page.locator("#order-chain li .badge").all_inner_texts() == ["intent", "order", "ack"]
+    assert odd in page.inner_text("#order-detail h3")
+    assert page.locator("#order-detail b").count() == 0  # the id's markup stays text

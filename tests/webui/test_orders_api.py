@@ -3,6 +3,8 @@ pages, chains, live appends, and bad input (400 naming the value) or unknown (40
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from src.webui.app import create_app
@@ -98,6 +100,22 @@ def test_chain_of_one_order(api):
     blocked = api.get(f"{URL}/i7").json()
     assert [s["kind"] for s in blocked["chain"]] == ["intent", "gate", "gate"]
     assert blocked["order"]["status"] == "blocked"
+
+
+def test_an_order_id_with_a_slash_opens_its_chain(api, base):
+    """An id holding ``/`` (and ``..``, markup) comes URL-encoded as one path part and is
+    looked up as text, naming no file. (No ``%`` here: the test client decodes the path
+    twice; the browser test sends one to a real server.)"""
+    odd = "desk/7/../a<b>"
+    with (base / f"{SESSION}.jsonl").open("a") as fh:
+        fh.write(line(T0 + 50, "intent", intent_id="i-odd", side="buy", quantity=1.0) + "\n")
+        fh.write(line(T0 + 51, "order", client_id=odd, intent_id="i-odd", quantity=1.0) + "\n")
+        fh.write(line(T0 + 52, "ack", client_id=odd, order_id="v/1") + "\n")
+    body = api.get(f"{URL}/{quote(odd, safe='')}").json()
+    assert body["order"]["id"] == odd
+    assert [s["kind"] for s in body["chain"]] == ["intent", "order", "ack"]
+    missing = api.get(f"{URL}/{quote('desk/8', safe='')}")
+    assert missing.status_code == 404 and "'desk/8'" in missing.json()["detail"]
 
 
 @pytest.mark.parametrize(
