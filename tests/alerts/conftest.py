@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,7 @@ class Receiver:
         self.hang = False
         self.release = threading.Event()
         self._cond = threading.Condition()
+        self._read = 0  # requests next_json has looked at
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -171,6 +173,25 @@ class Receiver:
 
     def json(self, i: int) -> Any:
         return json.loads(self.requests[i]["body"])
+
+    def next_json(self, accept: Callable[[Any], bool], what: str, timeout: float = 60.0) -> Any:
+        """The next JSON body that ``accept`` takes, past those this has looked at before
+        (taken or passed over); fails after ``timeout`` naming ``what`` and what came."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        passed: list[Any] = []
+        with self._cond:
+            while True:
+                while self._read < len(self.requests):
+                    doc = self.json(self._read)
+                    self._read += 1
+                    if accept(doc):
+                        return doc
+                    passed.append(doc)
+                left = deadline - time.monotonic()
+                assert left > 0, f"no POST with {what}; got {json.dumps(passed)[:2000]}"
+                self._cond.wait(left)
 
     def stop(self) -> None:
         self.release.set()

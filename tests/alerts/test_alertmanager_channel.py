@@ -3,17 +3,9 @@ loopback HTTP server in the test: firing, grouping, resolution, re-posting, sile
 
 from __future__ import annotations
 
-import json
-import queue
-import socket
-import subprocess
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,61 +17,15 @@ from src.alerts.deliverylog import DeliveryLog
 from src.alerts.lifecycle import Policy, acknowledge, apply, open_alerts
 from src.alerts.model import Condition
 from src.alerts.state import empty_state
-from tests.deploy.tools import binary
+from tests.alerts.conftest import Receiver
+from tests.deploy.daemon import LoopbackDaemon, free_port
 
 WAIT_S = 60.0  # bound on every wait for Alertmanager (it answers in about a second)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Receiver:
-    """A webhook receiver on loopback: every POSTed document lands in :attr:`got`."""
-
-    def __init__(self) -> None:
-        self.got: queue.Queue[dict[str, Any]] = queue.Queue()
-        got = self.got
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                got.put(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait_for(self, predicate, what: str) -> dict[str, Any]:
-        deadline = time.monotonic() + WAIT_S
-        seen = []
-        while time.monotonic() < deadline:
-            try:
-                doc = self.got.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            seen.append(doc)
-            if predicate(doc):
-                return doc
-        raise AssertionError(f"no webhook call with {what}; got {json.dumps(seen)[:2000]}")
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Alertmanager:
+class Alertmanager(LoopbackDaemon):
     def __init__(self, tmp: Path, receiver: Receiver, resolve_timeout: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        port = free_port()
         config = tmp / "alertmanager.yml"
         config.write_text(
             f"""global:
@@ -93,56 +39,17 @@ route:
 receivers:
   - name: hook
     webhook_configs:
-      - url: {receiver.url}
+      - url: {receiver.url()}
         send_resolved: true
 """
         )
-        self.log = open(tmp / "alertmanager.log", "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [binary("prometheus-alertmanager"), f"--config.file={config}",
-             f"--storage.path={tmp / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
-             "--cluster.listen-address=", "--log.level=warn"],
-            stdout=self.log, stderr=subprocess.STDOUT,
+        super().__init__(
+            "prometheus-alertmanager",
+            [f"--config.file={config}", f"--storage.path={tmp / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+             "--log.level=warn"],
+            port, tmp / "alertmanager.log", WAIT_S,
         )  # fmt: skip
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            assert self.proc.poll() is None, (tmp / "alertmanager.log").read_text()
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "alertmanager did not get ready"
-            time.sleep(0.1)
-
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as r:
-            return json.loads(r.read())
-
-    def post(self, path: str, body: Any) -> Any:
-        request = urllib.request.Request(
-            f"{self.url}{path}", data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return json.loads(r.read())
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(30)
-        self.log.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture
@@ -181,7 +88,7 @@ def test_firing_alerts_arrive_grouped_then_resolved(alertmanager, receiver):
     assert [n["event"] for n in notes] == ["firing"] * 3
     for note in notes:
         assert channel.send(note, timeout=10) == "HTTP 200"
-    doc = receiver.wait_for(
+    doc = receiver.next_json(
         lambda d: d["groupLabels"] == {"rule": "gate_rejection"} and len(d["alerts"]) == 2,
         "both gate_rejection alerts in one group",
     )
@@ -201,7 +108,7 @@ def test_firing_alerts_arrive_grouped_then_resolved(alertmanager, receiver):
     assert sorted(n["event"] for n in notes) == ["resolved", "resolved"]
     for note in notes:
         channel.send(note, timeout=10)
-    doc = receiver.wait_for(
+    doc = receiver.next_json(
         lambda d: d["groupLabels"] == {"rule": "gate_rejection"} and d["status"] == "resolved",
         "the gate_rejection group resolved",
     )
@@ -238,7 +145,7 @@ def test_a_silence_created_through_the_api_holds_back_its_alert(alertmanager, re
     state = empty_state()
     for note in fire(state, [GATE_S1, GATE_S2], now):
         channel.send(note, timeout=10)
-    doc = receiver.wait_for(lambda d: d["groupLabels"] == {"rule": "gate_rejection"}, "a group")
+    doc = receiver.next_json(lambda d: d["groupLabels"] == {"rule": "gate_rejection"}, "a group")
     assert alert_names(doc) == {("s1", "PriceSanity", "firing")}
     s2 = [a for a in alertmanager.get("/api/v2/alerts") if a["labels"]["session"] == "s2"]
     assert s2[0]["status"]["state"] == "suppressed"
@@ -256,7 +163,7 @@ def test_an_ack_becomes_a_silence_until_the_alert_resolves(alertmanager, receive
     """ack -> a silence on rule/session/subject by the acknowledger; the alert resolves ->
     the silence is expired. Through the dispatcher, as the engine drives it."""
     channel = AlertmanagerChannel(alertmanager.url, repost_s=0.2)
-    record = DeliveryLog(Path(alertmanager.log.name).with_name("d.jsonl"))
+    record = DeliveryLog(alertmanager.log_path.with_name("d.jsonl"))
     dispatcher = Dispatcher({"alertmanager": channel}, AlertsConfig().delivery, record)
     try:
         state = empty_state()

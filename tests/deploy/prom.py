@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.deploy.tools import RULES, binary
+from tests.deploy.daemon import LoopbackDaemon, free_port
+from tests.deploy.tools import RULES
 
 WAIT_S = 90.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Prometheus:
+class Prometheus(LoopbackDaemon):
     """``targets``: job name -> ``host:port`` scraped every second at ``/metrics``."""
 
     def __init__(self, tmp: Path, targets: dict[str, str], rule_files: list[Path]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        port = free_port()
         jobs = "".join(
             f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
             for job, target in targets.items()
@@ -38,25 +31,12 @@ class Prometheus:
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
             f"rule_files:\n{rules}scrape_configs:\n{jobs}"
         )
-        self.log_path = tmp / "prometheus.log"
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [binary("prometheus"), f"--config.file={config}",
-             f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{self.port}",
-             "--log.level=warn"],
-            stdout=self._log, stderr=subprocess.STDOUT,
+        super().__init__(
+            "prometheus",
+            [f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+            port, tmp / "prometheus.log", WAIT_S,
         )  # fmt: skip
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            assert self.proc.poll() is None, self.log_path.read_text()
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "prometheus did not get ready"
-            time.sleep(0.2)
 
     def api(self, path: str, **params: str) -> Any:
         url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
@@ -88,15 +68,6 @@ class Prometheus:
                 return got
             time.sleep(0.5)
         raise AssertionError(f"{what}: {expr} gave {got}, expected {expected}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(30)
-        self._log.close()
 
 
 __all__ = ["RULES", "Prometheus", "free_port"]
