@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from src.cli.json_lines import event_json_line, line_writer
 from src.cli.render import timeline_line
-from src.common.terminal import clean, json_escape_controls
-from src.execution.serialization import encode_json_line
+from src.common.terminal import clean
 from src.query.filters import EventFilter
 from src.query.follow import SessionFollower
 from src.query.paging import collect_back
@@ -33,13 +33,7 @@ POLL_INTERVAL_S = 0.2
 
 def _formatter(as_json: bool) -> Callable[[Record], bytes]:
     if as_json:
-        from src.cli.view_telemetry import json_ts
-
-        def json_line(rec: Record) -> bytes:
-            data = {**rec.data, "ts": json_ts(rec.data["ts"])}
-            return json_escape_controls(encode_json_line(data))
-
-        return json_line
+        return lambda rec: event_json_line(rec.data)
 
     def text_line(rec: Record) -> bytes:
         return (clean(timeline_line(row_from_record(rec))) + "\n").encode()
@@ -60,14 +54,10 @@ def follow(
     """Print matching events as they are appended until ``stop()`` or Ctrl-C (raised)."""
     assert flt.session_id is not None
     fmt = _formatter(as_json)
-    buffer = getattr(out, "buffer", None)
+    write_line = line_writer(out)
 
     def write(rec: Record) -> None:
-        line = fmt(rec)
-        if buffer is not None:
-            buffer.write(line)
-        else:
-            out.write(line.decode())
+        write_line(fmt(rec))
 
     follower = SessionFollower(root, flt.session_id, from_end=True, resume=True, hold=True)
     try:

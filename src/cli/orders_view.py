@@ -3,13 +3,13 @@ lines, newest first (the query layer's order blotter, :mod:`src.query.orders`)."
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TextIO
 
 import orjson
 
 from src.cli.common import BadInput
+from src.cli.json_lines import write_lines
 from src.common.terminal import clean, json_escape_controls, markup
 from src.common.units import human_duration
 from src.query.filters import EventFilter
@@ -65,26 +65,15 @@ def print_orders(
     """Print the page; the number of rows printed."""
     page = OrderBook(root, session_id).page(query)
     if as_json:
-        _json_lines(page.orders, out)
+        write_lines(
+            (json_escape_controls(orjson.dumps(row, default=str) + b"\n") for row in page.orders),
+            out,
+        )
     elif rich:
         _table(page.orders, page.counts, out)
     else:
         _plain(page.orders, page.counts, out)
     return len(page.orders)
-
-
-def _json_lines(rows: list[OrderRow], out: TextIO) -> None:
-    buffer = getattr(out, "buffer", None)
-    try:
-        for row in rows:
-            line = json_escape_controls(orjson.dumps(row, default=str) + b"\n")
-            if buffer is not None:
-                buffer.write(line)
-            else:
-                out.write(line.decode())
-        out.flush()
-    except BrokenPipeError:  # `| head` closed the pipe: not an error
-        sys.stderr.close()
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import UTC
 from pathlib import Path
 from typing import TextIO
 
@@ -205,46 +204,13 @@ def _print_timeline(root: Path, flt, n: int, out: TextIO, rich: bool) -> int:
 
 
 def _print_json(root: Path, flt, limit: int | None, out: TextIO) -> int:
-    from src.common.terminal import json_escape_controls
-    from src.execution.serialization import encode_json_line
+    from src.cli.json_lines import event_json_line, write_lines
     from src.query.engine import iter_events, tail
 
     records = reversed(tail(root, flt, limit)) if limit else iter_events(root, flt)
-    buffer = getattr(out, "buffer", None)
-    count = 0
-    try:
-        for rec in records:
-            count += 1
-            line = json_escape_controls(
-                encode_json_line({**rec.data, "ts": json_ts(rec.data["ts"])})
-            )
-            if buffer is not None:
-                buffer.write(line)
-            else:
-                out.write(line.decode())
-        out.flush()
-    except BrokenPipeError:  # `| head` closed the pipe: not an error
-        sys.stderr.close()
-        return EXIT_OK
-    if not count:
+    if not write_lines((event_json_line(rec.data) for rec in records), out):
         _nothing_matched()
     return EXIT_OK
-
-
-def json_ts(value: str) -> str:
-    """``ts`` as ``--json`` writes it: UTC, always microseconds and ``+00:00``, so that the
-    text of one line sorts before the next exactly when its instant is earlier (the
-    runbook's ``jq -r .ts | sort -c``), whatever precision or offset the log used.
-    """
-    from src.query.records import parse_instant_dt
-
-    dt = parse_instant_dt(value)
-    if dt is None:
-        return value
-    try:
-        return dt.astimezone(UTC).isoformat(timespec="microseconds")
-    except (OverflowError, ValueError):  # out of range once shifted to UTC: keep as written
-        return value
 
 
 def _nothing_matched() -> None:
