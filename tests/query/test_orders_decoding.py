@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from src.query.orders.fold import OrderFold, decode_line
+from src.query.orders.decode import decode_line
+from src.query.orders.fold import OrderFold
 from src.query.orders.state import to_row
 from src.query.records import decode_scan
 from src.query.scan_events import EVENT_TYPES

@@ -1,10 +1,12 @@
 """The order blotter: a session's events folded into one row per order.
 
-``fold`` pairs the events of each order (by id, as the analytics pair them), ``state``
-holds one order and turns it into an :class:`OrderRow`, ``criteria`` selects, ``positions``
-keys events by where they are and makes page cursors, ``book`` keeps a session's orders up
-to date through the one follower, ``readback`` finds ended orders the book no longer
-keeps, ``chain`` reads one order's events back. :func:`query_orders` and
+``fold`` pairs the events of each order (by id, as the analytics pair them), reading
+lines through ``decode``, adding fills up with ``fills`` and keeping the newest ended
+orders in ``kept``; ``state`` holds one order and turns it into an :class:`OrderRow`,
+``criteria`` selects, ``positions`` keys events by where they are and makes page
+cursors, ``book`` keeps a session's orders up to date through the one follower,
+``readback`` finds ended orders the book no longer keeps, ``chain`` reads one order's
+events back. :func:`query_orders` and
 :func:`order_chain` are the one-shot entry points (the CLI's); the dashboard keeps an
 :class:`OrderBook` per session.
 """

@@ -8,7 +8,7 @@ one) folds the session again from the start. So a page of open orders costs the 
 bytes plus the page, whatever the session's size.
 
 Memory: every open order, and the newest ``max_ended`` ended orders (by creation; default
-:data:`~src.query.orders.fold.DEFAULT_MAX_ENDED`); a page or a chain that needs an older
+:data:`~src.query.orders.kept.DEFAULT_MAX_ENDED`); a page or a chain that needs an older
 ended order reads the session back (:mod:`src.query.orders.readback`).
 """
 
@@ -25,13 +25,9 @@ from src.query.files import SessionFiles
 from src.query.follow import Reset, SessionFollower
 from src.query.orders.chain import build_chain
 from src.query.orders.criteria import OrderQuery
-from src.query.orders.fold import (
-    DEFAULT_MAX_ENDED,
-    LEAN_DECODE,
-    LEAN_REJECTED,
-    OrderFold,
-    decode_line,
-)
+from src.query.orders.decode import LEAN_DECODE, LEAN_REJECTED, decode_line
+from src.query.orders.fold import OrderFold
+from src.query.orders.kept import DEFAULT_MAX_ENDED
 from src.query.orders.model import ENDED_STATUSES, OPEN, OrderChain, OrderPage
 from src.query.orders.positions import decode_cursor, encode_cursor, key_of
 from src.query.orders.readback import collect_ended, find_order

@@ -14,99 +14,29 @@ an ``error`` at the ``execute`` stage); a working order's stage is
 :data:`~src.query.lifecycle.STAGE_AFTER` of its latest event. An event for an order that
 was never seen (its order not logged) starts a row of its own when it carries an id.
 
-Memory: every open order is kept; of the ended ones at most ``max_ended`` (the newest by
-creation) stay, the older ones are dropped in batches and :attr:`OrderFold.dropped_upto`
-says up to where (a reader finds them again by folding the session once more, see
-:mod:`src.query.orders.readback`). ``counts`` always cover the whole session. A late
-event for a dropped order (a duplicate fill, say) starts a row of its own.
+Memory: every open order is kept; of the ended ones the newest ``max_ended`` by creation
+(:mod:`src.query.orders.kept`). ``counts`` always cover the whole session. A late event
+for a dropped order (a duplicate fill, say) starts a row of its own. What the fold reads of
+a line, and how it reads each scalar, is :mod:`src.query.orders.decode`.
 """
 
 from __future__ import annotations
 
-import math
 from array import array
-from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator
-from itertools import chain
-from typing import Final, cast
-
-import msgspec
+from typing import Final
 
 from src.execution.schema import ORDER_STATUSES
-from src.query.analytics.pairing_model import as_number
 from src.query.lifecycle import LIFECYCLE_KINDS, STAGE_AFTER, status_after
-from src.query.orders.latency import Mark
-from src.query.orders.model import ENDED_STATUSES, OPEN
+from src.query.orders.decode import name_of, number, side_of, symbol_of, text_of
+from src.query.orders.fills import add_fill, add_late_fill, add_piece, mark
+from src.query.orders.kept import DEFAULT_MAX_ENDED, EndedOrders
+from src.query.orders.model import OPEN
 from src.query.orders.state import OrderState
-from src.query.records import (
-    EMPTY_PAYLOAD,
-    Scalar,
-    ScanPayload,
-    ScanRecord,
-    in_range,
-    is_utf8,
-    scan_line,
-)
-from src.query.scan_events import scan_decoder
+from src.query.records import EMPTY_PAYLOAD, ScanPayload, ScanRecord
 
-__all__ = ["DEFAULT_MAX_ENDED", "OrderFold", "decode_line"]
-
-DEFAULT_MAX_ENDED = 10_000
-_EPS = 1e-9
-
-
-# The lean decoder and what it raises on a line the full rules must judge.
-LEAN_DECODE: Final[Callable[[bytes], ScanRecord]] = cast(
-    "Callable[[bytes], ScanRecord]", scan_decoder.decode
-)  # a lean record has the fields the fold reads, by kind (see feed)
-LEAN_REJECTED: Final = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
-
-
-def decode_line(line: bytes) -> ScanRecord | None:
-    """The record the fold reads from one line (None: not a valid event), by the rules of
-    :func:`~src.query.records.decode_scan`, with the summary's lean per-kind decoders
-    (:mod:`src.query.scan_events`): each line decodes only its kind's keys, several times
-    cheaper to build than a :class:`~src.query.records.ScanRecord` with every kind's.
-    Lines they reject take the full rules (a ScanRecord)."""
-    if not line.isascii() and not is_utf8(line):
-        return None
-    try:
-        rec = LEAN_DECODE(line)
-    except LEAN_REJECTED:
-        return scan_line(line)[0]
-    return rec if in_range(rec.ts) else None
-
-
-def _name(value: Scalar) -> str | None:
-    if value.__class__ is str or value is None:
-        return value
-    return str(value)
-
-
-def _num(value: Scalar) -> float | None:
-    if value.__class__ is float:
-        return value if value - value == 0.0 else None
-    if value is None:
-        return None
-    n = as_number(value)
-    return n if n is not None and math.isfinite(n) else None
-
-
-def _text(value: Scalar) -> str | None:
-    if value.__class__ is str:
-        return value or None
-    return None if value is None else str(value)
-
-
-def _symbol(value: Scalar) -> str:
-    if isinstance(value, str):
-        return value
-    return "" if value is None else str(value)
-
-
-def _side(value: Scalar) -> str | None:
-    return value.lower() if isinstance(value, str) else None
+__all__ = ["OrderFold"]
 
 
 class OrderFold:
@@ -121,7 +51,6 @@ class OrderFold:
         max_ended: int = DEFAULT_MAX_ENDED,
         on_end: Callable[[OrderState], None] | None = None,
     ) -> None:
-        self.max_ended = max_ended
         self.on_end = on_end
         self.by_client: dict[str, OrderState] = {}
         self.by_intent: dict[str, OrderState] = {}
@@ -132,12 +61,7 @@ class OrderFold:
         self._open: dict[int, OrderState] = {}
         self._unsorted = False
         self._last_key = -1
-        # ended orders kept, per status: keys (sorted) and states, side by side
-        self.ended: dict[str, tuple[list[int], list[OrderState]]] = {
-            s: ([], []) for s in ENDED_STATUSES
-        }
-        self.ended_kept = 0
-        self.dropped_upto: int | None = None  # every ended order with key <= this is dropped
+        self.kept = EndedOrders(max_ended, self._forget)
         self.counts: dict[str, int] = dict.fromkeys(ORDER_STATUSES, 0)
         self.events = 0
         self._names: dict[str | None, str | None] = {}  # None: None, for setdefault
@@ -150,6 +74,20 @@ class OrderFold:
         }
 
     # -- reading ------------------------------------------------------------------------
+    @property
+    def ended(self) -> dict[str, tuple[list[int], list[OrderState]]]:
+        """Ended orders kept, per status: keys (sorted) and states, side by side."""
+        return self.kept.by_status
+
+    @property
+    def ended_kept(self) -> int:
+        return self.kept.kept
+
+    @property
+    def dropped_upto(self) -> int | None:
+        """Every ended order with a key up to this one is no longer kept (None: none)."""
+        return self.kept.dropped_upto
+
     @property
     def open(self) -> dict[int, OrderState]:
         """Open orders by key, oldest first."""
@@ -165,11 +103,7 @@ class OrderFold:
                 if below is None or st.key < below:
                     yield st
             return
-        keys, states = self.ended[status]
-        i = len(keys) if below is None else bisect_left(keys, below)
-        while i > 0:
-            i -= 1
-            yield states[i]
+        yield from self.kept.newest_first(status, below)
 
     def find(self, order_id: str) -> OrderState | None:
         """The order with this id (client id, intent id or line id) kept in memory."""
@@ -194,7 +128,7 @@ class OrderFold:
             handle(key, rec, rec.payload or EMPTY_PAYLOAD, kind)
 
     def _new(self, key: int, rec: ScanRecord) -> OrderState:
-        symbol = self._name_of(_symbol(rec.symbol)) or ""
+        symbol = self._shared(symbol_of(rec.symbol)) or ""
         return self._opened(OrderState(key, symbol, rec.ts, rec.ts, [key]))
 
     def _opened(self, st: OrderState) -> OrderState:
@@ -207,11 +141,7 @@ class OrderFold:
             self._last_key = key
         return st
 
-    @staticmethod
-    def _mark(rec: ScanRecord) -> Mark:
-        return (rec.ts, rec.mono_ns, rec.event_id)
-
-    def _name_of(self, value: str | None) -> str | None:
+    def _shared(self, value: str | None) -> str | None:
         """One copy of a name many orders share (side, order type, gate, symbol)."""
         return self._names.setdefault(value, value)
 
@@ -225,12 +155,12 @@ class OrderFold:
     def _intent(self, key: int, rec: ScanRecord, p: ScanPayload, kind: str) -> None:
         # A sixth of all events: names shared through one dict's setdefault, inlined
         # (setdefault(None, None) is None, so absent names need no test).
-        iid = _name(p.intent_id)
+        iid = name_of(p.intent_id)
         names = self._names.setdefault
-        side = _side(p.side)
-        symbol = _symbol(rec.symbol)
-        order_type = _text(p.order_type)
-        tif = _text(p.time_in_force)
+        side = side_of(p.side)
+        symbol = symbol_of(rec.symbol)
+        order_type = text_of(p.order_type)
+        tif = text_of(p.time_in_force)
         ts = rec.ts
         st = OrderState(
             key,
@@ -240,11 +170,11 @@ class OrderFold:
             [key],
             intent_id=iid,
             side=names(side, side),
-            quantity=_num(p.quantity),
+            quantity=number(p.quantity),
             order_type=names(order_type, order_type),
-            limit_price=_num(p.limit_price),
+            limit_price=number(p.limit_price),
             time_in_force=names(tif, tif),
-            reference=_num(p.current_price) or None,
+            reference=number(p.current_price) or None,
             intent_at=(ts, rec.mono_ns, rec.event_id),
         )
         side = st.side
@@ -273,20 +203,20 @@ class OrderFold:
         passed = p.passed is True
         st.gates.append((name, passed))
         if not passed and st.status == OPEN and st.order_at is None:
-            reason = _text(p.reason)
+            reason = text_of(p.reason)
             self._end(st, "blocked", rec, f"{name}: {reason}" if reason else f"{name}: blocked")
 
     def _order(self, key: int, rec: ScanRecord, p: ScanPayload, kind: str) -> None:
-        cid = _name(p.client_id if p.client_id is not None else p.order_id)
-        iid = _name(p.intent_id)
-        side = _side(p.side)
+        cid = name_of(p.client_id if p.client_id is not None else p.order_id)
+        iid = name_of(p.intent_id)
+        side = side_of(p.side)
         st: OrderState | None = None
         if iid is not None:
             found = self.by_intent.get(iid)
             if found is not None and found.status == OPEN and found.order_at is None:
                 st = found
         else:
-            fifo = self._intent_fifo.get((_symbol(rec.symbol), side))
+            fifo = self._intent_fifo.get((symbol_of(rec.symbol), side))
             while fifo:
                 found = fifo.popleft()
                 if found.status == OPEN and found.order_at is None:
@@ -309,15 +239,15 @@ class OrderFold:
         st.client_id = cid
         names = self._names.setdefault
         st.side = names(side, side) or st.side
-        quantity = _num(p.quantity)
+        quantity = number(p.quantity)
         if quantity is not None:
             st.quantity = quantity
-        text = _text(p.order_type)
+        text = text_of(p.order_type)
         st.order_type = names(text, text) or st.order_type
-        limit = _num(p.limit_price)
+        limit = number(p.limit_price)
         if limit is not None:
             st.limit_price = limit
-        text = _text(p.time_in_force)
+        text = text_of(p.time_in_force)
         st.time_in_force = names(text, text) or st.time_in_force
         st.order_at = (rec.ts, rec.mono_ns, rec.event_id)
         st.stage = _SENT
@@ -342,7 +272,7 @@ class OrderFold:
                 return st
             return None
         if cid is None:
-            fifo = self._order_fifo.get(_symbol(rec.symbol))
+            fifo = self._order_fifo.get(symbol_of(rec.symbol))
             while fifo and fifo[0].status != OPEN:
                 fifo.popleft()
             return fifo[0] if fifo else None
@@ -354,8 +284,8 @@ class OrderFold:
         cid = p.client_id
         if cid is None:
             cid = getattr(p, "order_id", None)
-        cid = _name(cid)
-        iid = _name(p.intent_id)
+        cid = name_of(cid)
+        iid = name_of(p.intent_id)
         if kind == "error" and p.stage != "execute":
             st = self._lookup(rec, cid, iid) if cid is not None or iid is not None else None
             if st is not None:
@@ -369,7 +299,7 @@ class OrderFold:
                 return
             st = self._new(key, rec)  # its order was not logged
             st.client_id, st.intent_id = cid, iid
-            st.side = self._name_of(_side(getattr(p, "side", None)))
+            st.side = self._shared(side_of(getattr(p, "side", None)))
             if cid is not None:
                 self.by_client[cid] = st
             if iid is not None:
@@ -380,85 +310,37 @@ class OrderFold:
             if rec.ts > st.updated:
                 st.updated = rec.ts
         if st.side is None:
-            st.side = self._name_of(_side(getattr(p, "side", None)))
+            st.side = self._shared(side_of(getattr(p, "side", None)))
         if kind == "ack":
             if st.status == OPEN:
                 if st.ack_at is None:
-                    st.ack_at = self._mark(rec)
+                    st.ack_at = mark(rec)
                 if st.stage != _PARTIALLY_FILLED:
                     st.stage = _ACKNOWLEDGED
         elif kind == "partial_fill":
             if st.status == OPEN:
-                self._piece(st, rec, p)
-                cumulative = _num(p.cumulative_quantity)
+                add_piece(st, rec, p)
+                cumulative = number(p.cumulative_quantity)
                 if cumulative is not None:
                     st.filled = cumulative
                 st.stage = _PARTIALLY_FILLED
         elif kind == "fill":
-            self._fill(st, rec, p)
+            if st.status == OPEN:
+                add_fill(st, rec, p)
+                self._end(st, "filled", rec, None)
+            else:
+                add_late_fill(st, rec, p)
         else:
             status = status_after(kind, "execute")  # (a non-execute error returned above)
             if status is None:
                 return
             if kind == "error":
-                self._end(st, status, rec, _text(p.error))
+                self._end(st, status, rec, text_of(p.error))
                 return
-            done = _num(getattr(p, "filled_quantity", None))
+            done = number(getattr(p, "filled_quantity", None))
             if st.status == OPEN and done is not None and done > st.filled:
                 st.filled = done
-            self._end(st, status, rec, _text(p.reason))
-
-    def _piece(self, st: OrderState, rec: ScanRecord, p: ScanPayload) -> None:
-        """Add one execution's quantity, notional and fee."""
-        qty, price = _num(p.filled_quantity), _num(p.fill_price)
-        notional = _num(p.fill_notional)
-        if notional is None and qty is not None and price is not None:
-            notional = qty * price
-        if st.first_fill_at is None:
-            st.first_fill_at = self._mark(rec)
-        if st.reference is None:
-            st.reference = _num(p.reference_price) or None
-        st.filled += qty or 0.0
-        st.notional += notional or 0.0
-        st.fees += _num(p.fill_fee) or 0.0
-        if st.filled > 0 and st.notional:
-            st.avg_price = st.notional / st.filled
-        elif price is not None:
-            st.avg_price = price
-
-    def _fill(self, st: OrderState, rec: ScanRecord, p: ScanPayload) -> None:
-        qty = _num(p.filled_quantity)
-        if st.status != OPEN:
-            # A fill after the order ended is a duplicate, unless the log is of the kind
-            # that filled an order in several ``fill`` lines (before ``partial_fill``).
-            total = st.quantity
-            if (
-                st.status == "filled"
-                and qty is not None
-                and total is not None
-                and st.filled < total * (1 - _EPS)
-                and st.filled + qty <= total * (1 + _EPS)
-            ):
-                self._piece(st, rec, p)
-            return
-        if st.filled > 0 and qty is not None and qty < st.filled * (1 - _EPS):
-            self._piece(st, rec, p)  # only the last piece, not the order's totals
-        elif st.filled > 0 and qty is None:
-            self._piece(st, rec, p)
-        else:  # the whole order's numbers
-            if st.first_fill_at is None:
-                st.first_fill_at = self._mark(rec)
-            if st.reference is None:
-                st.reference = _num(p.reference_price) or None
-            price = _num(p.fill_price)
-            notional = _num(p.fill_notional)
-            st.filled = qty or 0.0
-            st.avg_price = price
-            if notional is None and qty is not None and price is not None:
-                notional = qty * price
-            st.notional = notional or 0.0
-            st.fees = _num(p.fill_fee) or 0.0
-        self._end(st, "filled", rec, None)
+            self._end(st, status, rec, text_of(p.reason))
 
     def _end(self, st: OrderState, status: str, rec: ScanRecord, reason: str | None) -> None:
         if st.status != OPEN:
@@ -474,33 +356,7 @@ class OrderFold:
         st.positions = array("q", st.positions)  # compact: ints of 8 bytes, not objects
         if self.on_end is not None:
             self.on_end(st)
-        if self.max_ended <= 0 or (self.dropped_upto is not None and st.key <= self.dropped_upto):
-            self._forget(st)
-            return
-        keys, states = self.ended[status]
-        if not keys or st.key > keys[-1]:
-            keys.append(st.key)
-            states.append(st)
-        else:
-            i = bisect_right(keys, st.key)
-            keys.insert(i, st.key)
-            states.insert(i, st)
-        self.ended_kept += 1
-        if self.ended_kept > self.max_ended + max(64, self.max_ended // 4):
-            self._trim()
-
-    def _trim(self) -> None:
-        """Drop the oldest ended orders (by creation) down to ``max_ended``."""
-        excess = self.ended_kept - self.max_ended
-        threshold = sorted(chain.from_iterable(keys for keys, _ in self.ended.values()))[excess - 1]
-        for keys, states in self.ended.values():
-            n = bisect_right(keys, threshold)
-            for st in states[:n]:
-                self._forget(st)
-            del keys[:n], states[:n]
-            self.ended_kept -= n
-        if self.dropped_upto is None or threshold > self.dropped_upto:
-            self.dropped_upto = threshold
+        self.kept.add(st)
 
     def _forget(self, st: OrderState) -> None:
         if st.client_id is not None and self.by_client.get(st.client_id) is st:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from src.query.files import SessionFiles
 from src.query.lines import ReadError, iter_lines_at
-from src.query.orders.fold import OrderFold, decode_line
+from src.query.orders.decode import decode_line
+from src.query.orders.fold import OrderFold
 from src.query.orders.positions import key_of
 from src.query.orders.state import OrderState
 
