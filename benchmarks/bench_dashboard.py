@@ -29,25 +29,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import platform
-import socket
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2 as httpx
 
-from benchmarks._sessions import DEFAULT_DATA_DIR, REPO_ROOT, SIZES, ensure_session, session_id
-from src.execution.events import ExecutionEvent
-from src.execution.serialization import encode_event_line
+from benchmarks._load import (
+    APPEND_RATE,
+    CLIENTS,
+    Appender,
+    cpu_per_request,
+    event_line,
+    load,
+    load_rows,
+    pct,
+    phase_count,
+    route_totals,
+)
+from benchmarks._report import row
+from benchmarks._server import POLL_INTERVAL_S, VARIANTS, DashboardServer
+from benchmarks._sessions import DEFAULT_DATA_DIR, SIZES, ensure_session, session_id
 
-CLIENTS = 20
 REQUESTS_PER_CLIENT = int(os.environ.get("BENCH_DASHBOARD_REQUESTS", "50"))
 # Longer, so the phase spans several of the summary's once-a-second recomputations.
 GROWING_REQUESTS_PER_CLIENT = 3 * REQUESTS_PER_CLIENT
@@ -57,149 +62,15 @@ SEQUENTIAL_REQUESTS = 100
 PHASE_BUDGET_S = float(os.environ.get("BENCH_DASHBOARD_PHASE_S", "30"))
 SEQUENTIAL_BUDGET_S = 15.0
 LIMIT = 200
-POLL_INTERVAL_S = 0.05
 SSE_EVENTS = 20
 SSE_GAP_S = 0.1
-APPEND_RATE = 100  # events per second appended during the "growing session" phase
 P95_TARGET_MS = 50.0
 SSE_TARGET_MS = 250.0
 TIMELINE_ROUTE = "/api/live/execution/{session_id}"
+# $BENCH_DASHBOARD_VARIANTS (comma-separated; default "cached" alone): the server variants
+# to compare (benchmarks/_server.py VARIANTS: the app as shipped, or a cache replaced).
 
-# Variants: the app as shipped ("cached"), and with one or all of its caches replaced by the
-# simple path, to see what each cache pays (``$BENCH_DASHBOARD_VARIANTS``, comma-separated;
-# default: "cached" alone). The replacements live here, not in the app.
-VARIANTS = ("cached", "no-head-cache", "no-sorted-samples", "simple")
-
-_SERVER_CODE = """
-import sys
-from pathlib import Path
-
-import uvicorn
-
-from src.query.filters import EventFilter
-from src.query.paging import page_back
-from src.webui.app import create_app
-from src.webui.settings import WebSettings
-from src.webui.state import HeadCache
-
-base, port, poll = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-variant = sys.argv[4]
-settings = WebSettings(base_path=base, port=port, poll_interval_s=poll)
-if variant in ("no-sorted-samples", "simple"):
-    import src.query.incremental as incremental
-    incremental.SortedSamples = lambda: None  # every summary sorts its samples in full
-app = create_app(settings=settings)
-
-class ReadEachTime(HeadCache):  # every first page read with page_back
-    def page(self, session_id, kind, limit, before=None):
-        if before is not None:
-            return super().page(session_id, kind, limit, before)
-        flt = EventFilter.build(session_id=session_id, kind=kind)
-        page = page_back(self._base, flt, limit)
-        return [self._render(r) for r in page.records], page.next_cursor
-
-if variant in ("no-head-cache", "simple"):
-    app.state.heads = ReadEachTime(settings)
-uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-"""
-
-
-# -- server ---------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class DashboardServer:
-    """``uvicorn`` serving ``create_app`` over ``base`` in a child process on loopback."""
-
-    def __init__(self, base: Path, variant: str = "cached") -> None:
-        self.base = base
-        self.variant = variant
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> DashboardServer:
-        argv = [sys.executable, "-c", _SERVER_CODE, str(self.base), str(self.port)]
-        self.proc = subprocess.Popen(
-            [*argv, str(POLL_INTERVAL_S), self.variant],
-            cwd=REPO_ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _wait_ready(self) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dashboard server exited at start:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"dashboard server did not start within 30 s:\n{self.output()}")
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log.close()
-
-    def cpu_s(self) -> float | None:
-        """CPU seconds (user + system, all threads) the server process has used so far."""
-        try:
-            with open(f"/proc/{self.proc.pid}/stat") as fh:  # type: ignore[union-attr]
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def output(self) -> str:
-        if self._log.closed:
-            return ""
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
-
-
-# -- measurements ---------------------------------------------------------------------------
-
-
-def _pct(sorted_ms: list[float], p: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    return sorted_ms[max(0, math.ceil(p / 100 * len(sorted_ms)) - 1)]
-
-
-def _stats(latencies_ms: list[float], wall_s: float) -> dict[str, float]:
-    s = sorted(latencies_ms)
-    return {
-        "n": len(s),
-        "p50": _pct(s, 50),
-        "p95": _pct(s, 95),
-        "p99": _pct(s, 99),
-        "max": s[-1],
-        "rps": len(s) / wall_s,
-    }
+# -- the timeline -----------------------------------------------------------------------------
 
 
 def _check_timeline(body: dict, sid: str, events: int) -> None:
@@ -218,118 +89,7 @@ def cold_request(url: str, sid: str, events: int) -> float:
     return elapsed
 
 
-async def _client(
-    url: str, path: str, params: dict, requests: int, deadline: float, out: list[float]
-) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-        await client.get(path, params=params)  # open the connection; not timed
-        clock = time.perf_counter
-        for _ in range(requests):
-            if clock() >= deadline:
-                return
-            t0 = clock()
-            r = await client.get(path, params=params)
-            out.append((clock() - t0) * 1000)
-            if r.status_code != 200:
-                raise RuntimeError(f"GET {path} -> {r.status_code}: {r.text[:200]}")
-
-
-async def _load(
-    url: str, path: str, params: dict, clients: int, requests: int, budget_s: float
-) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    t0 = time.perf_counter()
-    deadline = t0 + budget_s
-    await asyncio.gather(
-        *(_client(url, path, params, requests, deadline, latencies) for _ in range(clients))
-    )
-    return latencies, time.perf_counter() - t0
-
-
-def load(
-    server: DashboardServer,
-    path: str,
-    params: dict,
-    clients: int,
-    requests: int,
-    budget_s: float = PHASE_BUDGET_S,
-) -> dict:
-    """Closed loop: ``clients`` connections, each sending its next request on a response."""
-    server_cpu0, client_cpu0 = server.cpu_s(), time.process_time()
-    latencies, wall = asyncio.run(_load(server.url, path, params, clients, requests, budget_s))
-    server_cpu1, client_cpu1 = server.cpu_s(), time.process_time()
-    st = _stats(latencies, wall)
-    st["planned"], st["budget_s"] = clients * requests, budget_s
-    st["client_cpu_ms"] = (client_cpu1 - client_cpu0) / len(latencies) * 1000
-    st["server_cpu_ms"] = (
-        (server_cpu1 - server_cpu0) / len(latencies) * 1000
-        if server_cpu0 is not None and server_cpu1 is not None
-        else math.nan
-    )
-    return st
-
-
-def _route_totals(url: str, route: str) -> tuple[float, int]:
-    """The server's own latency histogram for ``route``: (sum of seconds, count)."""
-    text = httpx.get(f"{url}/metrics", timeout=10).text
-    label = f'{{route="{route}"}}'
-    total, count = 0.0, 0
-    for line in text.splitlines():
-        if line.startswith("telemetry_dashboard_request_duration_seconds_sum" + label):
-            total = float(line.rsplit(" ", 1)[1])
-        elif line.startswith("telemetry_dashboard_request_duration_seconds_count" + label):
-            count = int(float(line.rsplit(" ", 1)[1]))
-    return total, count
-
-
-class Appender(threading.Thread):
-    """Appends ``rate`` events per second to ``path`` until stopped, then truncates the file
-    back to the size it had (the cached benchmark session stays as generated)."""
-
-    def __init__(self, path: Path, sid: str, rate: int) -> None:
-        super().__init__(daemon=True)
-        self.path, self.sid, self.gap = path, sid, 1 / rate
-        self.size = path.stat().st_size
-        self.appended = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        with open(self.path, "ab", buffering=0) as fh:
-            next_at = time.monotonic()
-            while not self._halt.is_set():
-                self.appended += 1
-                fh.write(_event(self.sid, 10_000_000 + self.appended, {"n": self.appended}))
-                next_at += self.gap
-                self._halt.wait(max(0.0, next_at - time.monotonic()))
-
-    def __enter__(self) -> Appender:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._halt.set()
-        try:
-            self.join()
-        finally:
-            os.truncate(self.path, self.size)
-
-
 # -- SSE ------------------------------------------------------------------------------------
-
-
-def _event(sid: str, n: int, payload: dict) -> bytes:
-    return encode_event_line(
-        ExecutionEvent(
-            ts=datetime.now(UTC),
-            session_id=sid,
-            symbol="BTC-USD",
-            mode="paper",
-            kind="fill",
-            payload={"filled_quantity": 0.01, "fill_price": 100_000.0, "fill_fee": 0.1, **payload},
-            seq=n,
-            mono_ns=time.monotonic_ns(),
-        )
-    )
 
 
 async def _sse(url: str, path: Path, sid: str) -> tuple[list[float], int]:
@@ -359,7 +119,7 @@ async def _sse(url: str, path: Path, sid: str) -> tuple[list[float], int]:
         await asyncio.sleep(0.2)  # the feed's poller takes its starting position
         with open(path, "ab") as fh:
             for n in range(1, SSE_EVENTS + 1):
-                line = _event(sid, n + 1, {"n": n, "t_append": time.time()})
+                line = event_line(sid, n + 1, {"n": n, "t_append": time.time()})
                 fh.write(line)
                 fh.flush()
                 await asyncio.sleep(SSE_GAP_S)
@@ -378,7 +138,7 @@ async def _sse(url: str, path: Path, sid: str) -> tuple[list[float], int]:
 def sse_latency(url: str, base: Path) -> tuple[list[float], int]:
     sid = f"bench-sse-{os.getpid()}"
     path = base / f"{sid}.jsonl"
-    path.write_bytes(_event(sid, 1, {"note": "session start"}))
+    path.write_bytes(event_line(sid, 1, {"note": "session start"}))
     try:
         return asyncio.run(_sse(url, path, sid))
     finally:
@@ -386,34 +146,6 @@ def sse_latency(url: str, base: Path) -> tuple[list[float], int]:
 
 
 # -- report ---------------------------------------------------------------------------------
-
-
-def _row(name: str, value: str, target: str = "", ok: bool | None = None) -> None:
-    verdict = "" if ok is None else ("PASS" if ok else "MISS")
-    print(f"  {name:52s} {value:>12s}   {target:10s} {verdict}")
-
-
-def _count(st: dict) -> str:
-    if st["n"] == st["planned"]:
-        return f"{st['n']} requests"
-    return f"{st['n']} of {st['planned']} requests (stopped at the {st['budget_s']:.0f} s budget)"
-
-
-def _load_rows(label: str, st: dict, target: bool = False) -> None:
-    print(f"  {label}: {_count(st)}")
-    _row("  p50", f"{st['p50']:.1f} ms")
-    if target:
-        ok = st["p95"] < P95_TARGET_MS
-        _row("  p95", f"{st['p95']:.1f} ms", f"< {P95_TARGET_MS:.0f} ms", ok)
-    else:
-        _row("  p95", f"{st['p95']:.1f} ms")
-    _row("  p99 / max", f"{st['p99']:.1f} / {st['max']:.0f} ms")
-    _row("  throughput", f"{st['rps']:.1f} req/s")
-    _row("  CPU per request: server / load generator", _cpu(st))
-
-
-def _cpu(st: dict) -> str:
-    return f"{st['server_cpu_ms']:.1f} / {st['client_cpu_ms']:.1f} ms"
 
 
 def main() -> None:
@@ -448,9 +180,11 @@ def timeline_phases(
     with DashboardServer(data_dir, variant) as server:
         cold_request(server.url, sid, SIZES["1m"])
         seq = load(server, api, params, 1, SEQUENTIAL_REQUESTS, SEQUENTIAL_BUDGET_S)
-        conc = load(server, api, params, CLIENTS, REQUESTS_PER_CLIENT)
+        conc = load(server, api, params, CLIENTS, REQUESTS_PER_CLIENT, PHASE_BUDGET_S)
         with Appender(path, sid, APPEND_RATE):
-            growing = load(server, api, params, CLIENTS, GROWING_REQUESTS_PER_CLIENT)
+            growing = load(
+                server, api, params, CLIENTS, GROWING_REQUESTS_PER_CLIENT, PHASE_BUDGET_S
+            )
     return {"seq": seq, "conc": conc, "growing": growing}
 
 
@@ -480,39 +214,41 @@ def shipped(data_dir: Path, path: Path, sid: str, events: int, api: str, params:
         _check_timeline(r.json(), sid, events)
         body_kb = len(r.content) / 1024
         seq = load(server, api, params, 1, SEQUENTIAL_REQUESTS, SEQUENTIAL_BUDGET_S)
-        before = _route_totals(url, TIMELINE_ROUTE)
-        conc = load(server, api, params, CLIENTS, REQUESTS_PER_CLIENT)
-        after = _route_totals(url, TIMELINE_ROUTE)
+        before = route_totals(url, TIMELINE_ROUTE)
+        conc = load(server, api, params, CLIENTS, REQUESTS_PER_CLIENT, PHASE_BUDGET_S)
+        after = route_totals(url, TIMELINE_ROUTE)
         with Appender(path, sid, APPEND_RATE) as appender:
-            growing = load(server, api, params, CLIENTS, GROWING_REQUESTS_PER_CLIENT)
-        health = load(server, "/healthz", {}, CLIENTS, REQUESTS_PER_CLIENT)
+            growing = load(
+                server, api, params, CLIENTS, GROWING_REQUESTS_PER_CLIENT, PHASE_BUDGET_S
+            )
+        health = load(server, "/healthz", {}, CLIENTS, REQUESTS_PER_CLIENT, PHASE_BUDGET_S)
         sse, lost = sse_latency(url, data_dir)
 
     server_ms = (after[0] - before[0]) / max(1, after[1] - before[1]) * 1000
     print(f"  response body limit={LIMIT}: {body_kb:.0f} KiB; every response 200")
     print(f"  {'figure':52s} {'measured':>12s}   {'target':10s} result")
-    _row("cold first request (full summary scan)", f"{cold:.0f} ms")
-    print(f"  1 client, back to back, limit={LIMIT}: {_count(seq)}")
-    _row("  p50 / p95", f"{seq['p50']:.1f} / {seq['p95']:.1f} ms")
-    _row("  CPU per request: server / load generator", _cpu(seq))
-    _load_rows(f"{CLIENTS} clients, back to back, limit={LIMIT}", conc, True)
-    _row("  server-side mean (middleware histogram)", f"{server_ms:.1f} ms")
-    _load_rows(
+    row("cold first request (full summary scan)", f"{cold:.0f} ms")
+    print(f"  1 client, back to back, limit={LIMIT}: {phase_count(seq)}")
+    row("  p50 / p95", f"{seq['p50']:.1f} / {seq['p95']:.1f} ms")
+    row("  CPU per request: server / load generator", cpu_per_request(seq))
+    load_rows(f"{CLIENTS} clients, back to back, limit={LIMIT}", conc, P95_TARGET_MS)
+    row("  server-side mean (middleware histogram)", f"{server_ms:.1f} ms")
+    load_rows(
         f"{CLIENTS} clients, session growing by {APPEND_RATE} events/s "
         f"({appender.appended} appended)",
         growing,
-        True,
+        P95_TARGET_MS,
     )
-    _load_rows(f"{CLIENTS} clients, back to back, /healthz (server floor)", health)
-    _row("p95 ratio timeline / healthz", f"{conc['p95'] / health['p95']:.1f} x")
+    load_rows(f"{CLIENTS} clients, back to back, /healthz (server floor)", health)
+    row("p95 ratio timeline / healthz", f"{conc['p95'] / health['p95']:.1f} x")
     if sse:
         s = sorted(sse)
         print(f"  SSE append -> client, poll {POLL_INTERVAL_S * 1000:.0f} ms: {len(s)} events")
-        _row("  median / p95", f"{_pct(s, 50):.1f} / {_pct(s, 95):.1f} ms")
+        row("  median / p95", f"{pct(s, 50):.1f} / {pct(s, 95):.1f} ms")
         ok = s[-1] < SSE_TARGET_MS and not lost
-        _row("  max", f"{s[-1]:.1f} ms", f"< {SSE_TARGET_MS:.0f} ms", ok)
+        row("  max", f"{s[-1]:.1f} ms", f"< {SSE_TARGET_MS:.0f} ms", ok)
     if lost or not sse:
-        _row("SSE events never received", f"{lost} / {SSE_EVENTS}", "0", False)
+        row("SSE events never received", f"{lost} / {SSE_EVENTS}", "0", False)
 
 
 if __name__ == "__main__":

@@ -39,17 +39,11 @@ from pathlib import Path
 import httpx2 as httpx
 import orjson
 
+from benchmarks._load import APPEND_RATE, CLIENTS, Appender, load, phase_count
+from benchmarks._report import row
+from benchmarks._server import DashboardServer
 from benchmarks._sessions import DEFAULT_DATA_DIR, START_US, _count_lines, _format_ok, _Writer
 from benchmarks._timing import paired
-from benchmarks.bench_dashboard import (
-    APPEND_RATE,
-    CLIENTS,
-    Appender,
-    DashboardServer,
-    _count,
-    _row,
-    load,
-)
 from src.query.engine import summarize
 from src.query.filters import EventFilter
 from src.query.head import LiveHead
@@ -309,44 +303,44 @@ def main() -> None:
     )
     q = bench_query(base, path)
     print(f"  {'query layer (this process)':52s} {'measured':>12s}   {'target':10s} result")
-    _row("first open-orders page (folds the whole session)", f"{q['cold_s']:.2f} s")
-    _row("  a full summary of the session (the dashboard's first scan)",
+    row("first open-orders page (folds the whole session)", f"{q['cold_s']:.2f} s")
+    row("  a full summary of the session (the dashboard's first scan)",
          f"{q['summary_s']:.2f} s")  # fmt: skip
-    _row("  ratio", f"{q['cold_s'] / q['summary_s']:.1f} x")
-    _row("  memory the book keeps (RSS growth)", f"{q['kept_mb']:.0f} MB")
-    _row("  ended orders kept in memory", f"{q['ended_kept']:,}")
-    _row(f"warm open-orders page ({LIMIT_ORDERS} rows), median", f"{q['orders_us']:.0f} us")
-    _row(f"  timeline's warm newest {LIMIT_TIMELINE} (LiveHead), median",
+    row("  ratio", f"{q['cold_s'] / q['summary_s']:.1f} x")
+    row("  memory the book keeps (RSS growth)", f"{q['kept_mb']:.0f} MB")
+    row("  ended orders kept in memory", f"{q['ended_kept']:,}")
+    row(f"warm open-orders page ({LIMIT_ORDERS} rows), median", f"{q['orders_us']:.0f} us")
+    row(f"  timeline's warm newest {LIMIT_TIMELINE} (LiveHead), median",
          f"{q['timeline_us']:.0f} us")  # fmt: skip
-    _row("  ratio orders / timeline", f"{q['orders_us'] / q['timeline_us']:.2f} x")
-    _row(f"{APPENDED_PER_CALL} lines appended per call: open-orders page",
+    row("  ratio orders / timeline", f"{q['orders_us'] / q['timeline_us']:.2f} x")
+    row(f"{APPENDED_PER_CALL} lines appended per call: open-orders page",
          f"{q['g_orders_us']:.0f} us")  # fmt: skip
-    _row("  timeline's newest page", f"{q['g_timeline_us']:.0f} us")
-    _row("  ratio orders / timeline", f"{q['g_orders_us'] / q['g_timeline_us']:.2f} x")
-    _row("one order's chain (warm), median", f"{q['chain_us']:.0f} us")
+    row("  timeline's newest page", f"{q['g_timeline_us']:.0f} us")
+    row("  ratio orders / timeline", f"{q['g_orders_us'] / q['g_timeline_us']:.2f} x")
+    row("one order's chain (warm), median", f"{q['chain_us']:.0f} us")
 
     a = bench_api(base, path)
     runs, grow = a["runs"], a["growing"]
     assert isinstance(runs, dict) and isinstance(grow, dict)
     print(f"  API, uvicorn in pid {a['pid']}, {CLIENTS} clients back to back")
-    _row("cold first orders request", f"{a['cold_ms']:.0f} ms")
-    _row("bodies: timeline limit=200 / open orders limit=50",
+    row("cold first orders request", f"{a['cold_ms']:.0f} ms")
+    row("bodies: timeline limit=200 / open orders limit=50",
          f"{a['timeline_kib']:.0f} / {a['orders_kib']:.0f} KiB")  # fmt: skip
     for name in ("timeline", "orders"):
-        print(f"  {name}: {', '.join(_count(st) for st in runs[name])}")
-        _row("  p95 (each run)", _p95s(runs[name]))
-        _row("  p50 (first run)", f"{runs[name][0]['p50']:.1f} ms")
-        _row("  CPU per request, server", f"{runs[name][0]['server_cpu_ms']:.1f} ms")
+        print(f"  {name}: {', '.join(phase_count(st) for st in runs[name])}")
+        row("  p95 (each run)", _p95s(runs[name]))
+        row("  p50 (first run)", f"{runs[name][0]['p50']:.1f} ms")
+        row("  CPU per request, server", f"{runs[name][0]['server_cpu_ms']:.1f} ms")
     t95 = statistics.median([st["p95"] for st in runs["timeline"]])
     o95 = statistics.median([st["p95"] for st in runs["orders"]])
     ratio = o95 / t95
-    _row("p95 ratio orders / timeline", f"{ratio:.2f} x", f"<= {TARGET_RATIO:.0f} x",
+    row("p95 ratio orders / timeline", f"{ratio:.2f} x", f"<= {TARGET_RATIO:.0f} x",
          ratio <= TARGET_RATIO)  # fmt: skip
     print(f"  growing by {APPEND_RATE} events/s:")
     for name in ("timeline", "orders"):
-        _row(f"  {name} p95 ({_count(grow[name])})", f"{grow[name]['p95']:.1f} ms")
+        row(f"  {name} p95 ({phase_count(grow[name])})", f"{grow[name]['p95']:.1f} ms")
     g = grow["orders"]["p95"] / grow["timeline"]["p95"]
-    _row("  p95 ratio orders / timeline", f"{g:.2f} x", f"<= {TARGET_RATIO:.0f} x",
+    row("  p95 ratio orders / timeline", f"{g:.2f} x", f"<= {TARGET_RATIO:.0f} x",
          g <= TARGET_RATIO)  # fmt: skip
 
 
