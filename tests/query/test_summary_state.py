@@ -14,7 +14,7 @@ import sys
 import msgspec
 import pytest
 
-from src.query import summary_state
+from src.query import state_file, summary_state
 from src.query.analytics.summary import SummaryBuilder
 from src.query.engine import summarize
 from src.query.filters import EventFilter
@@ -141,9 +141,9 @@ def test_a_damaged_or_foreign_state_is_ignored_and_rebuilt(tmp_path, damage):
         with (tmp_path / "s.jsonl").open("ab") as fh:
             fh.write(lines(4, 200))
     else:  # saved by another version of the code
-        head, blob = summary_state._split(data)
-        header = msgspec.msgpack.decode(head, type=summary_state._Header)
-        data = summary_state._pack(msgspec.structs.replace(header, code="0" * 32)) + blob
+        head, blob = state_file.split(data)
+        header = msgspec.msgpack.decode(head, type=state_file.Header)
+        data = state_file.pack(msgspec.structs.replace(header, code="0" * 32)) + blob
     state.write_bytes(data)
     got, read_now = read(tmp_path)
     assert got == one_pass(tmp_path) and read_now == got.parse.total_lines
