@@ -30,6 +30,7 @@ __all__ = [
     "STATE_DIR",
     "SUFFIX",
     "Header",
+    "header_at",
     "marks_at",
     "open_dir",
     "pack",
@@ -129,34 +130,66 @@ def read_state(base: Path, name: str, *, header_only: bool = False) -> tuple[byt
     if d is None:
         return None
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=d)
-    except OSError:
-        return None
+        fd = _open_at(d, name)
     finally:
         os.close(d)
+    if fd is None:
+        return None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_STATE_BYTES + (64 << 20):
-            return None
-        if header_only:
-            start = os.pread(fd, _HEADER.size, 0)
-            if len(start) < _HEADER.size:
-                return None
-            length = _HEADER.unpack(start)[1]
-            if _HEADER.size + length > st.st_size:
-                return None
-            return start + os.pread(fd, length, _HEADER.size), st.st_size
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 24)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks), st.st_size
+        return _read_fd(fd, header_only=header_only)
     except OSError:
         return None
     finally:
         os.close(fd)
+
+
+def _open_at(d: int, name: str) -> int | None:
+    try:
+        return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=d)
+    except OSError:
+        return None
+
+
+def _read_fd(fd: int, *, header_only: bool) -> tuple[bytes, int] | None:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_STATE_BYTES + (64 << 20):
+        return None
+    if header_only:
+        start = os.pread(fd, _HEADER.size, 0)
+        if len(start) < _HEADER.size:
+            return None
+        length = _HEADER.unpack(start)[1]
+        if _HEADER.size + length > st.st_size:
+            return None
+        return start + os.pread(fd, length, _HEADER.size), st.st_size
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 24)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks), st.st_size
+
+
+def header_at(d: int, name: str) -> Header | None:
+    """The header of state file ``name`` in the state directory ``d``, read alone (None:
+    not a state file, or a damaged one)."""
+    fd = _open_at(d, name)
+    if fd is None:
+        return None
+    try:
+        found = _read_fd(fd, header_only=True)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    parts = split(found[0]) if found is not None else None
+    if parts is None:
+        return None
+    try:
+        return msgspec.msgpack.decode(parts[0], type=Header)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 def write_state(base: Path, name: str, data: bytes) -> bool:
@@ -191,14 +224,8 @@ def read_at(d: int, name: str) -> bytes | None:
 
 
 def marks_at(d: int, name: str) -> list[Mark] | None:
-    data = read_at(d, name)
-    parts = split(data) if data is not None else None
-    if parts is None:
-        return None
-    try:
-        return msgspec.msgpack.decode(parts[0], type=Header).marks
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    header = header_at(d, name)
+    return None if header is None else header.marks
 
 
 def unlink_at(d: int, name: str) -> int:

@@ -2,12 +2,18 @@
 
 Retention (:mod:`src.ops.retention`) calls :func:`file_removed` after it deletes a log file
 (every state covering the file goes) and :func:`file_compressed` after it compresses one
-(a state that covers the whole file now covers the ``.gz``, which stays valid).
+(a state that covers the whole file now covers the ``.gz``, which stays valid). It counts
+the states against its size cap with :func:`list_states` (each with its session's prefix
+and the log files it covers, from the header alone) and deletes a state whose session is
+gone with :func:`remove_state`.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -17,6 +23,7 @@ from src.query.files import parse_file_name
 from src.query.state_file import (
     SUFFIX,
     Header,
+    header_at,
     marks_at,
     open_dir,
     pack,
@@ -27,7 +34,64 @@ from src.query.state_file import (
 )
 from src.query.state_marks import last_line_end, mark_of
 
-__all__ = ["file_compressed", "file_removed"]
+__all__ = ["StateInfo", "file_compressed", "file_removed", "list_states", "remove_state"]
+
+_NAME = re.compile(r"([0-9a-f]{24})-[0-9a-f]{24}" + re.escape(SUFFIX))
+
+
+@dataclass(frozen=True)
+class StateInfo:
+    """A state file as :func:`list_states` found it."""
+
+    name: str  # in the state directory
+    size: int
+    mtime: float
+    prefix: str  # its session's: state_prefix(session id)
+    covers: frozenset[str] | None  # the log files (relative to the root); None: unreadable
+
+
+def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
+    """The state files under the root ``base`` (its path or an open descriptor), by name.
+    Only regular files named like a state are listed; nothing is followed through a
+    symbolic link; a header that cannot be read gives ``covers=None``."""
+    d = open_dir(_root(base), create=False)
+    if d is None:
+        return []
+    found: list[StateInfo] = []
+    try:
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            return []
+        for name in names:
+            match = _NAME.fullmatch(name)
+            if match is None:
+                continue
+            try:
+                st = os.stat(name, dir_fd=d, follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            header = header_at(d, name)
+            covers = None if header is None else frozenset(m.name for m in header.marks)
+            found.append(StateInfo(name, st.st_size, st.st_mtime, match.group(1), covers))
+    finally:
+        os.close(d)
+    return found
+
+
+def remove_state(base: str | os.PathLike[str] | int, name: str) -> bool:
+    """Delete state file ``name`` (False: it was not there, or is not a state's name)."""
+    if _NAME.fullmatch(name) is None:
+        return False
+    d = open_dir(_root(base), create=False)
+    if d is None:
+        return False
+    try:
+        return bool(unlink_at(d, name))
+    finally:
+        os.close(d)
 
 
 def _states_of(d: int, session_id: str) -> list[str]:
