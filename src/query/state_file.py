@@ -15,6 +15,7 @@ import hashlib
 import os
 import stat
 import struct
+import zlib
 from pathlib import Path
 
 import msgspec
@@ -30,6 +31,7 @@ __all__ = [
     "STATE_DIR",
     "SUFFIX",
     "Header",
+    "blob_check",
     "header_at",
     "marks_at",
     "open_dir",
@@ -42,7 +44,7 @@ __all__ = [
     "write_state",
 ]
 
-FORMAT_VERSION = 2  # 2: the summary is saved with its OrderClock
+FORMAT_VERSION = 3  # 2: the summary is saved with its OrderClock; 3: the blob's CRC-32
 STATE_DIR = ".summary"
 MAX_STATE_BYTES = 512 << 20
 """A state bigger than this is not saved (a 5M-event session's state is about 100 MB)."""
@@ -68,7 +70,14 @@ def state_prefix(session_id: str) -> str:
     return hashlib.blake2b(session_id.encode(), digest_size=12).hexdigest()
 
 
-def _digest(data: bytes) -> bytes:
+def blob_check(blob: bytes | bytearray | memoryview) -> bytes:
+    """The check of a state's blob: its CRC-32. It catches a damaged file (the blob is
+    only ever data, decoded into allowed classes, so there is no attacker to outwit) at a
+    fifth of a cryptographic hash's cost: 5 ms instead of 25 ms for a 1M-event session."""
+    return zlib.crc32(blob).to_bytes(4, "big")
+
+
+def _digest(data: bytes | bytearray) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
@@ -77,7 +86,7 @@ def pack(header: Header) -> bytes:
     return _HEADER.pack(_MAGIC, len(head), _digest(head)) + head
 
 
-def split(data: bytes) -> tuple[bytes, bytes] | None:
+def split(data: bytes | bytearray) -> tuple[bytes, bytes] | None:
     """(header, blob) of a state file's bytes (None: not one, or its header damaged)."""
     if len(data) < _HEADER.size:
         return None
@@ -87,7 +96,7 @@ def split(data: bytes) -> tuple[bytes, bytes] | None:
     end = _HEADER.size + length
     if _digest(data[_HEADER.size : end]) != digest:
         return None
-    return data[_HEADER.size : end], data[end:]
+    return bytes(data[_HEADER.size : end]), bytes(data[end:])
 
 
 def open_dir(base: Path | int, *, create: bool) -> int | None:
@@ -124,7 +133,9 @@ def open_dir(base: Path | int, *, create: bool) -> int | None:
             os.close(root)
 
 
-def read_state(base: Path, name: str, *, header_only: bool = False) -> tuple[bytes, int] | None:
+def read_state(
+    base: Path, name: str, *, header_only: bool = False
+) -> tuple[bytes | bytearray, int] | None:
     """The state file's bytes (or only its header) and its size."""
     d = open_dir(base, create=False)
     if d is None:
@@ -150,7 +161,7 @@ def _open_at(d: int, name: str) -> int | None:
         return None
 
 
-def _read_fd(fd: int, *, header_only: bool) -> tuple[bytes, int] | None:
+def _read_fd(fd: int, *, header_only: bool) -> tuple[bytes | bytearray, int] | None:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_STATE_BYTES + (64 << 20):
         return None
@@ -162,13 +173,19 @@ def _read_fd(fd: int, *, header_only: bool) -> tuple[bytes, int] | None:
         if _HEADER.size + length > st.st_size:
             return None
         return start + os.pread(fd, length, _HEADER.size), st.st_size
-    chunks = []
-    while True:
-        chunk = os.read(fd, 1 << 24)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    return b"".join(chunks), st.st_size
+    # Read into one buffer of the file's size: no chunks to join (a copy of tens of MB).
+    data = bytearray(st.st_size)
+    view = memoryview(data)
+    done = 0
+    while done < st.st_size:
+        got = os.preadv(fd, [view[done:]], done)
+        if not got:
+            break  # shrunk meanwhile (a state is replaced by rename, never truncated)
+        done += got
+    view.release()
+    if done < st.st_size:
+        del data[done:]
+    return data, st.st_size
 
 
 def header_at(d: int, name: str) -> Header | None:

@@ -45,6 +45,7 @@ from src.query.state_file import (
     STATE_DIR,
     SUFFIX,
     Header,
+    blob_check,
     pack,
     read_state,
     split,
@@ -101,7 +102,7 @@ class Saved:
             return None
         data = found[0]
         blob = memoryview(data)[self._blob_at :]
-        if hashlib.blake2b(blob, digest_size=16).digest() != self._blob_hash:
+        if blob_check(blob) != self._blob_hash:
             return None
         try:
             got = self._decoder.decode(blob)
@@ -270,7 +271,7 @@ class StateStore:
             self.fingerprint,
             marks,
             saved_at,
-            hashlib.blake2b(blob, digest_size=16).digest(),
+            blob_check(blob),
             len(blob),
             summary_blob,
         )
