@@ -47,7 +47,9 @@ class StateInfo:
     size: int
     mtime: float
     prefix: str  # its session's: state_prefix(session id)
-    covers: frozenset[str] | None  # the log files (relative to the root); None: unreadable
+    # the log files it covers (relative to the root) and how far each was read (a
+    # compressed one: its size); None: the header is unreadable
+    covers: dict[str, int] | None
 
 
 def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
@@ -74,7 +76,7 @@ def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
             if not stat.S_ISREG(st.st_mode):
                 continue
             header = header_at(d, name)
-            covers = None if header is None else frozenset(m.name for m in header.marks)
+            covers = None if header is None else {m.name: m.offset for m in header.marks}
             found.append(StateInfo(name, st.st_size, st.st_mtime, match.group(1), covers))
     finally:
         os.close(d)

@@ -204,6 +204,13 @@ def make_plan(
                     "compress", "compress", f.rel, s.session_id, f.size, f.mtime, why, after, f
                 )
                 total -= f.size - after
+                for st in states_of.get(s.session_id, ()):
+                    if st.rel not in chosen and st.goes_with_compressed(f, merged=merge):
+                        reason = "saved summary state of a file compressed " + (
+                            "into its session's .gz" if merge else "after it was saved"
+                        )
+                        chosen[st.rel] = _state_action(st, "compress", reason)
+                        total -= st.size
 
     # 4 (counted before the size cap). saved summary states of sessions that are gone
     for st in inv.states:

@@ -183,7 +183,7 @@ def _execute(
     outcomes: list[Outcome] = []
     pending: list[Retired] = []
     for phase_actions in _by_phase(actions):
-        if phase_actions[0].kind == "compress" and len(phase_actions) > 1:
+        if phase_actions[0].phase == "compress" and len(phase_actions) > 1:
             results = _in_parallel(dirs, phase_actions, pending, extra)
         else:
             results = (_act(dirs, a, pending, extra) for a in phase_actions)

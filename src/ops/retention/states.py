@@ -13,9 +13,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from src.query.state_file import STATE_DIR, state_prefix
 from src.query.state_retention import list_states
+
+if TYPE_CHECKING:
+    from .inventory import LogFile
 
 __all__ = ["StateFile", "scan_states"]
 
@@ -28,7 +32,7 @@ class StateFile:
     size: int
     mtime: float
     session_id: str | None  # None: no session under the root has it (an orphan)
-    covers: frozenset[str] | None  # log files it covers, relative to the root; None: unknown
+    covers: dict[str, int] | None  # log files it covers -> offset read to; None: unknown
 
     @property
     def rel(self) -> str:
@@ -37,7 +41,15 @@ class StateFile:
     def goes_with(self, deleted: Collection[str]) -> bool:
         """Deleting its session's log files ``deleted`` removes this state (an unreadable
         state goes with any of them)."""
-        return bool(deleted) and (self.covers is None or not self.covers.isdisjoint(deleted))
+        return bool(deleted) and (self.covers is None or not self.covers.keys().isdisjoint(deleted))
+
+    def goes_with_compressed(self, f: LogFile, *, merged: bool) -> bool:
+        """Compressing its session's log ``f`` removes this state: merged into an existing
+        ``.gz``, or covering less than the whole file (else it moves to the ``.gz``)."""
+        if self.covers is None:
+            return True
+        offset = self.covers.get(f.rel)
+        return offset is not None and (merged or offset < f.size)
 
 
 def scan_states(root: Path, session_ids: Iterable[str]) -> tuple[StateFile, ...]:

@@ -4,6 +4,7 @@ Real files, real summaries writing real states, the real command in a subprocess
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -161,3 +162,20 @@ def test_states_behind_a_symlinked_state_directory_are_neither_counted_nor_delet
     report = json.loads(applied.stdout)
     assert applied.returncode == 0 and report["summary_states"] == 0
     assert report["actions"] == [] and len(list(outside.iterdir())) == 1
+
+
+def test_a_state_goes_with_a_file_merged_into_its_sessions_gz(root, age):
+    """Compressing a file into the session's existing .gz removes the states covering it:
+    the plan says so (phase compress) and the apply does it."""
+    old = root / "m.jsonl.gz"
+    old.write_bytes(gzip.compress(_orders_and_fills("m", 20)))
+    age(old, 20)
+    _session(root, age, "m", days=10, orders=20)
+    (state,) = _states(root)
+    dry = json.loads(_retention(root, "--json").stdout)
+    (action,) = [a for a in dry["actions"] if a["file_kind"] == "summary_state"]
+    assert action["path"] == f"{STATE_DIR}/{state}" and action["phase"] == "compress"
+    assert "compressed into its session's .gz" in action["reason"]
+    applied = json.loads(_retention(root, "--apply", "--json").stdout)
+    assert [a["status"] for a in applied["actions"]] == ["done", "done"]
+    assert _states(root) == {} and applied["size_after_bytes"] == _budgeted(root)
