@@ -15,7 +15,9 @@ file, then id), so the same inventory always gives the same plan:
    saved summary states whose session has no file left (counted off before the size cap).
 
 Saved summary states (``.summary/``, :mod:`.states`) count in the total; a state is deleted
-with its session's files (age: when a file it covers goes; size: with the whole session).
+with its session's files (age: when a file it covers goes; compress: when the file goes
+into the session's existing ``.gz`` or the state covered less than the file; size: with the
+whole session).
 
 Sizes after compression are estimates until the run has happened (a ratio measured on a
 sample of the files to compress); the report after ``--apply`` gives measured sizes.
