@@ -36,10 +36,10 @@ def render_plan(report: RunReport, out: TextIO) -> None:
     if plan.states:
         orphans = ""
         if plan.orphan_states:
-            orphans = f", {plan.orphan_states} of sessions with no log left"
+            orphans = f"; {plan.orphan_states} without a session log left"
         w(
             f"States:   {plural(plan.states, 'saved summary state')} in .summary/ "
-            f"({human_bytes(plan.state_bytes)}{orphans}), counted in the size\n"
+            f"({human_bytes(plan.state_bytes)}), counted in the size{orphans}\n"
         )
     estimate = "estimated"
     if any(a.kind == "compress" for a in plan.actions):

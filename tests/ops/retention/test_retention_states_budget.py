@@ -136,7 +136,7 @@ def test_an_orphan_state_is_deleted_and_other_files_are_left_alone(root, age, tm
 
     dry = _retention(root, "--max-total-mb", "0")
     assert dry.returncode == 0, dry.stderr
-    assert "1 of sessions with no log left" in dry.stdout
+    assert "counted in the size; 1 without a session log left" in dry.stdout
     assert "housekeeping: saved summary state of a session with no log file left" in dry.stdout
     assert _states(root) == before
 
