@@ -14,7 +14,7 @@ import sys
 import msgspec
 import pytest
 
-from src.query import summary_state
+from src.query import state_file, summary_state
 from src.query.analytics.summary import SummaryBuilder
 from src.query.engine import summarize
 from src.query.filters import EventFilter
@@ -124,7 +124,20 @@ def test_a_state_is_not_trusted_once_its_file_changed(tmp_path, change):
     assert read_now == got.parse.total_lines - got.parse.torn_lines  # all of it, again
 
 
-@pytest.mark.parametrize("damage", ["empty", "short", "garbage", "blob flipped", "other code"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "empty",
+        "short",
+        "garbage",
+        "blob flipped",
+        "blob bit 0",
+        "blob bit 1/2",
+        "blob bit 9/10",
+        "other code",
+        "format 2",
+    ],
+)
 def test_a_damaged_or_foreign_state_is_ignored_and_rebuilt(tmp_path, damage):
     (tmp_path / "s.jsonl").write_bytes(lines(200))
     read(tmp_path)
@@ -136,14 +149,24 @@ def test_a_damaged_or_foreign_state_is_ignored_and_rebuilt(tmp_path, damage):
         data = data[: len(data) // 2]
     elif damage == "garbage":
         data = os.urandom(len(data))
-    elif damage == "blob flipped":  # found when the saved builder is needed: on an append
-        data = data[:-10] + bytes(b ^ 0xFF for b in data[-10:])
+    elif damage.startswith("blob"):  # found when the saved builder is needed: on an append
+        if damage == "blob flipped":
+            data = data[:-10] + bytes(b ^ 0xFF for b in data[-10:])
+        else:  # one bit anywhere in the blob: the CRC-32 catches every single-bit error
+            head, blob = state_file.split(data)
+            num, den = (int(x) for x in (damage.split()[-1] + "/1").split("/")[:2])
+            at = len(data) - len(blob) + len(blob) * num // den
+            data = data[:at] + bytes([data[at] ^ 0x10]) + data[at + 1 :]
         with (tmp_path / "s.jsonl").open("ab") as fh:
             fh.write(lines(4, 200))
-    else:  # saved by another version of the code
-        head, blob = summary_state._split(data)
-        header = msgspec.msgpack.decode(head, type=summary_state._Header)
-        data = summary_state._pack(msgspec.structs.replace(header, code="0" * 32)) + blob
+    else:  # saved by another version of the code, or in another format
+        head, blob = state_file.split(data)
+        header = msgspec.msgpack.decode(head, type=state_file.Header)
+        if damage == "format 2":
+            header = msgspec.structs.replace(header, format=2)
+        else:
+            header = msgspec.structs.replace(header, code="0" * 32)
+        data = state_file.pack(header) + blob
     state.write_bytes(data)
     got, read_now = read(tmp_path)
     assert got == one_pass(tmp_path) and read_now == got.parse.total_lines

@@ -28,6 +28,7 @@ from src.query.checks import CRITICAL, OK, WARNING, Finding
 from src.query.files import list_sessions
 from src.query.lines import ReadError, iter_lines, iter_lines_reversed
 from src.query.records import valid_start
+from src.query.state_retention import list_states
 
 __all__ = [
     "HealthThresholds",
@@ -95,24 +96,24 @@ def check_disk(
         )
     ]
     sessions = list_sessions(root)
-    size = sum(s.size_bytes for s in sessions)
+    states = list_states(root)  # saved summary states count against the cap too
+    size = sum(s.size_bytes for s in sessions) + sum(s.size for s in states)
+    what = plural(len(sessions), "session")
+    if states:
+        what += f" and {plural(len(states), 'saved summary state')}"
     cap = t.size_cap_mb * 2**20
     if cap and size > cap:
         findings.append(
             Finding(
                 "root_size",
                 WARNING,
-                f"{human_bytes(size)} in {plural(len(sessions), 'session')}, above the "
+                f"{human_bytes(size)} in {what}, above the "
                 f"retention size cap {t.size_cap_mb} MB: run telemetry_retention --apply",
             )
         )
     else:
         limit = f" (size cap {t.size_cap_mb} MB)" if cap else ""
-        findings.append(
-            Finding(
-                "root_size", OK, f"{human_bytes(size)} in {plural(len(sessions), 'session')}{limit}"
-            )
-        )
+        findings.append(Finding("root_size", OK, f"{human_bytes(size)} in {what}{limit}"))
     return findings
 
 

@@ -8,6 +8,9 @@ this project's log (:mod:`.ownership`) and to decide whether a writer may still 
 * it lies in today's (or a future) ``YYYY-MM-DD`` directory (daily rotation, UTC);
 * it was written within the policy's live grace period (or has an mtime in the future);
 * a writer holds its shared lock: our ``LOCK_EX | LOCK_NB`` probe fails.
+
+The saved summary states under ``.summary/`` are listed too (:mod:`.states`): the root's
+size is the logs' and theirs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from src.execution.telemetry.heartbeat import WRITERS_DIR
 from src.query.files import list_sessions
 
 from .ownership import is_session_log_fd
+from .states import StateFile, scan_states
 
 __all__ = ["Inventory", "LogFile", "Session", "scan", "utc_day"]
 
@@ -91,10 +95,20 @@ class Inventory:
     sessions: tuple[Session, ...]  # oldest first: (newest mtime, session id)
     foreign: tuple[tuple[str, int, str], ...]  # (relative path, size, why) left alone
     heartbeats: tuple[Heartbeat, ...]
+    states: tuple[StateFile, ...] = ()  # saved summary states, by name
 
     @property
     def size(self) -> int:
+        """Bytes of the session logs and the saved summary states."""
+        return self.log_size + self.state_size
+
+    @property
+    def log_size(self) -> int:
         return sum(s.size for s in self.sessions)
+
+    @property
+    def state_size(self) -> int:
+        return sum(s.size for s in self.states)
 
     @property
     def files(self) -> int:
@@ -135,7 +149,8 @@ def scan(
         progress(total, total)
     sessions.sort(key=lambda s: (s.mtime, s.session_id))
     foreign.sort()
-    return Inventory(root, now, tuple(sessions), tuple(foreign), _heartbeats(root))
+    states = scan_states(root, (s.session_id for s in listed))
+    return Inventory(root, now, tuple(sessions), tuple(foreign), _heartbeats(root), states)
 
 
 def _inspect(

@@ -11,7 +11,13 @@ file, then id), so the same inventory always gives the same plan:
 3. **size** - while the estimated total is above ``max_total_mb``, the oldest session that
    is neither protected nor live is deleted whole. If the cap still cannot be met, the plan
    says so and why (protected and live sessions are never given up to meet it).
-4. **housekeeping** - heartbeat files of writers not heard from for ``max_age_days``.
+4. **housekeeping** - heartbeat files of writers not heard from for ``max_age_days``, and
+   saved summary states whose session has no file left (counted off before the size cap).
+
+Saved summary states (``.summary/``, :mod:`.states`) count in the total; a state is deleted
+with its session's files (age: when a file it covers goes; compress: when the file goes
+into the session's existing ``.gz`` or the state covered less than the file; size: with the
+whole session).
 
 Sizes after compression are estimates until the run has happened (a ratio measured on a
 sample of the files to compress); the report after ``--apply`` gives measured sizes.
@@ -25,6 +31,7 @@ from src.execution.telemetry.heartbeat import WRITERS_DIR
 
 from .inventory import Inventory, LogFile, Session
 from .policy import DAY_S, RetentionPolicy
+from .states import StateFile
 
 __all__ = ["GZIP_OVERHEAD", "Action", "Plan", "Skip", "make_plan"]
 
@@ -43,6 +50,7 @@ class Action:
     reason: str
     estimated_after: int  # bytes the file will take afterwards (0 when deleted)
     file: LogFile | None = None
+    file_kind: str = "log"  # "log" | "summary_state" | "heartbeat"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -54,6 +62,7 @@ class Action:
             "mtime": self.mtime,
             "reason": self.reason,
             "estimated_bytes_after": self.estimated_after,
+            "file_kind": self.file_kind,
         }
 
 
@@ -82,6 +91,9 @@ class Plan:
     skipped: list[Skip] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cap_unmet: bool = False
+    states: int = 0  # saved summary states found
+    state_bytes: int = 0
+    orphan_states: int = 0
 
 
 def make_plan(
@@ -100,9 +112,31 @@ def make_plan(
         size_before=inv.size,
         estimated_after=inv.size,
         compression_ratio=compression_ratio,
+        states=len(inv.states),
+        state_bytes=inv.state_size,
     )
     chosen: dict[str, Action] = {}
     total = inv.size
+    states_of: dict[str, list[StateFile]] = {}
+    for st in inv.states:
+        if st.session_id is not None:
+            states_of.setdefault(st.session_id, []).append(st)
+
+    def retire_states(s: Session, phase: str, reason: str) -> None:
+        """The states of ``s`` that go with its files deleted so far."""
+        nonlocal total
+        states = states_of.get(s.session_id, ())
+        if not states:
+            return
+        deleted = set()
+        for f in s.files:
+            action = chosen.get(f.rel)
+            if action is not None and action.kind == "delete":
+                deleted.add(f.rel)
+        for st in states:
+            if st.rel not in chosen and st.goes_with(deleted):
+                chosen[st.rel] = _state_action(st, phase, reason)
+                total -= st.size
 
     def estimate(f: LogFile) -> int:
         return min(f.size, int(f.size * compression_ratio) + GZIP_OVERHEAD)
@@ -144,6 +178,7 @@ def make_plan(
                     f,
                 )
                 total -= f.size
+        retire_states(s, "age", "saved summary state of files deleted for their age")
 
     # 2. compress
     if policy.compress_after_days:
@@ -171,6 +206,22 @@ def make_plan(
                     "compress", "compress", f.rel, s.session_id, f.size, f.mtime, why, after, f
                 )
                 total -= f.size - after
+                for st in states_of.get(s.session_id, ()):
+                    if st.rel not in chosen and st.goes_with_compressed(f, merged=merge):
+                        reason = "saved summary state of a file compressed " + (
+                            "into its session's .gz" if merge else "after it was saved"
+                        )
+                        chosen[st.rel] = _state_action(st, "compress", reason)
+                        total -= st.size
+
+    # 4 (counted before the size cap). saved summary states of sessions that are gone
+    for st in inv.states:
+        if st.session_id is None:
+            plan.orphan_states += 1
+            chosen[st.rel] = _state_action(
+                st, "housekeeping", "saved summary state of a session with no log file left"
+            )
+            total -= st.size
 
     # 3. size cap
     cap = policy.max_total_bytes
@@ -202,6 +253,7 @@ def make_plan(
                     f,
                 )
                 total -= current
+            retire_states(s, "size", "saved summary state of a session deleted for the size cap")
         if total > cap:
             plan.cap_unmet = True
             plan.notes.append(
@@ -225,6 +277,7 @@ def make_plan(
                 hb.mtime,
                 f"writer heartbeat not updated for {days} days",
                 0,
+                file_kind="heartbeat",
             )
 
     order = {p: i for i, p in enumerate(PHASES)}
@@ -232,6 +285,12 @@ def make_plan(
     plan.skipped.sort(key=lambda k: (k.rel, k.reason))
     plan.estimated_after = max(0, total)
     return plan
+
+
+def _state_action(st: StateFile, phase: str, reason: str) -> Action:
+    return Action(
+        "delete", phase, st.rel, st.session_id, st.size, st.mtime, reason, 0, None, "summary_state"
+    )
 
 
 def _oldest_first(session: Session) -> list[LogFile]:

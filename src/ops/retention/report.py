@@ -33,6 +33,14 @@ def render_plan(report: RunReport, out: TextIO) -> None:
         f"Sessions: {plan.sessions} in {plural(plan.files, 'file')} "
         f"({plan.protected_sessions} protected by --keep-last-n, {plan.live_sessions} live)\n"
     )
+    if plan.states:
+        orphans = ""
+        if plan.orphan_states:
+            orphans = f"; {plan.orphan_states} without a session log left"
+        w(
+            f"States:   {plural(plan.states, 'saved summary state')} in .summary/ "
+            f"({human_bytes(plan.state_bytes)}), counted in the size{orphans}\n"
+        )
     estimate = "estimated"
     if any(a.kind == "compress" for a in plan.actions):
         estimate += f"; compression to {plan.compression_ratio:.0%} measured on a sample"
@@ -114,6 +122,8 @@ def to_json(report: RunReport) -> dict[str, Any]:
         "protected_sessions": plan.protected_sessions,
         "live_sessions": plan.live_sessions,
         "size_before_bytes": plan.size_before,
+        "summary_states": plan.states,
+        "summary_state_bytes": plan.state_bytes,
         "size_after_bytes": report.size_after,
         "size_after_is": "measured" if report.applied else "estimated",
         "estimated_size_after_bytes": plan.estimated_after,

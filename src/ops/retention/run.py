@@ -22,6 +22,7 @@ from pathlib import Path
 from src.common.locks import open_lock_file, try_lock_exclusive
 from src.execution.telemetry.heartbeat import WRITERS_DIR
 from src.query.files import is_day_dir, list_sessions
+from src.query.state_retention import list_states, remove_state
 
 from .gzfiles import estimate_ratio
 from .inventory import Inventory, scan, utc_day
@@ -182,7 +183,7 @@ def _execute(
     outcomes: list[Outcome] = []
     pending: list[Retired] = []
     for phase_actions in _by_phase(actions):
-        if phase_actions[0].kind == "compress" and len(phase_actions) > 1:
+        if phase_actions[0].phase == "compress" and len(phase_actions) > 1:
             results = _in_parallel(dirs, phase_actions, pending, extra)
         else:
             results = (_act(dirs, a, pending, extra) for a in phase_actions)
@@ -224,6 +225,11 @@ def _in_parallel(
 
 def _act(dirs: RootDirs, action: Action, pending: list[Retired], extra: bool) -> Outcome:
     try:
+        if action.file_kind == "summary_state":
+            name = action.rel.split("/", 1)[1]
+            if remove_state(dirs.root_fd, name):
+                return Outcome(action, "done", extra=extra)
+            return Outcome(action, "done", "already removed with its log file", extra=extra)
         if action.file is None:  # a heartbeat file
             name = action.rel.split("/", 1)[1]
             os.unlink(name, dir_fd=dirs.fd(WRITERS_DIR))
@@ -288,7 +294,8 @@ def _second_pass(
 
 
 def _measure(root: Path, inv: Inventory) -> int:
-    """Bytes now in this project's session files under the root (other files excluded)."""
+    """Bytes now in this project's session files and saved summary states under the root
+    (other files excluded)."""
     foreign = {rel for rel, _size, _why in inv.foreign}
     total = 0
     for session in list_sessions(root):
@@ -300,7 +307,7 @@ def _measure(root: Path, inv: Inventory) -> int:
                 total += path.stat(follow_symlinks=False).st_size
             except OSError:
                 continue
-    return total
+    return total + sum(s.size for s in list_states(root))
 
 
 def _remove_empty_days(dirs: RootDirs, root: Path, now: float) -> int:

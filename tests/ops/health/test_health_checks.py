@@ -22,6 +22,8 @@ from src.ops.retention.policy import RetentionPolicy
 from src.ops.retention.run import run_retention
 from src.ops.retention.state import STATE_FILE
 from src.query.checks import CRITICAL, OK, WARNING
+from src.query.engine import summarize
+from src.query.filters import EventFilter
 
 Usage = namedtuple("Usage", "total used free")
 T = HealthThresholds()
@@ -42,6 +44,18 @@ def test_root_above_the_retention_size_cap_warns(root, make_session):
     small_cap = HealthThresholds(size_cap_mb=1)
     assert check_disk(root, small_cap, usage=usage)[1].severity == WARNING
     assert check_disk(root, T, usage=usage)[1].severity == OK
+
+
+def test_saved_summary_states_count_toward_the_size_cap(root, make_session):
+    """The cap retention enforces covers the logs and the states under .summary/."""
+    path = make_session("big", seqs=range(1, 2400))
+    summarize(root, EventFilter.build(session_id="big"), as_of=0)  # saves its state
+    states = sum(p.stat().st_size for p in (root / ".summary").iterdir())
+    assert path.stat().st_size <= 2**20 < path.stat().st_size + states
+    usage = lambda _p: Usage(100, 10, 90)  # noqa: E731
+    found = check_disk(root, HealthThresholds(size_cap_mb=1), usage=usage)[1]
+    assert found.severity == WARNING
+    assert "in 1 session and 1 saved summary state, above the retention size cap" in found.message
 
 
 def test_parse_errors_are_sampled_from_the_newest_files(root, make_session, age):

@@ -33,7 +33,12 @@ def test_compression_keeps_the_state_valid_and_deletion_removes_it(root, make_se
     assert read_before == 49 and len(_states(root)) == 2
     policy = RetentionPolicy(keep_last_n=0)
     report = run_retention(root, policy, apply=True)
-    assert sorted(o.status for o in report.outcomes) == ["done", "done"]
+    assert [(o.action.file_kind, o.action.phase, o.status) for o in report.outcomes] == [
+        ("log", "age", "done"),
+        ("summary_state", "age", "done"),  # named in the plan, gone with "old.jsonl"
+        ("log", "compress", "done"),
+    ]
+    assert report.outcomes[1].action.session_id == "old"
     assert not (root / "middle.jsonl").exists() and (root / "middle.jsonl.gz").exists()
     after, read_after = _summary(root, "middle")
     one_pass = summarize(root, EventFilter.build(session_id="middle"), as_of=0, saved_state=False)

@@ -1,0 +1,62 @@
+"""Saved summary states in retention's accounting.
+
+Readers keep each session's summary state under ``<root>/.summary/``
+(:mod:`src.query.summary_state`): about 20 bytes per event, so they count against the size
+cap with the logs. A state goes when retention deletes a log file it covers (the apply
+removes it with the file, :func:`src.query.state_retention.file_removed`); a state whose
+session has no file left under the root (an orphan) is deleted on its own. The plan lists
+both, so a dry run names every state that would go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from src.query.state_file import STATE_DIR, state_prefix
+from src.query.state_retention import list_states
+
+if TYPE_CHECKING:
+    from .inventory import LogFile
+
+__all__ = ["StateFile", "scan_states"]
+
+
+@dataclass(frozen=True)
+class StateFile:
+    """One saved summary state under the root."""
+
+    name: str  # in STATE_DIR
+    size: int
+    mtime: float
+    session_id: str | None  # None: no session under the root has it (an orphan)
+    covers: dict[str, int] | None  # log files it covers -> offset read to; None: unknown
+
+    @property
+    def rel(self) -> str:
+        return f"{STATE_DIR}/{self.name}"
+
+    def goes_with(self, deleted: Collection[str]) -> bool:
+        """Deleting its session's log files ``deleted`` removes this state (an unreadable
+        state goes with any of them)."""
+        return bool(deleted) and (self.covers is None or not self.covers.keys().isdisjoint(deleted))
+
+    def goes_with_compressed(self, f: LogFile, *, merged: bool) -> bool:
+        """Compressing its session's log ``f`` removes this state: merged into an existing
+        ``.gz``, or covering less than the whole file (else it moves to the ``.gz``)."""
+        if self.covers is None:
+            return True
+        offset = self.covers.get(f.rel)
+        return offset is not None and (merged or offset < f.size)
+
+
+def scan_states(root: Path, session_ids: Iterable[str]) -> tuple[StateFile, ...]:
+    """The states under ``root``, each given its session among ``session_ids`` (every
+    session found under the root, ours or not) or None."""
+    by_prefix = {state_prefix(sid): sid for sid in session_ids}
+    return tuple(
+        StateFile(s.name, s.size, s.mtime, by_prefix.get(s.prefix), s.covers)
+        for s in list_states(root)
+    )
