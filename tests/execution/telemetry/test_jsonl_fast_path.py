@@ -49,6 +49,7 @@ def test_lines_are_encode_event_lines_byte_for_byte(tmp_path):
             pipeline_event(n, payload={"price": Decimal("1.5"), 7: "int key", "t": (1, 2)}),
             pipeline_event(n, payload={}),
             pipeline_event(n, event_id='evt-"quoted"\\'),
+            pipeline_event(n, event_id="evt-\x00\x1f\x7f\u2028\u2029é☃😀/<>&"),
             pipeline_event(n, symbol="ÉTH/€", mode="live", kind="error"),
         ]
     with JsonlExecutionLogger(tmp_path) as logger:
