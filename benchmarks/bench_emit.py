@@ -8,25 +8,32 @@ Issue 14: building an ``ExecutionEvent`` and emitting it to the JSONL logger cos
 1.3x the floor, ``orjson.dumps`` of the same dict plus one ``os.write`` on an ``O_APPEND``
 descriptor. The floor's dict holds the event's values (``ts`` the aware UTC datetime, which
 orjson writes exactly as ``isoformat()``, ``event_id`` given), so it does all the work a line
-needs and nothing else. Both get the same prepared inputs and run alternately (paired), in
-several rounds; the ratio of the medians is printed per round. One more round against
-``to_dict()`` (``ts`` already text) is printed for information.
+needs and nothing else. Both get the same prepared inputs and run call by call, swapping
+places every call (:func:`paired_both_orders`: of two callables timed one after the other,
+the second measures faster - the floor timed against itself shows it, printed as the A/A
+line), in several rounds; the ratio of the medians is printed per round. For information:
+one round in the fixed order used before 2026-11-30 evening (build + emit first), and one
+against ``to_dict()`` (``ts`` already text).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import platform
 import statistics
 import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
-from benchmarks._timing import Timing, paired, per_call
+from benchmarks._timing import Timing, _overhead, _summarise, paired, per_call
 from src.execution import (
     ExecutionPipeline,
     KillSwitchGate,
@@ -86,6 +93,46 @@ def _cycle(events: list[ExecutionEvent]):
     return next_event
 
 
+def paired_both_orders(
+    fn_a: Callable[[], object], fn_b: Callable[[], object], calls: int, warmup: int = 2_000
+) -> tuple[Timing, Timing]:
+    """Time two callables call by call, ``fn_a`` first on even calls and second on odd ones.
+
+    Whichever of two callables runs second measures faster (timed against itself, the floor
+    is 14-18% slower in the first place on the development machine), so ``paired``'s fixed
+    order favours its second callable. Here each callable's median is the mean of its
+    medians in the two places; p99 and mean are over all its calls."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    clock = time.perf_counter_ns
+    overhead = _overhead(clock)
+    half = calls // 2
+    a_first, b_second, b_first, a_second = [0] * half, [0] * half, [0] * half, [0] * half
+    gc.disable()
+    try:
+        for i in range(half):
+            t0 = clock()
+            fn_a()
+            t1 = clock()
+            fn_b()
+            t2 = clock()
+            fn_b()
+            t3 = clock()
+            fn_a()
+            t4 = clock()
+            a_first[i], b_second[i], b_first[i], a_second[i] = t1 - t0, t2 - t1, t3 - t2, t4 - t3
+    finally:
+        gc.enable()
+
+    def both(first: list[int], second: list[int]) -> Timing:
+        whole = _summarise(first + second, overhead)
+        median = _summarise(first, overhead).median_us + _summarise(second, overhead).median_us
+        return Timing(median_us=median / 2, p99_us=whole.p99_us, mean_us=whole.mean_us)
+
+    return both(a_first, a_second), both(b_first, b_second)
+
+
 def bench_sinks(tmp: Path) -> dict[str, Timing]:
     events = [typical_event(n) for n in range(4_096)]
     results: dict[str, Timing] = {}
@@ -115,8 +162,20 @@ def bench_sinks(tmp: Path) -> dict[str, Timing]:
     return results
 
 
-def bench_build_emit(tmp: Path) -> tuple[list[tuple[Timing, Timing]], Timing]:
-    """Build + emit vs the floor, paired, ``FLOOR_ROUNDS`` rounds; and building alone."""
+@dataclass
+class FloorRuns:
+    rounds: list[tuple[Timing, Timing]]  # (build + emit, floor), both orders
+    fixed: tuple[Timing, Timing]  # the same in the fixed order, build + emit first
+    text: tuple[Timing, Timing]  # against the floor of to_dict() (ts as text), both orders
+    aa_fixed: tuple[Timing, Timing]  # the floor against itself, fixed order
+    aa_both: tuple[Timing, Timing]  # the floor against itself, both orders
+    build: Timing  # ExecutionEvent(...) alone
+
+
+def bench_build_emit(tmp: Path) -> FloorRuns:
+    """Build + emit vs the floor, ``FLOOR_ROUNDS`` rounds in both orders; for information
+    one round in the fixed order, one against ``to_dict()`` and the floor against itself
+    (A/A) in the fixed order and in both; and building alone."""
     size = 4_096
     inputs = [(datetime.now(UTC), typical_payload(n), n, 1_000_000 + n) for n in range(size)]
     built = [
@@ -128,46 +187,63 @@ def bench_build_emit(tmp: Path) -> tuple[list[tuple[Timing, Timing]], Timing]:
     ]  # fmt: skip
     values = [{**e.to_dict(), "ts": e.ts} for e in built]
     as_text = [e.to_dict() for e in built]
-    dicts = values
     logger = JsonlExecutionLogger(tmp / "build", fsync="none")
     fd = os.open(tmp / "floor.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    index = [0, 0, 0]
     emit, dumps, write, newline = logger.emit, orjson.dumps, os.write, orjson.OPT_APPEND_NEWLINE
 
-    def build_and_emit() -> None:
-        i = index[0]
-        index[0] = (i + 1) % size
-        ts, payload, seq, mono = inputs[i]
-        emit(
-            ExecutionEvent(
-                ts=ts, session_id="bench_build", symbol="BTC-USD", mode="paper", kind="fill",
-                payload=payload, seq=seq, mono_ns=mono,
-            )
-        )  # fmt: skip
+    def build_and_emit_fn() -> Callable[[], None]:
+        index = [0]
 
-    def floor() -> None:
-        i = index[1]
-        index[1] = (i + 1) % size
-        write(fd, dumps(dicts[i], option=newline))
+        def build_and_emit() -> None:
+            i = index[0]
+            index[0] = (i + 1) % size
+            ts, payload, seq, mono = inputs[i]
+            emit(
+                ExecutionEvent(
+                    ts=ts, session_id="bench_build", symbol="BTC-USD", mode="paper",
+                    kind="fill", payload=payload, seq=seq, mono_ns=mono,
+                )
+            )  # fmt: skip
+
+        return build_and_emit
+
+    def floor_fn(dicts: list[dict[str, object]], fd: int) -> Callable[[], None]:
+        index = [0]
+
+        def floor() -> None:
+            i = index[0]
+            index[0] = (i + 1) % size
+            write(fd, dumps(dicts[i], option=newline))
+
+        return floor
 
     def build_only() -> None:
-        i = index[2]
-        index[2] = (i + 1) % size
+        i = index[0]
+        index[0] = (i + 1) % size
         ts, payload, seq, mono = inputs[i]
         ExecutionEvent(
             ts=ts, session_id="bench_build", symbol="BTC-USD", mode="paper", kind="fill",
             payload=payload, seq=seq, mono_ns=mono,
         )  # fmt: skip
 
+    index = [0]
+    fd_aa = os.open(tmp / "floor-aa.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    build_and_emit, floor = build_and_emit_fn(), floor_fn(values, fd)
     try:
-        rounds = [paired(build_and_emit, floor, FLOOR_CALLS) for _ in range(FLOOR_ROUNDS)]
-        dicts = as_text
-        rounds.append(paired(build_and_emit, floor, FLOOR_CALLS))
+        rounds = [
+            paired_both_orders(build_and_emit, floor, FLOOR_CALLS) for _ in range(FLOOR_ROUNDS)
+        ]
+        fixed = paired(build_and_emit, floor, FLOOR_CALLS)
+        text = paired_both_orders(build_and_emit, floor_fn(as_text, fd), FLOOR_CALLS)
+        twin = floor_fn(values, fd_aa)
+        aa_fixed = paired(floor, twin, FLOOR_CALLS)
+        aa_both = paired_both_orders(floor, twin, FLOOR_CALLS)
         build = per_call(build_only, CALLS)
     finally:
         logger.close()
         os.close(fd)
-    return rounds, build
+        os.close(fd_aa)
+    return FloorRuns(rounds, fixed, text, aa_fixed, aa_both, build)
 
 
 def bench_submit(tmp: Path) -> dict[str, Timing]:
@@ -208,19 +284,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=".") as tmp_dir:
         tmp = Path(tmp_dir)
         sinks = bench_sinks(tmp)
-        rounds, build = bench_build_emit(tmp)
+        floor_runs = bench_build_emit(tmp)
         submit = bench_submit(tmp)
     for name, timing in {**sinks, **submit}.items():
         print(f"  {name:38s} {timing}")
-    print(f"  {'ExecutionEvent(...) alone':38s} {build}")
-    ratios = [a.median_us / b.median_us for a, b in rounds]
-    for n, (built, floor) in enumerate(rounds, 1):
-        name = f"round {n}" if n <= FLOOR_ROUNDS else "to_dict() floor (ts as text)"
+    print(f"  {'ExecutionEvent(...) alone':38s} {floor_runs.build}")
+    ratios = [a.median_us / b.median_us for a, b in floor_runs.rounds]
+    for n, (built, floor) in enumerate(floor_runs.rounds, 1):
         print(
-            f"  {name}: build+emit {built.median_us:5.2f} us, floor {floor.median_us:5.2f} us"
+            f"  round {n}: build+emit {built.median_us:5.2f} us, floor {floor.median_us:5.2f} us"
             f" -> {ratios[n - 1]:4.2f}x"
         )
-    ratios = ratios[:FLOOR_ROUNDS]
+    for name, (built, floor) in (
+        ("fixed order (build+emit first)", floor_runs.fixed),
+        ("to_dict() floor (ts as text)", floor_runs.text),
+    ):
+        print(
+            f"  {name}: build+emit {built.median_us:5.2f} us, floor {floor.median_us:5.2f} us"
+            f" -> {built.median_us / floor.median_us:4.2f}x"
+        )
+    (first, second), (first_b, second_b) = floor_runs.aa_fixed, floor_runs.aa_both
+    print(
+        f"  A/A, the floor against itself: fixed order {first.median_us / second.median_us:4.2f}x,"
+        f" both orders {first_b.median_us / second_b.median_us:4.2f}x"
+    )
     jsonl = sinks["JsonlExecutionLogger.emit"].median_us
     std = sinks["logging.FileHandler + json"].median_us
     null = sinks["NullEmitter.emit"].median_us
@@ -235,7 +322,7 @@ def main() -> None:
     print(f"    submit_order JSONL - Null    {extra:6.2f} us   (target <= 15 us; 7 events/order)")
     print(
         f"    build+emit / floor           {statistics.median(ratios):6.2f} x    (target <= 1.3x;"
-        f" median of {len(ratios)} paired rounds, {min(ratios):.2f}-{max(ratios):.2f})"
+        f" median of {len(ratios)} rounds in both orders, {min(ratios):.2f}-{max(ratios):.2f})"
     )
 
 

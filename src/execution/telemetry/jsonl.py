@@ -44,10 +44,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+import msgspec
+import orjson
+
 from src.common.locks import release_write_guard, try_lock_shared, try_write_guard
 from src.execution.events import ExecutionEvent
 from src.execution.jsontypes import JsonObject
-from src.execution.serialization import encode_event_line
+from src.execution.serialization import encode_event_line, line_template
 from src.execution.session_ids import validate_session_id
 from src.execution.telemetry.base import ExecutionEventEmitter, guarded
 from src.execution.telemetry.heartbeat import HeartbeatWriter
@@ -65,6 +68,13 @@ _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLO
 # A descriptor taken out of use (rotation, too many open files) is closed only after this
 # long, so a thread that fetched it a moment earlier can never write through a reused number.
 _RETIRE_GRACE_S = 5.0
+
+# The fast path's encoders, bound once (see encode_event_line, whose common case emit inlines).
+_dumps = orjson.dumps
+_encode_ts = _encode_str = msgspec.json.Encoder().encode
+_write = os.write
+_UTC = UTC
+_READY_MAX = 4096  # entries of a logger's fast-path map; cleared if it ever grows past it
 
 _live_loggers: weakref.WeakSet[JsonlExecutionLogger] = weakref.WeakSet()
 
@@ -130,6 +140,9 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         # Sessions whose file was opened while retention held it exclusively: re-checked
         # before each write until the shared lock is ours (see the module docstring).
         self._unlocked: set[str] = set()
+        # (session, symbol, mode, kind) -> (descriptor, line template): the fast path of emit,
+        # filled by _settle, cleared whenever a descriptor leaves _fds or a line is torn.
+        self._ready: dict[tuple[str, str, str, str], tuple[int, bytes]] = {}
         self.heartbeat_interval = float(heartbeat_interval)
         self._heartbeat: HeartbeatWriter | None = None
         _live_loggers.add(self)
@@ -146,6 +159,37 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
     # -- the hot path --------------------------------------------------------------------
     @guarded
     def emit(self, event: ExecutionEvent) -> None:
+        ready = None
+        try:
+            ready = self._ready.get((event.session_id, event.symbol, event.mode, event.kind))
+            if ready is not None:
+                # The pipeline's events to a settled file: encode_event_line's common case,
+                # inlined (the logger's lines are pinned to its output by tests), one write.
+                ts = event.ts
+                if ts.tzinfo is _UTC:  # always, unless an event was built around its checks
+                    fd, template = ready
+                    # seq or mono_ns None: %d raises TypeError, and the slow path writes it.
+                    line = template % (
+                        _encode_ts(ts)[:-2], _dumps(event.payload), event.seq,
+                        _encode_str(event.event_id), event.mono_ns,
+                    )  # fmt: skip
+                    written = _write(fd, line)
+                    if written == len(line):
+                        self._stats.emitted += 1
+                        return
+                    self._repair_short_write(event.session_id, fd, written, len(line))
+        except TypeError:
+            pass  # no seq/mono_ns, or a payload orjson cannot write by itself: the slow path
+        except Exception as exc:
+            self._handle_error(exc, f"writing session {getattr(event, 'session_id', None)!r}")
+            return
+        self._emit_slow(event, ready is None)
+
+    def _emit_slow(self, event: ExecutionEvent, settle: bool) -> None:
+        """Every case but the common one: a new (session, symbol, mode, kind), a file not
+        opened yet, daily rotation, a torn line to end, a file retention holds, fsync on
+        every line, an event without ``seq``/``mono_ns``, after close. With ``settle``, a
+        plain write makes the event's fixed fields take the fast path from then on."""
         if self._closed:
             self._drop("emit after close")
             return
@@ -159,15 +203,35 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             line = encode_event_line(event)
             if self._torn or self._unlocked or self._fsync_always:
                 self._write_with_care(session_id, fd, line)
-            else:  # the common case: one write, nothing else to check
+            else:
                 written = os.write(fd, line)
                 if written != len(line):
                     self._repair_short_write(session_id, fd, written, len(line))
+                if settle and not self._rotate_daily:
+                    self._settle(event, fd)
         except Exception as exc:
             where = f"writing session {getattr(event, 'session_id', None)!r}"
             self._handle_error(exc, where)
             return
         self._stats.emitted += 1
+
+    def _settle(self, event: ExecutionEvent, fd: int) -> None:
+        """Let events with ``event``'s session, symbol, mode and kind take the fast path to
+        ``fd``: only while ``fd`` is the session's file, locked, with no torn line to end.
+        Whatever changes that (a descriptor retired, a torn line, close) clears the map."""
+        session_id = event.session_id
+        template = line_template(session_id, event.symbol, event.mode, event.kind)
+        with self._open_lock:
+            if (
+                self._closed
+                or self._fds.get(session_id) != fd
+                or session_id in self._unlocked
+                or session_id in self._torn
+            ):
+                return
+            if len(self._ready) >= _READY_MAX:
+                self._ready.clear()
+            self._ready[(session_id, event.symbol, event.mode, event.kind)] = (fd, template)
 
     def _write_with_care(self, session_id: str, fd: int, line: bytes) -> None:
         """The write when a torn line is to be ended, the session's file is not locked yet
@@ -195,7 +259,9 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             except OSError:
                 ended = False
             if not ended:
-                self._torn.add(session_id)
+                with self._open_lock:
+                    self._torn.add(session_id)
+                    self._ready.clear()  # the next line must end the fragment first
         raise OSError(errno.ENOSPC, f"short write: {written} of {wanted} bytes")
 
     # -- opening, rotating, retiring descriptors ----------------------------------------
@@ -215,6 +281,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                 self._unlocked.add(session_id)
             if len(self._fds) >= self.max_open_files:
                 oldest = next(iter(self._fds))
+                self._ready.clear()
                 self._retire(self._fds.pop(oldest))
                 self._unlocked.discard(oldest)
             self._fds[session_id] = fd
@@ -241,6 +308,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                             return fd, written
                         # Retention moved the file away: carry on in a new file.
                         self._fds.pop(session_id, None)
+                        self._ready.clear()
                         self._retire(fd)
                     self._unlocked.discard(session_id)
                     fd = -1
@@ -280,6 +348,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             start = datetime.strptime(self._day, "%Y-%m-%d").replace(tzinfo=UTC)
             self._next_rollover = (start + timedelta(days=1)).timestamp()
             old, self._fds = self._fds, {}
+            self._ready.clear()
             for fd in old.values():
                 self._retire(fd)
             self._unlocked.clear()
@@ -350,6 +419,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             self._closed = True
             self._stop_syncer.set()
             fds, self._fds = self._fds, {}
+            self._ready.clear()
             heartbeat, self._heartbeat = self._heartbeat, None
         if self.fsync != "none":
             for fd in fds.values():

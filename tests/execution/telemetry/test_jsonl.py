@@ -77,11 +77,11 @@ def test_one_write_per_line_on_a_kept_open_append_descriptor(tmp_path, make_even
     monkeypatch.setattr(
         jsonl_module.os, "open", lambda *a, **k: opens.append(a) or real_open(*a, **k)
     )
-    monkeypatch.setattr(
-        jsonl_module.os, "write", lambda fd, b: writes.append((fd, b)) or real_write(fd, b)
-    )
-    for _ in range(20):
-        logger.emit(make_event())
+    spy = lambda fd, b: writes.append((fd, b)) or real_write(fd, b)  # noqa: E731
+    monkeypatch.setattr(jsonl_module.os, "write", spy)
+    monkeypatch.setattr(jsonl_module, "_write", spy)  # the fast path's own reference
+    for n in range(20):  # with and without seq/mono_ns: the general path and the fast one
+        logger.emit(make_event(seq=n, mono_ns=n) if n % 2 else make_event())
     monkeypatch.undo()
     assert len(opens) == 1 and len(writes) == 20
     assert len({fd for fd, _ in writes}) == 1
@@ -353,17 +353,19 @@ def tiny_tmpfs(tmp_path):
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def test_disk_full_is_survived_and_recovers(tiny_tmpfs, make_event):
-    """On a real full disk (ENOSPC): no raise, errors counted, the torn line stays alone."""
+@pytest.mark.parametrize("mono_ns", [None, 1], ids=["general-path", "fast-path"])
+def test_disk_full_is_survived_and_recovers(tiny_tmpfs, make_event, mono_ns):
+    """On a real full disk (ENOSPC): no raise, errors counted, the torn line stays alone.
+    With mono_ns set (as the pipeline's events) the lines take the logger's fast path."""
     filler = tiny_tmpfs / "filler"
     filler.write_bytes(b"f" * 8192)
     logger = JsonlExecutionLogger(tiny_tmpfs / "logs")
     for n in range(100):
-        logger.emit(make_event(seq=n, payload={"pad": "z" * 700}))
+        logger.emit(make_event(seq=n, mono_ns=mono_ns, payload={"pad": "z" * 700}))
     assert logger.stats.errors > 0
     assert "No space left" in logger.stats.last_error or "short write" in logger.stats.last_error
     filler.unlink()  # the operator frees space; the same logger carries on
-    logger.emit(make_event(seq=1000))
+    logger.emit(make_event(seq=1000, mono_ns=mono_ns))
     logger.close()
     lines = read_lines(tiny_tmpfs / "logs" / "session_123.jsonl")
     valid = [json.loads(x)["seq"] for x in lines if _parses(x)]
