@@ -37,10 +37,8 @@ LATER = st.sampled_from([0.05, 1, 45, 700, 3600, 3601, 86_400 + 1, 10**6]).map(
 )
 FLT = EventFilter.build(session_id="s")
 
-STEP = st.tuples(
-    st.integers(1, 4000),  # bytes revealed
-    st.sampled_from(["append", "append", "append", "rotate", "compress", "rewrite"]),
-)
+ACTION = st.sampled_from(["append", "append", "append", "rotate", "compress", "rewrite"])
+STEP = st.tuples(st.integers(1, 4000), ACTION)  # (bytes revealed, what happens first)
 
 
 class Session:
@@ -147,6 +145,29 @@ def test_resumed_summaries_equal_one_pass(tmp_path_factory, lines, torn, steps, 
     shutil.rmtree(base)
 
 
+@st.composite
+def long_trips(draw: st.DrawFn) -> list[bytes]:
+    """Round trips with their own ids whose acks, fills and cancels come any time later:
+    orders in flight across a range cut, while later trips complete on either side."""
+    keyed = []
+    for n in range(draw(st.integers(0, 40))):
+        at = draw(st.integers(0, 300))
+        cid, iid = f"c{n}", f"i{n}"
+        keyed.append((at, "intent", {"intent_id": iid, "side": "buy", "current_price": 100}))
+        at += draw(st.integers(0, 20))
+        keyed.append((at, "order", {"intent_id": iid, "client_id": cid, "quantity": 1}))
+        for kind in draw(st.lists(st.sampled_from(["ack", "fill", "cancel"]), max_size=2)):
+            payload = {"client_id": cid, "filled_quantity": 1, "fill_price": 100 + n % 3}
+            keyed.append((at + draw(st.integers(0, 80)), kind, payload | {"n": n}))
+    keyed.sort(key=lambda k: k[0])
+    out = []
+    for number, (_, kind, payload) in enumerate(keyed):
+        event = {"kind": kind, "payload": payload, "step": draw(st.sampled_from([0, 1, 30]))}
+        event |= {"session_id": "s", "symbol": "BTC-USD", "event_id": f"t{number}", "mono_ns": 0}
+        out.append(orjson.dumps(event))
+    return out
+
+
 def _saved_builder_state(base: Path) -> tuple[dict, dict] | None:
     """(the saved builder's state, one pass's over what it covers), if a state holds."""
     store = summary_state.StateStore(base, "s", SummaryBuilder())
@@ -165,13 +186,18 @@ def _saved_builder_state(base: Path) -> tuple[dict, dict] | None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    event_lines(), st.booleans(), st.lists(STEP, min_size=1, max_size=6), st.sampled_from([2, 3])
+    event_lines(),
+    long_trips(),
+    st.booleans(),
+    st.lists(st.tuples(st.integers(1, 30_000), ACTION), min_size=1, max_size=6),
+    st.sampled_from([2, 3, 8]),
 )
 def test_a_shared_first_read_saves_one_pass_state(
-    tmp_path_factory, monkeypatch, lines, torn, steps, workers
+    tmp_path_factory, monkeypatch, lines, trips, torn, steps, workers
 ):
     """A first read (or a rebuild) on several processes saves exactly one pass's state,
     samples in file order included; appended lines then resume from it as from one pass's."""
+    lines = trips + lines
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     shared = []
     real = saved_scan.scan_ordered
@@ -217,13 +243,14 @@ def test_a_shared_first_read_is_used_and_keeps_sample_order(tmp_path, monkeypatc
         saved_scan, "scan_ordered", lambda *a, **k: shared.append(real(*a, **k)) or shared[-1]
     )
     lines = []
-    for n in range(400):  # intent, order, fill of round trip n spread over 3 trips
+    for n in range(400):  # round trips; every 10th order is filled 25 trips later
         lines.append(_event("intent", n, {"intent_id": f"i{n}", "current_price": 100.0}))
-        if n >= 1:
-            lines.append(_event("order", n, {"intent_id": f"i{n - 1}", "client_id": f"c{n - 1}"}))
-        if n >= 2:
-            cid = f"c{n - 2}"
-            lines.append(_event("fill", n, {"client_id": cid, "fill_price": 100.0 + n % 7}))
+        lines.append(_event("order", n, {"intent_id": f"i{n}", "client_id": f"c{n}"}))
+        late = n - 25
+        if n % 10:
+            lines.append(_event("fill", n, {"client_id": f"c{n}", "fill_price": 100.0 + n % 7}))
+        if late >= 0 and late % 10 == 0:
+            lines.append(_event("fill", n, {"client_id": f"c{late}", "fill_price": 99.0}))
     session = Session(tmp_path)
     session.append(b"".join(line + b"\n" for line in lines))
     first = summarize(tmp_path, FLT, as_of=AS_OF, workers=2).to_dict()
@@ -244,7 +271,7 @@ def _event(kind: str, n: int, payload: dict) -> bytes:
             "kind": kind,
             "session_id": "s",
             "symbol": "X",
-            "event_id": f"{kind}{n}",
+            "event_id": f"{kind}{n}-{payload.get('client_id')}",
             "mono_ns": int(ts * 1e9) + (n % 5) * 1_000_000,
             "payload": payload,
         }
