@@ -359,7 +359,6 @@ def scan_ordered(
     *,
     workers: int,
     exact_steps: bool = False,
-    range_bytes: int | None = None,
 ) -> _Part | None:
     """One pass's builder over ``files``, read with up to ``workers`` processes.
 
@@ -374,10 +373,7 @@ def scan_ordered(
     try:
         if workers < 2 or not total:
             return None
-        if range_bytes is None:
-            planned = plan_ranges(files, workers, _LAST_SHARE)
-        else:
-            planned = plan_ranges(files, -(-total // max(1, range_bytes)))
+        planned = plan_ranges(files, workers, _LAST_SHARE)
         ends = {index: end for index, (_, fd, end) in enumerate(files) if fd is not None}
         ranges = [
             (number, [_bounded(piece, ends) for piece in pieces])
