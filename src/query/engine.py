@@ -77,7 +77,12 @@ def summarize(
     sessions = select_sessions(base, flt)
     if saved_state and flt.session_id is not None and flt.is_trivial and len(sessions) == 1:
         return summarize_session(
-            base, sessions[0], gap_threshold_s=gap_threshold_s, as_of=as_of, progress=progress
+            base,
+            sessions[0],
+            gap_threshold_s=gap_threshold_s,
+            as_of=as_of,
+            progress=progress,
+            workers=workers,
         )
     match = None if flt.is_trivial else flt.matches
     paths = [p for s in sessions for p in s.files]

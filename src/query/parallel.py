@@ -9,6 +9,12 @@ process takes the last ones. The builders are then merged in file order
 (:meth:`SummaryBuilder.absorb`), which gives exactly the summary one pass would; a range
 whose merge cannot be exact is re-read here instead.
 
+:func:`scan_ordered` goes further: the builder it returns is the one a single pass would
+leave (samples in file order, every pending intent, completed order and fill id kept),
+so it can be saved and resumed (:mod:`src.query.saved_scan`). :func:`scan_parallel`
+serves reads that only want the summary: workers hand back their samples sorted, and
+the last merge keeps only what the summary reads.
+
 Forking (not spawning) keeps the start-up cost at a few milliseconds: the worker already
 has every module and the open files. Workers only read files and compute; they never
 run the parent's cleanup (``os._exit``) nor its garbage collector.
@@ -27,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from src.query.analytics import pairing_state
 from src.query.analytics.summary import LineProgress, Matcher, SummaryBuilder
 from src.query.files import GZIP_ERRORS, open_segment
 from src.query.lines import cap_lines, iter_blocks, iter_range_blocks
@@ -39,6 +46,7 @@ __all__ = [
     "default_workers",
     "plan_ranges",
     "run_forked",
+    "scan_ordered",
     "scan_parallel",
 ]
 
@@ -137,22 +145,22 @@ def scan_range(
     pieces: Sequence[Piece],
     match: Matcher | None,
     progress: LineProgress | None = None,
-    seq_base: int | None = None,
+    gz_torn: dict[int, int] | None = None,
 ) -> None:
     """Consume ``pieces`` into ``builder``, counting files as one sequential pass does.
 
     A read error in a plain file propagates (:func:`scan_parallel` then gives up);
-    gzip files are counted unreadable exactly as in a sequential pass.
+    gzip files are counted unreadable exactly as in a sequential pass. ``gz_torn`` gets
+    the torn last lines (0 or 1) of each gzip file read whole, by file index.
     """
     for piece in pieces:
-        if seq_base is not None:  # numbering restarts at the range's first piece only
-            builder.pairer.next_seq, seq_base = seq_base, None
         if piece.fd is not None:
             stats.files += piece.start == 0
             blocks = cap_lines(iter_range_blocks(piece.fd, piece.start, piece.end))
             builder.consume(blocks, stats, match, progress=progress)
             continue
         stats.files += 1
+        torn = stats.torn_lines
         try:
             with open_segment(piece.path) as fh:
                 builder.consume(cap_lines(iter_blocks(fh)), stats, match, progress=progress)
@@ -160,6 +168,12 @@ def scan_range(
             stats.files -= 1
         except GZIP_ERRORS:
             stats.note_unreadable(piece.path)
+        else:
+            if gz_torn is not None:
+                gz_torn[piece.index] = stats.torn_lines - torn
+
+
+_Part = tuple[SummaryBuilder, ParseStats, dict[int, int]]
 
 
 def _summarise_ranges(
@@ -167,8 +181,9 @@ def _summarise_ranges(
     gap_threshold_s: float,
     match: Matcher | None,
     exact_steps: bool,
+    ordered: bool,
     progress: LineProgress | None = None,
-) -> list[tuple[SummaryBuilder, ParseStats]]:
+) -> list[_Part]:
     out = []
     for number, pieces in ranges:
         builder = SummaryBuilder(
@@ -178,9 +193,13 @@ def _summarise_ranges(
             exact_steps=exact_steps,
         )
         stats = ParseStats()
-        scan_range(builder, stats, pieces, match, progress)
-        builder.pairer.finish_part()
-        out.append((builder, stats))
+        torn: dict[int, int] = {}
+        scan_range(builder, stats, pieces, match, progress, torn)
+        if ordered:
+            pairing_state.pack_samples(builder.pairer)  # in file order
+        else:
+            builder.pairer.finish_part()  # sorted runs: the summary's sort is linear
+        out.append((builder, stats, torn))
     return out
 
 
@@ -322,12 +341,59 @@ def scan_parallel(
         if len(ranges) < 2:
             return None
         processes = min(workers, len(ranges))
-        return _run(ranges, processes, gap_threshold_s, match, progress, len(paths), exact_steps)
+        done = _run(
+            ranges, processes, gap_threshold_s, match, progress, len(paths), exact_steps, False
+        )
+        return None if done is None else (done[0], done[1])
     except OSError:
         return None
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def scan_ordered(
+    files: Sequence[tuple[Path, int | None, int]],
+    gap_threshold_s: float,
+    progress: ProgressFn | None,
+    *,
+    workers: int,
+    exact_steps: bool = False,
+) -> _Part | None:
+    """One pass's builder over ``files``, read with up to ``workers`` processes.
+
+    ``files``: (path, descriptor, end) of a plain file, read from its start to ``end``
+    (the caller's line end), or (path, None, size) of a gzip file, read whole. Returns
+    the builder (exactly what one pass in file order leaves, see
+    :meth:`RangePairer.merge_into`), the parse counts and the torn last lines of the
+    gzip files read (by index); None when there are fewer than two ranges or a plain
+    file could not be read: then read in one process.
+    """
+    total = sum(end for _, _, end in files)
+    try:
+        if workers < 2 or not total:
+            return None
+        planned = plan_ranges(files, workers, _LAST_SHARE)
+        ends = {index: end for index, (_, fd, end) in enumerate(files) if fd is not None}
+        ranges = [
+            (number, [_bounded(piece, ends) for piece in pieces])
+            for number, pieces in enumerate(planned)
+        ]
+        if len(ranges) < 2:
+            return None
+        processes = min(workers, len(ranges))
+        return _run(
+            ranges, processes, gap_threshold_s, None, progress, len(files), exact_steps, True
+        )
+    except OSError:
+        return None
+
+
+def _bounded(piece: Piece, ends: dict[int, int]) -> Piece:
+    """A plain file's last piece ends at the caller's end, not at the end of the file."""
+    if piece.end is not None or piece.fd is None:
+        return piece
+    return Piece(piece.index, piece.path, piece.fd, piece.start, ends[piece.index])
 
 
 def _run(
@@ -338,7 +404,8 @@ def _run(
     progress: ProgressFn | None,
     files: int,
     exact_steps: bool,
-) -> tuple[SummaryBuilder, ParseStats] | None:
+    ordered: bool,
+) -> _Part | None:
     # Contiguous shares of ranges; this process takes the last share.
     bounds = [len(ranges) * k // processes for k in range(processes + 1)]
     shares = [ranges[bounds[k] : bounds[k + 1]] for k in range(processes)]
@@ -353,11 +420,11 @@ def _run(
         for share in shares[:-1]:
 
             def work(share: list[tuple[int, list[Piece]]] = share) -> Any:
-                return _summarise_ranges(share, gap_threshold_s, match, exact_steps)
+                return _summarise_ranges(share, gap_threshold_s, match, exact_steps, ordered)
 
             children.append(_fork(work))
-        mine = _summarise_ranges(shares[-1], gap_threshold_s, match, exact_steps, report)
-        parts: list[tuple[SummaryBuilder, ParseStats]] = []
+        mine = _summarise_ranges(shares[-1], gap_threshold_s, match, exact_steps, ordered, report)
+        parts: list[_Part] = []
         while children:
             got = _collect(*children.pop(0))
             if got is None:
@@ -367,13 +434,16 @@ def _run(
         for child in children:
             _discard(*child)
     parts.extend(mine)
-    builder, stats = parts[0]
-    for (number, pieces), (later, later_stats) in zip(ranges[1:], parts[1:], strict=True):
-        if builder.absorb(later, last=number == ranges[-1][0]):
+    builder, stats, torn = parts[0]
+    for (number, pieces), (later, later_stats, later_torn) in zip(
+        ranges[1:], parts[1:], strict=True
+    ):
+        # An ordered read keeps everything (no last merge): its builder may read on.
+        if builder.absorb(later, last=not ordered and number == ranges[-1][0]):
             stats.add(later_stats)
+            torn.update(later_torn)
         else:
-            # Re-read: exact, if slower. Its orders are numbered as the range's would be.
-            scan_range(builder, stats, pieces, match, seq_base=number * _RANGE_SEQ)
+            scan_range(builder, stats, pieces, match, gz_torn=torn)  # re-read: exact, slower
     if progress is not None:
         progress(files, files, stats.total_lines)
-    return builder, stats
+    return builder, stats, torn

@@ -6,6 +6,11 @@ session (no filter but the session): it opens the session's saved state
 complete lines appended since are read (none: the saved summary is the answer), otherwise
 the whole session is read once. Either way the state is then saved for the next reader
 (when the log root is writable). The result equals one pass over the whole session.
+
+A whole read of a big session (at least :data:`~src.query.parallel.MIN_PARALLEL_BYTES`
+of plain files) is shared between processes (:func:`~src.query.parallel.scan_ordered`),
+whose merged builder is exactly one pass's, so its state resumes as one pass's would;
+small sessions, compressed files alone, or one usable core read in this process.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from src.query import parallel
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import SummaryBuilder
 from src.query.analytics.summary_model import Summary
 from src.query.files import GZIP_ERRORS, SessionFiles, open_segment
 from src.query.lines import cap_lines, iter_blocks, iter_range_blocks
-from src.query.parallel import ProgressFn
+from src.query.parallel import MAX_OPEN_FILES, ProgressFn, default_workers, scan_ordered
 from src.query.records import ParseStats
 from src.query.summary_state import (
     Mark,
@@ -55,7 +61,11 @@ def summarize_session(
     as_of: float | None = None,
     progress: ProgressFn | None = None,
     save: bool = True,
+    workers: int | None = None,
 ) -> Summary:
+    """The summary of ``session`` as of ``as_of``; ``workers``: processes a whole read
+    may use (default: :func:`~src.query.parallel.default_workers`)."""
+    workers = default_workers() if workers is None else workers
     as_of = time.time() if as_of is None else as_of
     paths = list(session.files)
     store = StateStore(base, session.session_id, SummaryBuilder(gap_threshold_s=gap_threshold_s))
@@ -82,12 +92,19 @@ def summarize_session(
             done = marks[:-1]
             start = [(paths[len(marks) - 1], marks[-1])] + [(p, None) for p in paths[len(marks) :]]
             state = None
+            read = _read(store, builder, stats, start, progress, len(paths))
         else:
             covered = 0
-            builder = SummaryBuilder(gap_threshold_s=gap_threshold_s, exact_steps=exact_steps)
-            stats, kept, done = ParseStats(), SortedSamples(), []
-            start = [(p, None) for p in paths]
-        read = _read(store, builder, stats, start, progress, len(paths))
+            kept, done = SortedSamples(), []
+            shared = _read_shared(store, paths, gap_threshold_s, exact_steps, progress, workers)
+            if shared is None:
+                builder = SummaryBuilder(gap_threshold_s=gap_threshold_s, exact_steps=exact_steps)
+                stats = ParseStats()
+                read = _read(
+                    store, builder, stats, [(p, None) for p in paths], progress, len(paths)
+                )
+            else:
+                builder, stats, read = shared
         if not builder.needs_exact_steps:
             break
     marks = done + read.marks
@@ -130,6 +147,76 @@ def _tail_torn(path: Path, mark: Mark) -> tuple[int, int] | None:
         return None
     finally:
         os.close(fd)
+
+
+def _read_shared(
+    store: StateStore,
+    paths: Sequence[Path],
+    gap_threshold_s: float,
+    exact_steps: bool,
+    progress: ProgressFn | None,
+    workers: int,
+) -> tuple[SummaryBuilder, ParseStats, _Read] | None:
+    """Read the whole session with up to ``workers`` processes, as :func:`_read` would in
+    this one (the same counts, marks and builder). None: read it in this process (too
+    small, one worker, compressed files only, a file vanished or could not be read)."""
+    plain = [p for p in paths if not p.name.endswith(".gz")]
+    if workers < 2 or not plain or len(plain) > MAX_OPEN_FILES:
+        return None
+    fds: dict[Path, tuple[int, int, int]] = {}  # plain file -> (descriptor, size, line end)
+    try:
+        files: list[tuple[Path, int | None, int]] = []
+        for path in paths:
+            if path.name.endswith(".gz"):
+                files.append((path, None, path.stat().st_size))
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            size = os.fstat(fd).st_size
+            fds[path] = (fd, size, last_line_end(fd, size, floor=0))
+            files.append((path, fd, fds[path][2]))
+        if sum(end for _, _, end in fds.values()) < parallel.MIN_PARALLEL_BYTES:
+            return None
+        done = scan_ordered(
+            files, gap_threshold_s, progress, workers=workers, exact_steps=exact_steps
+        )
+        if done is None:
+            return None
+        builder, stats, gz_torn = done
+        out = _Read([], 0, stats.files == len(paths) and not stats.unreadable_files)
+        for index, path in enumerate(paths):
+            name = store.rel(path)
+            if name is None:
+                out.complete = False
+                name = ""
+            if path in fds:
+                fd, size, end = fds[path]
+                new = mark_of(fd, name, offset=end, gz=False)
+                out.marks.append(
+                    Mark(new.name, new.dev, new.ino, False, end, size, new.head, new.guard)
+                )
+                continue
+            torn = gz_torn.get(index)
+            if torn is None:  # vanished or unreadable: not in the state (none is saved)
+                continue
+            # A torn last line is counted by the caller, not in the saved counts.
+            stats.total_lines -= torn
+            stats.invalid_lines -= torn
+            stats.torn_lines -= torn
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                out.complete = False
+                continue
+            try:
+                out.marks.append(mark_of(fd, name, offset=0, gz=True, torn=bool(torn)))
+            finally:
+                os.close(fd)
+        return builder, stats, out
+    except OSError:
+        return None
+    finally:
+        for fd, _, _ in fds.values():
+            os.close(fd)
 
 
 def _read(

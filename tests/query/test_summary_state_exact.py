@@ -12,15 +12,21 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+import orjson
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from src.query import summary_state
+from src.query import parallel, saved_scan, summary_state
+from src.query.analytics.summary import SummaryBuilder
+from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
 from src.query.engine import summarize
+from src.query.files import session_files
 from src.query.filters import EventFilter
 from src.query.incremental import IncrementalSummary
+from tests.query.builder_state import builder_state, one_pass_state
 from tests.query.event_streams import START, event_lines, stamped
 
 AS_OF = START.timestamp() + 3600
@@ -31,10 +37,8 @@ LATER = st.sampled_from([0.05, 1, 45, 700, 3600, 3601, 86_400 + 1, 10**6]).map(
 )
 FLT = EventFilter.build(session_id="s")
 
-STEP = st.tuples(
-    st.integers(1, 4000),  # bytes revealed
-    st.sampled_from(["append", "append", "append", "rotate", "compress", "rewrite"]),
-)
+ACTION = st.sampled_from(["append", "append", "append", "rotate", "compress", "rewrite"])
+STEP = st.tuples(st.integers(1, 4000), ACTION)  # (bytes revealed, what happens first)
 
 
 class Session:
@@ -80,6 +84,11 @@ class Session:
             os.close(gz_fd)
         path.unlink()
         self.files[i] = gz
+
+    @staticmethod
+    def listed(base: Path) -> list[Path]:
+        found = session_files(base, "s")
+        return list(found.files) if found else []
 
     def rewrite(self) -> None:
         """Rewrite the newest plain file in place: its lines in reverse order."""
@@ -134,3 +143,136 @@ def test_resumed_summaries_equal_one_pass(tmp_path_factory, lines, torn, steps, 
         assert lived.refresh(as_of=later).to_dict() == followed
     assert (base / summary_state.STATE_DIR).is_dir()
     shutil.rmtree(base)
+
+
+@st.composite
+def long_trips(draw: st.DrawFn) -> list[bytes]:
+    """Round trips with their own ids whose acks, fills and cancels come any time later:
+    orders in flight across a range cut, while later trips complete on either side."""
+    keyed = []
+    for n in range(draw(st.integers(0, 40))):
+        at = draw(st.integers(0, 300))
+        cid, iid = f"c{n}", f"i{n}"
+        keyed.append((at, "intent", {"intent_id": iid, "side": "buy", "current_price": 100}))
+        at += draw(st.integers(0, 20))
+        keyed.append((at, "order", {"intent_id": iid, "client_id": cid, "quantity": 1}))
+        for kind in draw(st.lists(st.sampled_from(["ack", "fill", "cancel"]), max_size=2)):
+            payload = {"client_id": cid, "filled_quantity": 1, "fill_price": 100 + n % 3}
+            keyed.append((at + draw(st.integers(0, 80)), kind, payload | {"n": n}))
+    keyed.sort(key=lambda k: k[0])
+    out = []
+    for number, (_, kind, payload) in enumerate(keyed):
+        event = {"kind": kind, "payload": payload, "step": draw(st.sampled_from([0, 1, 30]))}
+        event |= {"session_id": "s", "symbol": "BTC-USD", "event_id": f"t{number}", "mono_ns": 0}
+        out.append(orjson.dumps(event))
+    return out
+
+
+def _saved_builder_state(base: Path) -> tuple[dict, dict] | None:
+    """(the saved builder's state, one pass's over what it covers), if a state holds."""
+    store = summary_state.StateStore(base, "s", SummaryBuilder())
+    saved = store.load()
+    paths = [p for p in Session.listed(base)]
+    if saved is None or not store.holds(saved, paths):
+        return None
+    state = saved.state()
+    assert state is not None
+    return builder_state(state[0]), one_pass_state(base, saved.marks, DEFAULT_GAP_THRESHOLD_S)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    event_lines(),
+    long_trips(),
+    st.booleans(),
+    st.lists(st.tuples(st.integers(1, 30_000), ACTION), min_size=1, max_size=6),
+    st.sampled_from([2, 3, 8]),
+)
+def test_a_shared_first_read_saves_one_pass_state(
+    tmp_path_factory, monkeypatch, lines, trips, torn, steps, workers
+):
+    """A first read (or a rebuild) on several processes saves exactly one pass's state,
+    samples in file order included; appended lines then resume from it as from one pass's."""
+    lines = trips + lines
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    shared = []
+    real = saved_scan.scan_ordered
+
+    def spy(*args, **kwargs):
+        done = real(*args, **kwargs)
+        shared.append(done is not None)
+        return done
+
+    monkeypatch.setattr(saved_scan, "scan_ordered", spy)
+    base = tmp_path_factory.mktemp("shared")
+    body = b"".join(line + b"\n" for line in stamped(lines))
+    if torn:
+        body += b'{"ts": "2025-06-01T00:00:00Z", "ki'
+    session = Session(base)
+    done = 0
+    for size, action in steps:
+        if action == "rotate":
+            session.rotate()
+        elif action == "compress":
+            session.compress()
+        elif action == "rewrite":
+            session.rewrite()
+        session.append(body[done : done + size])
+        done += size
+        one_pass = summarize(base, FLT, as_of=AS_OF, saved_state=False, workers=1).to_dict()
+        assert summarize(base, FLT, as_of=AS_OF, workers=workers).to_dict() == one_pass
+        states = _saved_builder_state(base)
+        if states is not None:
+            assert states[0] == states[1]
+        assert summarize(base, FLT, as_of=AS_OF, workers=workers).to_dict() == one_pass
+    note(f"shared reads: {shared}")
+    shutil.rmtree(base)
+
+
+def test_a_shared_first_read_is_used_and_keeps_sample_order(tmp_path, monkeypatch):
+    """Round trips in flight across the cut (their samples are added when the parts are
+    merged) land where one pass puts them; the shared read is really taken."""
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    shared = []
+    real = saved_scan.scan_ordered
+    monkeypatch.setattr(
+        saved_scan, "scan_ordered", lambda *a, **k: shared.append(real(*a, **k)) or shared[-1]
+    )
+    lines = []
+    for n in range(400):  # round trips; every 10th order is filled 25 trips later
+        lines.append(_event("intent", n, {"intent_id": f"i{n}", "current_price": 100.0}))
+        lines.append(_event("order", n, {"intent_id": f"i{n}", "client_id": f"c{n}"}))
+        late = n - 25
+        if n % 10:
+            lines.append(_event("fill", n, {"client_id": f"c{n}", "fill_price": 100.0 + n % 7}))
+        if late >= 0 and late % 10 == 0:
+            lines.append(_event("fill", n, {"client_id": f"c{late}", "fill_price": 99.0}))
+    session = Session(tmp_path)
+    session.append(b"".join(line + b"\n" for line in lines))
+    first = summarize(tmp_path, FLT, as_of=AS_OF, workers=2).to_dict()
+    assert shared and shared[0] is not None
+    assert first == summarize(tmp_path, FLT, as_of=AS_OF, saved_state=False, workers=1).to_dict()
+    states = _saved_builder_state(tmp_path)
+    assert states is not None
+    assert states[0] == states[1]
+    assert states[0]["samples"]["order_to_fill"] != sorted(states[0]["samples"]["order_to_fill"])
+
+
+def _event(kind: str, n: int, payload: dict) -> bytes:
+    ts = START.timestamp() + n * 0.01 + {"intent": 0, "order": 0.001, "fill": 0.002}[kind]
+    payload = {"side": "buy", "quantity": 1, "filled_quantity": 1, "symbol": "X", **payload}
+    return orjson.dumps(
+        {
+            "ts": datetime.fromtimestamp(ts, UTC).isoformat(),
+            "kind": kind,
+            "session_id": "s",
+            "symbol": "X",
+            "event_id": f"{kind}{n}-{payload.get('client_id')}",
+            "mono_ns": int(ts * 1e9) + (n % 5) * 1_000_000,
+            "payload": payload,
+        }
+    )

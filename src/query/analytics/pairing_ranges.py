@@ -11,6 +11,13 @@ replay, and every later operation on it in this part is deferred too. Keys that 
 never tainted are settled locally, which is almost all of them: dependencies across a
 part boundary are round trips in flight at the cut.
 
+The merge gives the earlier part's pairer exactly the state one pass would have: order
+numbers are renumbered to follow the earlier parts' (one pass numbers every order event in
+file order), and each deferred operation carries where this part's sample lists stood when
+it was deferred, so the samples its replay adds are put back at that position in file
+order (a saved state resumed later, and the live charts' sample marks, see one pass's
+lists; see :mod:`src.query.saved_scan`).
+
 Fill ids are the one optimistic assumption: a fill whose event id is new to this part
 is applied as new. :meth:`RangePairer.can_follow` checks that none of those ids was seen
 earlier; when one was, the part cannot be merged and is re-read by the caller.
@@ -27,6 +34,9 @@ from src.query.analytics.pairing_model import MISSING, TAINTED, Order
 
 __all__ = ["RangePairer"]
 
+_LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill", "order_to_ack", "order_to_cancel")
+_SAMPLING = frozenset({"order", "fill", "lifecycle"})  # replays that may add samples
+
 
 class RangePairer(Pairer):
     """A :class:`Pairer` for a part of a read that follows parts summarised elsewhere.
@@ -38,7 +48,10 @@ class RangePairer(Pairer):
     def __init__(self, seq_base: int) -> None:
         super().__init__(seq_base)
         self.ranged = True
+        self.seq_base = seq_base
         self._deferred: list[tuple[Any, ...]] = []
+        # index in _deferred -> (lengths of the _LEGS lists, symbol, its slippage length)
+        self._sample_at: dict[int, tuple[Any, ...]] = {}
         self._deferred_fill_ids: set[Any] = set()
         self._tainted_orders: list[tuple[Any, Any]] = []
 
@@ -64,6 +77,13 @@ class RangePairer(Pairer):
         if event_id is not None:
             self._fill_ids.add(event_id)  # later fills with this id are duplicates anyway
             self._deferred_fill_ids.add(event_id)
+        if op[0] in _SAMPLING:
+            symbol = op[1].symbol
+            self._sample_at[len(self._deferred)] = (
+                *(len(getattr(self, leg)) for leg in _LEGS),
+                symbol,
+                len(self.slippage.get(symbol, ())),
+            )
         self._deferred.append(op)
 
     # -- tainting: hand a key's state so far over to the replay ----------------------------
@@ -118,8 +138,19 @@ class RangePairer(Pairer):
             earlier.unpack(self._deferred_fill_ids, self._tainted_orders)
         else:
             earlier.unpack()
-        for op in self._deferred:
-            _replay(earlier, op)
+        delta = earlier.next_seq - self.seq_base
+        self._renumber(delta)
+        samples = _Samples(self, earlier)
+        for index, op in enumerate(self._deferred):
+            at = self._sample_at.get(index)
+            if at is not None:
+                samples.up_to(at)  # this part's samples before the op, then the op's
+            if op[0] == "order":
+                earlier.order(op[1], seq=op[2] + delta)
+            else:
+                _replay(earlier, op)
+        samples.rest()
+        earlier.next_seq = self.next_seq + delta
         earlier.forget_session()
         if last:
             earlier.last_merged = True
@@ -161,17 +192,6 @@ class RangePairer(Pairer):
             for key, queue in mine.items():
                 if queue is not TAINTED:
                     theirs.setdefault(key, deque()).extend(queue)
-        earlier.intent_to_order.extend(self.intent_to_order)
-        earlier.order_to_fill.extend(self.order_to_fill)
-        earlier.intent_to_fill.extend(self.intent_to_fill)
-        earlier.order_to_ack.extend(self.order_to_ack)
-        earlier.order_to_cancel.extend(self.order_to_cancel)
-        for symbol, values in self.slippage.items():
-            into = earlier.slippage.get(symbol)
-            if into is None:
-                earlier.slippage[symbol] = values
-            else:
-                into.extend(values)
         earlier.negative_intervals += self.negative_intervals
         earlier.orders += self.orders
         earlier.fills += self.fills
@@ -186,6 +206,75 @@ class RangePairer(Pairer):
         earlier.partially_filled_orders += self.partially_filled_orders
         earlier.unmatched += self.unmatched
 
+    def _renumber(self, delta: int) -> None:
+        """Number this part's orders as one pass does: after the earlier parts' orders."""
+        if not delta:
+            return
+        seen: set[int] = set()
+
+        def shift(order: Any) -> None:
+            if order.__class__ is Order and id(order) not in seen:
+                seen.add(id(order))
+                order.seq += delta
+
+        for orders in self._orders.values():
+            for order in orders.values():
+                shift(order)
+        for queue in self._order_fifo.values():
+            if queue is not TAINTED:
+                for order in queue:
+                    shift(order)
+        for op in self._deferred:
+            if op[0] == "order_state":
+                shift(op[2])
+            elif op[0] == "order_queue":
+                for order in op[2]:
+                    shift(order)
+
+
+class _Samples:
+    """Puts a later part's samples after the earlier part's, in file order around the
+    samples that replayed operations add."""
+
+    def __init__(self, later: Pairer, earlier: Pairer) -> None:
+        self.later, self.earlier = later, earlier
+        self.done = [0] * len(_LEGS)
+        self.slippage_done: dict[Any, int] = {}
+
+    def up_to(self, at: tuple[Any, ...]) -> None:
+        later, earlier = self.later, self.earlier
+        for k, leg in enumerate(_LEGS):
+            if at[k] > self.done[k]:
+                getattr(earlier, leg).extend(getattr(later, leg)[self.done[k] : at[k]])
+                self.done[k] = at[k]
+        symbol, end = at[-2], at[-1]
+        begin = self.slippage_done.get(symbol, 0)
+        if end > begin:
+            _extend(earlier.slippage, symbol, later.slippage[symbol][begin:end])
+            self.slippage_done[symbol] = end
+
+    def rest(self) -> None:
+        later, earlier = self.later, self.earlier
+        for k, leg in enumerate(_LEGS):
+            values = getattr(later, leg)
+            getattr(earlier, leg).extend(values[self.done[k] :] if self.done[k] else values)
+        for symbol, values in later.slippage.items():
+            begin = self.slippage_done.get(symbol, 0)
+            if begin == 0:
+                _extend(earlier.slippage, symbol, values)  # last use: no copy needed
+            elif begin < len(values):
+                _extend(earlier.slippage, symbol, values[begin:])
+
+
+def _extend(into: dict[Any, Any], symbol: Any, values: Any) -> None:
+    """Add ``values`` to a symbol's samples (taken as they are when it has none: a slice,
+    or the later part's own list once nothing reads it any more)."""
+    mine = into.get(symbol)
+    if mine is None:
+        into[symbol] = values
+    else:
+        mine.extend(values)
+
 
 def _replay(pairer: Pairer, op: tuple[Any, ...]) -> None:
     what = op[0]
@@ -193,8 +282,6 @@ def _replay(pairer: Pairer, op: tuple[Any, ...]) -> None:
         pairer.intent(op[1])
     elif what == "blocked":
         pairer.blocked(op[1])
-    elif what == "order":
-        pairer.order(op[1], seq=op[2])
     elif what == "fill":
         pairer.fill(op[1])
     elif what == "lifecycle":

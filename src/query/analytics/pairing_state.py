@@ -4,11 +4,14 @@ Fill ids and completed order ids are most of what a worker sends, and pickle spe
 time memoising their strings: msgpack packs them several times faster (exactly: JSON
 values round-trip; anything else is pickled as usual). The receiver unpacks them only as
 far as it needs: a last merge only asks about the ids its replay touches.
+
+Samples travel as arrays of doubles (pickled as one block of bytes each).
 """
 
 from __future__ import annotations
 
 import itertools
+from array import array
 from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,7 +22,9 @@ from src.query.analytics.pairing_model import COMPLETED
 if TYPE_CHECKING:
     from src.query.analytics.pairing import Pairer
 
-__all__ = ["pack", "packed_fill_ids", "unpack"]
+__all__ = ["pack", "pack_samples", "packed_fill_ids", "unpack"]
+
+_LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill", "order_to_ack", "order_to_cancel")
 
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -44,6 +49,15 @@ def pack(pairer: Pairer) -> dict[str, object]:
         return state
     state.update(_orders=others, _fill_ids=set(), _packed=packed)
     return state
+
+
+def pack_samples(pairer: Pairer) -> None:
+    """The pairer's sample lists as arrays, in the same (file) order."""
+    for leg in _LEGS:
+        setattr(pairer, leg, array("d", getattr(pairer, leg)))
+    slippage = pairer.slippage
+    for symbol, values in slippage.items():
+        slippage[symbol] = array("d", values)
 
 
 _Lists = tuple[list[Any], list[tuple[Any, list[Any]]]]

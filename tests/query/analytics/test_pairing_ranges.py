@@ -9,8 +9,10 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from src.query.analytics import pairing_state
 from src.query.analytics.summary import SummaryBuilder
 from src.query.records import ParseStats
+from tests.query.builder_state import builder_state
 from tests.query.event_streams import START, event_lines, stamped
 
 AS_OF = START.timestamp() + 3600
@@ -27,6 +29,15 @@ def in_parts(lines: list[bytes], cuts: list[int], finish: bool = True) -> tuple[
     merge in order; a part that cannot be merged is re-read. Returns (result, re-reads).
 
     ``finish`` prepares each part as a worker does (sorted samples, open orders noted)."""
+    merged, stats, rereads = merge_parts(lines, cuts, finish=finish)
+    return merged.result(stats, as_of=AS_OF), rereads
+
+
+def merge_parts(
+    lines: list[bytes], cuts: list[int], *, finish: bool = False, ordered: bool = False
+) -> tuple[SummaryBuilder, ParseStats, int]:
+    """The merged builder, its parse counts and the re-reads. ``ordered``: as a read that
+    saves its state does it (samples kept in file order, every part merged in full)."""
     bounds = sorted({0, len(lines), *(c % (len(lines) + 1) for c in cuts)})
     parts = [lines[a:b] for a, b in itertools.pairwise(bounds)]
     merged, stats, rereads = None, ParseStats(), 0
@@ -35,8 +46,8 @@ def in_parts(lines: list[bytes], cuts: list[int], finish: bool = True) -> tuple[
         if merged is None:
             merged = SummaryBuilder(gap_threshold_s=30.0)
             merged.consume(data, stats)
-            if finish:  # as the first part comes from a worker
-                merged.pairer.finish_part()
+            if finish or ordered:  # as the first part comes from a worker
+                prepare(merged, ordered)
                 merged = pickle.loads(pickle.dumps(merged))
             continue
         later, later_stats = (
@@ -44,16 +55,29 @@ def in_parts(lines: list[bytes], cuts: list[int], finish: bool = True) -> tuple[
             ParseStats(),
         )
         later.consume(data, later_stats)
-        if finish:
-            later.pairer.finish_part()
+        if finish or ordered:
+            prepare(later, ordered)
         later = pickle.loads(pickle.dumps(later))
-        if merged.absorb(later, last=number == len(parts) - 1):
+        if merged.absorb(later, last=not ordered and number == len(parts) - 1):
             stats.add(later_stats)
         else:
             rereads += 1
-            merged.consume(data, stats, seq_base=number << 48)
+            merged.consume(data, stats)  # numbered on from the parts before, as one pass
     assert merged is not None
-    return merged.result(stats, as_of=AS_OF), rereads
+    return merged, stats, rereads
+
+
+def prepare(builder: SummaryBuilder, ordered: bool) -> None:
+    if ordered:
+        pairing_state.pack_samples(builder.pairer)
+    else:
+        builder.pairer.finish_part()
+
+
+def one_pass_builder(lines: list[bytes]) -> SummaryBuilder:
+    builder = SummaryBuilder(gap_threshold_s=30.0)
+    builder.consume([b"".join(line + b"\n" for line in lines)], ParseStats())
+    return builder
 
 
 @settings(max_examples=300, deadline=None)
@@ -70,6 +94,22 @@ def test_merged_parts_equal_one_pass_without_order_events(lines, cuts, finish):
     """Logs without order events (fills pair to intents by intent_id): any cut agrees too."""
     lines = stamped(lines)
     assert in_parts(lines, cuts, finish)[0] == one_pass(lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(event_lines(), st.lists(st.integers(0, 400), max_size=6))
+def test_ordered_merges_leave_one_pass_state(lines, cuts):
+    """Merged in full with samples kept in file order (a read that saves its state): the
+    merged builder is one pass's, samples' order and order numbers included, and reads on
+    as one pass does."""
+    lines = stamped(lines)
+    merged = merge_parts(lines, cuts, ordered=True)[0]
+    assert builder_state(merged) == builder_state(one_pass_builder(lines))
+    more = [b"".join(line + b"\n" for line in lines)]
+    reference = one_pass_builder(lines)
+    merged.consume(more, ParseStats())
+    reference.consume(more, ParseStats())
+    assert builder_state(merged) == builder_state(reference)
 
 
 def events(*specs: tuple[str, dict]) -> list[bytes]:
@@ -99,6 +139,8 @@ def assert_every_cut_agrees(lines: list[bytes]) -> int:
                 got, n = in_parts(lines, [i, j], finish)
                 assert got == expected, (i, j, finish)
                 rereads += n
+            merged = merge_parts(lines, [i, j], ordered=True)[0]
+            assert builder_state(merged) == builder_state(one_pass_builder(lines)), (i, j)
     return rereads
 
 
