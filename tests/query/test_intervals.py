@@ -9,7 +9,7 @@ import pytest
 
 from src.query.engine import summarize
 from src.query.filters import EventFilter
-from src.query.intervals import interval_ms, producer_of, same_producer
+from src.query.intervals import interval_ms, interval_ms_of, producer_of, same_producer
 from src.query.orders import query_orders
 from tests.query.orders_sessions import T0, line
 
@@ -33,11 +33,16 @@ T2 = datetime.fromtimestamp(T0 + 2, UTC)
 def test_the_rule(m1, id1, m2, id2, expected):
     assert interval_ms(T1, m1, id1, T2, m2, id2) == expected
     assert interval_ms(T2, None, id1, T1, None, id2) is None  # negative: no latency
+    # The same rule given the producers (what the summary's pairing keeps per event).
+    p1, p2 = producer_of(id1), producer_of(id2)
+    assert interval_ms_of(T1, m1, p1, T2, m2, p2) == expected
+    assert interval_ms_of(T2, None, p1, T1, None, p2) is None
 
 
 def test_producers():
     assert producer_of("evt-3fa2c9d01b7e-1a") == "evt-3fa2c9d01b7e"
     assert producer_of("plain") is None and producer_of(7) is None and producer_of("-1") is None
+    assert producer_of("a-b-c") == "a-b" and producer_of("evt-") == "evt"
     assert same_producer("evt-a-1", "evt-a-2") and not same_producer("evt-a-1", "evt-b-1")
     assert same_producer("evt-a-1", 7) and same_producer("x", "evt-b-1")
 

@@ -9,11 +9,11 @@ fills and errors) still counts as a fill without an order, and pairs with its in
 its own ``intent_id``: the first such fill gives the intent->fill latency, and the intent's
 quote is its slippage reference.
 
-A latency is measured by the rule of :func:`src.query.intervals.interval_ms` (the
-order blotter's as well): the difference of the two events' ``mono_ns`` readings when both
-have one and come from the same producer (immune to wall-clock steps), otherwise of their
-``ts``; a negative difference is not a latency and is counted in ``negative_intervals``
-instead.
+A latency is measured by the rule of :mod:`src.query.intervals` (the order blotter's
+as well): the difference of the two events' ``mono_ns`` readings when both have one and
+come from the same producer (immune to wall-clock steps), otherwise of their ``ts``; a
+negative difference is not a latency and is counted in ``negative_intervals`` instead.
+Intents and orders keep their event id's producer, cut once per event.
 
 Slippage is the fill price against the intent's quoted price (the fill's
 ``reference_price`` when the intent has none), in basis points, signed so that positive
@@ -44,7 +44,7 @@ from src.query.analytics.pairing_model import (
 )
 from src.query.analytics.pairing_report import PairingReport, report
 from src.query.analytics.sorted_samples import SortedSamples
-from src.query.intervals import interval_ms
+from src.query.intervals import interval_ms_of, producer_of
 from src.query.lifecycle import status_after
 from src.query.records import EMPTY_PAYLOAD, ScanRecord
 
@@ -175,7 +175,7 @@ class Pairer:
             price = as_number(price)
         side = p.side
         side = side.lower() if side.__class__ is str else None
-        info = (rec.ts, rec.mono_ns, price, side, rec.event_id)
+        info = (rec.ts, rec.mono_ns, price, side, producer_of(rec.event_id))
         iid = p.intent_id
         if iid is not None:
             intents = self._sid_intents if sid is self._sid else self.session_maps(sid)[0]
@@ -241,9 +241,9 @@ class Pairer:
             if queue:
                 intent = queue.popleft()
         self.orders += 1
-        ts, mono, eid = rec.ts, rec.mono_ns, rec.event_id
+        ts, mono, producer = rec.ts, rec.mono_ns, producer_of(rec.event_id)
         if intent is not None:
-            ms = interval_ms(intent[0], intent[1], intent[4], ts, mono, eid)
+            ms = interval_ms_of(intent[0], intent[1], intent[4], ts, mono, producer)
             if ms is not None:
                 self.intent_to_order.append(ms)
             else:
@@ -253,7 +253,9 @@ class Pairer:
         quantity = p.quantity
         if quantity.__class__ is not float:
             quantity = as_number(quantity)
-        order = Order(ts, mono, intent, quantity, side, rec.symbol, client_id, seq, 0.0, p, eid)
+        order = Order(
+            ts, mono, intent, quantity, side, rec.symbol, client_id, seq, 0.0, p, producer
+        )
         if client_id is not None:
             orders[client_id] = order
         else:
@@ -334,13 +336,14 @@ class Pairer:
         intent = order.intent
         if order.filled == 0.0:
             self.filled_orders += 1
-            ms = interval_ms(order.ts, order.mono, order.event_id, ts, mono, event_id)
+            producer = producer_of(event_id)
+            ms = interval_ms_of(order.ts, order.mono, order.producer, ts, mono, producer)
             if ms is not None:
                 self.order_to_fill.append(ms)
             else:
                 self.negative_intervals += 1
             if intent is not None:
-                ms = interval_ms(intent[0], intent[1], intent[4], ts, mono, event_id)
+                ms = interval_ms_of(intent[0], intent[1], intent[4], ts, mono, producer)
                 if ms is not None:
                     self.intent_to_fill.append(ms)
                 else:
@@ -454,7 +457,9 @@ class Pairer:
         reference = None
         side = as_side(p.side)
         if intent is not None:
-            ms = interval_ms(intent[0], intent[1], intent[4], rec.ts, rec.mono_ns, rec.event_id)
+            ms = interval_ms_of(
+                intent[0], intent[1], intent[4], rec.ts, rec.mono_ns, producer_of(rec.event_id)
+            )
             if ms is not None:
                 self.intent_to_fill.append(ms)
             else:
@@ -467,7 +472,9 @@ class Pairer:
 
     def _sample(self, into: Samples, order: Order, rec: ScanRecord) -> None:
         """The latency from ``order`` to ``rec`` into ``into`` (or a negative interval)."""
-        ms = interval_ms(order.ts, order.mono, order.event_id, rec.ts, rec.mono_ns, rec.event_id)
+        ms = interval_ms_of(
+            order.ts, order.mono, order.producer, rec.ts, rec.mono_ns, producer_of(rec.event_id)
+        )
         if ms is not None:
             into.append(ms)
         else:
