@@ -16,8 +16,9 @@ writers), the readings are trusted.
 
 :func:`interval_ms` takes the two event ids; :func:`interval_ms_of` takes their
 :func:`producer_of` instead, for a reader that keeps an event to measure from several
-later ones (the pairing keeps an intent and an order): the id is then cut once per event,
-not once per latency.
+later ones (the summary's pairing keeps an intent and an order): the id is then cut once
+per event, not once per latency. The pairing inlines the rule's common case (one
+producer's readings) for speed; tests/query/test_intervals.py checks it on every case.
 """
 
 from __future__ import annotations

@@ -196,6 +196,7 @@ class SummaryBuilder:
         observe = self.observe
         earliest, latest = EARLIEST, LATEST
         session: Any = _NO_SESSION
+        last_symbol: Any = _NO_SESSION
         previous = first
         limit: datetime | _Always = first
         total = invalid = gates = intents = orders = fills = 0
@@ -273,8 +274,10 @@ class SummaryBuilder:
                             first = ts
                         limit = _limit(ts, window)
                     previous = ts
-                    if symbol not in symbols:
-                        symbols.add(symbol)
+                    if symbol != last_symbol:  # runs of one symbol: no hashing
+                        last_symbol = symbol
+                        if symbol not in symbols:
+                            symbols.add(symbol)
                     kind = rec.kind
                     if kind == "gate":
                         # Gates fail closed: a decision that does not say passed=true
