@@ -341,7 +341,8 @@ class SummaryBuilder:
         self.pairer.blocked(rec)
 
     def _other(self, rec: Any) -> None:
-        """An error, another kind, or any line the lean decoder left to the slow path."""
+        """An error or another kind (from :meth:`add`, any kind: gate, intent, order and
+        fill records are paired here too)."""
         kind = rec.kind
         self.kind_counts[kind] = self.kind_counts.get(kind, 0) + 1
         if kind == "error":
