@@ -1,10 +1,15 @@
-"""Lean per-kind records for the summary scan.
+"""Lean per-kind records, for the order blotter's fold (:mod:`src.query.orders.fold`).
 
 The scan decoder picks the record type from ``kind`` (a tagged union), so each line
-decodes just its kind's keys; the record's class then tells the scan loop its kind
-without comparing strings. The records are built from :mod:`src.execution.schema`: one
-per kind, with every key the schema declares for it, in its order (the decoder is
-fastest when keys come in declared order).
+decodes just its kind's keys; the record's class then tells the reader its kind
+without comparing strings. (The summary's scan loop reads with
+:data:`src.query.records.scan_decoder` instead, one record class for every kind: with
+every key decoded either way, finding the tag cost it more than the smaller records
+saved, measured 2026-11-30 in docs/performance.md.)
+
+The records are built from :mod:`src.execution.schema`: one per kind, with every key the
+schema declares for it, in its order (the decoder is fastest when keys come in declared
+order).
 
 Every declared key is typed as a scalar, and other keys are forbidden: whatever this
 decoder accepts nests two levels and has only numbers a double can hold, so it is valid

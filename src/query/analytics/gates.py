@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections import Counter
 
 from src.query.analytics.summary_model import GateReason, GateReport, GatesReport
+from src.query.records import Scalar
 
 __all__ = ["GateStats"]
 
 
 class GateStats:
     """Evaluations are counted by the scan loop in bulk (half of all events are gate
-    decisions), by gate name, None standing for a missing or non-string one (shown as
-    "?"); blocking decisions, which are rare, go through :meth:`block`."""
+    decisions), by gate name as logged: a missing one (None) or one that is not a string
+    is shown as "?" (they are told apart only at :meth:`result`, not per event); blocking
+    decisions, which are rare, go through :meth:`block`."""
 
     def __init__(self) -> None:
-        self.evaluations: Counter[str | None] = Counter()
+        self.evaluations: Counter[Scalar] = Counter()
         self.blocks: dict[str, int] = {}
         self.reasons: dict[str, Counter[str]] = {}
 
@@ -36,7 +38,7 @@ class GateStats:
     def result(self, intents: int) -> GatesReport:
         by_name: dict[str, int] = {}
         for name, count in self.evaluations.items():
-            shown = "?" if name is None else name
+            shown = name if isinstance(name, str) else "?"
             by_name[shown] = by_name.get(shown, 0) + count
         evaluations = sum(by_name.values())
         blocks = sum(self.blocks.values())

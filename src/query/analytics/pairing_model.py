@@ -14,9 +14,10 @@ from src.query.records import Scalar, ScanPayload
 
 __all__ = ["COMPLETED", "MISSING", "TAINTED", "Intent", "Order", "Samples", "as_number", "as_side"]
 
-# An intent waiting for its order: (ts, mono_ns, quoted price, side, event id). A tuple is
-# by far the cheapest object to build, and intents are a sixth of all events.
-Intent = tuple[datetime, "Scalar", "float | None", "str | None", "Scalar"]
+# An intent waiting for its order: (ts, mono_ns, quoted price, side, producer of its event
+# id: src.query.intervals.producer_of). A tuple is by far the cheapest object to build, and
+# intents are a sixth of all events.
+Intent = tuple[datetime, "Scalar", "float | None", "str | None", "str | None"]
 Samples: TypeAlias = "list[float] | array[float]"
 
 
@@ -36,7 +37,7 @@ class Order(msgspec.Struct, gc=False):
     # The order event's payload: its type, limit and time in force give its deadline
     # (src.query.lifecycle), worked out only for orders still open at a report.
     terms: ScanPayload | None = None
-    event_id: Scalar = None  # the order event's (its producer: src.query.intervals)
+    producer: str | None = None  # of the order event's id (src.query.intervals.producer_of)
     stage: str = "sent"  # sent, acknowledged or partially_filled (src.query.lifecycle)
     partials: int = 0  # partial_fill events
     partial_qty: float = 0.0  # their quantity and notional (a fill carries the totals)

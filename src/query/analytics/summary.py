@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import msgspec
 
@@ -47,36 +47,13 @@ from src.query.records import (
     LATEST,
     ParseStats,
     Scalar,
-    ScanPayload,
     ScanRecord,
-    decode_scan,
     is_utf8,
     scan_line,
 )
-from src.query.scan_events import (
-    FillEvent,
-    GateEvent,
-    GatePayload,
-    IntentEvent,
-    OrderEvent,
-)
-from src.query.scan_events import scan_decoder as _decoder
+from src.query.records import scan_decoder as _decoder
 
 __all__ = ["LineProgress", "Matcher", "Observer", "SummaryBuilder"]
-
-if TYPE_CHECKING:
-    # What consume() reads of a record, for the type checker only. The lean decoder's
-    # per-kind records (src.query.scan_events) have every field of a ScanRecord, ``kind``
-    # as a class attribute; only the ``t`` property is missing, and the loop never reads
-    # it. The gate branch reads gate_name and passed only from a GateEvent, whose payload
-    # types them narrower than Scalar (tests/query/test_scan_events.py pins both).
-    class _LoopPayload(ScanPayload):
-        gate_name: str | None
-        passed: bool | None
-
-    class _LoopRecord(ScanRecord):
-        payload: _LoopPayload | None
-
 
 Matcher = Callable[[str, Scalar, float], bool]  # (kind, symbol, POSIX seconds)
 # observe(record): called for every matching event after it was accounted for (the alert
@@ -88,7 +65,6 @@ LineProgress = Callable[[int], None]  # called with the lines read so far, about
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _EVER = datetime.min.replace(tzinfo=UTC)
 _NO_SESSION = object()
-_NO_GATE = GatePayload()
 _LIFECYCLE = frozenset(LIFECYCLE_KINDS)
 
 
@@ -197,14 +173,17 @@ class SummaryBuilder:
         self.pairer.start_changes()
         if seq_base is not None:
             self.pairer.next_seq = seq_base
-        # A per-kind record, or a ScanRecord from scan_line (see _LoopRecord).
-        decode = cast("Callable[[bytes], _LoopRecord | None]", _decoder.decode)
+        # The scan decoder of src.query.records: every key our logger writes, typed as a
+        # scalar (so whatever it accepts is valid but for the time range, checked below).
+        # One record class for every kind: the loop's attribute caches stay monomorphic.
+        decode = _decoder.decode
+        rec: ScanRecord | None
         # msgspec may also give up on deep nesting (RecursionError): the full rules judge.
         validation_error = (msgspec.ValidationError, RecursionError)
         decode_error = (msgspec.DecodeError, UnicodeDecodeError)
         symbols = self.symbols
         evaluations = self.gates.evaluations
-        gate_names: list[str | None] = []
+        gate_names: list[Scalar] = []
         pairer = self.pairer
         intent, order, fill = pairer.intent, pairer.order, pairer.fill
         health = self.timestamps
@@ -217,6 +196,7 @@ class SummaryBuilder:
         observe = self.observe
         earliest, latest = EARLIEST, LATEST
         session: Any = _NO_SESSION
+        last_symbol: Any = _NO_SESSION
         previous = first
         limit: datetime | _Always = first
         total = invalid = gates = intents = orders = fills = 0
@@ -225,16 +205,15 @@ class SummaryBuilder:
         try:
             for block in blocks:
                 lines = BytesIO(block).readlines()
-                ascii_only = block.isascii()
                 if carry:
                     lines[0] = carry + lines[0]
-                    ascii_only = ascii_only and carry.isascii()
                 carry = b"" if lines[-1][-1:] == b"\n" else lines.pop()
                 total += len(lines)
                 for line in lines:
-                    if not ascii_only and not line.isascii() and not is_utf8(line):
-                        invalid += 1
-                        continue
+                    # msgspec checks the UTF-8 of every string it decodes, and this decoder
+                    # decodes every value: a line it accepts is UTF-8. Others are checked
+                    # below, before the full rules (a line with undecodable bytes is one
+                    # invalid line, even when a valid line follows a fragment in it).
                     try:
                         rec = decode(line)
                     except validation_error:
@@ -245,25 +224,18 @@ class SummaryBuilder:
                             continue
                         rec = None
                     if rec is None:
+                        if not line.isascii() and not is_utf8(line):
+                            invalid += 1
+                            continue
                         # The full rules (and a line glued to a fragment: two lines).
-                        rec, fragment = cast("tuple[_LoopRecord | None, bool]", scan_line(line))
+                        rec, fragment = scan_line(line)
                         if fragment:
                             total += 1
                             invalid += 1
                         if rec is None:
                             invalid += 1
                             continue
-                    # Each kind is its own class: loading fields in one branch per
-                    # class keeps CPython's attribute caches monomorphic (much faster).
-                    cls: type[object] = rec.__class__  # either decoder's record class
-                    if cls is GateEvent:  # noqa: SIM114 - one branch per class, on purpose
-                        ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
-                    elif cls is IntentEvent:  # noqa: SIM114
-                        ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
-                    elif cls is FillEvent:
-                        ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
-                    else:
-                        ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
+                    ts, symbol, sid = rec.ts, rec.symbol, rec.session_id
                     if match is not None:
                         # Out-of-range instants are otherwise caught where steps are
                         # checked, below; a filter must not see them first.
@@ -302,26 +274,31 @@ class SummaryBuilder:
                             first = ts
                         limit = _limit(ts, window)
                     previous = ts
-                    if symbol not in symbols:
-                        symbols.add(symbol)
-                    if cls is GateEvent:
+                    if symbol != last_symbol:  # runs of one symbol: no hashing
+                        last_symbol = symbol
+                        if symbol not in symbols:
+                            symbols.add(symbol)
+                    kind = rec.kind
+                    if kind == "gate":
                         # Gates fail closed: a decision that does not say passed=true
                         # blocks (the timeline shows it as BLOCK too).
+                        # Names are counted as they come (GateStats shows a name that
+                        # is not a string as "?").
                         p = rec.payload
                         if p is None:
                             gate_names.append(None)
-                            self._block(None, line)
+                            self._gate_block(None, rec)
                         else:
                             gate_names.append(p.gate_name)
                             if p.passed is not True:
-                                self._block(p.gate_name, line)
-                    elif cls is IntentEvent:
+                                self._gate_block(p.gate_name, rec)
+                    elif kind == "intent":
                         intents += 1
                         intent(rec, session)
-                    elif cls is FillEvent:
+                    elif kind == "fill":
                         fills += 1
                         fill(rec, session)
-                    elif cls is OrderEvent:
+                    elif kind == "order":
                         orders += 1
                         order(rec, session)
                     else:
@@ -358,14 +335,14 @@ class SummaryBuilder:
             stats.invalid_lines += invalid + torn
             stats.torn_lines += torn
 
-    def _block(self, name: str | None, line: bytes) -> None:
-        rec = decode_scan(line)  # the lean gate record has no intent id nor reason
-        assert rec is not None  # it decoded a moment ago
-        self.gates.block("?" if name is None else name, (rec.payload or EMPTY_PAYLOAD).reason)
+    def _gate_block(self, name: Scalar, rec: ScanRecord) -> None:
+        shown = name if isinstance(name, str) else "?"
+        self.gates.block(shown, (rec.payload or EMPTY_PAYLOAD).reason)
         self.pairer.blocked(rec)
 
     def _other(self, rec: Any) -> None:
-        """An error, another kind, or any line the lean decoder left to the slow path."""
+        """An error or another kind (from :meth:`add`, any kind: gate, intent, order and
+        fill records are paired here too)."""
         kind = rec.kind
         self.kind_counts[kind] = self.kind_counts.get(kind, 0) + 1
         if kind == "error":

@@ -98,3 +98,54 @@ def test_instants_outside_the_fast_range_ask_for_exact_steps():
     builder.consume([_line("a", datetime(2300, 1, 1, tzinfo=UTC)) + b"\n"], ParseStats())
     assert builder.needs_exact_steps
     assert not SummaryBuilder(exact_steps=True).needs_exact_steps
+
+
+def _gate(name: object, passed: object, **extra: object) -> bytes:
+    event = {"ts": "2025-01-01T00:00:00Z", "session_id": "s", "symbol": "X", "kind": "gate"}
+    line = orjson.dumps({**event, "payload": {"gate_name": name, "passed": passed, **extra}})
+    return b'{"ts": ' + line[6:]  # as our logger starts a line (a fragment's end is found)
+
+
+def test_lines_with_undecodable_bytes_are_one_invalid_line_each():
+    """The scan loop leaves the UTF-8 check to the decoder for the lines it accepts and
+    checks the others before the full rules: a line with undecodable bytes stays one
+    invalid line, even when a valid line follows a fragment in it (no line is recovered
+    from it), as decode_scan judges it."""
+    good = _gate("G", True)
+    bad_string = good.replace(b'"G"', b'"G\xff"')
+    glued = b'{"ts": "2025-01-01T00:00:00Z", "kind": "x", "s": "\xe9' + good
+    lines = [good, bad_string, glued, b"\xc3\xa9" + good, good.replace(b'"X"', b'"\xc3\xa9"')]
+    # (The fourth is a UTF-8 fragment and a line: the line is recovered.)
+    assert [decode_scan(line) is not None for line in lines] == [True, False, False, True, True]
+    builder, stats = SummaryBuilder(), ParseStats()
+    builder.consume([b"\n".join(lines) + b"\n"], stats)
+    assert (stats.total_lines, stats.valid_events, stats.invalid_lines) == (6, 3, 3)
+    assert builder.kind_counts == {"gate": 3}
+    assert builder.symbols == {"X", "\u00e9"}
+
+
+def test_gate_names_that_are_not_strings_are_shown_as_unknown():
+    """The loop counts gate names as logged; the report shows a missing name and one that
+    is not a string as "?" (blocks too), as the record path (add) counts them."""
+    lines = [
+        _gate("G", True),
+        _gate(5, True),
+        _gate(True, False, reason="r"),
+        _gate(None, True),
+        _gate(1.5, "yes"),
+        _gate("G", False, reason="r", intent_id="i"),
+    ]
+    builder, stats = SummaryBuilder(), ParseStats()
+    builder.consume([b"\n".join(lines) + b"\n"], stats)
+    by_record = SummaryBuilder()
+    for line in lines:
+        rec = decode_scan(line)
+        assert rec is not None
+        by_record.add(rec)
+    for b in (builder, by_record):
+        gates = b.gates.result(0)
+        assert (gates.evaluations, gates.blocks) == (6, 3)
+        assert sorted(gates.by_gate) == ["?", "G"]
+        assert (gates.by_gate["?"].evaluations, gates.by_gate["?"].blocks) == (4, 2)
+        assert (gates.by_gate["G"].evaluations, gates.by_gate["G"].blocks) == (2, 1)
+    assert builder.gates.result(0) == by_record.gates.result(0)
