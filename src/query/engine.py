@@ -26,7 +26,7 @@ from src.query.filters import EventFilter
 from src.query.lines import cap_lines, iter_blocks, line_batches
 from src.query.paging import collect_back
 from src.query.parallel import ProgressFn, default_workers, scan_parallel
-from src.query.records import ParseStats, Record, decode_record
+from src.query.records import ParseStats, Record, decode_after_fragment, decode_whole
 from src.query.saved_scan import summarize_session
 
 __all__ = [
@@ -230,12 +230,15 @@ def iter_events(
     blocks (1 MiB) as their lines are done, and a gzip file's size once it is done (its
     compressed offset is not known while reading).
 
-    Lines come a block at a time (:func:`~src.query.lines.line_batches`) and are decoded
-    in this loop: no Python call per line but :func:`decode_record` and the filter.
+    Lines come a block at a time (:func:`~src.query.lines.line_batches`) and are judged
+    in this loop by :func:`~src.query.records.decode_whole` (the rule of
+    :func:`~src.query.records.decode_record`, one call per line); a record is built only
+    for a line the kind filter keeps.
     """
     flt = flt or EventFilter()
     stats = stats if stats is not None else ParseStats()
     matches = None if flt.is_trivial else flt.matches
+    kinds = flt.kinds
     for session in select_sessions(base, flt):
         for path in session.files:
             stats.files += 1
@@ -253,14 +256,23 @@ def iter_events(
                             continue
                         for line in lines:
                             stats.total_lines += 1
-                            rec = decode_record(line)
-                            if rec is None:
+                            whole = decode_whole(line)
+                            if whole is not None:
+                                data, ts = whole
+                                fragment = False
+                            else:
+                                found = decode_after_fragment(line)
+                                if found is None:
+                                    stats.invalid_lines += 1
+                                    continue
+                                data, ts, _ = found
+                                fragment = True
+                                stats.total_lines += 1  # the killed writer's fragment
                                 stats.invalid_lines += 1
-                                continue
                             stats.valid_events += 1
-                            if rec.fragment:  # a killed writer's fragment came first
-                                stats.total_lines += 1
-                                stats.invalid_lines += 1
+                            if kinds is not None and data["kind"] not in kinds:
+                                continue  # most lines a kind filter leaves out: no record
+                            rec = Record(data, ts.timestamp(), fragment)
                             if matches is None or matches(rec.kind, rec.symbol, rec.t):
                                 yield rec
             except FileNotFoundError:

@@ -59,9 +59,11 @@ __all__ = [
     "Scalar",
     "ScanPayload",
     "ScanRecord",
+    "decode_after_fragment",
     "decode_record",
     "decode_scan",
     "decode_scan_slow",
+    "decode_whole",
     "depth_ok",
     "in_range",
     "is_utf8",
@@ -173,7 +175,7 @@ _JSONDecodeError = orjson.JSONDecodeError
 _fromisoformat = datetime.fromisoformat
 
 
-def _decode_whole(line: bytes) -> tuple[JsonObject, datetime] | None:
+def decode_whole(line: bytes) -> tuple[JsonObject, datetime] | None:
     """The object and instant of ``line`` when it is valid as a whole, else None.
 
     The rule of the module docstring, in one body: every reader that decodes whole lines
@@ -214,22 +216,22 @@ def _decode_whole(line: bytes) -> tuple[JsonObject, datetime] | None:
 
 
 def _decode(line: bytes) -> tuple[JsonObject, datetime, int] | None:
-    """:func:`_decode_whole` and 0, else the valid line glued to a fragment and where it
+    """:func:`decode_whole` and 0, else the valid line glued to a fragment and where it
     starts in ``line``."""
-    whole = _decode_whole(line)
+    whole = decode_whole(line)
     if whole is not None:
         return whole[0], whole[1], 0
-    return _after_fragment(line)
+    return decode_after_fragment(line)
 
 
-def _after_fragment(line: bytes) -> tuple[JsonObject, datetime, int] | None:
+def decode_after_fragment(line: bytes) -> tuple[JsonObject, datetime, int] | None:
     """The valid line a fragment is glued to in ``line`` and where it starts, else None."""
     end = len(line)
     for _ in range(_RECOVERY_TRIES):
         start = line.rfind(LINE_START, 1, end)
         if start < 0:
             return None
-        found = _decode_whole(line[start:])
+        found = decode_whole(line[start:])
         if found is not None:
             return found[0], found[1], start
         end = start + len(LINE_START) - 1
@@ -239,10 +241,10 @@ def _after_fragment(line: bytes) -> tuple[JsonObject, datetime, int] | None:
 def decode_record(line: bytes) -> Record | None:
     """Decode one line fully; ``None`` when it is not a valid event (nor ends in one
     after a fragment: the record then says ``fragment``)."""
-    whole = _decode_whole(line)
+    whole = decode_whole(line)
     if whole is not None:
         return Record(whole[0], whole[1].timestamp())
-    found = _after_fragment(line)
+    found = decode_after_fragment(line)
     if found is None:
         return None
     data, ts, _start = found
