@@ -233,7 +233,7 @@ def iter_events(
     Lines come a block at a time (:func:`~src.query.lines.line_batches`) and are judged
     in this loop by :func:`~src.query.records.decode_whole` (the rule of
     :func:`~src.query.records.decode_record`, one call per line); a record is built only
-    for a line the kind filter keeps.
+    for a line the filter keeps.
     """
     flt = flt or EventFilter()
     stats = stats if stats is not None else ParseStats()
@@ -270,11 +270,16 @@ def iter_events(
                                 stats.total_lines += 1  # the killed writer's fragment
                                 stats.invalid_lines += 1
                             stats.valid_events += 1
-                            if kinds is not None and data["kind"] not in kinds:
-                                continue  # most lines a kind filter leaves out: no record
-                            rec = Record(data, ts.timestamp(), fragment)
-                            if matches is None or matches(rec.kind, rec.symbol, rec.t):
-                                yield rec
+                            if matches is None:
+                                yield Record(data, ts.timestamp(), fragment)
+                                continue
+                            kind = data["kind"]
+                            if kinds is not None and kind not in kinds:
+                                continue  # most lines a kind filter leaves out: cheaply
+                            t = ts.timestamp()
+                            symbol = data.get("symbol")  # as Record.symbol reads it
+                            if matches(kind, symbol if isinstance(symbol, str) else "", t):
+                                yield Record(data, t, fragment)
             except FileNotFoundError:
                 pass
             except GZIP_ERRORS:
