@@ -23,7 +23,7 @@ from src.query.analytics.summary_model import Summary
 from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
 from src.query.files import GZIP_ERRORS, SessionFiles, list_sessions, open_segment, session_files
 from src.query.filters import EventFilter
-from src.query.lines import cap_lines, iter_blocks, line_batches
+from src.query.lines import BLOCK_SIZE, cap_lines, iter_blocks, line_batches
 from src.query.paging import collect_back
 from src.query.parallel import ProgressFn, default_workers, scan_parallel
 from src.query.records import ParseStats, Record, decode_after_fragment, decode_whole
@@ -227,7 +227,7 @@ def iter_events(
     """Every matching event in file order (session by session), fully decoded.
 
     ``progress(n)`` is told that ``n`` more bytes of the source were read: a plain file's
-    blocks (1 MiB) as their lines are done, and a gzip file's size once it is done (its
+    blocks (64 KiB) as their lines are done, and a gzip file's size once it is done (its
     compressed offset is not known while reading).
 
     Lines come a block at a time (:func:`~src.query.lines.line_batches`) and are judged
@@ -245,7 +245,7 @@ def iter_events(
             plain = progress is not None and not path.name.endswith(".gz")
             try:
                 with open_segment(path) as fh:
-                    blocks = iter_blocks(fh)
+                    blocks = iter_blocks(fh, BLOCK_SIZE)
                     if plain:
                         blocks = _sized(blocks, progress)  # type: ignore[arg-type]
                     for lines, complete in line_batches(blocks):

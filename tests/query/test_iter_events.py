@@ -78,7 +78,7 @@ def expected(flt: EventFilter) -> tuple[list[bytes], tuple[int, int, int, int]]:
 def test_records_and_counts_agree_with_decode_record(session, monkeypatch, flt, block):
     base, data = session
     blocks = lines_module.iter_blocks
-    monkeypatch.setattr("src.query.engine.iter_blocks", lambda fh: blocks(fh, block))
+    monkeypatch.setattr("src.query.engine.iter_blocks", lambda fh, _size: blocks(fh, block))
     monkeypatch.setattr(
         "src.query.engine.line_batches",
         lambda b: lines_module.line_batches(b, 256),
