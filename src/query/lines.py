@@ -13,7 +13,9 @@ file offsets readers report stay the real ones.
 
 Full scans read raw blocks instead (:func:`iter_blocks`, :func:`iter_range_blocks`, both
 passed through :func:`cap_lines`) and split lines in the scan loop: much cheaper than a
-Python call per line.
+Python call per line. Readers that decode whole lines in file order (``iter_events``,
+:func:`iter_lines`) take a list of lines per block (:func:`line_batches`), for the same
+reason.
 
 A damaged gzip file (bad CRC, truncated, not gzip at all) is read as far as it decodes:
 every reader uses what came out before the damage and then raises (:class:`ReadError`,
