@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TextIO
+from typing import Any, TextIO
 
 from src.common.cells import csv_cell, escape_cell, unescape_cell
 from src.export.columns import BASE_COLUMNS, FLAT_COLUMNS, payload_json
@@ -19,6 +19,7 @@ from src.query.records import Record
 __all__ = ["HEADER", "CsvWriter", "csv_text", "escape_cell", "unescape_cell"]
 
 HEADER: tuple[str, ...] = (*BASE_COLUMNS, *FLAT_COLUMNS, "payload")
+_AT = {key: at for at, key in enumerate(FLAT_COLUMNS)}
 
 
 class CsvWriter:
@@ -30,11 +31,18 @@ class CsvWriter:
 
     def write(self, session_id: str, rec: Record) -> None:
         data = rec.data
-        payload = rec.payload
         row = [csv_cell(data.get(key)) for key in BASE_COLUMNS]
         if row[1] == "":
             row[1] = session_id
-        row.extend(csv_cell(payload.get(key)) for key in FLAT_COLUMNS)
+        # The payload columns: empty but for the few keys an event's payload has (a
+        # payload carries a handful of the columns of every kind; one call per key it has,
+        # not per column).
+        cells: list[Any] = [""] * len(FLAT_COLUMNS)
+        for key, value in rec.payload.items():
+            at = _AT.get(key)
+            if at is not None and value is not None:
+                cells[at] = csv_cell(value)
+        row += cells
         row.append(escape_cell(payload_json(data)))
         self._writer.writerow(row)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import heapq
 import os
 from collections.abc import Callable, Generator, Iterator
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,10 +23,10 @@ from src.query.analytics.summary_model import Summary
 from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
 from src.query.files import GZIP_ERRORS, SessionFiles, list_sessions, open_segment, session_files
 from src.query.filters import EventFilter
-from src.query.lines import ReadError, cap_lines, iter_blocks, iter_lines
+from src.query.lines import BLOCK_SIZE, cap_lines, iter_blocks, line_batches
 from src.query.paging import collect_back
 from src.query.parallel import ProgressFn, default_workers, scan_parallel
-from src.query.records import ParseStats, Record, decode_record
+from src.query.records import ParseStats, Record, decode_after_fragment, decode_whole
 from src.query.saved_scan import summarize_session
 
 __all__ = [
@@ -232,41 +231,66 @@ def iter_events(
 ) -> Iterator[Record]:
     """Every matching event in file order (session by session), fully decoded.
 
-    ``progress(n)`` is told that ``n`` more bytes of the source were read: every 2**16
-    lines of a plain file, and a gzip file's size once it is done (its compressed offset
-    is not known while reading).
+    ``progress(n)`` is told that ``n`` more bytes of the source were read: a plain file's
+    blocks (64 KiB) as their lines are done, and a gzip file's size once it is done (its
+    compressed offset is not known while reading).
+
+    Lines come a block at a time (:func:`~src.query.lines.line_batches`) and are judged
+    in this loop by :func:`~src.query.records.decode_whole` (the rule of
+    :func:`~src.query.records.decode_record`, one call per line); a record is built only
+    for a line the filter keeps.
     """
     flt = flt or EventFilter()
     stats = stats if stats is not None else ParseStats()
+    matches = None if flt.is_trivial else flt.matches
+    kinds = flt.kinds
     for session in select_sessions(base, flt):
         for path in session.files:
             stats.files += 1
             plain = progress is not None and not path.name.endswith(".gz")
-            pending = 0
             try:
-                with closing(iter_lines(path)) as lines:
-                    for n, (line, complete) in enumerate(lines, 1):
-                        stats.total_lines += 1
-                        if plain:
-                            pending += len(line) + complete
-                            if not n & 0xFFFF:
-                                progress(pending)  # type: ignore[misc]
-                                pending = 0
-                        rec = decode_record(line) if complete else None
-                        if rec is None:
-                            stats.invalid_lines += 1
-                            stats.torn_lines += not complete
-                            continue
-                        stats.valid_events += 1
-                        if rec.fragment:  # a killed writer's fragment came first
+                with open_segment(path) as fh:
+                    blocks = iter_blocks(fh, BLOCK_SIZE)
+                    if plain:
+                        blocks = _sized(blocks, progress)  # type: ignore[arg-type]
+                    for lines, complete in line_batches(blocks):
+                        if not complete:  # a torn last line
                             stats.total_lines += 1
                             stats.invalid_lines += 1
-                        if flt.matches(rec.kind, rec.symbol, rec.t):
-                            yield rec
-            except ReadError:
-                stats.note_unreadable(path)
-            if progress is not None:
-                progress(pending if plain else _size(path))
+                            stats.torn_lines += 1
+                            continue
+                        for line in lines:
+                            stats.total_lines += 1
+                            whole = decode_whole(line)
+                            if whole is not None:
+                                data, ts = whole
+                                fragment = False
+                            else:
+                                found = decode_after_fragment(line)
+                                if found is None:
+                                    stats.invalid_lines += 1
+                                    continue
+                                data, ts, _ = found
+                                fragment = True
+                                stats.total_lines += 1  # the killed writer's fragment
+                                stats.invalid_lines += 1
+                            stats.valid_events += 1
+                            if matches is None:
+                                yield Record(data, ts.timestamp(), fragment)
+                                continue
+                            kind = data["kind"]
+                            if kinds is not None and kind not in kinds:
+                                continue  # most lines a kind filter leaves out: cheaply
+                            t = ts.timestamp()
+                            symbol = data.get("symbol")  # as Record.symbol reads it
+                            if matches(kind, symbol if isinstance(symbol, str) else "", t):
+                                yield Record(data, t, fragment)
+            except FileNotFoundError:
+                pass
+            except GZIP_ERRORS:
+                stats.note_unreadable(path)  # what decoded before the damage was counted
+            if progress is not None and not plain:
+                progress(_size(path))
 
 
 def matching_events(
@@ -280,6 +304,14 @@ def matching_events(
         one = replace(flt, session_id=session.session_id)
         for rec in iter_events(base, one, stats, progress=progress):
             yield session.session_id, rec
+
+
+def _sized(blocks: Iterator[bytes], progress: BytesProgressFn) -> Iterator[bytes]:
+    """``blocks``, telling ``progress`` each one's size once the next is asked for (its
+    lines are then done) or the blocks end."""
+    for block in blocks:
+        yield block
+        progress(len(block))
 
 
 def _size(path: Path) -> int:

@@ -13,7 +13,9 @@ file offsets readers report stay the real ones.
 
 Full scans read raw blocks instead (:func:`iter_blocks`, :func:`iter_range_blocks`, both
 passed through :func:`cap_lines`) and split lines in the scan loop: much cheaper than a
-Python call per line.
+Python call per line. Readers that decode whole lines in file order (``iter_events``,
+:func:`iter_lines`) take a list of lines per block (:func:`line_batches`), for the same
+reason.
 
 A damaged gzip file (bad CRC, truncated, not gzip at all) is read as far as it decodes:
 every reader uses what came out before the damage and then raises (:class:`ReadError`,
@@ -45,6 +47,7 @@ __all__ = [
     "iter_lines_reversed",
     "iter_lines_reversed_at",
     "iter_range_blocks",
+    "line_batches",
     "oversized_line",
     "split_lines",
 ]
@@ -167,6 +170,55 @@ def cap_lines(blocks: Iterable[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[
         yield b"".join(pending)
 
 
+def line_batches(
+    blocks: Iterable[bytes], limit: int = MAX_LINE_BYTES
+) -> Iterator[tuple[list[bytes], bool]]:
+    """``(lines, complete)`` for consecutive ``blocks`` of a file's bytes: the non-blank
+    lines each block completes, in order, without their newlines (``complete`` True); at
+    the end a torn last line alone (``complete`` False). Lines over ``limit`` come as their
+    stand-in (:func:`oversized_line`).
+
+    The lines of what :func:`split_lines` yields, a list per block: a block is split in C
+    (``bytes.split``), so a reader that loops over the lists pays no Python call per line.
+    Only the line a block ends in is carried over, and held only while it may still fit
+    the limit; a line that lies wholly inside a block of at most ``limit + 1`` bytes fits,
+    so only the line joined across blocks is measured (and every line of a longer block).
+    """
+    pending: list[bytes] = []  # the start of the line a block ended in, while it may fit
+    held = 0  # bytes of that line so far
+    over = False  # that line is over the limit: its bytes are counted, not kept
+    for block in blocks:
+        lines = block.split(b"\n")
+        if len(lines) == 1:  # no line ends in this block
+            held += len(block)
+            if not over:
+                if held > limit:
+                    over, pending = True, []
+                else:
+                    pending.append(block)
+            continue
+        rest = lines.pop()
+        first = lines[0]  # the end of the line carried over, when one is
+        if len(block) > limit + 1 and max(map(len, lines)) > limit:
+            lines = [x if len(x) <= limit else oversized_line(len(x), limit) for x in lines]
+        if held:
+            size = held + len(first)
+            if over or size > limit:
+                lines[0] = oversized_line(size, limit)
+            else:
+                pending.append(first)
+                lines[0] = b"".join(pending)
+        if b"" in lines:  # blank lines are not lines (nor errors)
+            lines = [line for line in lines if line]
+        if lines:
+            yield lines, True
+        held = len(rest)
+        over = held > limit
+        pending = [rest] if held and not over else []
+    if held:
+        yield [oversized_line(held, limit) if over else b"".join(pending)], False
+
+
 def _slices(block: bytes, limit: int) -> Iterator[bytes]:
     # A line wholly inside a piece of at most limit + 1 bytes fits the limit: only lines
     # that span pieces need counting.
@@ -266,9 +318,19 @@ def iter_lines_at(path: Path, start: int = 0) -> Generator[tuple[int, bytes, boo
 
 
 def iter_lines(path: Path) -> Generator[tuple[bytes, bool], None, None]:
-    """Yield every non-blank line of ``path`` in file order, without its newline."""
-    for _offset, line, complete in iter_lines_at(path):
-        yield line, complete
+    """Yield every non-blank line of ``path`` in file order, without its newline.
+
+    A damaged gzip file yields what decodes, then raises :class:`ReadError`.
+    """
+    try:
+        with open_segment(path) as fh:
+            for lines, complete in line_batches(iter_blocks(fh, BLOCK_SIZE)):
+                for line in lines:
+                    yield line, complete
+    except FileNotFoundError:
+        return
+    except GZIP_ERRORS as exc:
+        raise ReadError(f"{path}: {exc}") from exc
 
 
 def iter_lines_reversed(

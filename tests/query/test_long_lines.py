@@ -17,6 +17,7 @@ from src.query.lines import (
     clip,
     iter_lines,
     iter_lines_reversed_at,
+    line_batches,
     oversized_line,
     split_lines,
 )
@@ -98,8 +99,8 @@ def reference(data: bytes, limit: int) -> list[tuple[int, bytes, bool]]:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_every_reader_agrees_with_a_plain_split(tmp_path, seed):
-    """Random lines around the limit, random block sizes: forward, backward and the capped
-    block stream all give what a plain split gives."""
+    """Random lines around the limit, random block sizes: forward, backward, the capped
+    block stream and the batches of lines all give what a plain split gives."""
     rnd = random.Random(seed)
     limit = rnd.randint(1, 40)
     parts = [b"a" * rnd.choice([0, 1, limit - 1, limit, limit + 1, 3 * limit]) for _ in range(30)]
@@ -108,6 +109,11 @@ def test_every_reader_agrees_with_a_plain_split(tmp_path, seed):
     block = rnd.randint(1, 3 * limit + 2)
     blocks = [data[i : i + block] for i in range(0, len(data), block)]
     assert list(split_lines(blocks, 0, limit)) == want
+    batches = list(line_batches(blocks, limit))
+    assert [(line, done) for lines, done in batches for line in lines] == [
+        (line, complete) for _, line, complete in want
+    ]
+    assert all(lines for lines, _ in batches) and all(done for _, done in batches[:-1])
     path = tmp_path / "f.jsonl"
     path.write_bytes(data)
     backward = list(iter_lines_reversed_at(path, block_size=block, limit=limit))
