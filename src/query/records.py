@@ -66,7 +66,6 @@ __all__ = [
     "decode_whole",
     "depth_ok",
     "in_range",
-    "is_utf8",
     "names_are_scalars",
     "parse_instant_dt",
     "parse_ts",
@@ -331,20 +330,12 @@ class ScanRecord(msgspec.Struct, gc=False, kw_only=True, forbid_unknown_fields=T
 scan_decoder = msgspec.json.Decoder(ScanRecord)
 
 
-def is_utf8(line: bytes) -> bool:
-    """True when ``line`` is valid UTF-8 (a line with undecodable bytes anywhere is
-    invalid)."""
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def decode_scan(line: bytes) -> ScanRecord | None:
-    """Decode the fields analytics need; ``None`` when the line is not a valid event."""
-    if not line.isascii() and not is_utf8(line):
-        return None
+    """Decode the fields analytics need; ``None`` when the line is not a valid event.
+
+    Undecodable bytes need no check of their own: msgspec and orjson reject them, and a
+    valid line glued to a fragment cut inside a character is recovered, as by
+    :func:`decode_record`."""
     try:
         rec = scan_decoder.decode(line)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
@@ -401,8 +392,6 @@ def scan_line(line: bytes) -> tuple[ScanRecord | None, bool]:
 def valid_start(line: bytes) -> tuple[datetime, int] | None:
     """For readers that keep a line's text (``telemetry-sql``): the instant of the valid
     event in ``line`` and where it starts (0, or after a fragment), else None."""
-    if not line.isascii() and not is_utf8(line):
-        return None
     try:
         rec = scan_decoder.decode(line)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):

@@ -149,7 +149,9 @@ def mutated_lines(draw: st.DrawFn) -> list[bytes]:
             line = line.replace(b'"%s"' % PLACEHOLDER.encode(), raw.encode(), 1)
         if out and draw(st.integers(0, 5)) == 0:
             # A writer killed mid-line left a fragment; this line is glued to it.
-            line = event_line_prefix(draw) + line
+            # It may end inside a character (a short write cut it there).
+            cut = draw(st.sampled_from([b"", b"\xc3", b"\xe2\x82", b"\xff"]))
+            line = event_line_prefix(draw) + cut + line
         out.append(line)
     return out
 

@@ -48,7 +48,6 @@ from src.query.records import (
     ParseStats,
     Scalar,
     ScanRecord,
-    is_utf8,
     scan_line,
 )
 from src.query.records import scan_decoder as _decoder
@@ -211,9 +210,9 @@ class SummaryBuilder:
                 total += len(lines)
                 for line in lines:
                     # msgspec checks the UTF-8 of every string it decodes, and this decoder
-                    # decodes every value: a line it accepts is UTF-8. Others are checked
-                    # below, before the full rules (a line with undecodable bytes is one
-                    # invalid line, even when a valid line follows a fragment in it).
+                    # decodes every value: a line it accepts is UTF-8. The full rules
+                    # (orjson) reject undecodable bytes too, and recover a valid line glued
+                    # to a fragment cut inside a character, as decode_record does.
                     try:
                         rec = decode(line)
                     except validation_error:
@@ -224,9 +223,6 @@ class SummaryBuilder:
                             continue
                         rec = None
                     if rec is None:
-                        if not line.isascii() and not is_utf8(line):
-                            invalid += 1
-                            continue
                         # The full rules (and a line glued to a fragment: two lines).
                         rec, fragment = scan_line(line)
                         if fragment:

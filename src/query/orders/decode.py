@@ -11,7 +11,7 @@ from typing import Final, cast
 import msgspec
 
 from src.query.analytics.pairing_model import as_number
-from src.query.records import Scalar, ScanRecord, in_range, is_utf8, scan_line
+from src.query.records import Scalar, ScanRecord, in_range, scan_line
 from src.query.scan_events import scan_decoder
 
 __all__ = [
@@ -38,8 +38,6 @@ def decode_line(line: bytes) -> ScanRecord | None:
     (:mod:`src.query.scan_events`): each line decodes only its kind's keys, several times
     cheaper to build than a :class:`~src.query.records.ScanRecord` with every kind's.
     Lines they reject take the full rules (a ScanRecord)."""
-    if not line.isascii() and not is_utf8(line):
-        return None
     try:
         rec = LEAN_DECODE(line)
     except LEAN_REJECTED:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from src.query.analytics.summary import SummaryBuilder
-from src.query.records import ParseStats, decode_scan
+from src.query.records import ParseStats, decode_record, decode_scan
 
 GOOD = b'{"ts": "2025-01-01T00:00:00Z", "kind": "fill", "symbol": "X", "payload": {}}'
 LINES = [
@@ -106,21 +106,22 @@ def _gate(name: object, passed: object, **extra: object) -> bytes:
     return b'{"ts": ' + line[6:]  # as our logger starts a line (a fragment's end is found)
 
 
-def test_lines_with_undecodable_bytes_are_one_invalid_line_each():
-    """The scan loop leaves the UTF-8 check to the decoder for the lines it accepts and
-    checks the others before the full rules: a line with undecodable bytes stays one
-    invalid line, even when a valid line follows a fragment in it (no line is recovered
-    from it), as decode_scan judges it."""
+def test_undecodable_bytes_invalidate_their_line_but_not_a_line_glued_after_them():
+    """A line with undecodable bytes is one invalid line; a fragment cut inside a
+    character and the valid line glued to it are two lines, the second recovered: the
+    scan loop, decode_scan and decode_record judge alike."""
     good = _gate("G", True)
     bad_string = good.replace(b'"G"', b'"G\xff"')
     glued = b'{"ts": "2025-01-01T00:00:00Z", "kind": "x", "s": "\xe9' + good
     lines = [good, bad_string, glued, b"\xc3\xa9" + good, good.replace(b'"X"', b'"\xc3\xa9"')]
-    # (The fourth is a UTF-8 fragment and a line: the line is recovered.)
-    assert [decode_scan(line) is not None for line in lines] == [True, False, False, True, True]
+    # (The third and fourth are a fragment and a line: the line is recovered.)
+    judged = [True, False, True, True, True]
+    assert [decode_scan(line) is not None for line in lines] == judged
+    assert [decode_record(line) is not None for line in lines] == judged
     builder, stats = SummaryBuilder(), ParseStats()
     builder.consume([b"\n".join(lines) + b"\n"], stats)
-    assert (stats.total_lines, stats.valid_events, stats.invalid_lines) == (6, 3, 3)
-    assert builder.kind_counts == {"gate": 3}
+    assert (stats.total_lines, stats.valid_events, stats.invalid_lines) == (7, 4, 3)
+    assert builder.kind_counts == {"gate": 4}
     assert builder.symbols == {"X", "\u00e9"}
 
 
