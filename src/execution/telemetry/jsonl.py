@@ -25,7 +25,10 @@ new file under the session name. The check and the write happen under the file's
 (:mod:`src.common.locks`): a line whose check passed just before retention renamed the file
 lands in the renamed file, and retention takes the guard before it copies what was appended
 there back to the session file, so that line is waited for and kept, never written to a file
-already removed. So no acknowledged event goes to a file retention retired.
+already removed. A logger whose lock succeeds checks the name once, right after: retention
+may have locked, retired and released the file between the logger's open and its lock (it
+moves a file only while it holds it exclusively, so never after that check). So no
+acknowledged event goes to a file retention retired.
 
 With ``heartbeat_interval > 0`` a background thread publishes the logger's counters to
 ``<base>/.writers/`` (see :mod:`src.execution.telemetry.heartbeat`), so the health check,
@@ -87,6 +90,16 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _names(path: Path, fd: int) -> bool:
+    """Whether ``path`` (not followed) refers to ``fd``'s file."""
+    try:
+        here = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def day_of(timestamp: float) -> str:
@@ -272,13 +285,23 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                 return fd
             path = self.path_for(session_id, self._day or None)
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, _OPEN_FLAGS, 0o644)
-            # Shared: any number of writers; retention's exclusive probe fails while we hold it.
-            if not try_lock_shared(fd):
-                # Retention holds it exclusively. Never wait in the trading path: write, but
-                # re-check the file is still the session's before every write (_revalidate).
-                self.lock_contention += 1
-                self._unlocked.add(session_id)
+            while True:
+                fd = os.open(path, _OPEN_FLAGS, 0o644)
+                # Shared: any number of writers; retention's exclusive probe fails while we
+                # hold it.
+                if not try_lock_shared(fd):
+                    # Retention holds it exclusively. Never wait in the trading path: write,
+                    # but re-check the file is still the session's before every write
+                    # (_write_unlocked).
+                    self.lock_contention += 1
+                    self._unlocked.add(session_id)
+                    break
+                # Locked; but retention may have locked, retired and let go of the file
+                # between our open and our lock. Once we hold the lock it moves it no more,
+                # so the name still referring to it now means it stays the session's file.
+                if _names(path, fd):
+                    break
+                os.close(fd)  # never written to, never shared: start a new file
             if len(self._fds) >= self.max_open_files:
                 oldest = next(iter(self._fds))
                 self._ready.clear()
@@ -325,13 +348,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         if not try_write_guard(fd):
             return None  # retention holds it: only ever on a file it already moved away
         try:
-            path = self.path_for(session_id, self._day or None)
-            try:
-                here = os.stat(path, follow_symlinks=False)
-                mine = os.fstat(fd)
-            except FileNotFoundError:
-                return None
-            if (here.st_dev, here.st_ino) != (mine.st_dev, mine.st_ino):
+            if not _names(self.path_for(session_id, self._day or None), fd):
                 return None
             if locked:
                 self._unlocked.discard(session_id)

@@ -152,3 +152,56 @@ def test_line_checked_before_the_rename_and_written_after_it_is_kept(
     assert report.outcomes[0].status == "done"
     assert seqs_of(root, "s") == [1, 2, 3, 4, 5, 6]
     assert not list(root.glob(".s.jsonl.retention-*"))
+
+
+def test_writer_locking_after_retention_let_go_of_the_retired_file_moves_on(
+    root, make_session, seqs_of, monkeypatch
+):
+    """A logger opens the session file, then is descheduled before it takes its shared
+    lock; meanwhile retention locks the file, compresses it, renames it away and lets go of
+    its lock. The logger's lock then succeeds on the retired file: it must notice that the
+    file is no longer the session's and start a new one, not write where retention is about
+    to remove it. This interleaving lost a line under load."""
+    make_session("s", days=10)
+    opened, resume = threading.Event(), threading.Event()
+    real_try_lock_shared = jsonl.try_lock_shared
+
+    def descheduled_before_the_lock(fd: int) -> bool:
+        if not opened.is_set():
+            opened.set()
+            assert resume.wait(30), "retention never reached the retired file's removal"
+        return real_try_lock_shared(fd)
+
+    def write_one() -> None:
+        with JsonlExecutionLogger(root) as logger:
+            logger.emit(
+                ExecutionEvent(
+                    ts=datetime.now(UTC),
+                    session_id="s",
+                    symbol="X",
+                    mode="paper",
+                    kind="fill",
+                    payload={},
+                    seq=6,
+                )
+            )
+            errors.append(logger.stats.errors)
+
+    errors: list[int] = []
+    writer = threading.Thread(target=write_one)
+
+    def checkpoint(at: str) -> None:
+        if at == "salvaged":  # retention let go of its lock long ago; about to remove the file
+            resume.set()
+            writer.join(30)  # the logger's line is written (wherever it goes) before removal
+
+    monkeypatch.setattr(jsonl, "try_lock_shared", descheduled_before_the_lock)
+    monkeypatch.setattr(retire, "_checkpoint", checkpoint)
+    writer.start()
+    assert opened.wait(30), "the writer never opened the file"
+    report = run_retention(root, RetentionPolicy(keep_last_n=0, compress_after_days=1), apply=True)
+    writer.join(30)
+    assert not writer.is_alive() and errors == [0]
+    assert report.outcomes[0].status == "done"
+    assert seqs_of(root, "s") == [1, 2, 3, 4, 5, 6]
+    assert not list(root.glob(".s.jsonl.retention-*"))
