@@ -287,6 +287,8 @@ def iter_events(
                                 yield Record(data, t, fragment)
             except FileNotFoundError:
                 pass
+            except _ProgressFailed as failed:
+                raise failed.error from None  # the caller's own error, as raised
             except GZIP_ERRORS:
                 stats.note_unreadable(path)  # what decoded before the damage was counted
             if progress is not None and not plain:
@@ -306,12 +308,24 @@ def matching_events(
             yield session.session_id, rec
 
 
+class _ProgressFailed(Exception):
+    """The caller's progress callback raised ``error`` (not a read error of the file)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 def _sized(blocks: Iterator[bytes], progress: BytesProgressFn) -> Iterator[bytes]:
     """``blocks``, telling ``progress`` each one's size once the next is asked for (its
-    lines are then done) or the blocks end."""
+    lines are then done) or the blocks end. What ``progress`` raises comes out as
+    :class:`_ProgressFailed`, so that it is not taken for a damaged file."""
     for block in blocks:
         yield block
-        progress(len(block))
+        try:
+            progress(len(block))
+        except Exception as exc:
+            raise _ProgressFailed(exc) from exc
 
 
 def _size(path: Path) -> int:

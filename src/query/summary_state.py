@@ -134,6 +134,10 @@ _READ_PATH = (
     "summary_state.py",
     "saved_scan.py",
     "incremental.py",
+    "intervals.py",
+    "lifecycle.py",
+    "parallel.py",
+    "state_retention.py",
 )
 
 

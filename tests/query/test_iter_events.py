@@ -5,10 +5,13 @@ line, whatever the filter and wherever the blocks end."""
 from __future__ import annotations
 
 import gzip
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
+from src.execution.events import ExecutionEvent
+from src.execution.telemetry import JsonlExecutionLogger
 from src.query import lines as lines_module
 from src.query.engine import iter_events
 from src.query.filters import EventFilter
@@ -94,3 +97,25 @@ def test_records_and_counts_agree_with_decode_record(session, monkeypatch, flt, 
         assert got == want, name
         assert (stats.total_lines, stats.valid_events, stats.invalid_lines) == counts[:3]
         assert stats.torn_lines == 1
+
+
+def test_a_failing_progress_callback_is_raised_not_taken_for_a_damaged_file(tmp_path):
+    """The caller's progress error (a closed pipe, say) ends the read with that error; it
+    is not counted as an unreadable file with the rest of the events silently dropped."""
+    with JsonlExecutionLogger(tmp_path) as logger:
+        for n in range(2_000):
+            logger.emit(
+                ExecutionEvent(
+                    ts=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=n),
+                    session_id="s", symbol="X", mode="paper", kind="fill",
+                    payload={"n": n, "pad": "x" * 60}, seq=n,
+                )
+            )  # fmt: skip
+
+    def progress(n: int) -> None:
+        raise BrokenPipeError("reader went away")
+
+    stats = ParseStats()
+    with pytest.raises(BrokenPipeError):
+        list(iter_events(tmp_path, EventFilter.build(session_id="s"), stats, progress=progress))
+    assert stats.unreadable_files == 0

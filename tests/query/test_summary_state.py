@@ -326,3 +326,33 @@ def test_the_builder_of_an_unchanged_session_with_a_damaged_state_holds_it_all(t
     summary = resumed.refresh(as_of=AS_OF)  # answered from the header alone
     assert resumed.builder.event_count == summary.event_count == 100
     assert resumed.refresh(as_of=AS_OF) == summary
+
+
+def test_every_query_module_the_read_path_imports_decides_the_code_version():
+    """A state saved by other code is rebuilt: every src/query module the analytics and
+    the read path import (transitively) is hashed into the state's code version."""
+    import ast
+    from pathlib import Path
+
+    query = Path(summary_state.__file__).parent
+    hashed = set(summary_state._READ_PATH)
+    todo = [*sorted((query / "analytics").glob("*.py")), *(query / n for n in hashed)]
+    seen: set[Path] = set()
+    imported: set[str] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                parts = name.split(".")
+                if parts[:2] != ["src", "query"] or len(parts) < 3 or parts[2] == "analytics":
+                    continue
+                module = query / f"{parts[2]}.py"
+                imported.add(module.name)
+                todo.append(module)
+    assert imported - hashed == set()

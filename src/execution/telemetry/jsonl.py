@@ -71,10 +71,13 @@ _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLO
 # A descriptor taken out of use (rotation, too many open files) is closed only after this
 # long, so a thread that fetched it a moment earlier can never write through a reused number.
 _RETIRE_GRACE_S = 5.0
+# Opens of a session's file that found it retired between the open and the lock, before
+# the logger keeps the last one (retention retires a file at most once per pass).
+_OPEN_TRIES = 8
 
 # The fast path's encoders, bound once (see encode_event_line, whose common case emit inlines).
 _dumps = orjson.dumps
-_encode_ts = _encode_str = msgspec.json.Encoder().encode
+_encode_ts = msgspec.json.Encoder().encode
 _write = os.write
 _UTC = UTC
 _READY_MAX = 4096  # entries of a logger's fast-path map; cleared if it ever grows past it
@@ -184,7 +187,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                     # seq or mono_ns None: %d raises TypeError, and the slow path writes it.
                     line = template % (
                         _encode_ts(ts)[:-2], _dumps(event.payload), event.seq,
-                        _encode_str(event.event_id), event.mono_ns,
+                        _dumps(event.event_id), event.mono_ns,
                     )  # fmt: skip
                     written = _write(fd, line)
                     if written == len(line):
@@ -285,7 +288,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                 return fd
             path = self.path_for(session_id, self._day or None)
             path.parent.mkdir(parents=True, exist_ok=True)
-            while True:
+            for attempt in range(_OPEN_TRIES):
                 fd = os.open(path, _OPEN_FLAGS, 0o644)
                 # Shared: any number of writers; retention's exclusive probe fails while we
                 # hold it.
@@ -299,8 +302,12 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                 # Locked; but retention may have locked, retired and let go of the file
                 # between our open and our lock. Once we hold the lock it moves it no more,
                 # so the name still referring to it now means it stays the session's file.
-                if _names(path, fd):
-                    break
+                try:
+                    named = _names(path, fd)
+                except OSError:
+                    named = True  # cannot tell: keep it, as before the check
+                if named or attempt == _OPEN_TRIES - 1:
+                    break  # (a name that keeps moving: bounded, never a spin in emit)
                 os.close(fd)  # never written to, never shared: start a new file
             if len(self._fds) >= self.max_open_files:
                 oldest = next(iter(self._fds))

@@ -115,3 +115,46 @@ def test_daily_rotation_switches_files_for_repeated_events(tmp_path):
     day1 = [json.loads(x)["seq"] for x in lines_of(tmp_path / "2025-01-01" / "s.jsonl")]
     day2 = [json.loads(x)["seq"] for x in lines_of(tmp_path / "2025-01-02" / "s.jsonl")]
     assert (day1, day2) == ([0, 1, 2], [3, 4, 5])
+
+
+def test_an_event_id_that_is_not_a_string_is_written_or_refused_as_the_general_path_does(
+    tmp_path,
+):
+    """ExecutionEvent does not type-check event_id: the fast path encodes it as
+    encode_event_line does (orjson), so what one path writes or refuses, the other does."""
+    odd_ids: list[object] = [7, 1.5, None, b"eA==", Decimal("1.1"), {1: 2}]
+    for n, odd in enumerate(odd_ids):
+        root = tmp_path / str(n)
+        with JsonlExecutionLogger(root) as logger:
+            logger.emit(pipeline_event(0))  # settles the fast path for these fields
+            logger.emit(pipeline_event(1, event_id=odd))
+            stats = logger.stats
+        written = lines_of(root / "s.jsonl")
+        try:
+            expected = encode_event_line(pipeline_event(1, event_id=odd))
+        except TypeError:  # orjson cannot write it: refused and counted, never a wrong line
+            assert len(written) == 1 and stats.errors == 1, odd
+        else:
+            assert written[1] == expected, odd
+
+
+def test_a_session_name_that_never_settles_costs_bounded_opens(tmp_path, monkeypatch):
+    """If the session's name never refers to the descriptor just locked (a path swapped
+    again and again, an odd filesystem), the logger keeps its last open instead of
+    spinning in emit; the event is written."""
+    opens = []
+    real_open = jsonl_module.os.open
+
+    def counting_open(*args, **kwargs):
+        opens.append(args[0])
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(jsonl_module, "_names", lambda path, fd: False)
+    monkeypatch.setattr(jsonl_module.os, "open", counting_open)
+    event = pipeline_event(0)
+    with JsonlExecutionLogger(tmp_path) as logger:
+        logger.emit(event)
+        assert logger.stats.emitted == 1 and logger.stats.errors == 0
+    monkeypatch.undo()
+    assert 1 < len(opens) <= jsonl_module._OPEN_TRIES
+    assert lines_of(tmp_path / "s.jsonl") == [encode_event_line(event)]
