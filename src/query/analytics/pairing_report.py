@@ -220,7 +220,7 @@ def _slippage(
     }
 
 
-def _chain(lists: list[list[float]]) -> list[float]:
+def _chain(lists: list[Sequence[float]]) -> list[float]:
     out: list[float] = []
     for values in lists:
         out.extend(values)
