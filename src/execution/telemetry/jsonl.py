@@ -283,9 +283,9 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
     # -- opening, rotating, retiring descriptors ----------------------------------------
     def _open(self, session_id: str) -> int:
         with self._open_lock:
-            fd = self._fds.get(session_id)
-            if fd is not None:
-                return fd
+            held = self._fds.get(session_id)
+            if held is not None:
+                return held
             path = self.path_for(session_id, self._day or None)
             path.parent.mkdir(parents=True, exist_ok=True)
             for attempt in range(_OPEN_TRIES):
