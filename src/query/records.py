@@ -93,10 +93,14 @@ def parse_instant_dt(value: object) -> datetime | None:
     :data:`EARLIEST` .. :data:`LATEST`, else None."""
     if not isinstance(value, str):
         return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return None
+    # As decode_whole reads it: msgspec's reading where msgspec has one (the typed
+    # decoders of the scans use it), else Python's.
+    dt = _msgspec_instant(value)
+    if dt is None:
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt if EARLIEST <= dt < LATEST else None
@@ -172,6 +176,15 @@ class Record(msgspec.Struct):
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _fromisoformat = datetime.fromisoformat
+_DIGITS = frozenset("0123456789")
+
+
+def _msgspec_instant(ts: str) -> datetime | None:
+    """``ts`` read as the typed decoders read it (msgspec), else None."""
+    try:
+        return msgspec.convert(ts, datetime)
+    except msgspec.ValidationError:
+        return None
 
 
 def decode_whole(line: bytes) -> tuple[JsonObject, datetime] | None:
@@ -195,7 +208,13 @@ def decode_whole(line: bytes) -> tuple[JsonObject, datetime] | None:
     try:
         dt = _fromisoformat(ts)
     except ValueError:
-        return None
+        found = _msgspec_instant(ts)  # the forms only msgspec reads ("...t12:00:01z")
+        if found is None:
+            return None
+        dt = found
+    else:
+        if len(ts) > 26 and ts[26] in _DIGITS:  # more than 6 decimals: msgspec rounds
+            dt = _msgspec_instant(ts) or dt
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     if not EARLIEST <= dt < LATEST:

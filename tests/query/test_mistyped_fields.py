@@ -98,6 +98,8 @@ ODD_TS = [
     "0001-01-01T23:59:59Z",
     "2025-01-01T00:00:00",
     "2025-01-01 00:00:00+05:00",
+    "2025-01-01t00:00:00z",  # lowercase: msgspec reads it, Python's fromisoformat does not
+    "2025-01-01T00:00:00.9999995Z",  # 7 decimals: msgspec rounds, fromisoformat truncates
     "20250101T000000Z",
     "2025-01-01T00:00:00.123456789Z",
 ]

@@ -107,3 +107,27 @@ def test_decode_record_is_the_rule_on_arbitrary_events(kind, top, payload):
     valid = rule(line)
     assert (decode_record(line) is not None) is valid, line
     assert (decode_scan(line) is not None) is valid, line
+
+
+def test_every_reader_reads_the_same_instant_from_every_form_of_ts():
+    """The typed decoders (msgspec) and the whole-line rule read ``ts`` alike: forms only
+    msgspec reads are valid for both, and more than six decimals round the same way."""
+    from src.query.records import decode_record, decode_scan, parse_instant_dt
+
+    forms = [
+        "2025-01-01T00:00:01.123456+00:00",
+        "2025-01-01t00:00:01z",
+        "2025-01-01T00:00:01.1234567Z",
+        "2025-01-01T23:59:59.9999999Z",
+        "2025-01-01 00:00:01+05:00",
+        "2025-01-01T00:00:01",
+        "20250101T000001Z",
+        "2025-01-01T00:00:01,5Z",
+    ]
+    for ts in forms:
+        line = orjson.dumps(
+            {"ts": ts, "session_id": "s", "symbol": "X", "kind": "fill", "payload": {}}
+        )
+        record, scanned = decode_record(line), decode_scan(line)
+        assert record is not None and scanned is not None, ts
+        assert record.t == scanned.ts.timestamp() == parse_instant_dt(ts).timestamp(), ts
