@@ -223,8 +223,23 @@ def make_plan(
             )
             total -= st.size
 
-    # 3. size cap
+    # 3. size cap. Saved summary states are caches (any reader rebuilds one) and logs are
+    # not: the states of sessions not being written go first, oldest session first.
     cap = policy.max_total_bytes
+    if cap and total > cap:
+        for s in sorted(inv.sessions, key=lambda s: (s.mtime, s.session_id)):
+            if total <= cap:
+                break
+            if s.live:
+                continue
+            for st in states_of.get(s.session_id, ()):
+                if st.rel not in chosen:
+                    chosen[st.rel] = _state_action(
+                        st,
+                        "size",
+                        "saved summary state dropped for the size cap (rebuilt when next read)",
+                    )
+                    total -= st.size
     if cap and total > cap:
         kept_protected = kept_live = 0
         for s in inv.sessions:

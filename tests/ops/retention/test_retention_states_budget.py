@@ -76,8 +76,9 @@ def _retention(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_size_cap_holds_with_the_saved_states_counted(root, age):
-    """The logs alone fit the cap, logs and states do not: the oldest sessions go, each
-    with its state, until both together fit; the dry run names the states."""
+    """The logs alone fit the cap, logs and states do not: states are caches and logs are
+    not, so the oldest sessions' states go (rebuilt when next read) and every log stays;
+    the dry run names the states."""
     paths = [_session(root, age, f"s{i}", days=9 - i) for i in range(8)]  # s0 oldest
     logs = sum(p.stat().st_size for p in paths)
     states_before = _states(root)
@@ -92,15 +93,16 @@ def test_the_size_cap_holds_with_the_saved_states_counted(root, age):
     assert plan["summary_states"] == 8
     assert plan["summary_state_bytes"] == sum(states_before.values())
     assert plan["size_before_bytes"] == _budgeted(root)
-    deleted = [a for a in plan["actions"] if a["file_kind"] == "log"]
-    gone_states = [a for a in plan["actions"] if a["file_kind"] == "summary_state"]
-    assert deleted and [a["path"] for a in deleted] == [f"s{i}.jsonl" for i in range(len(deleted))]
-    assert sorted(a["session_id"] for a in gone_states) == sorted(a["session_id"] for a in deleted)
-    assert all(a["path"].startswith(f"{STATE_DIR}/") and a["phase"] == "size" for a in gone_states)
+    assert [a for a in plan["actions"] if a["file_kind"] == "log"] == []
+    gone = [a for a in plan["actions"] if a["file_kind"] == "summary_state"]
+    n = len(gone)
+    assert 0 < n < 8
+    assert sorted(a["session_id"] for a in gone) == [f"s{i}" for i in range(n)]  # oldest
+    assert all(a["path"].startswith(f"{STATE_DIR}/") and a["phase"] == "size" for a in gone)
     assert plan["estimated_size_after_bytes"] <= cap_mb * MB
     text = _retention(root, *flags).stdout
     assert "States:   8 saved summary states in .summary/" in text
-    assert f"delete    {gone_states[0]['path']}" in text
+    assert f"delete    {gone[0]['path']}" in text
     assert _states(root) == states_before  # a dry run changes nothing
 
     applied = _retention(root, *flags, "--apply", "--json")
@@ -108,20 +110,38 @@ def test_the_size_cap_holds_with_the_saved_states_counted(root, age):
     report = json.loads(applied.stdout)
     assert _budgeted(root) <= cap_mb * MB
     assert report["size_after_bytes"] == _budgeted(root) and report["size_cap_met"]
-    kept = {f"s{i}" for i in range(len(deleted), 8)}
-    assert {p.stem for p in root.glob("*.jsonl")} == kept
-    assert len(_states(root)) == len(kept)
+    assert {p.stem for p in root.glob("*.jsonl")} == {f"s{i}" for i in range(8)}
+    assert len(_states(root)) == 8 - n
     assert {a["path"] for a in report["actions"]} == {a["path"] for a in plan["actions"]}
     assert all(a["status"] == "done" for a in report["actions"])
-    read: list[int] = []
-    for sid in kept:  # the kept states still answer: nothing is read again
-        summarize(
+    read: dict[str, list[int]] = {}
+    for i in range(8):  # kept states still answer; a dropped one is rebuilt from its log
+        sid = f"s{i}"
+        summary = summarize(
             root,
             EventFilter.build(session_id=sid),
             as_of=0,
-            progress=lambda _d, _t, n: read.append(n),
+            progress=lambda _d, _t, lines, sid=sid: read.setdefault(sid, []).append(lines),
         )
-    assert not any(read)
+        assert summary.kind_counts == {"order": 3000, "fill": 3000}
+    assert [sid for sid, lines in read.items() if any(lines)] == [f"s{i}" for i in range(n)]
+
+
+def test_when_the_logs_alone_exceed_the_cap_every_state_goes_before_a_log(root, age):
+    """States of sessions not being written go first; then the oldest sessions' logs."""
+    paths = [_session(root, age, f"s{i}", days=9 - i) for i in range(6)]
+    sizes = [p.stat().st_size for p in paths]
+    cap_mb = math.ceil(sum(sizes[2:]) / MB)
+    assert sum(sizes[1:]) > cap_mb * MB  # at least the oldest log must go
+    flags = ("--max-total-mb", str(cap_mb), "--keep-last-n", "0", "--compress-after-days", "0")
+    applied = _retention(root, *flags, "--apply", "--json")
+    assert applied.returncode == 0, applied.stderr
+    report = json.loads(applied.stdout)
+    assert report["size_cap_met"] and _budgeted(root) <= cap_mb * MB
+    assert _states(root) == {}
+    left = sorted(p.stem for p in root.glob("*.jsonl"))
+    assert left == [f"s{i}" for i in range(6 - len(left), 6)]  # the newest logs stayed
+    assert len(left) >= 4
 
 
 def test_an_orphan_state_is_deleted_and_other_files_are_left_alone(root, age, tmp_path):
