@@ -26,6 +26,7 @@ from pathlib import Path
 from src.common.locks import try_lock_exclusive
 from src.execution.telemetry.heartbeat import WRITERS_DIR
 from src.query.files import list_sessions
+from src.query.state_retention import list_states
 
 from .ownership import is_session_log_fd
 from .states import StateFile, scan_states
@@ -125,6 +126,7 @@ def scan(
 ) -> Inventory:
     """Inventory ``root`` (a path already checked by :func:`src.ops.root.validate_root`)."""
     today = utc_day(now)
+    saved = list_states(root)  # before the sessions: see scan_states
     listed = list_sessions(root)
     total = sum(len(s.files) for s in listed)
     done = 0
@@ -149,7 +151,7 @@ def scan(
         progress(total, total)
     sessions.sort(key=lambda s: (s.mtime, s.session_id))
     foreign.sort()
-    states = scan_states(root, (s.session_id for s in listed))
+    states = scan_states(root, (s.session_id for s in listed), saved)
     return Inventory(root, now, tuple(sessions), tuple(foreign), _heartbeats(root), states)
 
 

@@ -10,13 +10,13 @@ both, so a dry run names every state that would go.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from src.query.state_file import STATE_DIR, state_prefix
-from src.query.state_retention import list_states
+from src.query.state_retention import StateInfo, list_states
 
 if TYPE_CHECKING:
     from .inventory import LogFile
@@ -52,11 +52,15 @@ class StateFile:
         return offset is not None and (merged or offset < f.size)
 
 
-def scan_states(root: Path, session_ids: Iterable[str]) -> tuple[StateFile, ...]:
-    """The states under ``root``, each given its session among ``session_ids`` (every
-    session found under the root, ours or not) or None."""
+def scan_states(
+    root: Path, session_ids: Iterable[str], found: Sequence[StateInfo] | None = None
+) -> tuple[StateFile, ...]:
+    """The states under ``root`` (or ``found``: listed before the sessions were, so that a
+    session that appears meanwhile is not missed and its new state taken for an orphan),
+    each given its session among ``session_ids`` (every session found under the root, ours
+    or not) or None."""
     by_prefix = {state_prefix(sid): sid for sid in session_ids}
     return tuple(
         StateFile(s.name, s.size, s.mtime, by_prefix.get(s.prefix), s.covers)
-        for s in list_states(root)
+        for s in (list_states(root) if found is None else found)
     )

@@ -199,3 +199,27 @@ def test_a_state_goes_with_a_file_merged_into_its_sessions_gz(root, age):
     applied = json.loads(_retention(root, "--apply", "--json").stdout)
     assert [a["status"] for a in applied["actions"]] == ["done", "done"]
     assert _states(root) == {} and applied["size_after_bytes"] == _budgeted(root)
+
+
+def test_a_session_that_appears_during_the_inventory_keeps_its_new_state(root, age, monkeypatch):
+    """States are listed before sessions: a session (and its state) that appears between
+    the two is not taken for an orphan whose state is deleted."""
+    from src.ops.retention import inventory
+    from src.ops.retention.policy import RetentionPolicy
+    from src.ops.retention.run import run_retention
+
+    _session(root, age, "old", days=9)
+    real = inventory.list_sessions
+
+    def sessions_then_a_new_one(base):
+        found = real(base)
+        if not (root / "new.jsonl").exists():
+            _session(root, age, "new", days=0)  # written (and summarised) just now
+        return found
+
+    monkeypatch.setattr(inventory, "list_sessions", sessions_then_a_new_one)
+    run_retention(root, RetentionPolicy(keep_last_n=0, compress_after_days=30), apply=True)
+    monkeypatch.undo()
+    from src.query.state_file import state_prefix
+
+    assert any(name.startswith(state_prefix("new")) for name in _states(root))
