@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,11 +58,10 @@ def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
     """The state files under the root ``base`` (its path or an open descriptor), by name.
     Only regular files named like a state are listed; nothing is followed through a
     symbolic link; a header that cannot be read gives ``covers=None``."""
-    d = open_dir(_root(base), create=False)
-    if d is None:
-        return []
     found: list[StateInfo] = []
-    try:
+    with _state_dir(base) as d:
+        if d is None:
+            return []
         try:
             names = sorted(os.listdir(d))
         except OSError:
@@ -78,8 +79,6 @@ def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
             header = header_at(d, name)
             covers = None if header is None else {m.name: m.offset for m in header.marks}
             found.append(StateInfo(name, st.st_size, st.st_mtime, match.group(1), covers))
-    finally:
-        os.close(d)
     return found
 
 
@@ -87,13 +86,8 @@ def remove_state(base: str | os.PathLike[str] | int, name: str) -> bool:
     """Delete state file ``name`` (False: it was not there, or is not a state's name)."""
     if _NAME.fullmatch(name) is None:
         return False
-    d = open_dir(_root(base), create=False)
-    if d is None:
-        return False
-    try:
-        return bool(unlink_at(d, name))
-    finally:
-        os.close(d)
+    with _state_dir(base) as d:
+        return d is not None and bool(unlink_at(d, name))
 
 
 def _states_of(d: int, session_id: str) -> list[str]:
@@ -110,27 +104,43 @@ def _session_of(rel_name: str) -> str | None:
     return parsed[0] if parsed else None
 
 
-def _root(base: str | os.PathLike[str] | int) -> Path | int:
-    return base if isinstance(base, int) else Path(base)
+@contextmanager
+def _state_dir(base: str | os.PathLike[str] | int) -> Iterator[int | None]:
+    """The root's state directory, open for the block and closed after it (None: none)."""
+    d = open_dir(base if isinstance(base, int) else Path(base), create=False)
+    try:
+        yield d
+    finally:
+        if d is not None:
+            os.close(d)
+
+
+@contextmanager
+def _session_states(
+    base: str | os.PathLike[str] | int, rel_name: str
+) -> Iterator[tuple[int, list[str]] | None]:
+    """The open state directory and the names of the states of the session that log file
+    ``rel_name`` belongs to (None: not a log file's name, or no state directory)."""
+    session_id = _session_of(rel_name)
+    if session_id is None:
+        yield None
+        return
+    with _state_dir(base) as d:
+        yield None if d is None else (d, _states_of(d, session_id))
 
 
 def file_removed(base: str | os.PathLike[str] | int, rel_name: str) -> int:
     """``rel_name`` (a log file, relative to the root ``base``: its path or an open
     descriptor) was deleted: remove every state covering it. Returns how many were."""
-    session_id = _session_of(rel_name)
-    d = open_dir(_root(base), create=False)
-    if session_id is None or d is None:
-        if d is not None:
-            os.close(d)
-        return 0
     removed = 0
-    try:
-        for name in _states_of(d, session_id):
+    with _session_states(base, rel_name) as found:
+        if found is None:
+            return 0
+        d, names = found
+        for name in names:
             marks = marks_at(d, name)
             if marks is None or any(m.name == rel_name for m in marks):
                 removed += unlink_at(d, name)
-    finally:
-        os.close(d)
     return removed
 
 
@@ -144,17 +154,14 @@ def file_compressed(
     """``rel_name`` was compressed into ``gz_rel_name`` (both still open, the plain file as
     it was compressed): states that cover it to its last line move to the compressed file;
     those that covered less are removed (they would be rebuilt). Returns states kept."""
-    session_id = _session_of(rel_name)
-    d = open_dir(_root(base), create=False)
-    if session_id is None or d is None:
-        if d is not None:
-            os.close(d)
-        return 0
     kept = 0
-    try:
+    with _session_states(base, rel_name) as found:
+        if found is None:
+            return 0
+        d, names = found
         size = os.fstat(plain_fd).st_size
         end = last_line_end(plain_fd, size)
-        for name in _states_of(d, session_id):
+        for name in names:
             data = read_at(d, name)
             parts = split(data) if data is not None else None
             try:
@@ -180,6 +187,4 @@ def file_compressed(
                 kept += 1
             except OSError:
                 unlink_at(d, name)
-    finally:
-        os.close(d)
     return kept
