@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from benchmarks._report import row as _row
 from benchmarks._sessions import DEFAULT_DATA_DIR, SIZES, START_US, ensure_session, session_id
 from benchmarks.bench_query import _PEAK_RSS_KIB, _run_measured
 from src.execution.telemetry.jsonl import JsonlExecutionLogger
@@ -71,10 +72,6 @@ def _size(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size
-
-
-def _row(name: str, value: str, note: str = "") -> None:
-    print(f"  {name:58s} {value:>14s}   {note}")
 
 
 def hourly_in_python(base: Path, sid: str) -> dict:

@@ -29,6 +29,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks._report import row as _row
 from benchmarks._sessions import DEFAULT_DATA_DIR, REPO_ROOT, SIZES, ensure_session, session_id
 
 RUNS = int(os.environ.get("BENCH_PERSIST_RUNS") or 5)
@@ -173,11 +174,6 @@ def _clear_states(base: Path) -> None:
 def _med(values: list[float], scale: float = 1000.0, unit: str = "ms") -> str:
     v = sorted(x * scale for x in values)
     return f"{statistics.median(v):8.1f} {unit} ({v[0]:.1f}-{v[-1]:.1f})"
-
-
-def _row(name: str, value: str, target: str = "", ok: bool | None = None) -> None:
-    verdict = "" if ok is None else ("met" if ok else "MISSED")
-    print(f"  {name:58s} {value:>30s}  {target:>10s} {verdict}")
 
 
 def _append_events(path: Path, sid: str, t: float, events: int) -> None:

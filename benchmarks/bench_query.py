@@ -27,6 +27,7 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks._report import row as _row
 from benchmarks._sessions import DEFAULT_DATA_DIR, REPO_ROOT, SIZES, ensure_session, session_id
 from src.live.execution_bridge import get_execution_summary, get_execution_timeline
 from src.query.records import scan_decoder
@@ -180,11 +181,6 @@ def bench_floor(path: Path) -> dict[str, float]:
 
 
 # -- report -------------------------------------------------------------------------------
-
-
-def _row(name: str, value: str, target: str = "", ok: bool | None = None) -> None:
-    verdict = "" if ok is None else ("PASS" if ok else "MISS")
-    print(f"  {name:52s} {value:>12s}   {target:10s} {verdict}")
 
 
 def main() -> None:
