@@ -96,7 +96,30 @@ def orders(
 )
 def order(request: Request, session_id: str, order_id: str) -> Response:
     """One order and its whole chain (intent, gates, order, acks, fills, the end), oldest
-    first, with the time since the previous step. The id is URL-encoded (it may hold ``/``)."""
+    first, with the time since the previous step. The id is URL-encoded (it may hold ``/``);
+    an id that is ``.`` or ``..`` cannot travel as a path part: ask ``/order?id=`` for it."""
+    return _chain(request, session_id, order_id)
+
+
+@router.get(
+    # Browsers and HTTP clients drop or fold a path part that is ``.`` or ``..`` (also
+    # written ``%2e``) before sending, so such an order id is only reachable as a query
+    # parameter. The dashboard opens every order this way.
+    "/api/live/execution/{session_id}/order",
+    response_model=OrderChain,
+    responses=_ERRORS,
+)
+def order_by_query(
+    request: Request,
+    session_id: str,
+    order_id: Annotated[str | None, Query(alias="id", description="the order id")] = None,
+) -> Response:
+    """The same as ``/orders/{order_id}``, the id given as ``?id=`` (URL-encoded): every
+    id, ``.`` and ``..`` included, reaches the server as it is."""
+    return _chain(request, session_id, order_id or "")
+
+
+def _chain(request: Request, session_id: str, order_id: str) -> Response:
     existing_session(request, session_id)
     if not order_id or len(order_id) > _MAX_ID or not order_id.isprintable():
         raise _bad(f"invalid order id {order_id[:_MAX_ID]!r}")

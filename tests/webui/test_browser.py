@@ -133,25 +133,27 @@ def test_page_too_far_behind_shows_a_reload_notice(page, server, logs):
     assert page.text_content("#live-status") == "missed too many events: reload the page"
 
 
+def _clean_event(n: int, second: int, kind: str, payload: dict) -> str:
+    """A line of session_clean at 10:20:``second``."""
+    return json.dumps(
+        {
+            "ts": f"2025-12-20T10:20:{second:02d}+00:00",
+            "session_id": "session_clean",
+            "symbol": "BTC-USD",
+            "mode": "paper",
+            "kind": kind,
+            "payload": payload,
+            "seq": n,
+            "event_id": f"evt-slash-{n}",
+        }
+    )
+
+
 def test_an_order_whose_id_holds_a_slash_opens_its_chain(page, server, logs):
     """An order id with ``/``, ``%`` and markup: a click on its row loads its chain from the
     real server (the id sent URL-encoded) and shows the id as text."""
     odd = "desk/7/../50%<b>x</b>"
-
-    def event(n: int, second: int, kind: str, payload: dict) -> str:
-        return json.dumps(
-            {
-                "ts": f"2025-12-20T10:20:{second:02d}+00:00",
-                "session_id": "session_clean",
-                "symbol": "BTC-USD",
-                "mode": "paper",
-                "kind": kind,
-                "payload": payload,
-                "seq": n,
-                "event_id": f"evt-slash-{n}",
-            }
-        )
-
+    event = _clean_event
     with (logs / "session_clean.jsonl").open("a") as fh:
         fh.write(event(30, 0, "intent", {"intent_id": "int-slash", "side": "buy", "quantity": 1.0}))
         fh.write("\n" + event(31, 1, "order", {"client_id": odd, "intent_id": "int-slash"}))
@@ -164,3 +166,26 @@ def test_an_order_whose_id_holds_a_slash_opens_its_chain(page, server, logs):
     assert page.locator("#order-chain li .badge").all_inner_texts() == ["intent", "order", "ack"]
     assert odd in page.inner_text("#order-detail h3")
     assert page.locator("#order-detail b").count() == 0  # the id's markup stays text
+
+
+def test_orders_whose_ids_are_dots_open_their_own_chains(page, server, logs):
+    """Ids ``.``, ``..`` and ``a/../b`` (a path part the browser would fold away): a click
+    on each row shows that order's own chain from the real server."""
+    odd_ids = [".", "..", "a/../b"]
+    with (logs / "session_clean.jsonl").open("a") as fh:
+        for i, odd in enumerate(odd_ids):
+            n, intent = 40 + 3 * i, f"int-dot{i}"
+            fh.write(_clean_event(n, n, "intent", {"intent_id": intent, "side": "buy"}) + "\n")
+            fh.write(_clean_event(n + 1, n, "order", {"client_id": odd, "intent_id": intent}))
+            ack = {"client_id": odd, "order_id": f"venue-dot{i}"}
+            fh.write("\n" + _clean_event(n + 2, n + 1, "ack", ack) + "\n")
+    page.goto(f"{server}/live/execution/session_clean")
+    for i, odd in enumerate(odd_ids):
+        row = page.locator(f'#order-rows tr[data-id="{odd}"]')
+        row.wait_for(timeout=15000)
+        row.click()
+        head = page.locator("#order-detail h3")
+        head.filter(has_text=f"Order {odd} ").wait_for(timeout=10000)
+        steps = page.locator("#order-chain li")
+        assert steps.locator(".badge").all_inner_texts() == ["intent", "order", "ack"]
+        assert f"venue venue-dot{i}" in steps.last.inner_text()

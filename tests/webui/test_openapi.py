@@ -108,6 +108,9 @@ def _requests(session: str) -> list[tuple[str, dict[str, str], int]]:
         (f"{orders}/i7", {}, 200),
         (f"{orders}/nope", {}, 404),
         (f"{timeline}/orders/c1", {}, 200),
+        (f"/api/live/execution/{ORDERS}/order", {"id": "c2"}, 200),
+        (f"/api/live/execution/{ORDERS}/order", {"id": ".."}, 404),
+        (f"/api/live/execution/{ORDERS}/order", {}, 400),
     ]
 
 
@@ -143,6 +146,7 @@ def test_every_json_route_declares_a_model(client):
         "/api/alerts",
         "/api/live/execution/{session_id}/orders",
         "/api/live/execution/{session_id}/orders/{order_id}",
+        "/api/live/execution/{session_id}/order",
     }
     for template in routes:
         schema = doc["paths"][template]["get"]["responses"]["200"]["content"][JSON]["schema"]

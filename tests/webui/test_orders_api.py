@@ -118,6 +118,45 @@ def test_an_order_id_with_a_slash_opens_its_chain(api, base):
     assert missing.status_code == 404 and "'desk/8'" in missing.json()["detail"]
 
 
+DOT_IDS = [".", "..", "a/../b"]
+
+
+def test_an_order_id_of_dots_opens_its_own_chain_by_query(api, base):
+    """Ids ``.``, ``..`` and ``a/../b``: as a path part the client folds the first two away
+    (``/orders/.`` is sent as ``/orders``), so ``/order?id=`` carries each as it is and
+    answers that order's own events."""
+    with (base / f"{SESSION}.jsonl").open("a") as fh:
+        for n, odd in enumerate(DOT_IDS):
+            t = T0 + 60 + 10 * n
+            fh.write(line(t, "intent", intent_id=f"i-dot{n}", side="buy", quantity=n + 1) + "\n")
+            fh.write(line(t + 1, "order", client_id=odd, intent_id=f"i-dot{n}", quantity=n + 1))
+            fh.write("\n" + line(t + 2, "ack", client_id=odd, order_id=f"v-dot{n}") + "\n")
+    folded = api.get(f"{URL}/.")
+    assert "orders" in folded.json() and "chain" not in folded.json()  # the list, not "."
+    for n, odd in enumerate(DOT_IDS):
+        body = api.get(f"/api/live/execution/{SESSION}/order", params={"id": odd}).json()
+        assert body["order"]["id"] == odd and body["order"]["intent_id"] == f"i-dot{n}"
+        assert [s["kind"] for s in body["chain"]] == ["intent", "order", "ack"]
+        assert body["chain"][-1]["event"]["payload"]["order_id"] == f"v-dot{n}"
+    by_path = api.get(f"{URL}/{quote('a/../b', safe='')}").json()
+    assert by_path["order"]["intent_id"] == "i-dot2"  # one path part: the path route has it
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "named"),
+    [
+        ({}, 400, "invalid order id ''"),
+        ({"id": ""}, 400, "invalid order id ''"),
+        ({"id": "bad\x1bid"}, 400, "invalid order id 'bad\\x1bid'"),
+        ({"id": "..."}, 404, "no order '...'"),
+    ],
+)
+def test_the_order_query_route_names_a_bad_or_unknown_id(api, params, status, named):
+    response = api.get(f"/api/live/execution/{SESSION}/order", params=params)
+    assert response.status_code == status and named in response.json()["detail"]
+    assert api.get("/api/live/execution/nope/order", params={"id": "c1"}).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("path", "params", "named"),
     [

@@ -8,6 +8,8 @@
   const box = document.getElementById("orders");
   if (!box) return;
   const api = box.dataset.src;
+  // An order's chain by ?id=: a path part "." or ".." never reaches the server as sent.
+  const chainApi = box.dataset.chain;
   const tbody = document.getElementById("order-rows");
   const table = document.getElementById("orders-table");
   const filter = document.getElementById("orders-filter");
@@ -118,7 +120,7 @@
   }
 
   function showChain(id, scroll) {
-    return get(api + "/" + encodeURIComponent(id))
+    return get(chainApi + "?id=" + encodeURIComponent(id))
       .then((body) => {
         const o = body.order;
         const head = el("h3", "", "Order " + o.id + " ");
