@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from src.common.fdio import write_all
+
 __all__ = ["temp_sibling", "write_atomic", "write_atomic_at"]
 
 
@@ -28,9 +30,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
     fd = os.open(tmp, flags, mode)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -56,9 +56,7 @@ def write_atomic_at(
     fd = os.open(tmp, flags, mode, dir_fd=dir_fd)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, data)
             if durable:
                 os.fsync(fd)
         finally:

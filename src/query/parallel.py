@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from src.common.fdio import write_all
 from src.query.analytics import pairing_state
 from src.query.analytics.summary import LineProgress, Matcher, SummaryBuilder
 from src.query.files import GZIP_ERRORS, open_segment
@@ -222,9 +223,7 @@ def _fork(work: Callable[[], Any]) -> tuple[int, int]:
             except BaseException as exc:  # sent back, not raised: the parent decides
                 result = ("error", f"{type(exc).__name__}: {exc}")
             data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(write_fd, view) :]
+            write_all(write_fd, data)
         except BaseException:
             code = 1
         finally:

@@ -37,6 +37,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from src.common.fdio import write_all
 from src.common.locks import take_write_guard, try_lock_exclusive
 from src.query import summary_state
 
@@ -326,9 +327,7 @@ def salvage_tail(
         os.close(fd)
     out = os.open(name, _APPEND_FLAGS, 0o644, dir_fd=d)
     try:
-        view = memoryview(tail)
-        while view:
-            view = view[os.write(out, view) :]
+        write_all(out, tail)
         os.fsync(out)
     finally:
         os.close(out)
