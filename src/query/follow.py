@@ -39,13 +39,12 @@ from src.query.lines import (
     iter_range_blocks,
     split_lines,
 )
+from src.query.lines import last_line_end as _last_line_end_of  # of an open descriptor
 
 __all__ = ["Line", "Reset", "SessionFollower", "Unreadable", "last_line_end"]
 
 Line = tuple[Path, int, bytes]
 """``(path, offset, line)``: one complete line, without its newline."""
-
-_TAIL_PROBE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -388,14 +387,6 @@ def last_line_end(path: Path) -> int:
     except OSError:
         return 0
     try:
-        pos = os.fstat(fd).st_size
-        while pos > 0:
-            step = min(_TAIL_PROBE, pos)
-            block = os.pread(fd, step, pos - step)
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                return pos - step + newline + 1
-            pos -= step
-        return 0
+        return _last_line_end_of(fd, os.fstat(fd).st_size)
     finally:
         os.close(fd)

@@ -47,6 +47,7 @@ __all__ = [
     "iter_lines_reversed",
     "iter_lines_reversed_at",
     "iter_range_blocks",
+    "last_line_end",
     "line_batches",
     "oversized_line",
     "split_lines",
@@ -294,6 +295,20 @@ def bytes_before(path: Path | int, offset: int, size: int = GUARD_BYTES) -> byte
         return b""
     finally:
         os.close(fd)
+
+
+def last_line_end(fd: int, size: int, *, floor: int = 0) -> int:
+    """The offset just after the last newline in the first ``size`` bytes of ``fd``
+    (``floor`` when there is none after ``floor``)."""
+    pos = size
+    while pos > floor:
+        step = min(BLOCK_SIZE, pos - floor)
+        block = os.pread(fd, step, pos - step)
+        newline = block.rfind(b"\n")
+        if newline >= 0:
+            return pos - step + newline + 1
+        pos -= step
+    return floor
 
 
 class ReadError(Exception):

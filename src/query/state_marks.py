@@ -21,6 +21,7 @@ from pathlib import Path
 import msgspec
 
 from src.query.analytics.summary_model import Summary
+from src.query.lines import last_line_end  # re-exported: the states' readers take it from here
 
 __all__ = [
     "HASH_BYTES",
@@ -64,20 +65,6 @@ def mark_of(fd: int, name: str, *, offset: int, gz: bool, torn: bool | None = No
     head = hash_range(fd, 0, min(HASH_BYTES, offset))
     guard = hash_range(fd, max(0, offset - HASH_BYTES), offset)
     return Mark(name, st.st_dev, st.st_ino, gz, offset, st.st_size, head, guard, torn)
-
-
-def last_line_end(fd: int, size: int, *, floor: int = 0) -> int:
-    """The offset just after the last newline in the first ``size`` bytes of ``fd``
-    (``floor`` when there is none after ``floor``)."""
-    pos = size
-    while pos > floor:
-        step = min(1 << 16, pos - floor)
-        block = os.pread(fd, step, pos - step)
-        newline = block.rfind(b"\n")
-        if newline >= 0:
-            return pos - step + newline + 1
-        pos -= step
-    return floor
 
 
 def mark_holds(path: Path, mark: Mark, *, last: bool) -> bool:

@@ -22,6 +22,7 @@ import msgspec
 
 from src.common.atomicfile import write_atomic_at
 from src.query.files import parse_file_name
+from src.query.lines import last_line_end
 from src.query.state_file import (
     SUFFIX,
     Header,
@@ -34,7 +35,7 @@ from src.query.state_file import (
     state_prefix,
     unlink_at,
 )
-from src.query.state_marks import last_line_end, mark_of
+from src.query.state_marks import mark_of
 
 __all__ = ["StateInfo", "file_compressed", "file_removed", "list_states", "remove_state"]
 

@@ -157,3 +157,31 @@ def test_reverse_offsets_point_at_line_starts(tmp_path_factory, parts, block):
     if len(got) >= 2:
         resumed = list(iter_lines_reversed_at(path, end=got[0][0], block_size=block))
         assert resumed == got[1:]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"a", b"\n", b"x" * 70_000]), max_size=5),
+    st.integers(0, 200_000),
+)
+def test_the_last_line_end_is_the_same_by_path_and_by_descriptor(tmp_path_factory, parts, floor):
+    """One search for where the last complete line ends, the follower's by path and the
+    saved states' by descriptor alike, also across more than one 64 KiB probe; a floor
+    past every newline is given back."""
+    from src.query.follow import last_line_end as by_path
+    from src.query.lines import last_line_end
+    from src.query.state_marks import last_line_end as of_states
+
+    data = b"".join(parts)
+    path = tmp_path_factory.mktemp("end") / "f.jsonl"
+    path.write_bytes(data)
+    expected = data.rfind(b"\n") + 1
+    assert by_path(path) == expected
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert of_states is last_line_end
+        assert last_line_end(fd, len(data)) == expected
+        floor = min(floor, len(data))
+        assert last_line_end(fd, len(data), floor=floor) == max(expected, floor)
+    finally:
+        os.close(fd)
