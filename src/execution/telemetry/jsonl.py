@@ -30,6 +30,16 @@ may have locked, retired and released the file between the logger's open and its
 moves a file only while it holds it exclusively, so never after that check). So no
 acknowledged event goes to a file retention retired.
 
+``close()`` lets go of every file at once but not of the descriptor numbers: ``dup2`` puts
+a read-only ``/dev/null`` in each one's place, atomically, so the file and its lock are
+released while the number stays taken. An ``emit`` racing close on another thread (its
+lock-free fast path fetched a descriptor just before) therefore either wrote to the session
+file (its write began before the swap) or gets ``EBADF`` from the stand-in and counts the
+event as dropped after close: never a line written to a number the process reused for an
+unrelated file, never a raise. The reserved numbers are closed when the logger is collected
+(a thread inside ``emit`` holds the logger, so none is about to write then) or by the
+process exit. A descriptor retired while the logger runs is closed after a grace instead.
+
 With ``heartbeat_interval > 0`` a background thread publishes the logger's counters to
 ``<base>/.writers/`` (see :mod:`src.execution.telemetry.heartbeat`), so the health check,
 another process, can report write errors.
@@ -93,6 +103,19 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _LoggerClosedError(OSError):
+    """A session file was asked for after close: the event is to be dropped."""
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    fds.clear()
 
 
 def _names(path: Path, fd: int) -> bool:
@@ -161,6 +184,8 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         self._ready: dict[tuple[str, str, str, str], tuple[int, bytes]] = {}
         self.heartbeat_interval = float(heartbeat_interval)
         self._heartbeat: HeartbeatWriter | None = None
+        self._reserved: list[int] = []  # numbers kept after close; closed with the logger
+        weakref.finalize(self, _close_all, self._reserved).atexit = False
         _live_loggers.add(self)
         self._ensure_heartbeat()
 
@@ -197,7 +222,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         except TypeError:
             pass  # no seq/mono_ns, or a payload orjson cannot write by itself: the slow path
         except Exception as exc:
-            self._handle_error(exc, f"writing session {getattr(event, 'session_id', None)!r}")
+            self._failed(exc, event)
             return
         self._emit_slow(event, ready is None)
 
@@ -226,10 +251,17 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                 if settle and not self._rotate_daily:
                     self._settle(event, fd)
         except Exception as exc:
-            where = f"writing session {getattr(event, 'session_id', None)!r}"
-            self._handle_error(exc, where)
+            self._failed(exc, event)
             return
         self._stats.emitted += 1
+
+    def _failed(self, exc: Exception, event: ExecutionEvent) -> None:
+        """An event not written: dropped after close (an emit that raced close() met the
+        closed logger or a reserved descriptor), an error otherwise."""
+        if self._closed:
+            self._drop("emit after close")
+        else:
+            self._handle_error(exc, f"writing session {getattr(event, 'session_id', None)!r}")
 
     def _settle(self, event: ExecutionEvent, fd: int) -> None:
         """Let events with ``event``'s session, symbol, mode and kind take the fast path to
@@ -283,6 +315,8 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
     # -- opening, rotating, retiring descriptors ----------------------------------------
     def _open(self, session_id: str) -> int:
         with self._open_lock:
+            if self._closed:
+                raise _LoggerClosedError("the logger is closed")
             held = self._fds.get(session_id)
             if held is not None:
                 return held
@@ -366,7 +400,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
     def _roll_over(self) -> None:
         with self._open_lock:
             now = self._clock()
-            if now < self._next_rollover:
+            if self._closed or now < self._next_rollover:
                 return
             self._day = day_of(now)
             start = datetime.strptime(self._day, "%Y-%m-%d").replace(tzinfo=UTC)
@@ -422,6 +456,8 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             try:
                 os.fsync(fd)
             except OSError as exc:
+                if self._closed:
+                    break  # raced close(): the descriptor is reserved now, close fsynced it
                 ok = False
                 self._handle_error(exc, "fsync")
         return ok
@@ -437,6 +473,8 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             return False
 
     def close(self) -> None:
+        """Let go of every file at once (its lock too), keeping the descriptor numbers
+        reserved: see the module docstring."""
         with self._open_lock:
             if self._closed:
                 return
@@ -444,21 +482,39 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             self._stop_syncer.set()
             fds, self._fds = self._fds, {}
             self._ready.clear()
+            self._unlocked.clear()
+            retired, self._retired = [fd for _, fd in self._retired], []
             heartbeat, self._heartbeat = self._heartbeat, None
-        if self.fsync != "none":
-            for fd in fds.values():
-                try:
-                    os.fsync(fd)
-                except OSError as exc:
-                    self._handle_error(exc, "fsync on close")
-        for fd in fds.values():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._close_retired(force=True)
+        try:
+            if self.fsync != "none":
+                for fd in fds.values():
+                    try:
+                        os.fsync(fd)
+                    except OSError as exc:
+                        self._handle_error(exc, "fsync on close")  # (strict: raises)
+        finally:
+            self._reserve([*fds.values(), *retired])
         if heartbeat is not None:
             heartbeat.stop(final=True)
+
+    def _reserve(self, fds: list[int]) -> None:
+        """Put a read-only /dev/null in each descriptor's place: its file is let go of, its
+        number stays taken, and a write through it fails with EBADF."""
+        try:
+            stand_in = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            stand_in = -1  # no descriptor to spare: keep the files themselves
+        try:
+            for fd in fds:
+                if stand_in >= 0:
+                    try:
+                        os.dup2(stand_in, fd, inheritable=False)
+                    except OSError:
+                        pass  # keep what is there, reserved all the same
+                self._reserved.append(fd)
+        finally:
+            if stand_in >= 0:
+                os.close(stand_in)
 
     # -- heartbeat -----------------------------------------------------------------------
     def _ensure_heartbeat(self) -> None:

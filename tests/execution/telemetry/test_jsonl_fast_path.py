@@ -145,9 +145,10 @@ def test_a_session_name_that_never_settles_costs_bounded_opens(tmp_path, monkeyp
     opens = []
     real_open = jsonl_module.os.open
 
-    def counting_open(*args, **kwargs):
-        opens.append(args[0])
-        return real_open(*args, **kwargs)
+    def counting_open(path, *args, **kwargs):
+        if str(path).endswith("s.jsonl"):  # (close() opens /dev/null as a stand-in)
+            opens.append(path)
+        return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(jsonl_module, "_names", lambda path, fd: False)
     monkeypatch.setattr(jsonl_module.os, "open", counting_open)
