@@ -9,6 +9,7 @@ opened (the kernel hands out the lowest free numbers), then the emitter resumes.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import threading
 from collections.abc import Callable
@@ -198,3 +199,22 @@ def test_close_lets_go_of_every_file_at_once(tmp_path, fsync):
         finally:
             os.close(probe)
     assert logger.stats.errors == 0 and logger.stats.emitted == 3
+
+
+def test_the_reserved_numbers_are_given_back_with_the_logger(tmp_path):
+    """After close each number holds a read-only /dev/null (a write through it fails, it
+    cannot be handed out again); once the logger is gone, no thread can be inside its emit,
+    and the numbers are closed."""
+    logger = JsonlExecutionLogger(tmp_path / "logs")
+    logger.emit(pipeline_event(0, session_id="a"))
+    logger.emit(pipeline_event(1, session_id="b"))
+    fds = sorted(logger._fds.values())
+    logger.close()
+    assert [os.readlink(f"/proc/self/fd/{fd}") for fd in fds] == [os.devnull] * 2
+    with pytest.raises(OSError):
+        os.write(fds[0], b"x")
+    del logger
+    gc.collect()
+    for fd in fds:
+        with pytest.raises(OSError):
+            os.fstat(fd)  # closed (nothing in this test opens a file meanwhile)
