@@ -30,6 +30,13 @@ may have locked, retired and released the file between the logger's open and its
 moves a file only while it holds it exclusively, so never after that check). So no
 acknowledged event goes to a file retention retired.
 
+Which descriptor a session's lines go to (opening with the hand-off above, daily rotation,
+retiring, closing) is :mod:`src.execution.telemetry.session_files`. ``close()`` lets go of
+every file at once but keeps the descriptor numbers reserved, so an ``emit`` racing it on
+another thread (its lock-free fast path fetched a descriptor just before) either writes to
+the session file or is counted as dropped after close: never written to a number the
+process reused for an unrelated file, never raised.
+
 With ``heartbeat_interval > 0`` a background thread publishes the logger's counters to
 ``<base>/.writers/`` (see :mod:`src.execution.telemetry.heartbeat`), so the health check,
 another process, can report write errors.
@@ -43,20 +50,20 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 import orjson
 
-from src.common.locks import release_write_guard, try_lock_shared, try_write_guard
 from src.execution.events import ExecutionEvent
 from src.execution.jsontypes import JsonObject
 from src.execution.serialization import encode_event_line, line_template
-from src.execution.session_ids import validate_session_id
 from src.execution.telemetry.base import ExecutionEventEmitter, guarded
 from src.execution.telemetry.heartbeat import HeartbeatWriter
+from src.execution.telemetry.session_files import SessionFiles
+from src.execution.telemetry.session_files import day_of as day_of  # importable from here too
 
 __all__ = ["DEFAULT_BASE_PATH", "FSYNC_POLICIES", "ROTATIONS", "JsonlExecutionLogger"]
 
@@ -65,15 +72,6 @@ FSYNC_POLICIES = ("none", "interval", "always")
 ROTATIONS = ("none", "daily")
 FsyncPolicy = Literal["none", "interval", "always"]
 Rotation = Literal["none", "daily"]
-
-# Read and write: the write guard is a read lock, which needs a descriptor open for reading.
-_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-# A descriptor taken out of use (rotation, too many open files) is closed only after this
-# long, so a thread that fetched it a moment earlier can never write through a reused number.
-_RETIRE_GRACE_S = 5.0
-# Opens of a session's file that found it retired between the open and the lock, before
-# the logger keeps the last one (retention retires a file at most once per pass).
-_OPEN_TRIES = 8
 
 # The fast path's encoders, bound once (see encode_event_line, whose common case emit inlines).
 _dumps = orjson.dumps
@@ -93,21 +91,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _names(path: Path, fd: int) -> bool:
-    """Whether ``path`` (not followed) refers to ``fd``'s file."""
-    try:
-        here = os.stat(path, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
-
-
-def day_of(timestamp: float) -> str:
-    """UTC calendar day (``YYYY-MM-DD``) of a POSIX timestamp."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
 
 
 class JsonlExecutionLogger(ExecutionEventEmitter):
@@ -141,24 +124,40 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         self.fsync_interval = float(fsync_interval)
         self.rotation = rotation
         self.max_open_files = max_open_files
-        self._clock = clock
         self._fsync_always = fsync == "always"
         self._rotate_daily = rotation == "daily"
-        self._fds: dict[str, int] = {}
-        self._retired: list[tuple[float, int]] = []
-        self._open_lock = threading.Lock()
-        self._day = ""
-        self._next_rollover = float("-inf") if self._rotate_daily else float("inf")
         self._syncer: threading.Thread | None = None
         self._stop_syncer = threading.Event()
-        self.lock_contention = 0
         self._torn: set[str] = set()
-        # Sessions whose file was opened while retention held it exclusively: re-checked
-        # before each write until the shared lock is ours (see the module docstring).
-        self._unlocked: set[str] = set()
         # (session, symbol, mode, kind) -> (descriptor, line template): the fast path of emit,
         # filled by _settle, cleared whenever a descriptor leaves _fds or a line is torn.
         self._ready: dict[tuple[str, str, str, str], tuple[int, bytes]] = {}
+        ref = weakref.ref(self)  # the table's callbacks never keep the logger alive
+
+        def on_error(exc: BaseException, where: str) -> None:
+            logger = ref()
+            if logger is not None:
+                logger._handle_error(exc, where)
+
+        def on_open() -> None:
+            logger = ref()
+            if logger is not None:
+                logger._opened()
+
+        self._files = SessionFiles(
+            self.base_path,
+            rotate_daily=self._rotate_daily,
+            clock=clock,
+            max_open=max_open_files,
+            sync_retired=fsync != "none",
+            forget=self._ready.clear,
+            on_error=on_error,
+            on_open=on_open,
+        )
+        # The table's own containers and lock (never rebound), read directly on the hot path.
+        self._fds = self._files.fds
+        self._unlocked = self._files.unlocked  # sessions whose shared lock is not ours yet
+        self._open_lock = self._files.lock
         self.heartbeat_interval = float(heartbeat_interval)
         self._heartbeat: HeartbeatWriter | None = None
         _live_loggers.add(self)
@@ -167,10 +166,21 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
     # -- paths -------------------------------------------------------------------------
     def path_for(self, session_id: str, day: str | None = None) -> Path:
         """The file a session's events go to (``day`` only matters with daily rotation)."""
-        validate_session_id(session_id)
-        if self._rotate_daily:
-            return self.base_path / (day or day_of(self._clock())) / f"{session_id}.jsonl"
-        return self.base_path / f"{session_id}.jsonl"
+        return self._files.path_for(session_id, day)
+
+    @property
+    def _clock(self) -> Callable[[], float]:
+        """The wall clock (daily rotation reads it; tests set it)."""
+        return self._files.clock
+
+    @_clock.setter
+    def _clock(self, clock: Callable[[], float]) -> None:
+        self._files.clock = clock
+
+    @property
+    def lock_contention(self) -> int:
+        """Opens that found a session's file held exclusively (by retention)."""
+        return self._files.lock_contention
 
     # -- the hot path --------------------------------------------------------------------
     @guarded
@@ -197,7 +207,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         except TypeError:
             pass  # no seq/mono_ns, or a payload orjson cannot write by itself: the slow path
         except Exception as exc:
-            self._handle_error(exc, f"writing session {getattr(event, 'session_id', None)!r}")
+            self._failed(exc, event)
             return
         self._emit_slow(event, ready is None)
 
@@ -211,11 +221,12 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             return
         try:
             session_id = event.session_id
-            if self._rotate_daily and self._clock() >= self._next_rollover:
-                self._roll_over()
+            files = self._files
+            if self._rotate_daily and files.clock() >= files.next_rollover:
+                files.roll_over()
             fd = self._fds.get(session_id)
             if fd is None:
-                fd = self._open(session_id)
+                fd = files.open(session_id)
             line = encode_event_line(event)
             if self._torn or self._unlocked or self._fsync_always:
                 self._write_with_care(session_id, fd, line)
@@ -226,10 +237,17 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                 if settle and not self._rotate_daily:
                     self._settle(event, fd)
         except Exception as exc:
-            where = f"writing session {getattr(event, 'session_id', None)!r}"
-            self._handle_error(exc, where)
+            self._failed(exc, event)
             return
         self._stats.emitted += 1
+
+    def _failed(self, exc: Exception, event: ExecutionEvent) -> None:
+        """An event not written: dropped after close (an emit that raced close() met the
+        closed table or a reserved descriptor, see session_files), an error otherwise."""
+        if self._closed:
+            self._drop("emit after close")
+        else:
+            self._handle_error(exc, f"writing session {getattr(event, 'session_id', None)!r}")
 
     def _settle(self, event: ExecutionEvent, fd: int) -> None:
         """Let events with ``event``'s session, symbol, mode and kind take the fast path to
@@ -256,7 +274,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         if torn:
             line = b"\n" + line  # end the fragment a full disk left behind
         if session_id in self._unlocked:
-            fd, written = self._write_unlocked(session_id, fd, line)
+            fd, written = self._files.write_unlocked(session_id, fd, line)
         else:
             written = os.write(fd, line)
         if torn:
@@ -279,124 +297,6 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
                     self._torn.add(session_id)
                     self._ready.clear()  # the next line must end the fragment first
         raise OSError(errno.ENOSPC, f"short write: {written} of {wanted} bytes")
-
-    # -- opening, rotating, retiring descriptors ----------------------------------------
-    def _open(self, session_id: str) -> int:
-        with self._open_lock:
-            held = self._fds.get(session_id)
-            if held is not None:
-                return held
-            path = self.path_for(session_id, self._day or None)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for attempt in range(_OPEN_TRIES):
-                fd = os.open(path, _OPEN_FLAGS, 0o644)
-                # Shared: any number of writers; retention's exclusive probe fails while we
-                # hold it.
-                if not try_lock_shared(fd):
-                    # Retention holds it exclusively. Never wait in the trading path: write,
-                    # but re-check the file is still the session's before every write
-                    # (_write_unlocked).
-                    self.lock_contention += 1
-                    self._unlocked.add(session_id)
-                    break
-                # Locked; but retention may have locked, retired and let go of the file
-                # between our open and our lock. Once we hold the lock it moves it no more,
-                # so the name still referring to it now means it stays the session's file.
-                try:
-                    named = _names(path, fd)
-                except OSError:
-                    named = True  # cannot tell: keep it, as before the check
-                if named or attempt == _OPEN_TRIES - 1:
-                    break  # (a name that keeps moving: bounded, never a spin in emit)
-                os.close(fd)  # never written to, never shared: start a new file
-            if len(self._fds) >= self.max_open_files:
-                oldest = next(iter(self._fds))
-                self._ready.clear()
-                self._retire(self._fds.pop(oldest))
-                self._unlocked.discard(oldest)
-            self._fds[session_id] = fd
-            self._close_retired(force=False)
-            if self.fsync == "interval" and self._syncer is None:
-                self._start_syncer()
-        if self._heartbeat is None:
-            self._ensure_heartbeat()
-        return fd
-
-    def _write_unlocked(self, session_id: str, fd: int, line: bytes) -> tuple[int, int]:
-        """Write ``line`` for a session whose shared lock we did not get; returns the
-        descriptor written to and the bytes written."""
-        while True:
-            with self._open_lock:
-                current = self._fds.get(session_id)
-                if current is not None and session_id not in self._unlocked:
-                    fd = current  # another thread already settled it
-                else:
-                    if current is not None:
-                        fd = current
-                        written = self._write_if_still_named(session_id, fd, line)
-                        if written is not None:
-                            return fd, written
-                        # Retention moved the file away: carry on in a new file.
-                        self._fds.pop(session_id, None)
-                        self._ready.clear()
-                        self._retire(fd)
-                    self._unlocked.discard(session_id)
-                    fd = -1
-            if fd < 0:
-                fd = self._open(session_id)
-                if session_id in self._unlocked:
-                    continue  # the new file is contended too: check it the same way
-            return fd, os.write(fd, line)
-
-    def _write_if_still_named(self, session_id: str, fd: int, line: bytes) -> int | None:
-        """Under the write guard: write ``line`` if the session name still refers to ``fd``'s
-        file (None when it does not). Called with ``_open_lock`` held."""
-        locked = try_lock_shared(fd)
-        if not try_write_guard(fd):
-            return None  # retention holds it: only ever on a file it already moved away
-        try:
-            if not _names(self.path_for(session_id, self._day or None), fd):
-                return None
-            if locked:
-                self._unlocked.discard(session_id)
-            return os.write(fd, line)
-        finally:
-            release_write_guard(fd)
-
-    def _roll_over(self) -> None:
-        with self._open_lock:
-            now = self._clock()
-            if now < self._next_rollover:
-                return
-            self._day = day_of(now)
-            start = datetime.strptime(self._day, "%Y-%m-%d").replace(tzinfo=UTC)
-            self._next_rollover = (start + timedelta(days=1)).timestamp()
-            old, self._fds = self._fds, {}
-            self._ready.clear()
-            for fd in old.values():
-                self._retire(fd)
-            self._unlocked.clear()
-
-    def _retire(self, fd: int) -> None:
-        if self.fsync != "none":
-            try:
-                os.fsync(fd)
-            except OSError as exc:
-                self._handle_error(exc, "fsync on rotation")
-        self._retired.append((time.monotonic() + _RETIRE_GRACE_S, fd))
-
-    def _close_retired(self, *, force: bool) -> None:
-        now = time.monotonic()
-        keep: list[tuple[float, int]] = []
-        for due, fd in self._retired:
-            if force or now >= due:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            else:
-                keep.append((due, fd))
-        self._retired = keep
 
     # -- durability ----------------------------------------------------------------------
     def _start_syncer(self) -> None:
@@ -422,9 +322,20 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             try:
                 os.fsync(fd)
             except OSError as exc:
+                if self._closed:
+                    break  # raced close(): the descriptor is reserved now, close fsynced it
                 ok = False
                 self._handle_error(exc, "fsync")
         return ok
+
+    def _opened(self) -> None:
+        """After a file opened: the fsync thread and the heartbeat run from the first one."""
+        if self.fsync == "interval" and self._syncer is None:
+            with self._open_lock:
+                if self._syncer is None and not self._closed:
+                    self._start_syncer()
+        if self._heartbeat is None:
+            self._ensure_heartbeat()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Lines are already in the page cache; with an fsync policy, also force them to disk."""
@@ -437,28 +348,24 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             return False
 
     def close(self) -> None:
+        """Let go of every file at once (its lock too); an emit racing close either lands
+        in the session file or is counted as dropped, never written to a descriptor number
+        reused meanwhile for another file: see :mod:`src.execution.telemetry.session_files`."""
         with self._open_lock:
             if self._closed:
                 return
             self._closed = True
             self._stop_syncer.set()
-            fds, self._fds = self._fds, {}
-            self._ready.clear()
             heartbeat, self._heartbeat = self._heartbeat, None
-        if self.fsync != "none":
-            for fd in fds.values():
-                try:
-                    os.fsync(fd)
-                except OSError as exc:
-                    self._handle_error(exc, "fsync on close")
-        for fd in fds.values():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._close_retired(force=True)
+        self._files.close(self._sync_on_close if self.fsync != "none" else None)
         if heartbeat is not None:
             heartbeat.stop(final=True)
+
+    def _sync_on_close(self, fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            self._handle_error(exc, "fsync on close")
 
     # -- heartbeat -----------------------------------------------------------------------
     def _ensure_heartbeat(self) -> None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from src.execution.events import ExecutionEvent
 from src.execution.serialization import encode_event_line
-from src.execution.telemetry import JsonlExecutionLogger
+from src.execution.telemetry import JsonlExecutionLogger, session_files
 from src.execution.telemetry import jsonl as jsonl_module
 
 
@@ -80,7 +80,7 @@ def test_repeated_fixed_fields_skip_the_line_encoder(tmp_path, monkeypatch):
 def test_retired_descriptors_are_never_written_through(tmp_path, monkeypatch):
     """A session whose descriptor was retired (more sessions than max_open_files) and closed
     reopens its file: no line is lost, errors stay at zero, none lands in another file."""
-    monkeypatch.setattr(jsonl_module, "_RETIRE_GRACE_S", 0.0)  # closed at the next open
+    monkeypatch.setattr(session_files, "RETIRE_GRACE_S", 0.0)  # closed at the next open
     with JsonlExecutionLogger(tmp_path, max_open_files=2) as logger:
         for n in range(6):
             for s in range(4):
@@ -143,18 +143,19 @@ def test_a_session_name_that_never_settles_costs_bounded_opens(tmp_path, monkeyp
     again and again, an odd filesystem), the logger keeps its last open instead of
     spinning in emit; the event is written."""
     opens = []
-    real_open = jsonl_module.os.open
+    real_open = session_files.os.open
 
-    def counting_open(*args, **kwargs):
-        opens.append(args[0])
-        return real_open(*args, **kwargs)
+    def counting_open(path, *args, **kwargs):
+        if str(path).endswith("s.jsonl"):  # (close() opens /dev/null as a stand-in)
+            opens.append(path)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(jsonl_module, "_names", lambda path, fd: False)
-    monkeypatch.setattr(jsonl_module.os, "open", counting_open)
+    monkeypatch.setattr(session_files, "names", lambda path, fd: False)
+    monkeypatch.setattr(session_files.os, "open", counting_open)
     event = pipeline_event(0)
     with JsonlExecutionLogger(tmp_path) as logger:
         logger.emit(event)
         assert logger.stats.emitted == 1 and logger.stats.errors == 0
     monkeypatch.undo()
-    assert 1 < len(opens) <= jsonl_module._OPEN_TRIES
+    assert 1 < len(opens) <= session_files.OPEN_TRIES
     assert lines_of(tmp_path / "s.jsonl") == [encode_event_line(event)]

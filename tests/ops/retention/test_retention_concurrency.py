@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from src.execution.events import ExecutionEvent
-from src.execution.telemetry import JsonlExecutionLogger, jsonl
+from src.execution.telemetry import JsonlExecutionLogger, session_files
 from src.ops.retention import retire
 from src.ops.retention.policy import RetentionPolicy
 from src.ops.retention.run import run_retention
@@ -107,7 +107,7 @@ def test_line_checked_before_the_rename_and_written_after_it_is_kept(
     checked, resume = threading.Event(), threading.Event()
     paused = []
 
-    class DescheduledAfterTheCheck:  # jsonl's ``os``: stops the writer between check and write
+    class DescheduledAfterTheCheck:  # session_files' ``os``: a pause between check and write
         def __getattr__(self, name):
             return getattr(os, name)
 
@@ -144,7 +144,7 @@ def test_line_checked_before_the_rename_and_written_after_it_is_kept(
         elif at in ("writer-busy", "salvaged"):  # about to (or did) read the retired tail
             resume.set()
 
-    monkeypatch.setattr(jsonl, "os", DescheduledAfterTheCheck())
+    monkeypatch.setattr(session_files, "os", DescheduledAfterTheCheck())
     monkeypatch.setattr(retire, "_checkpoint", checkpoint)
     report = run_retention(root, RetentionPolicy(keep_last_n=0, compress_after_days=1), apply=True)
     writer.join(30)
@@ -164,7 +164,7 @@ def test_writer_locking_after_retention_let_go_of_the_retired_file_moves_on(
     to remove it. This interleaving lost a line under load."""
     make_session("s", days=10)
     opened, resume = threading.Event(), threading.Event()
-    real_try_lock_shared = jsonl.try_lock_shared
+    real_try_lock_shared = session_files.try_lock_shared
 
     def descheduled_before_the_lock(fd: int) -> bool:
         if not opened.is_set():
@@ -195,7 +195,7 @@ def test_writer_locking_after_retention_let_go_of_the_retired_file_moves_on(
             resume.set()
             writer.join(30)  # the logger's line is written (wherever it goes) before removal
 
-    monkeypatch.setattr(jsonl, "try_lock_shared", descheduled_before_the_lock)
+    monkeypatch.setattr(session_files, "try_lock_shared", descheduled_before_the_lock)
     monkeypatch.setattr(retire, "_checkpoint", checkpoint)
     writer.start()
     assert opened.wait(30), "the writer never opened the file"

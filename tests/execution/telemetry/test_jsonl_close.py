@@ -1,0 +1,220 @@
+"""JsonlExecutionLogger.close() racing emit() on another thread: the event goes to the session
+file or is counted as dropped after close; never into a descriptor number that close() gave
+back and the process reused for an unrelated file, never a raise, never a leaked file.
+
+Each race is made deterministic: the emitter is paused at a hook between fetching its
+descriptor (or passing the "closed?" check) and writing, close() runs, other files are
+opened (the kernel hands out the lowest free numbers), then the emitter resumes."""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from src.execution.events import ExecutionEvent
+from src.execution.serialization import encode_event_line
+from src.execution.telemetry import JsonlExecutionLogger
+from src.execution.telemetry import jsonl as jsonl_module
+
+
+def pipeline_event(n: int, **overrides: object) -> ExecutionEvent:
+    fields: dict[str, object] = {
+        "ts": datetime(2025, 1, 1, 12, 0, tzinfo=UTC) + timedelta(seconds=n),
+        "session_id": "s",
+        "symbol": "BTC-USD",
+        "mode": "paper",
+        "kind": "fill",
+        "payload": {"n": n},
+        "seq": n,
+        "mono_ns": 1_000 + n,
+    }
+    fields.update(overrides)
+    return ExecutionEvent(**fields)  # type: ignore[arg-type]
+
+
+class Pause:
+    """Stops the emitter thread (only it) at a hook until released."""
+
+    def __init__(self) -> None:
+        self.reached, self.release = threading.Event(), threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __call__(self) -> None:
+        if threading.current_thread() is self.thread and not self.reached.is_set():
+            self.reached.set()
+            assert self.release.wait(30), "the test never released the emitter"
+
+    def run(self, target: Callable[[], None]) -> None:
+        self.thread = threading.Thread(target=target)
+        self.thread.start()
+        assert self.reached.wait(30), "the emitter never reached the hook"
+
+
+def open_unrelated_files(where: Path, up_to: int) -> list[tuple[int, Path]]:
+    """Open files as another part of the process would, until the kernel hands out a number
+    >= ``up_to`` (each open takes the lowest free number)."""
+    where.mkdir()
+    opened: list[tuple[int, Path]] = []
+    for n in range(up_to + 64):  # bounded: numbers only grow once the free ones below are taken
+        path = where / f"other-{n}.txt"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        opened.append((fd, path))
+        if fd >= up_to:
+            break
+    return opened
+
+
+def race_close(tmp_path: Path, logger: JsonlExecutionLogger, pause: Pause, event: ExecutionEvent):
+    """Run emit(event) in a thread until the pause, close the logger, reuse numbers, resume.
+    Returns the unrelated files opened meanwhile."""
+    fd = logger._fds["s"]
+    errors: list[BaseException] = []
+
+    def emit() -> None:
+        try:
+            logger.emit(event)
+        except BaseException as exc:  # what the test is about: nothing may raise
+            errors.append(exc)
+
+    pause.run(emit)
+    logger.close()
+    others = open_unrelated_files(tmp_path / "elsewhere", fd)
+    pause.release.set()
+    assert pause.thread is not None
+    pause.thread.join(30)
+    try:
+        assert not pause.thread.is_alive() and errors == []
+        for _, path in others:
+            assert path.read_bytes() == b"", f"the event landed in an unrelated file {path.name}"
+    finally:
+        for other, _ in others:
+            os.close(other)
+    return others
+
+
+def test_a_fast_path_emit_racing_close_never_writes_into_a_reused_descriptor(tmp_path, monkeypatch):
+    """The emitter fetched the settled descriptor from the fast-path map, then close() ran
+    and another file opened: its line is not written there; it is counted as dropped."""
+    logger = JsonlExecutionLogger(tmp_path / "logs")
+    first = pipeline_event(0)
+    logger.emit(first)  # opens the file and settles the fast path
+    pause = Pause()
+    real_write = jsonl_module._write
+
+    def pausing_write(fd: int, data: bytes) -> int:
+        pause()
+        return real_write(fd, data)
+
+    monkeypatch.setattr(jsonl_module, "_write", pausing_write)  # the fast path's write
+    race_close(tmp_path, logger, pause, pipeline_event(1))
+    assert (logger.stats.emitted, logger.stats.dropped, logger.stats.errors) == (1, 1, 0)
+    assert (tmp_path / "logs" / "s.jsonl").read_bytes() == encode_event_line(first)
+
+
+def test_a_general_path_emit_racing_close_never_writes_into_a_reused_descriptor(
+    tmp_path, monkeypatch
+):
+    """The same on the general path: the emitter took the session's descriptor, close() ran
+    while it encoded the line; a strict logger neither raises nor counts an error."""
+    logger = JsonlExecutionLogger(tmp_path / "logs", strict=True)
+    first = pipeline_event(0)
+    logger.emit(first)
+    pause = Pause()
+    real_encode = jsonl_module.encode_event_line
+
+    def pausing_encode(event: ExecutionEvent) -> bytes:
+        pause()
+        return real_encode(event)
+
+    monkeypatch.setattr(jsonl_module, "encode_event_line", pausing_encode)
+    race_close(tmp_path, logger, pause, pipeline_event(1, seq=None))  # no seq: general path
+    assert (logger.stats.emitted, logger.stats.dropped, logger.stats.errors) == (1, 1, 0)
+    assert (tmp_path / "logs" / "s.jsonl").read_bytes() == encode_event_line(first)
+
+
+def files_open_under(root: Path) -> list[str]:
+    """Paths under ``root`` that this process holds a descriptor on."""
+    held = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue  # the listing's own descriptor, gone already
+        if target.startswith(str(root)):
+            held.append(target)
+    return held
+
+
+def test_an_emit_that_passed_the_closed_check_opens_no_file_after_close(tmp_path):
+    """An emitter past the "closed?" check when close() runs must not open the session's file
+    afterwards: such a descriptor would never be closed, and its shared lock would keep
+    retention from ever compressing the file. The event is dropped, nothing is held."""
+    pause = Pause()
+    now = datetime(2025, 1, 1, 12, 0, tzinfo=UTC).timestamp()
+
+    def clock() -> float:  # read by the general path right after its "closed?" check
+        pause()
+        return now
+
+    logger = JsonlExecutionLogger(tmp_path / "logs", rotation="daily", clock=clock)
+
+    def emit() -> None:
+        logger.emit(pipeline_event(0))
+
+    pause.run(emit)
+    logger.close()
+    pause.release.set()
+    assert pause.thread is not None
+    pause.thread.join(30)
+    assert not pause.thread.is_alive()
+    assert (logger.stats.emitted, logger.stats.dropped, logger.stats.errors) == (0, 1, 0)
+    assert logger.open_sessions() == [] and files_open_under(tmp_path / "logs") == []
+
+
+@pytest.mark.parametrize("fsync", ["none", "interval", "always"])
+def test_close_lets_go_of_every_file_at_once(tmp_path, fsync):
+    """Closing keeps the descriptor numbers reserved, not the files: each session file (and
+    a retired one still in its grace) is released, and its lock with it, when close() returns."""
+    logs = tmp_path / "logs"
+    now = [datetime(2025, 1, 1, 23, 59, 59, tzinfo=UTC).timestamp()]
+    logger = JsonlExecutionLogger(logs, fsync=fsync, rotation="daily", clock=lambda: now[0])
+    logger.emit(pipeline_event(0, session_id="a"))
+    now[0] += 2  # past midnight: day one's file is retired (grace), day two's opened
+    logger.emit(pipeline_event(1, session_id="a"))
+    logger.emit(pipeline_event(2, session_id="b"))
+    assert len(files_open_under(logs)) == 3
+    logger.close()
+    assert files_open_under(logs) == []
+    for path in sorted(logs.rglob("*.jsonl")):
+        probe = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # retention's probe succeeds
+        finally:
+            os.close(probe)
+    assert logger.stats.errors == 0 and logger.stats.emitted == 3
+
+
+def test_the_reserved_numbers_are_given_back_with_the_logger(tmp_path):
+    """After close each number holds a read-only /dev/null (a write through it fails, it
+    cannot be handed out again); once the logger is gone, no thread can be inside its emit,
+    and the numbers are closed."""
+    logger = JsonlExecutionLogger(tmp_path / "logs")
+    logger.emit(pipeline_event(0, session_id="a"))
+    logger.emit(pipeline_event(1, session_id="b"))
+    fds = sorted(logger._fds.values())
+    logger.close()
+    assert [os.readlink(f"/proc/self/fd/{fd}") for fd in fds] == [os.devnull] * 2
+    with pytest.raises(OSError):
+        os.write(fds[0], b"x")
+    del logger
+    gc.collect()
+    for fd in fds:
+        with pytest.raises(OSError):
+            os.fstat(fd)  # closed (nothing in this test opens a file meanwhile)
