@@ -8,8 +8,10 @@ Two groups at ``/metrics``:
   :class:`~src.execution.telemetry.metrics_def.ExecutionMetrics`, the one definition the
   trading process and ``telemetry-metrics`` use too, so the names agree. Each scrape first
   reads what was appended to every session since the previous one (the query layer's
-  follower, in its no-repeat mode: retention compressing a file does not count it twice),
-  so counters start from what the logs hold when the dashboard starts.
+  follower, in its no-repeat mode: retention compressing a file does not count it twice).
+  The first scrape ever folds what the logs hold; its state is saved next to the logs
+  (:mod:`src.webui.metrics_state`), so after a restart the counters go on from the saved
+  values and only what was appended since is read.
 """
 
 from __future__ import annotations
@@ -29,16 +31,59 @@ from src.execution.telemetry.metrics_def import ExecutionMetrics
 from src.query.files import list_sessions
 from src.query.follow import Reset, SessionFollower, Unreadable
 from src.query.records import decode_record
+from src.webui.metrics_state import Followed, Loaded, MetricsState, load_state, save_state
 
-__all__ = ["LogMetrics", "RequestMetricsMiddleware", "WebMetrics"]
+__all__ = ["SAVE_EVERY_S", "LogMetrics", "RequestMetricsMiddleware", "WebMetrics"]
+
+SAVE_EVERY_S = 60.0
+"""The /metrics state is saved at most this often while the logs grow (and at shutdown):
+a dashboard killed without a shutdown re-reads at most this long's appended lines."""
 
 
 class LogMetrics:
     """A collector: the execution metrics of the logs under ``base``, brought up to date
-    when scraped. Sessions that disappear (retired) are forgotten; their counts stay."""
+    when scraped. Sessions that disappear (retired) are forgotten; their counts stay.
 
-    def __init__(self, base: Path) -> None:
+    Its state is saved next to the logs (:mod:`src.webui.metrics_state`) after the first
+    fold, then at most every ``save_every_s`` seconds while it changes, and by
+    :meth:`close`; a new dashboard starts from it (the counters go on from the saved
+    values, their creation times kept: no reset) and reads only what was appended since.
+    A missing, damaged or outdated state, or one whose log files were rewritten, is
+    counted and the logs are folded again."""
+
+    def __init__(
+        self, base: Path, *, save_every_s: float = SAVE_EVERY_S, persist: bool = True
+    ) -> None:
         self.base = base
+        self.save_every_s = save_every_s
+        self.persist = persist  # False: neither load nor save a state (memory only)
+        self._own = CollectorRegistry(auto_describe=False)
+        self._loads = Counter(
+            "telemetry_dashboard_metrics_state_loads",
+            "Saved /metrics states looked for at start, by outcome (restored; missing; "
+            "invalid: damaged or another version; changed: a log file was rewritten).",
+            ["outcome"],
+            registry=self._own,
+        )
+        self._saves = Counter(
+            "telemetry_dashboard_metrics_state_saves",
+            "Saves of the /metrics state, by outcome (saved; skipped: read-only or busy "
+            "root, a file changing meanwhile, or an error).",
+            ["outcome"],
+            registry=self._own,
+        )
+        for outcome in ("restored", "missing", "invalid", "changed"):
+            self._loads.labels(outcome)
+        for outcome in ("saved", "skipped"):
+            self._saves.labels(outcome)
+        self._fresh()
+        self._followers: dict[str, SessionFollower] = {}
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._dirty = False
+        self._saved_at: float | None = None
+
+    def _fresh(self) -> None:
         self._inner = CollectorRegistry(auto_describe=False)
         # In the inner registry: collected after the refresh that counts them.
         self._lines = Counter(
@@ -50,11 +95,13 @@ class LogMetrics:
         for outcome in ("valid", "invalid"):
             self._lines.labels(outcome)
         self.metrics = ExecutionMetrics(prometheus_client, self._inner)
-        self._followers: dict[str, SessionFollower] = {}
-        self._lock = threading.Lock()
 
     def refresh(self) -> None:
         with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                if self.persist:
+                    self._load()
             seen: set[str] = set()
             for listed in list_sessions(self.base):
                 sid = listed.session_id
@@ -62,12 +109,69 @@ class LogMetrics:
                 follower = self._followers.get(sid)
                 if follower is None:
                     follower = self._followers[sid] = SessionFollower(self.base, sid, resume=True)
+                    self._dirty = True
                 for item in follower.poll(listed=listed):
+                    self._dirty = True
                     if isinstance(item, (Reset, Unreadable)):
                         continue
                     self._observe(item[2])
             for sid in [sid for sid in self._followers if sid not in seen]:
                 self._followers.pop(sid).close()
+                self._dirty = True
+            if self.persist and self._dirty and self._save_due():
+                self._save()
+
+    def _save_due(self) -> bool:
+        last = self._saved_at
+        return last is None or time.monotonic() - last >= self.save_every_s
+
+    def close(self) -> None:
+        """Save what changed since the last save (at shutdown); never raises."""
+        with self._lock:
+            if self.persist and self._loaded and self._dirty:
+                self._save()
+            for follower in self._followers.values():
+                follower.close()
+
+    def _load(self) -> None:
+        try:
+            loaded = load_state(self.base)
+            if loaded.state is not None and loaded.files is not None:
+                self._restore(loaded.state, loaded.files)
+        except Exception:  # a state that decodes but does not fit: count it, fold again
+            loaded = Loaded("invalid")
+            self._fresh()
+            for follower in self._followers.values():
+                follower.close()
+            self._followers = {}
+        self._loads.labels(loaded.outcome).inc()
+
+    def _restore(self, state: MetricsState, files: dict[str, list[Followed]]) -> None:
+        self.metrics.restore(state.metrics)
+        for outcome, (value, created) in state.lines.items():
+            if outcome not in ("valid", "invalid") or not value >= 0:
+                raise ValueError(f"invalid log line count {outcome!r}")
+            child = self._lines.labels(outcome)
+            child.inc(value)
+            child._created = created  # kept: the counter goes on, no reset
+        for sid, followed in files.items():
+            follower = self._followers[sid] = SessionFollower(self.base, sid, resume=True)
+            follower.adopt(followed)
+        self._saved_at = time.monotonic()
+
+    def _save(self) -> None:
+        try:
+            children = {outcome: self._lines.labels(outcome) for outcome in ("valid", "invalid")}
+            # The client has no public reader of a counter's value and creation time.
+            lines = {o: (c._value.get(), c._created) for o, c in children.items()}
+            followed = {sid: f.followed() for sid, f in self._followers.items()}
+            saved = save_state(self.base, self.metrics.snapshot(), lines, followed)
+        except Exception:  # the scrape goes on; the next save tries again
+            saved = False
+        self._saves.labels("saved" if saved else "skipped").inc()
+        self._saved_at = time.monotonic()
+        if saved:
+            self._dirty = False
 
     def _observe(self, line: bytes) -> None:
         record = decode_record(line)
@@ -82,8 +186,12 @@ class LogMetrics:
         self.metrics.observe(event)
 
     def collect(self) -> Iterator[Any]:
-        self.refresh()
+        try:
+            self.refresh()
+        except Exception:  # a scrape never fails for the logs: the values as they were
+            pass
         yield from self._inner.collect()
+        yield from self._own.collect()
 
 
 class WebMetrics:
@@ -121,6 +229,11 @@ class WebMetrics:
         if base is not None:
             self.logs = LogMetrics(base)
             self.registry.register(self.logs)
+
+    def close(self) -> None:
+        """At shutdown: save the /metrics state (see :class:`LogMetrics`)."""
+        if self.logs is not None:
+            self.logs.close()
 
 
 class RequestMetricsMiddleware:
