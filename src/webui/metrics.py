@@ -33,11 +33,18 @@ from src.query.follow import Reset, SessionFollower, Unreadable
 from src.query.records import decode_record
 from src.webui.metrics_state import Followed, Loaded, MetricsState, load_state, save_state
 
-__all__ = ["SAVE_EVERY_S", "LogMetrics", "RequestMetricsMiddleware", "WebMetrics"]
+__all__ = ["SAVE_EVERY_S", "SCRAPE_WAIT_S", "LogMetrics", "RequestMetricsMiddleware", "WebMetrics"]
 
 SAVE_EVERY_S = 60.0
 """The /metrics state is saved at most this often while the logs grow (and at shutdown):
 a dashboard killed without a shutdown re-reads at most this long's appended lines."""
+
+SCRAPE_WAIT_S = 5.0
+"""A scrape waits at most this long for the logs to be read (half Prometheus' default
+scrape timeout). A longer read - a first fold, a rebuild, a long catch-up - goes on in the
+background: until the first one completes the scrape answers without the ``execution_*``
+series (so no partial counts are exposed), later ones with the values as far as read."""
+_IDLE_S = 60.0  # the reading thread ends after this long without a scrape
 
 
 class LogMetrics:
@@ -49,14 +56,23 @@ class LogMetrics:
     :meth:`close`; a new dashboard starts from it (the counters go on from the saved
     values, their creation times kept: no reset) and reads only what was appended since.
     A missing, damaged or outdated state, or one whose log files were rewritten, is
-    counted and the logs are folded again."""
+    counted and the logs are folded again.
+
+    The logs are read by a thread of its own, which a scrape wakes and waits for at most
+    ``wait_s`` seconds (see :data:`SCRAPE_WAIT_S`)."""
 
     def __init__(
-        self, base: Path, *, save_every_s: float = SAVE_EVERY_S, persist: bool = True
+        self,
+        base: Path,
+        *,
+        save_every_s: float = SAVE_EVERY_S,
+        persist: bool = True,
+        wait_s: float = SCRAPE_WAIT_S,
     ) -> None:
         self.base = base
         self.save_every_s = save_every_s
         self.persist = persist  # False: neither load nor save a state (memory only)
+        self.wait_s = wait_s
         self._own = CollectorRegistry(auto_describe=False)
         self._loads = Counter(
             "telemetry_dashboard_metrics_state_loads",
@@ -76,12 +92,27 @@ class LogMetrics:
             self._loads.labels(outcome)
         for outcome in ("saved", "skipped"):
             self._saves.labels(outcome)
+        self._ready_gauge = Gauge(
+            "telemetry_dashboard_execution_metrics_ready",
+            "1 once the logs were read to their end since the dashboard started (the "
+            "execution_* series are exposed from then on), 0 while a first read goes on.",
+            registry=self._own,
+        )
         self._fresh()
         self._followers: dict[str, SessionFollower] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while reading, restoring or saving
         self._loaded = False
         self._dirty = False
         self._saved_at: float | None = None
+        # The reading thread: scrapes ask for a read (generation ``_wanted``) and wait
+        # for ``_done`` to reach it.
+        self._cond = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._wanted = 0
+        self._done = 0
+        self._ready = False
+        self._closing = False
+        self._interrupted = False  # a read stopped midway: its state is never saved
 
     def _fresh(self) -> None:
         self._inner = CollectorRegistry(auto_describe=False)
@@ -97,7 +128,11 @@ class LogMetrics:
         self.metrics = ExecutionMetrics(prometheus_client, self._inner)
 
     def refresh(self) -> None:
+        """Read what was appended since the last read (the first one: restore the saved
+        state or fold the logs), in the calling thread."""
         with self._lock:
+            if self._interrupted:
+                return
             if not self._loaded:
                 self._loaded = True
                 if self.persist:
@@ -111,6 +146,9 @@ class LogMetrics:
                     follower = self._followers[sid] = SessionFollower(self.base, sid, resume=True)
                     self._dirty = True
                 for item in follower.poll(listed=listed):
+                    if self._closing:  # shutting down: leave the rest, save nothing
+                        self._interrupted = True
+                        return
                     self._dirty = True
                     if isinstance(item, (Reset, Unreadable)):
                         continue
@@ -126,12 +164,51 @@ class LogMetrics:
         return last is None or time.monotonic() - last >= self.save_every_s
 
     def close(self) -> None:
-        """Save what changed since the last save (at shutdown); never raises."""
+        """At shutdown: stop reading (a read midway is abandoned, its state not saved)
+        and save what changed since the last save; never raises."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
         with self._lock:
-            if self.persist and self._loaded and self._dirty:
+            if self.persist and self._loaded and self._dirty and not self._interrupted:
                 self._save()
             for follower in self._followers.values():
                 follower.close()
+
+    def _read_now(self) -> bool:
+        """Have the reading thread read the logs, waiting at most ``wait_s``; whether a
+        read has completed since the start (then the execution series are exposed)."""
+        with self._cond:
+            if self._closing:
+                return self._ready
+            self._wanted += 1
+            target = self._wanted
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._work, name="metrics-log-reader", daemon=True
+                )
+                self._worker.start()
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._done >= target, timeout=self.wait_s)
+            return self._ready
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._wanted > self._done or self._closing, _IDLE_S)
+                if self._closing or self._wanted <= self._done:
+                    self._worker = None  # idle (or closing): a later scrape starts another
+                    return
+                target = self._wanted
+            try:
+                self.refresh()
+            except Exception:  # a scrape never fails for the logs: the values as they were
+                pass
+            with self._cond:
+                self._done = target
+                if not self._interrupted:
+                    self._ready = True
+                self._cond.notify_all()
 
     def _load(self) -> None:
         try:
@@ -186,11 +263,10 @@ class LogMetrics:
         self.metrics.observe(event)
 
     def collect(self) -> Iterator[Any]:
-        try:
-            self.refresh()
-        except Exception:  # a scrape never fails for the logs: the values as they were
-            pass
-        yield from self._inner.collect()
+        ready = self._read_now()
+        self._ready_gauge.set(1 if ready else 0)
+        if ready:
+            yield from self._inner.collect()
         yield from self._own.collect()
 
 

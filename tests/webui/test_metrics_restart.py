@@ -66,6 +66,7 @@ def _own(text: str, name: str, outcome: str) -> float:
 
 
 def _scrape(lm: LogMetrics) -> str:
+    lm.wait_s = 120  # a slow machine must not make a scrape partial
     registry = CollectorRegistry()
     registry.register(lm)
     return generate_latest(registry).decode()
@@ -86,11 +87,9 @@ def _serving(base: Path):
     shutdown runs, and saves the /metrics state)."""
     port = free_port()
     settings = WebSettings(base_path=base, port=port, summary_max_age_s=0)
-    srv = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings=settings), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
+    app = create_app(settings=settings)
+    app.state.metrics.logs.wait_s = 120  # a slow machine must not make a scrape partial
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -98,7 +97,8 @@ def _serving(base: Path):
         time.sleep(0.02)
     assert srv.started, "server did not start"
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=130) as client:
+            client.app = app
             yield client
     finally:
         srv.should_exit = True
@@ -479,3 +479,44 @@ def test_a_read_only_root_serves_metrics_without_saving(root, monkeypatch):
         assert _without_created(_values(text)) == _without_created(before)
     monkeypatch.undo()
     assert load_state(root).outcome == "restored"
+
+
+# -- a long read never holds a scrape up -------------------------------------------------
+
+
+def test_a_scrape_during_a_long_read_answers_at_once_without_partial_series(root):
+    """While the logs are being read (held here: a first fold of a big root), a scrape
+    answers within its wait with the dashboard's own series and ready 0, and none of the
+    execution series; once the read completes they are all there."""
+    with _serving(root) as a:
+        logs = a.app.state.metrics.logs
+        with logs._lock:  # the reading thread cannot get on
+            logs.wait_s = 0.2
+            text = _metrics(a)
+            assert not [name for name, _ in _values(text) if name.startswith("execution_")]
+            assert "telemetry_dashboard_execution_metrics_ready 0.0" in text
+            assert "telemetry_dashboard_requests_total" in text
+        logs.wait_s = 120
+        text = _metrics(a)
+        assert "telemetry_dashboard_execution_metrics_ready 1.0" in text
+        assert _without_created(_values(text)) == _reference(root)
+
+
+def test_a_shutdown_during_a_read_abandons_it_and_saves_nothing(root):
+    lm = LogMetrics(root)
+    observe, seen = lm._observe, []
+
+    def observe_until_shutdown(line: bytes) -> None:
+        seen.append(line)
+        if len(seen) == 10:
+            lm._closing = True  # the shutdown arrives midway
+        observe(line)
+
+    lm._observe = observe_until_shutdown
+    text = _scrape(lm)
+    lm.close()
+    assert "telemetry_dashboard_execution_metrics_ready 0.0" in text
+    assert len(seen) == 10
+    assert load_state(root).outcome == "missing"
+    again = LogMetrics(root)
+    assert _without_created(_values(_scrape(again))) == _reference(root)
