@@ -263,7 +263,10 @@ class LogMetrics:
         self.metrics.observe(event)
 
     def collect(self) -> Iterator[Any]:
-        ready = self._read_now()
+        try:
+            ready = self._read_now()
+        except Exception:  # no thread to be had: the values as far as read
+            ready = self._ready
         self._ready_gauge.set(1 if ready else 0)
         if ready:
             yield from self._inner.collect()
