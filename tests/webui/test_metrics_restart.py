@@ -520,3 +520,26 @@ def test_a_shutdown_during_a_read_abandons_it_and_saves_nothing(root):
     assert load_state(root).outcome == "missing"
     again = LogMetrics(root)
     assert _without_created(_values(_scrape(again))) == _reference(root)
+
+
+def test_real_retention_while_stopped_leaves_the_state_usable(root):
+    """telemetry-retention run while the dashboard is down (beta past the age limit,
+    alpha old enough to compress): the state stays, is used, and the counts stay."""
+    from src.ops.retention.policy import RetentionPolicy
+    from src.ops.retention.run import run_retention
+
+    with _serving(root) as a:
+        before = _values(_metrics(a))
+    now = time.time()
+    os.utime(root / "beta.jsonl", (now - 40 * 86400, now - 40 * 86400))
+    os.utime(root / "alpha.jsonl", (now - 10 * 86400, now - 10 * 86400))
+    policy = RetentionPolicy(max_age_days=30, keep_last_n=0, max_total_mb=0,
+                             compress_after_days=7)  # fmt: skip
+    report = run_retention(root, policy, apply=True)
+    assert report.failed == 0
+    assert not (root / "beta.jsonl").exists() and (root / "alpha.jsonl.gz").is_file()
+    assert (root / STATE_DIR / STATE_NAME).is_file()
+    with _serving(root) as b:
+        text = _metrics(b)
+    assert _own(text, "telemetry_dashboard_metrics_state_loads_total", "restored") == 1
+    assert _values(text) == before
