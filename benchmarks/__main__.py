@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m benchmarks`` (all) or ``python -m benchmarks emit|redis``."""
+"""Run the benchmarks: ``python -m benchmarks`` (all) or ``python -m benchmarks emit|redis|...``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ SUITES = {
     "hardening": "benchmarks.bench_hardening",
     "orders": "benchmarks.bench_orders",
     "persist": "benchmarks.bench_persist",
+    "metrics": "benchmarks.bench_metrics",
 }
 
 

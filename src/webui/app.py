@@ -63,6 +63,7 @@ def create_app(
             undo()
             stop_serving(app)
             await app.state.hub.close()
+            await run_in_threadpool(app.state.metrics.close)  # saves the /metrics state
 
     # /docs is served by the pages router from the app's own copy of Swagger UI (works
     # offline); ReDoc, which would load from a CDN, is not offered.

@@ -94,7 +94,9 @@ def test_execution_metrics_of_the_logs_count_appended_lines_once(tmp_path):
         logger.flush()
 
     fills = (("kind", "fill"), ("mode", "paper"), ("symbol", "ETH-USD"))
-    with loopback_client(create_app(settings=WebSettings(base_path=base))) as c:
+    app = create_app(settings=WebSettings(base_path=base))
+    app.state.metrics.logs.wait_s = 120  # a slow machine must not make a scrape partial
+    with loopback_client(app) as c:
         trade(3)
         s = _scrape(c)
         assert s[("execution_events_total", fills)] == 3

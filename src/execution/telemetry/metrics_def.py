@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from src.execution.events import ExecutionEvent
 from src.execution.schema import KINDS, TERMINAL_KINDS
+from src.execution.telemetry.metrics_snapshot import MetricsSnapshot, SeriesValue
 from src.execution.telemetry.pairing import PairTracker
 
 if TYPE_CHECKING:
@@ -148,6 +149,16 @@ class LabelCap:
             return value
         return OTHER
 
+    @property
+    def admitted(self) -> list[str]:
+        """The values that pass as themselves, sorted (for a snapshot)."""
+        return sorted(self._seen)
+
+    def restore(self, values: list[str]) -> None:
+        if len(values) > self.limit:
+            raise ValueError(f"invalid label cap: {len(values)} values over {self.limit}")
+        self._seen = set(values)
+
 
 class ExecutionMetrics:
     """The metrics of :data:`METRICS` in ``registry``, updated by :meth:`observe`.
@@ -244,6 +255,55 @@ class ExecutionMetrics:
                 if value is not None:
                     histogram.observe(value)
 
+    def snapshot(self) -> MetricsSnapshot:
+        """Everything the metrics' values and future depend on (see
+        :mod:`~src.execution.telemetry.metrics_snapshot`). Not atomic against a concurrent
+        :meth:`observe`: the caller holds off observing while it takes one."""
+        series: dict[str, list[SeriesValue]] = {}
+        for m in METRICS:
+            if m.type == "gauge":
+                continue  # the gauges are functions of the tracker and the open orders
+            metric = self._m[m.name]
+            children = list(metric._metrics.items()) if m.labels else [((), metric)]
+            series[m.name] = [
+                SeriesValue(tuple(labels), _values(m.type, child), float(child._created))
+                for labels, child in children
+            ]
+        with self._lock:
+            intents, orders = self.tracker.pending_entries()
+            return MetricsSnapshot(
+                series,
+                self._symbol.admitted,
+                self._gate.admitted,
+                intents,
+                orders,
+                self.tracker.evicted,
+                list(self._open),
+            )
+
+    def restore(self, snap: MetricsSnapshot) -> None:
+        """Take ``snap``'s values as these (fresh, never observed) metrics' own.
+        ``ValueError`` names what does not fit (then build fresh metrics again)."""
+        defs = {m.name: m for m in METRICS}
+        for name, values in snap.series.items():
+            m = defs.get(name)
+            if m is None or m.type == "gauge":
+                raise ValueError(f"invalid metric {name!r} in a snapshot")
+            metric = self._m[name]
+            for sv in values:
+                if len(sv.labels) != len(m.labels):
+                    raise ValueError(f"invalid labels {sv.labels!r} for {name}")
+                _set_values(m, metric.labels(*sv.labels) if m.labels else metric, sv)
+        self._symbol.restore(snap.symbols)
+        self._gate.restore(snap.gates)
+        if len(snap.open_orders) > self.pending_max:
+            raise ValueError(f"invalid open orders: {len(snap.open_orders)} over the bound")
+        if max(len(snap.intents), len(snap.orders)) > self.tracker.max_pending:
+            raise ValueError("invalid pending intents/orders: over the bound")
+        with self._lock:
+            self.tracker.restore(snap.intents, snap.orders, snap.evicted)
+            self._open = OrderedDict.fromkeys(snap.open_orders)
+
     def _track_open(self, kind: str, payload: Mapping[str, object]) -> None:
         client_id = payload.get("client_id")
         if not isinstance(client_id, str):
@@ -255,3 +315,29 @@ class ExecutionMetrics:
                 self._open.popitem(last=False)
         elif kind in TERMINAL_KINDS or (kind == "error" and payload.get("stage") == "execute"):
             self._open.pop(client_id, None)
+
+
+# The client library has no public setter for a histogram's buckets (nor a counter's value
+# and creation time): a snapshot reads and restores its value holders directly. Pinned by
+# tests/webui/test_metrics_restart.py (restored metrics expose what the originals did).
+def _values(kind: str, child: Any) -> list[float]:
+    if kind == "counter":
+        return [float(child._value.get())]
+    return [float(b.get()) for b in child._buckets] + [float(child._sum.get())]
+
+
+def _set_values(m: MetricDef, child: Any, sv: SeriesValue) -> None:
+    want = 1 if m.type == "counter" else len(m.buckets) + 2  # buckets, +Inf, sum
+    if len(sv.values) != want or not all(v == v and abs(v) != float("inf") for v in sv.values):
+        raise ValueError(f"invalid values for {m.name}{sv.labels!r}")
+    if m.type == "counter":
+        if sv.values[0] < 0:
+            raise ValueError(f"invalid negative counter {m.name}{sv.labels!r}")
+        child._value.set(sv.values[0])
+    else:
+        if any(v < 0 for v in sv.values[:-1]):
+            raise ValueError(f"invalid negative bucket count {m.name}{sv.labels!r}")
+        for bucket, value in zip(child._buckets, sv.values, strict=False):
+            bucket.set(value)
+        child._sum.set(sv.values[-1])
+    child._created = sv.created

@@ -15,11 +15,13 @@ an order; a metrics process that starts mid-stream sees fills whose order it nev
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from src.execution.events import ExecutionEvent
 from src.execution.jsontypes import Payload
+from src.execution.telemetry.metrics_snapshot import PendingEntry
 
 __all__ = ["PairTracker", "Paired", "elapsed_seconds", "slippage_bps"]
 
@@ -167,9 +169,62 @@ class PairTracker:
             intent_to_fill_s=intent_to_fill,
         )
 
+    def pending_entries(self) -> tuple[list[PendingEntry], list[PendingEntry]]:
+        """The waiting intents and orders, oldest first (for a snapshot)."""
+        return [_entry(k, m) for k, m in self._intents.items()], [
+            _entry(k, m) for k, m in self._orders.items()
+        ]
+
+    def restore(
+        self, intents: Iterable[PendingEntry], orders: Iterable[PendingEntry], evicted: int
+    ) -> None:
+        """Take the state :meth:`pending_entries` gave (and the evicted count) as this
+        tracker's own; ``ValueError`` for a time out of range."""
+        self._intents = OrderedDict((e.key, _mark(e)) for e in intents)
+        self._orders = OrderedDict((e.key, _mark(e)) for e in orders)
+        self.evicted = evicted
+
     def _remember(self, table: OrderedDict[str, _Mark], key: str, mark: _Mark) -> None:
         table[key] = mark
         table.move_to_end(key)
         while len(table) > self.max_pending:
             table.popitem(last=False)
             self.evicted += 1
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def _us(ts: datetime) -> int:
+    return (ts - _EPOCH) // _US
+
+
+def _ts(us: int) -> datetime:
+    try:
+        return _EPOCH + timedelta(microseconds=us)
+    except OverflowError as exc:
+        raise ValueError(f"invalid time {us!r} us") from exc
+
+
+def _entry(key: str, m: _Mark) -> PendingEntry:
+    return PendingEntry(
+        key,
+        m.mono_ns,
+        _us(m.ts),
+        m.side,
+        m.price,
+        m.intent_mono_ns,
+        None if m.intent_ts is None else _us(m.intent_ts),
+    )
+
+
+def _mark(e: PendingEntry) -> _Mark:
+    return _Mark(
+        e.mono_ns,
+        _ts(e.ts_us),
+        e.side,
+        e.price,
+        e.intent_mono_ns,
+        None if e.intent_ts_us is None else _ts(e.intent_ts_us),
+    )
