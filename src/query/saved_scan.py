@@ -74,6 +74,8 @@ def summarize_session(
     earlier_torn = None
     if saved is not None and store.holds(saved, paths):
         earlier_torn = torn_lines(saved.marks)
+    if saved is not None and earlier_torn is None:
+        saved.close()
     if saved is not None and earlier_torn is not None:
         last = saved.marks[-1]
         new_files = paths[len(saved.marks) :]
@@ -81,6 +83,7 @@ def summarize_session(
         if not new_files and tail_torn is not None and tail_torn[0] == last.offset:
             # Nothing new but perhaps a torn last line: the saved summary is the answer.
             summary = saved.clock.age(saved.summary, as_of)
+            saved.close()
             return _located(with_torn(summary, earlier_torn + tail_torn[1]), session)
         state = saved.state()
     covered = 0  # bytes the resumed state covered (0: read from the start)

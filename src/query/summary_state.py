@@ -26,8 +26,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -46,8 +46,9 @@ from src.query.state_file import (
     SUFFIX,
     Header,
     blob_check,
+    open_state,
     pack,
-    read_state,
+    read_fd,
     split,
     state_prefix,
     write_state,
@@ -81,23 +82,50 @@ __all__ = [
 ]
 
 
-@dataclass
 class Saved:
     """A state as found on disk; :meth:`state` reads and decodes the builder (its hash
-    checked first), which a reader of an unchanged session never needs."""
+    checked first), which a reader of an unchanged session never needs.
 
-    marks: list[Mark]
-    summary: Summary  # at saved_at, complete lines only, not located
-    clock: OrderClock  # to measure the summary at another instant (OrderClock.age)
-    saved_at: float
-    _base: Path
-    _name: str
-    _blob_at: int
-    _blob_hash: bytes
-    _decoder: Decoder
+    The file stays open from :meth:`StateStore.load` until :meth:`state` or :meth:`close`
+    (or until this is dropped): the builder is read from the very file whose header was
+    read, even if another process saved a newer state under its name meanwhile."""
+
+    def __init__(
+        self,
+        marks: list[Mark],
+        summary: Summary,
+        clock: OrderClock,
+        saved_at: float,
+        fd: int,
+        blob_at: int,
+        blob_hash: bytes,
+        decoder: Decoder,
+    ) -> None:
+        self.marks = marks
+        self.summary = summary  # at saved_at, complete lines only, not located
+        self.clock = clock  # to measure the summary at another instant (OrderClock.age)
+        self.saved_at = saved_at
+        self._fd = fd
+        self._blob_at = blob_at
+        self._blob_hash = blob_hash
+        self._decoder = decoder
+        self._closer = weakref.finalize(self, os.close, fd)
+
+    def close(self) -> None:
+        """Close the state file (:meth:`state` then gives None)."""
+        self._closer()
 
     def state(self) -> tuple[SummaryBuilder, ParseStats, SortedSamples] | None:
-        found = read_state(self._base, self._name)
+        """The saved builder, parse counts and sorted samples (None: damaged, or already
+        read or closed); closes the file."""
+        if not self._closer.alive:
+            return None
+        try:
+            found = read_fd(self._fd)
+        except OSError:
+            found = None
+        finally:
+            self.close()
         if found is None:
             return None
         data = found[0]
@@ -192,8 +220,23 @@ class StateStore:
             return None
 
     def load(self) -> Saved | None:
-        """The header of the saved state (None: none, or not for this reader)."""
-        found = read_state(self.base, self.name, header_only=True)
+        """The header of the saved state (None: none, or not for this reader); the file
+        stays open for :meth:`Saved.state`."""
+        fd = open_state(self.base, self.name)
+        if fd is None:
+            return None
+        saved = None
+        try:
+            saved = self._load(fd)
+        except OSError:
+            saved = None
+        finally:
+            if saved is None:
+                os.close(fd)
+        return saved
+
+    def _load(self, fd: int) -> Saved | None:
+        found = read_fd(fd, header_only=True)
         if found is None:
             return None
         data, size = found
@@ -229,8 +272,7 @@ class StateStore:
             summary,
             clock,
             header.saved_at,
-            self.base,
-            self.name,
+            fd,
             HEADER_SIZE + len(header_blob[0]),
             header.blob_hash,
             self._decoder,

@@ -1,0 +1,139 @@
+"""Saved summary state between readers of both kinds: what one saves, the other resumes
+exactly (one pass's answer), whatever was written or saved while it read.
+
+Which lines a summary read is seen through its progress callback (``read``); readers are
+real ``summarize`` calls and ``IncrementalSummary`` objects over real files.
+"""
+
+from __future__ import annotations
+
+import gzip
+
+from src.query.analytics.summary import SummaryBuilder
+from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
+from src.query.incremental import IncrementalSummary
+from src.query.summary_state import StateStore, mark_holds, mark_of, with_torn
+from tests.query.test_summary_state import AS_OF, lines, one_pass, read
+
+
+def _days(base, *bodies: bytes, gz: int = 0):
+    """Session ``s`` as one file per day (the first ``gz`` of them compressed)."""
+    paths = []
+    for n, body in enumerate(bodies):
+        day = base / f"2026-11-{20 + n:02d}"
+        day.mkdir()
+        path = day / "s.jsonl"
+        if n < gz:
+            path = day / "s.jsonl.gz"
+            path.write_bytes(gzip.compress(body))
+        else:
+            path.write_bytes(body)
+        paths.append(path)
+    return paths
+
+
+def test_lines_appended_to_an_older_file_after_the_read_are_not_taken_for_a_torn_one(
+    tmp_path, monkeypatch
+):
+    """A writer appends complete lines to yesterday's file between an incremental
+    reader's poll and its save: the state records the file as read (500 lines), so the
+    CLI does not answer 500 lines plus a phantom torn one, but reads everything again."""
+    body = lines(1000)
+    cut = len(b"".join(body.splitlines(keepends=True)[:500]))
+    late = b"".join(lines(1200).splitlines(keepends=True)[1000:1200])
+    older, _ = _days(tmp_path, body[:cut], body[cut:])
+    real = IncrementalSummary._save
+
+    def save_after_a_late_write(self, *args):
+        with older.open("ab") as fh:  # lands after the read, before the save
+            fh.write(late)
+        return real(self, *args)
+
+    monkeypatch.setattr(IncrementalSummary, "_save", save_after_a_late_write)
+    IncrementalSummary(tmp_path, "s", max_age_s=0).refresh(as_of=AS_OF)
+    monkeypatch.setattr(IncrementalSummary, "_save", real)
+    got, _ = read(tmp_path)
+    assert got == one_pass(tmp_path)
+    assert got.event_count == 1200 and got.parse.torn_lines == 0
+
+
+def test_an_older_file_with_complete_lines_past_its_mark_does_not_hold(tmp_path):
+    """Whoever saved a mark sized past the point read to: more than a torn line follows
+    that point in an older file, so the state is not used (a torn line alone is)."""
+    path = tmp_path / "s.jsonl"
+    body = lines(20)
+    first = len(body.splitlines(keepends=True)[0])
+    path.write_bytes(body + b'{"torn')
+    with path.open("rb") as fh:
+        sized_now = mark_of(fh.fileno(), "s.jsonl", offset=first, gz=False)
+        torn_only = mark_of(fh.fileno(), "s.jsonl", offset=len(body), gz=False)
+    assert not mark_holds(path, sized_now, last=False)
+    assert mark_holds(path, sized_now, last=True)  # the newest file: read on from there
+    assert mark_holds(path, torn_only, last=False)
+
+
+def test_a_state_saved_between_header_and_blob_is_still_read(tmp_path):
+    """Another process saves a newer state after a reader read the header: the reader
+    still gets the builder it checked the files against, not a full rescan."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(lines(1600))
+    read(tmp_path)
+    store = StateStore(tmp_path, "s", SummaryBuilder(gap_threshold_s=DEFAULT_GAP_THRESHOLD_S))
+    saved = store.load()
+    assert saved is not None
+    with path.open("ab") as fh:
+        fh.write(lines(400, 1600))
+    _, read_now = read(tmp_path)  # another reader saves meanwhile
+    assert read_now == 400
+    state = saved.state()
+    assert state is not None and state[1].valid_events == 1600
+    assert saved.state() is None  # read once: the file is closed
+
+
+def test_a_state_is_read_through_the_descriptor_its_header_came_from(tmp_path):
+    """An incremental reader that resumed an unchanged session decodes the builder only
+    once lines come; a state saved by another process meanwhile does not make it rebuild."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(lines(1600))
+    read(tmp_path)
+    inc = IncrementalSummary(tmp_path, "s", max_age_s=0)
+    inc.refresh(as_of=AS_OF)
+    assert inc.resumed
+    with path.open("ab") as fh:
+        fh.write(lines(400, 1600))
+    read(tmp_path)  # saves a newer state under the same name
+    follower = inc._follower
+    got = inc.refresh(as_of=AS_OF)
+    assert got == one_pass(tmp_path)
+    assert inc._follower is follower  # went on from the saved builder: no rebuild
+
+
+def test_incremental_readers_count_torn_lines_of_older_and_compressed_files(tmp_path):
+    """As one pass does; only the newest plain file's last line, still being written,
+    waits."""
+    body = lines(2000).splitlines(keepends=True)
+    _days(
+        tmp_path,
+        b"".join(body[:500]) + b'{"torn-gz',
+        b"".join(body[500:1000]) + b'{"torn',
+        b"".join(body[1000:1500]) + body[1500][:30],
+        gz=1,
+    )
+    one = one_pass(tmp_path)
+    assert one.parse.torn_lines == 3
+    live = with_torn(one, -1)
+    fresh = IncrementalSummary(tmp_path, "s", max_age_s=0, persist=False)
+    assert fresh.refresh(as_of=AS_OF) == live
+    read(tmp_path)  # the CLI saves its state
+    resumed = IncrementalSummary(tmp_path, "s", max_age_s=0)
+    assert resumed.refresh(as_of=AS_OF) == live and resumed.resumed
+
+
+def test_the_cli_resumes_an_incremental_readers_state_with_compressed_files(tmp_path):
+    """Marks of compressed files say whether their last line is torn: the CLI resumes
+    such a state instead of discarding it."""
+    body = lines(1000).splitlines(keepends=True)
+    _days(tmp_path, b"".join(body[:500]) + b'{"torn-gz', b"".join(body[500:]), gz=1)
+    IncrementalSummary(tmp_path, "s", max_age_s=0).refresh(as_of=AS_OF)
+    got, read_now = read(tmp_path)
+    assert read_now == 0 and got == one_pass(tmp_path) and got.parse.torn_lines == 1
