@@ -38,12 +38,22 @@ from src.query.summary_state import (
     with_torn,
 )
 
-__all__ = ["SAVE_SHARE", "summarize_session"]
+__all__ = ["IDLE_S", "SAVE_SHARE", "summarize_session"]
 
 SAVE_SHARE = 16
 """A resumed read saves the state again once it read at least 1/16 of what the state
 covered: saving costs about what reading 1/16 of the bytes does, so a reader after a few
 appended events pays for those events and the state's opening, not for a save each time."""
+
+IDLE_S = 1.0
+"""A resumed read that read less than that still saves when the session's newest file was
+last written at least this long ago. Otherwise a session that ended with a small tail
+after its last save would never be saved again: every later reader would decode the whole
+state and read the tail again (400k events + 400: ~80 ms a reader instead of ~4 ms). A
+finished or paused session is thus answered from a current state once one reader paid for
+the tail; a session still being written (a logger writes at least every second while a
+session trades) is saved only by the 1/16 rule, so its readers do not rewrite a big state
+on every call. Readers within a second of the last write still pay for the tail."""
 
 
 @dataclass
@@ -120,6 +130,9 @@ def summarize_session(
         last_torn = bool(newest.torn) if newest.gz else newest.size > newest.offset
     summary, clock = builder.clocked_result(stats, as_of=as_of, keep=kept)
     worth = not covered or (_covered(marks) - covered) * SAVE_SHARE >= covered
+    if not worth and saved is not None and paths:
+        grew = _covered(marks) > covered or len(marks) > len(saved.marks)
+        worth = grew and _idle(paths[-1])
     if save and read.complete and worth:
         store.save(marks, builder, stats, kept, summary, clock, as_of)
     return _located(with_torn(summary, torn + int(last_torn)), session)
@@ -127,6 +140,14 @@ def summarize_session(
 
 def _covered(marks: Sequence[Mark]) -> int:
     return sum(m.offset for m in marks)
+
+
+def _idle(path: Path) -> bool:
+    """``path`` was last written at least :data:`IDLE_S` ago."""
+    try:
+        return time.time() - os.stat(path).st_mtime >= IDLE_S
+    except OSError:
+        return False
 
 
 def _located(summary: Summary, session: SessionFiles) -> Summary:

@@ -8,10 +8,19 @@ real ``summarize`` calls and ``IncrementalSummary`` objects over real files.
 from __future__ import annotations
 
 import gzip
+import os
+import sys
+import time
 
+import msgspec
+import orjson
+import pytest
+
+from src.query import saved_scan, summary_state
 from src.query.analytics.summary import SummaryBuilder
 from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
 from src.query.incremental import IncrementalSummary
+from src.query.records import ParseStats
 from src.query.summary_state import StateStore, mark_holds, mark_of, with_torn
 from tests.query.test_summary_state import AS_OF, lines, one_pass, read
 
@@ -137,3 +146,103 @@ def test_the_cli_resumes_an_incremental_readers_state_with_compressed_files(tmp_
     IncrementalSummary(tmp_path, "s", max_age_s=0).refresh(as_of=AS_OF)
     got, read_now = read(tmp_path)
     assert read_now == 0 and got == one_pass(tmp_path) and got.parse.torn_lines == 1
+
+
+def _append_and_date(path, data: bytes, mtime: float) -> None:
+    with path.open("ab") as fh:
+        fh.write(data)
+    os.utime(path, (mtime, mtime))
+
+
+def test_a_small_tail_is_saved_once_the_session_is_idle(tmp_path):
+    """Far under 1/16 of the state appended, then nothing written for a while: the first
+    reader pays for the tail and saves it; every later one reads nothing."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(lines(2000))
+    read(tmp_path)
+    _append_and_date(path, lines(10, 2000), time.time() - 10 * saved_scan.IDLE_S)
+    first, read_first = read(tmp_path)
+    again, read_again = read(tmp_path)
+    assert (read_first, read_again) == (10, 0)
+    assert first == again == one_pass(tmp_path)
+
+
+def test_a_small_tail_of_a_session_being_written_is_not_saved(tmp_path):
+    """A session still being written (its newest file written just now) keeps the state
+    its last big enough read saved: readers read the tail again rather than save."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(lines(2000))
+    read(tmp_path)
+    _append_and_date(path, lines(10, 2000), time.time() + 3600)  # "now", on any clock
+    assert [read(tmp_path)[1] for _ in range(2)] == [10, 10]
+    _append_and_date(path, lines(200, 2010), time.time() + 3600)  # over 1/16: saved
+    assert [read(tmp_path)[1] for _ in range(2)] == [210, 0]
+
+
+@pytest.mark.parametrize("library", [msgspec, orjson])
+def test_a_state_saved_under_other_library_versions_is_rebuilt(tmp_path, monkeypatch, library):
+    """msgspec and orjson decide how lines parse: a state saved with other versions of
+    them (or of Python) is ignored and rebuilt."""
+    assert f"{sys.version_info[0]}.{sys.version_info[1]}" in summary_state.libraries()
+    (tmp_path / "s.jsonl").write_bytes(lines(300))
+    read(tmp_path)
+    assert read(tmp_path)[1] == 0
+    monkeypatch.setattr(library, "__version__", library.__version__ + ".other")
+    got, read_now = read(tmp_path)
+    assert read_now == 300 and got == one_pass(tmp_path)
+    assert read(tmp_path)[1] == 0  # saved anew, for these versions
+
+
+def _encoded_states(monkeypatch) -> list[object]:
+    """The states encoded to be saved from now on (not the empty one naming a store)."""
+    encoded = []
+    real = summary_state.encode
+
+    def encode(obj):
+        if isinstance(obj[1], ParseStats) and obj[1].total_lines:
+            encoded.append(obj)
+        return real(obj)
+
+    monkeypatch.setattr(summary_state, "encode", encode)
+    return encoded
+
+
+def test_a_state_over_the_cap_is_not_encoded_again_as_the_session_grows(tmp_path, monkeypatch):
+    """The first reader finds the state too big and leaves a note (a header alone, which
+    no reader resumes); later readers of the grown session do not encode it again."""
+    encoded = _encoded_states(monkeypatch)
+    monkeypatch.setattr(summary_state, "MAX_STATE_BYTES", 1000)
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(lines(300))
+    assert read(tmp_path)[1] == 300 and len(encoded) == 1
+    store = StateStore(tmp_path, "s", SummaryBuilder(gap_threshold_s=DEFAULT_GAP_THRESHOLD_S))
+    assert store.load() is None
+    with path.open("ab") as fh:
+        fh.write(lines(10, 300))
+    got, read_now = read(tmp_path)
+    assert read_now == 310 and got == one_pass(tmp_path)
+    assert len(encoded) == 1  # not encoded again
+    monkeypatch.setattr(summary_state, "MAX_STATE_BYTES", 512 << 20)  # a higher cap
+    assert read(tmp_path)[1] == 310 and len(encoded) == 2
+    assert read(tmp_path)[1] == 0  # saved
+
+
+def test_a_session_growing_past_the_cap_keeps_its_state_and_stops_encoding(tmp_path, monkeypatch):
+    """The state saved before the session outgrew the cap stays (readers resume it); a
+    state estimated over the cap from it is not encoded."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(lines(300))
+    read(tmp_path)
+    store = StateStore(tmp_path, "s", SummaryBuilder(gap_threshold_s=DEFAULT_GAP_THRESHOLD_S))
+    saved = store.load()
+    assert saved is not None
+    saved.close()
+    size = (tmp_path / ".summary" / store.name).stat().st_size
+    monkeypatch.setattr(summary_state, "MAX_STATE_BYTES", 3 * size)
+    encoded = _encoded_states(monkeypatch)
+    with path.open("ab") as fh:
+        fh.write(lines(3000, 300))
+    for _ in range(2):
+        got, read_now = read(tmp_path)
+        assert read_now == 3000 and got == one_pass(tmp_path)  # resumed: the tail only
+    assert encoded == []
