@@ -251,7 +251,7 @@ class IncrementalSummary:
                 if (st.st_dev, st.st_ino) != (dev, ino):
                     return
                 if gz:
-                    if st.st_size != seen:
+                    if st.st_size != seen or guard != bytes_before(fd, seen, len(guard)):
                         return  # rewritten since it was read: the next poll resets
                     marks.append(mark_of(fd, name, offset=0, gz=True, torn=torn))
                     continue

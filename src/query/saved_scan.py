@@ -150,6 +150,10 @@ def _idle(path: Path) -> bool:
         return False
 
 
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _located(summary: Summary, session: SessionFiles) -> Summary:
     return summary.located(session_id=session.session_id, found=True, size_bytes=session.size_bytes)
 
@@ -190,9 +194,12 @@ def _read_shared(
     fds: dict[Path, tuple[int, int, int]] = {}  # plain file -> (descriptor, size, line end)
     try:
         files: list[tuple[Path, int | None, int]] = []
+        gz_seen: dict[Path, tuple[int, int, int, int]] = {}  # identity before the read
         for path in paths:
             if path.name.endswith(".gz"):
-                files.append((path, None, path.stat().st_size))
+                st = path.stat()
+                gz_seen[path] = _identity(st)
+                files.append((path, None, st.st_size))
                 continue
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             size = os.fstat(fd).st_size
@@ -232,6 +239,8 @@ def _read_shared(
                 out.complete = False
                 continue
             try:
+                if _identity(os.fstat(fd)) != gz_seen[path]:
+                    out.complete = False  # replaced while read: the mark would not be its
                 out.marks.append(mark_of(fd, name, offset=0, gz=True, torn=bool(torn)))
             finally:
                 os.close(fd)
@@ -276,6 +285,7 @@ def _read(
                 continue
             torn_before = stats.torn_lines
             try:
+                read_as = _identity(os.stat(path))
                 with open_segment(path) as fh:
                     builder.consume(cap_lines(iter_blocks(fh)), stats, progress=report)
                     torn = stats.torn_lines - torn_before
@@ -293,6 +303,8 @@ def _read(
             stats.invalid_lines -= torn
             stats.torn_lines -= torn
             try:
+                if _identity(os.fstat(fd)) != read_as:
+                    out.complete = False  # replaced while read: the mark would not be its
                 out.marks.append(mark_of(fd, name, offset=0, gz=True, torn=bool(torn)))
             finally:
                 os.close(fd)

@@ -22,7 +22,7 @@ from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
 from src.query.incremental import IncrementalSummary
 from src.query.records import ParseStats
 from src.query.summary_state import StateStore, mark_holds, mark_of, with_torn
-from tests.query.test_summary_state import AS_OF, lines, one_pass, read
+from tests.query.test_summary_state import AS_OF, lines, one_pass, read, state_files
 
 
 def _days(base, *bodies: bytes, gz: int = 0):
@@ -246,3 +246,25 @@ def test_a_session_growing_past_the_cap_keeps_its_state_and_stops_encoding(tmp_p
         got, read_now = read(tmp_path)
         assert read_now == 3000 and got == one_pass(tmp_path)  # resumed: the tail only
     assert encoded == []
+
+
+def test_a_compressed_file_replaced_while_read_is_not_saved_as_read(tmp_path, monkeypatch):
+    """The mark of a compressed file is the file that was read: one replaced meanwhile
+    (another inode under the name) leaves no state that would answer for it."""
+    _days(tmp_path, lines(300), gz=1)
+    real = saved_scan.open_segment
+
+    def open_then_replace(path):
+        fh = real(path)
+        other = path.with_name("other.gz")
+        other.write_bytes(gzip.compress(lines(50)))
+        other.replace(path)
+        return fh
+
+    monkeypatch.setattr(saved_scan, "open_segment", open_then_replace)
+    first, _ = read(tmp_path, workers=1)
+    monkeypatch.setattr(saved_scan, "open_segment", real)
+    assert first.event_count == 300  # what was read
+    assert state_files(tmp_path) == []
+    again, _ = read(tmp_path)
+    assert again == one_pass(tmp_path) and again.event_count == 50
