@@ -16,7 +16,7 @@ import msgspec
 import orjson
 import pytest
 
-from src.query import saved_scan, summary_state
+from src.query import incremental, saved_scan, summary_state
 from src.query.analytics.summary import SummaryBuilder
 from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
 from src.query.incremental import IncrementalSummary
@@ -268,3 +268,22 @@ def test_a_compressed_file_replaced_while_read_is_not_saved_as_read(tmp_path, mo
     assert state_files(tmp_path) == []
     again, _ = read(tmp_path)
     assert again == one_pass(tmp_path) and again.event_count == 50
+
+
+def test_an_incremental_reader_saves_a_tail_once_the_wait_is_over(tmp_path, monkeypatch):
+    """A dashboard that resumed a state and read a few new lines saves them once
+    SAVE_EVERY_S has passed, even if nothing more comes (no recomputed summary). (The
+    CLI reads the tail without saving it: the file looks still written.)"""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(lines(400))
+    read(tmp_path)
+    monkeypatch.setattr(incremental, "SAVE_EVERY_S", 3600.0)
+    inc = IncrementalSummary(tmp_path, "s", max_age_s=0)
+    inc.refresh(as_of=AS_OF)
+    _append_and_date(path, lines(10, 400), time.time() + 3600)  # being written: the CLI
+    inc.refresh(as_of=AS_OF)  # read, not saved yet: the last save is too recent
+    assert read(tmp_path)[1] == 10
+    monkeypatch.setattr(incremental, "SAVE_EVERY_S", 0.0)  # the wait is over
+    inc.refresh(as_of=AS_OF)
+    got, read_now = read(tmp_path)
+    assert read_now == 0 and got == one_pass(tmp_path)
