@@ -71,7 +71,9 @@ class _Followed:
     guard: bytes  # the bytes just before ``offset`` (gzip: before ``size``), as read
     gz: bool
     size: int = 0  # gzip: the compressed size when read (its guard bytes end in the
-    # trailer, CRC and length: a file rewritten in place to its old size differs there)
+    # trailer, CRC and length: a file rewritten in place to its old size differs there);
+    # plain: how many bytes the last read saw (``offset`` plus a torn last line, if any)
+    torn: bool = False  # its last line as read has no newline (plain: it may yet get one)
 
 
 class SessionFollower:
@@ -137,14 +139,15 @@ class SessionFollower:
                 return f.path, f.offset
         return None, 0
 
-    def adopt(self, files: list[tuple[Path, int, int, int, bool]]) -> None:
-        """Take ``files`` (path, device, inode, offset read to, compressed) as read, as if
-        polled before (a saved summary state being resumed): the next poll goes on from
-        there, or resets if they changed since."""
+    def adopt(self, files: list[tuple[Path, int, int, int, bool, bool]]) -> None:
+        """Take ``files`` (path, device, inode, offset read to, compressed, torn: a
+        compressed file's last line has no newline) as read, as if polled before (a saved
+        summary state being resumed): the next poll goes on from there, or resets if they
+        changed since."""
         self.close()
         self._files = []
-        for path, dev, ino, offset, gz in files:
-            f = _Followed(path, dev, ino, offset, b"", gz)
+        for path, dev, ino, offset, gz, torn in files:
+            f = _Followed(path, dev, ino, offset, b"", gz, offset, torn and gz)
             if gz:
                 _mark_read(f)
             elif offset:
@@ -152,12 +155,22 @@ class SessionFollower:
             self._files.append(f)
         self._started = True
 
-    def followed(self) -> list[tuple[Path, int, int, int, bool, bytes]]:
+    def followed(self) -> list[tuple[Path, int, int, int, bool, bytes, int, bool]]:
         """The files taken in: (path, device, inode, offset read to, compressed, the bytes
-        just before the offset as read); for a compressed file the offset is its size."""
+        just before the offset as read, the size the last read saw, torn: the last line
+        then had no newline); for a compressed file the offset is its size."""
         return [
-            (f.path, f.dev, f.ino, f.size if f.gz else f.offset, f.gz, f.guard) for f in self._files
+            (f.path, f.dev, f.ino, f.size if f.gz else f.offset, f.gz, f.guard, f.size, f.torn)
+            for f in self._files
         ]
+
+    def torn_lines(self) -> int:
+        """Torn last lines of the files taken in, as one pass over them counts them, but
+        for the newest file's when it is plain (a line still being written waits)."""
+        files = self._files
+        if files and not files[-1].gz:
+            files = files[:-1]
+        return sum(f.torn for f in files)
 
     def close(self) -> None:
         """Close the held file (if any); a later poll opens it again."""
@@ -313,6 +326,8 @@ class SessionFollower:
                     ):
                         if complete:
                             yield f.path, pos, line
+                        else:
+                            f.torn = True  # dropped, counted as one pass would
             except FileNotFoundError:
                 return
             except GZIP_ERRORS as exc:
@@ -334,10 +349,12 @@ class SessionFollower:
                 read += len(block)
                 yield block
 
+        start = f.offset
         try:
-            if os.fstat(fd).st_size <= f.offset:
+            size = os.fstat(fd).st_size
+            if size <= f.offset:
+                f.size, f.torn = size, False
                 return
-            start = f.offset
             blocks = counted(iter_range_blocks(fd, start, None, BLOCK_SIZE))
             for pos, line, complete in split_lines(blocks, start, self.limit):
                 f.offset = pos  # everything before this line was handed over
@@ -346,6 +363,7 @@ class SessionFollower:
                 yield f.path, pos, line
             else:
                 f.offset = start + read
+            f.size, f.torn = start + read, f.offset < start + read
         finally:
             f.guard = bytes_before(fd, f.offset) if f.offset else b""
             if not held:

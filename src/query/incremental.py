@@ -13,7 +13,13 @@ rebuild. ``match(kind, symbol, t)`` selects the events the summary accounts for.
 Without ``match``, the summary starts from the session's saved state when the files still
 hold what it covers (:mod:`src.query.summary_state`; one state per kind of builder), and
 saves its own after the first read and then at most every :data:`SAVE_EVERY_S` seconds
-when something new was read (``persist=False``: neither).
+when something new was read (``persist=False``: neither). A state records each file as
+the follower read it: how far, and how many bytes it saw (a torn last line beyond that
+point is counted as one, so a line appended after the read must not be taken for it).
+
+Torn last lines are counted as one pass over the files counts them (each a line, invalid,
+torn: an older day's file, a compressed one), except the newest plain file's: that line is
+still being written and is read once complete.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
+import msgspec
+
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import Matcher, SummaryBuilder
 from src.query.analytics.summary_model import OrderClock, Summary
@@ -34,7 +42,7 @@ from src.query.follow import Line, Reset, SessionFollower, Unreadable
 from src.query.lines import bytes_before
 from src.query.records import ParseStats
 from src.query.state_codec import StateError
-from src.query.summary_state import Saved, StateStore, mark_of
+from src.query.summary_state import Saved, StateStore, mark_of, torn_lines, with_torn
 
 __all__ = ["ChartSamples", "IncrementalSummary"]
 
@@ -92,6 +100,9 @@ class IncrementalSummary:
         self._pending: Saved | None = None  # a saved state whose builder is not decoded yet
         self._saved_at = float("-inf")  # monotonic time of the last save (-inf: none since build)
         self._unsaved = False
+        self._torn = 0  # torn last lines counted (the follower's, see torn_lines)
+        # The newest result without its torn lines, its clock and instant: what is saved.
+        self._clean: tuple[Summary, OrderClock, float] | None = None
 
     def _reset(self) -> None:
         self._dirty = True
@@ -128,6 +139,10 @@ class IncrementalSummary:
         if size != self._size:  # grew without a line (blank, or one being written)
             self._size = size
             self._dirty = True
+        torn = self._follower.torn_lines()
+        if torn != self._torn:
+            self._torn = torn
+            self._dirty = True
         now = time.monotonic()
         as_of = time.time() if as_of is None else as_of
         stale = self._dirty and now - self._result_at >= self.max_age_s
@@ -138,11 +153,17 @@ class IncrementalSummary:
             out = out.located(
                 session_id=self.session_id, found=session is not None, size_bytes=size
             )
+            self._clean = out, clock, as_of
+            out = with_torn(out, torn)
             self._result, self._clock, self._result_at, self._dirty = out, clock, now, False
-            if self._unsaved and now - self._saved_at >= SAVE_EVERY_S:
-                self._save(out, clock, as_of, now)
-            return out
-        return self._clock.age(self._result, as_of)
+        else:
+            out = self._clock.age(self._result, as_of)
+        # Saved once the result holds every line read (not only when it is recomputed: a
+        # session that stopped growing is saved too, by the next refresh after the wait).
+        if self._unsaved and not self._dirty and now - self._saved_at >= SAVE_EVERY_S:
+            assert self._clean is not None
+            self._save(*self._clean, now)
+        return out
 
     def _resume(self) -> None:
         """Start from the saved state, if the session's files still hold what it covers."""
@@ -153,8 +174,12 @@ class IncrementalSummary:
             return
         listed = session_files(self.base, self.session_id)
         paths = list(listed.files) if listed else []
-        if not store.holds(saved, paths):
+        torn = torn_lines(saved.marks)  # None: a compressed file's torn line is not known
+        if torn is None or not store.holds(saved, paths):
+            saved.close()
             return
+        newest = saved.marks[-1]
+        torn += bool(newest.gz and newest.torn)  # as the follower counts them
         # The builder is decoded when first needed: an unchanged session never needs it.
         self._pending = saved
         p = saved.summary.parse
@@ -168,11 +193,15 @@ class IncrementalSummary:
             list(p.unreadable_paths),
         )
         self._follower.adopt(
-            [(p, m.dev, m.ino, m.offset, m.gz) for p, m in zip(paths, saved.marks, strict=False)]
+            [
+                (p, m.dev, m.ino, m.offset, m.gz, bool(m.torn))
+                for p, m in zip(paths, saved.marks, strict=False)
+            ]
         )
         size = listed.size_bytes if listed else 0
-        self._result = saved.summary.located(
-            session_id=self.session_id, found=True, size_bytes=size
+        self._torn = torn
+        self._result = with_torn(
+            saved.summary.located(session_id=self.session_id, found=True, size_bytes=size), torn
         )
         self._clock = saved.clock
         self._size, self._dirty, self._result_at = size, False, float("-inf")
@@ -194,7 +223,7 @@ class IncrementalSummary:
         self._follower.close()
         self._follower = SessionFollower(self.base, self.session_id)
         self._reset()
-        self._result, self._saved_at = None, float("-inf")
+        self._result, self._saved_at, self._torn = None, float("-inf"), 0
         return False
 
     def _read_builder(self) -> None:
@@ -209,7 +238,7 @@ class IncrementalSummary:
             return
         self._saved_at, self._unsaved = now, False
         marks = []
-        for path, dev, ino, offset, gz, guard in self._follower.followed():
+        for path, dev, ino, offset, gz, guard, seen, torn in self._follower.followed():
             name = store.rel(path)
             if name is None:
                 return
@@ -221,9 +250,17 @@ class IncrementalSummary:
                 st = os.fstat(fd)
                 if (st.st_dev, st.st_ino) != (dev, ino):
                     return
-                if not gz and guard != bytes_before(fd, offset, len(guard)):
+                if gz:
+                    if st.st_size != seen or guard != bytes_before(fd, seen, len(guard)):
+                        return  # rewritten since it was read: the next poll resets
+                    marks.append(mark_of(fd, name, offset=0, gz=True, torn=torn))
+                    continue
+                seen = max(seen, offset)
+                if st.st_size < seen or guard != bytes_before(fd, offset, len(guard)):
                     return  # rewritten since it was read: the next poll resets
-                marks.append(mark_of(fd, name, offset=offset, gz=gz))
+                # Sized as read, not as it is now: lines appended since were not read.
+                mark = mark_of(fd, name, offset=offset, gz=False)
+                marks.append(msgspec.structs.replace(mark, size=seen))
             except OSError:
                 return
             finally:

@@ -38,12 +38,22 @@ from src.query.summary_state import (
     with_torn,
 )
 
-__all__ = ["SAVE_SHARE", "summarize_session"]
+__all__ = ["IDLE_S", "SAVE_SHARE", "summarize_session"]
 
 SAVE_SHARE = 16
 """A resumed read saves the state again once it read at least 1/16 of what the state
 covered: saving costs about what reading 1/16 of the bytes does, so a reader after a few
 appended events pays for those events and the state's opening, not for a save each time."""
+
+IDLE_S = 1.0
+"""A resumed read that read less than that still saves when the session's newest file was
+last written at least this long ago. Otherwise a session that ended with a small tail
+after its last save would never be saved again: every later reader would decode the whole
+state and read the tail again (400k events + 400: ~80 ms a reader instead of ~4 ms). A
+finished or paused session is thus answered from a current state once one reader paid for
+the tail; a session still being written (a logger writes at least every second while a
+session trades) is saved only by the 1/16 rule, so its readers do not rewrite a big state
+on every call. Readers within a second of the last write still pay for the tail."""
 
 
 @dataclass
@@ -74,6 +84,8 @@ def summarize_session(
     earlier_torn = None
     if saved is not None and store.holds(saved, paths):
         earlier_torn = torn_lines(saved.marks)
+    if saved is not None and earlier_torn is None:
+        saved.close()
     if saved is not None and earlier_torn is not None:
         last = saved.marks[-1]
         new_files = paths[len(saved.marks) :]
@@ -81,6 +93,7 @@ def summarize_session(
         if not new_files and tail_torn is not None and tail_torn[0] == last.offset:
             # Nothing new but perhaps a torn last line: the saved summary is the answer.
             summary = saved.clock.age(saved.summary, as_of)
+            saved.close()
             return _located(with_torn(summary, earlier_torn + tail_torn[1]), session)
         state = saved.state()
     covered = 0  # bytes the resumed state covered (0: read from the start)
@@ -117,6 +130,9 @@ def summarize_session(
         last_torn = bool(newest.torn) if newest.gz else newest.size > newest.offset
     summary, clock = builder.clocked_result(stats, as_of=as_of, keep=kept)
     worth = not covered or (_covered(marks) - covered) * SAVE_SHARE >= covered
+    if not worth and saved is not None and paths:
+        grew = _covered(marks) > covered or len(marks) > len(saved.marks)
+        worth = grew and _idle(paths[-1])
     if save and read.complete and worth:
         store.save(marks, builder, stats, kept, summary, clock, as_of)
     return _located(with_torn(summary, torn + int(last_torn)), session)
@@ -124,6 +140,18 @@ def summarize_session(
 
 def _covered(marks: Sequence[Mark]) -> int:
     return sum(m.offset for m in marks)
+
+
+def _idle(path: Path) -> bool:
+    """``path`` was last written at least :data:`IDLE_S` ago."""
+    try:
+        return time.time() - os.stat(path).st_mtime >= IDLE_S
+    except OSError:
+        return False
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _located(summary: Summary, session: SessionFiles) -> Summary:
@@ -166,9 +194,12 @@ def _read_shared(
     fds: dict[Path, tuple[int, int, int]] = {}  # plain file -> (descriptor, size, line end)
     try:
         files: list[tuple[Path, int | None, int]] = []
+        gz_seen: dict[Path, tuple[int, int, int, int]] = {}  # identity before the read
         for path in paths:
             if path.name.endswith(".gz"):
-                files.append((path, None, path.stat().st_size))
+                st = path.stat()
+                gz_seen[path] = _identity(st)
+                files.append((path, None, st.st_size))
                 continue
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             size = os.fstat(fd).st_size
@@ -208,6 +239,8 @@ def _read_shared(
                 out.complete = False
                 continue
             try:
+                if _identity(os.fstat(fd)) != gz_seen[path]:
+                    out.complete = False  # replaced while read: the mark would not be its
                 out.marks.append(mark_of(fd, name, offset=0, gz=True, torn=bool(torn)))
             finally:
                 os.close(fd)
@@ -252,6 +285,7 @@ def _read(
                 continue
             torn_before = stats.torn_lines
             try:
+                read_as = _identity(os.stat(path))
                 with open_segment(path) as fh:
                     builder.consume(cap_lines(iter_blocks(fh)), stats, progress=report)
                     torn = stats.torn_lines - torn_before
@@ -269,6 +303,8 @@ def _read(
             stats.invalid_lines -= torn
             stats.torn_lines -= torn
             try:
+                if _identity(os.fstat(fd)) != read_as:
+                    out.complete = False  # replaced while read: the mark would not be its
                 out.marks.append(mark_of(fd, name, offset=0, gz=True, torn=bool(torn)))
             finally:
                 os.close(fd)

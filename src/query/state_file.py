@@ -35,8 +35,10 @@ __all__ = [
     "header_at",
     "marks_at",
     "open_dir",
+    "open_state",
     "pack",
     "read_at",
+    "read_fd",
     "read_state",
     "split",
     "state_prefix",
@@ -137,21 +139,28 @@ def read_state(
     base: Path, name: str, *, header_only: bool = False
 ) -> tuple[bytes | bytearray, int] | None:
     """The state file's bytes (or only its header) and its size."""
-    d = open_dir(base, create=False)
-    if d is None:
-        return None
-    try:
-        fd = _open_at(d, name)
-    finally:
-        os.close(d)
+    fd = open_state(base, name)
     if fd is None:
         return None
     try:
-        return _read_fd(fd, header_only=header_only)
+        return read_fd(fd, header_only=header_only)
     except OSError:
         return None
     finally:
         os.close(fd)
+
+
+def open_state(base: Path, name: str) -> int | None:
+    """A descriptor of state file ``name`` under ``base`` (None: none usable). A reader
+    that reads the header first and the blob later reads both through it: a state saved
+    meanwhile replaces the name, not what the descriptor reads."""
+    d = open_dir(base, create=False)
+    if d is None:
+        return None
+    try:
+        return _open_at(d, name)
+    finally:
+        os.close(d)
 
 
 def _open_at(d: int, name: str) -> int | None:
@@ -161,7 +170,8 @@ def _open_at(d: int, name: str) -> int | None:
         return None
 
 
-def _read_fd(fd: int, *, header_only: bool) -> tuple[bytes | bytearray, int] | None:
+def read_fd(fd: int, *, header_only: bool = False) -> tuple[bytes | bytearray, int] | None:
+    """A state file's bytes (or only its header) and its size, read from ``fd``."""
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_STATE_BYTES + (64 << 20):
         return None
@@ -195,7 +205,7 @@ def header_at(d: int, name: str) -> Header | None:
     if fd is None:
         return None
     try:
-        found = _read_fd(fd, header_only=True)
+        found = read_fd(fd, header_only=True)
     except OSError:
         return None
     finally:

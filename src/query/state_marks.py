@@ -5,8 +5,8 @@ A mark names the file (relative to the log root), records the identity the follo
 (device, inode), its size, how far it was read (always a line end) and hashes of its first
 bytes and of the bytes just before that point. :func:`mark_holds` says whether a file
 still holds what its mark covers (the newest file may have grown, older ones must not have
-changed); :func:`torn_lines` and :func:`with_torn` account for torn last lines, which a
-state never contains.
+changed, and hold at most one torn line after the point read to); :func:`torn_lines` and
+:func:`with_torn` account for torn last lines, which a state never contains.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def mark_holds(path: Path, mark: Mark, *, last: bool) -> bool:
         if mark.gz or not last:
             if st.st_size != mark.size:
                 return False
+            if not mark.gz and last_line_end(fd, mark.size, floor=mark.offset) != mark.offset:
+                return False  # not all read: what follows is more than one torn line
         elif st.st_size < mark.offset:
             return False
         end = mark.size if mark.gz else mark.offset

@@ -26,11 +26,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+import orjson
 
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import SummaryBuilder
@@ -46,7 +47,9 @@ from src.query.state_file import (
     SUFFIX,
     Header,
     blob_check,
+    open_state,
     pack,
+    read_fd,
     read_state,
     split,
     state_prefix,
@@ -81,23 +84,50 @@ __all__ = [
 ]
 
 
-@dataclass
 class Saved:
     """A state as found on disk; :meth:`state` reads and decodes the builder (its hash
-    checked first), which a reader of an unchanged session never needs."""
+    checked first), which a reader of an unchanged session never needs.
 
-    marks: list[Mark]
-    summary: Summary  # at saved_at, complete lines only, not located
-    clock: OrderClock  # to measure the summary at another instant (OrderClock.age)
-    saved_at: float
-    _base: Path
-    _name: str
-    _blob_at: int
-    _blob_hash: bytes
-    _decoder: Decoder
+    The file stays open from :meth:`StateStore.load` until :meth:`state` or :meth:`close`
+    (or until this is dropped): the builder is read from the very file whose header was
+    read, even if another process saved a newer state under its name meanwhile."""
+
+    def __init__(
+        self,
+        marks: list[Mark],
+        summary: Summary,
+        clock: OrderClock,
+        saved_at: float,
+        fd: int,
+        blob_at: int,
+        blob_hash: bytes,
+        decoder: Decoder,
+    ) -> None:
+        self.marks = marks
+        self.summary = summary  # at saved_at, complete lines only, not located
+        self.clock = clock  # to measure the summary at another instant (OrderClock.age)
+        self.saved_at = saved_at
+        self._fd = fd
+        self._blob_at = blob_at
+        self._blob_hash = blob_hash
+        self._decoder = decoder
+        self._closer = weakref.finalize(self, os.close, fd)
+
+    def close(self) -> None:
+        """Close the state file (:meth:`state` then gives None)."""
+        self._closer()
 
     def state(self) -> tuple[SummaryBuilder, ParseStats, SortedSamples] | None:
-        found = read_state(self._base, self._name)
+        """The saved builder, parse counts and sorted samples (None: damaged, or already
+        read or closed); closes the file."""
+        if not self._closer.alive:
+            return None
+        try:
+            found = read_fd(self._fd)
+        except OSError:
+            found = None
+        finally:
+            self.close()
         if found is None:
             return None
         data = found[0]
@@ -141,10 +171,18 @@ _READ_PATH = (
 )
 
 
+def libraries() -> str:
+    """What decides how lines parse besides our source: the JSON libraries' versions and
+    Python's (its float and datetime parsing)."""
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return f"python {python} msgspec {msgspec.__version__} orjson {orjson.__version__}"
+
+
 def code_version(classes: Iterable[type]) -> str:
     """A hash of the source that decides what a state holds: the query layer's analytics
-    and read path, the schema, and the modules of the builder's own classes. The same in
-    every process, whatever it imported."""
+    and read path, the schema, and the modules of the builder's own classes, with the
+    versions of the libraries that parse lines (:func:`libraries`). The same in every
+    process, whatever it imported."""
     files = {_QUERY_DIR / name for name in _READ_PATH}
     files |= set((_QUERY_DIR / "analytics").glob("*.py"))
     files.add(_QUERY_DIR.parent / "execution" / "schema.py")
@@ -152,10 +190,11 @@ def code_version(classes: Iterable[type]) -> str:
         source = getattr(sys.modules.get(cls.__module__), "__file__", None)
         if source:
             files.add(Path(source).resolve())
-    key = frozenset(str(f) for f in files)
+    versions = libraries()
+    key = frozenset([versions, *(str(f) for f in files)])
     found = _code_versions.get(key)
     if found is None:
-        digest = hashlib.blake2b(digest_size=16)
+        digest = hashlib.blake2b(versions.encode(), digest_size=16)
         for path in sorted(files):
             digest.update(path.name.encode())
             try:
@@ -192,8 +231,23 @@ class StateStore:
             return None
 
     def load(self) -> Saved | None:
-        """The header of the saved state (None: none, or not for this reader)."""
-        found = read_state(self.base, self.name, header_only=True)
+        """The header of the saved state (None: none, or not for this reader); the file
+        stays open for :meth:`Saved.state`."""
+        fd = open_state(self.base, self.name)
+        if fd is None:
+            return None
+        saved = None
+        try:
+            saved = self._load(fd)
+        except OSError:
+            saved = None
+        finally:
+            if saved is None:
+                os.close(fd)
+        return saved
+
+    def _load(self, fd: int) -> Saved | None:
+        found = read_fd(fd, header_only=True)
         if found is None:
             return None
         data, size = found
@@ -229,12 +283,30 @@ class StateStore:
             summary,
             clock,
             header.saved_at,
-            self.base,
-            self.name,
+            fd,
             HEADER_SIZE + len(header_blob[0]),
             header.blob_hash,
             self._decoder,
         )
+
+    def _saved_header(self) -> tuple[Header, bool] | None:
+        """The header of this reader's saved state, and whether a blob follows it."""
+        found = read_state(self.base, self.name, header_only=True)
+        header_blob = split(found[0]) if found is not None else None
+        if found is None or header_blob is None:
+            return None
+        try:
+            header = msgspec.msgpack.decode(header_blob[0], type=Header)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        if (
+            header.format != FORMAT_VERSION
+            or header.code != self.code
+            or header.session_id != self.session_id
+            or header.fingerprint != self.fingerprint
+        ):
+            return None
+        return header, found[1] > HEADER_SIZE + len(header_blob[0])
 
     def holds(self, saved: Saved, paths: Sequence[Path]) -> bool:
         """``paths`` (the session's files now) start with what ``saved`` covers, intact."""
@@ -258,8 +330,17 @@ class StateStore:
         clock: OrderClock,
         saved_at: float,
     ) -> bool:
-        """Save (False when it could not or need not be: never raises for I/O)."""
+        """Save (False when it could not or need not be: never raises for I/O).
+
+        A state over :data:`MAX_STATE_BYTES` is not saved, and not encoded again by later
+        readers of the session (which only grows): they estimate its size from the state
+        saved before, in proportion to the bytes covered; with none (a session too big
+        when first read), a header without a blob, sized as that state was, is saved
+        instead (every reader ignores it, as a state whose blob is missing)."""
         if stats.unreadable_files or stats.torn_lines or not marks:
+            return False
+        before = self._saved_header()
+        if before is not None and _estimate(before[0], marks) > MAX_STATE_BYTES:
             return False
         try:
             blob = encode((builder, stats, kept))
@@ -267,6 +348,19 @@ class StateStore:
         except StateError:
             return False
         if len(blob) > MAX_STATE_BYTES:
+            if before is None or not before[1]:  # keep a state that is still of use
+                note = Header(
+                    FORMAT_VERSION,
+                    self.code,
+                    self.session_id,
+                    self.fingerprint,
+                    marks,
+                    saved_at,
+                    b"",
+                    len(blob),
+                    b"",
+                )
+                write_state(self.base, self.name, pack(note))
             return False
         header = Header(
             FORMAT_VERSION,
@@ -280,3 +374,11 @@ class StateStore:
             summary_blob,
         )
         return write_state(self.base, self.name, pack(header) + blob)
+
+
+def _estimate(header: Header, marks: Sequence[Mark]) -> float:
+    """The size of a state covering ``marks``, from one saved (or found too big) before."""
+    before = sum(m.offset for m in header.marks)
+    if before <= 0:
+        return 0.0
+    return header.blob_size * sum(m.offset for m in marks) / before
