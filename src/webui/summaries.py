@@ -70,7 +70,9 @@ class SessionSummary:
     """One session's summary and chart index for the dashboard (see the module docstring).
 
     ``summary()`` answers at once from whatever was saved; ``charts(seconds)`` is None
-    until the chart index is there (``charts_state`` says why)."""
+    until the chart index is there (``charts_state`` says why). The first call of
+    ``charts`` starts the background work: a client of the JSON API alone never pays
+    for a chart index it does not show."""
 
     def __init__(
         self,
@@ -82,68 +84,67 @@ class SessionSummary:
         worker: _Worker,
     ) -> None:
         self.session_id = session_id
+        self._base, self._max_age_s, self._factory = base, max_age_s, builder_factory
         self._worker = worker
         self._stop = threading.Event()
-        self.charted = IncrementalSummary(
-            base,
-            session_id,
-            max_age_s=max_age_s,
-            builder_factory=builder_factory,
-            stop=self._stopped_here,
-        )
+        self._started = False
+        # The dashboard's own summary (charts included), once it is ready.
+        self.charted = self._charted()
         self.persist_error = self.charted.persist_error
-        self._plain: IncrementalSummary | None = None  # answers while the index is built
+        # What answers meanwhile: the dashboard's saved summary, not decoded (the worker
+        # decodes another copy: a request never waits for that), or another reader's.
+        self._answer: IncrementalSummary | None = None
         self.charts_state: ChartsState = "ready"
-        self._job: Callable[[], None] | None = None  # submitted after the first summary
         if self.charted.resume():
-            self.charts_state, self._job = "decoding", self._decode
+            self._answer, self.charts_state = self.charted, "decoding"
             return
         plain = IncrementalSummary(base, session_id, max_age_s=max_age_s)
         if plain.resume():
-            self._plain = plain
-            self.charts_state, self._job = "building", self._build
+            self._answer, self.charts_state = plain, "building"
         # Nothing saved (or nothing that holds): the first refresh reads it all, charts too.
+
+    def _charted(self) -> IncrementalSummary:
+        return IncrementalSummary(
+            self._base,
+            self.session_id,
+            max_age_s=self._max_age_s,
+            builder_factory=self._factory,
+            stop=self._stopped_here,
+        )
 
     @property
     def resumed(self) -> bool:
         """The summary started from a saved state (the dashboard's own or another's)."""
-        plain = self._plain
-        return self.charted.resumed or (plain is not None and plain.resumed)
+        answer = self._answer
+        return (answer or self.charted).resumed
 
     def summary(self, as_of: float | None = None) -> Summary:
-        plain = self._plain
-        out = plain.refresh(as_of=as_of) if plain is not None else self.charted.refresh(as_of=as_of)
-        self._start()
-        return out
+        return (self._answer or self.charted).refresh(as_of=as_of)
 
     def charts(self, seconds: int | None) -> RangeData | None:
         """The chart index's data for the last ``seconds`` (None: the whole session), or
         None while it is not there yet (call :meth:`summary` first: it reads what is new)."""
-        self._start()
         if self.charts_state != "ready":
+            if not self._started:
+                self._started = True
+                if not self._worker.submit(self._run):
+                    self.charts_state = "stopped"
             return None
         builder = self.charted.builder
         assert isinstance(builder, ChartedSummaryBuilder)
         return builder.charts.window(seconds)
 
-    def _start(self) -> None:
-        """Hand the pending job to the worker (after the first summary: that request does
-        not wait for the worker's hold on the summary)."""
-        job, self._job = self._job, None
-        if job is not None and not self._worker.submit(lambda: self._run(job)):
-            self.charts_state = "stopped"
-
     def _stopped_here(self) -> bool:
         """Only the worker's read stops: a request reading what is new finishes its read."""
         return self._stop.is_set() and threading.current_thread() is self._worker.thread
 
-    def _run(self, job: Callable[[], None]) -> None:
+    def _run(self) -> None:
         self._worker.thread = threading.current_thread()
         if self._stop.is_set():
             self.charts_state = "stopped"
             return
         try:
-            job()
+            self._prepare()
         except Cancelled:
             self.charts_state = "stopped"
         except Exception:
@@ -151,17 +152,17 @@ class SessionSummary:
             self.charts_state = "failed"
             log.exception("chart index of session %r could not be built", self.session_id)
 
-    def _decode(self) -> None:
-        """The dashboard's own saved builder, read now (a damaged one: the session is read
-        again, as the summary would)."""
-        _ = self.charted.builder
+    def _prepare(self) -> None:
+        """In the worker: the dashboard's own summary, from its saved state (decoded; a
+        damaged one is read again) or from a full read (which saves that state, when the
+        root is writable), then brought up to date; it answers from then on."""
+        charted = self._charted()
+        if charted.resume():
+            _ = charted.builder  # decoded now, not by a request
+        charted.refresh()  # a full read when nothing was resumed; else only what is new
+        self.charted = charted
         self.charts_state = "ready"
-
-    def _build(self) -> None:
-        """A full read with the charted builder; then it answers the summary too."""
-        self.charted.refresh()  # saves the dashboard's own state (when the root is writable)
-        self.charts_state = "ready"
-        self._plain = None
+        self._answer = None
 
     def close(self) -> None:
         """Stop the session's background work (a read raises within ~1,000 lines)."""

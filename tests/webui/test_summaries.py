@@ -112,6 +112,8 @@ def test_the_dashboards_own_state_saves_and_resumes_with_its_charts(tmp_path):
         entry = c.app.state.summaries.get("s")
         assert entry.charted.resumed  # answered from the state: nothing read
         assert entry.summary(as_of=AS_OF).to_dict() == one_pass(tmp_path)
+        assert entry.charts_state == "decoding"  # the builder: not decoded for the summary
+        assert entry.charts(None) is None  # the first ask has the worker decode it
         wait_for(lambda: entry.charts_state == "ready", "the saved chart index")
         assert [entry.charts(s) for s in (300, 900, None)] == one_pass_charts(tmp_path)
         # The resumed index goes on exactly: events in the open bucket and in new ones.
@@ -134,12 +136,13 @@ def test_a_session_only_the_cli_summarised_answers_at_once_and_builds_charts_beh
         entry = c.app.state.summaries.get("s")
         assert entry.resumed and not entry.charted.resumed  # the CLI's state answered
         assert entry.summary(as_of=AS_OF).to_dict() == one_pass(tmp_path)
-        assert gated.entered.wait(30)  # the worker reads the session for the charts
-        assert entry.charts_state == "building" and entry.charts(None) is None
-        assert c.get("/healthz").json()["charts_pending"] == 1
+        assert not gated.entered.is_set()  # the JSON API alone starts no chart build
         html = c.get("/live/execution/s").text
         assert 'id="count-total">1200<' in html  # the cards are complete already
         assert 'data-pending="building"' in html and "Building charts" in html
+        assert gated.entered.wait(30)  # the page had the worker read the session
+        assert entry.charts_state == "building" and entry.charts(None) is None
+        assert c.get("/healthz").json()["charts_pending"] == 1
 
         gated.gate.set()
         wait_for(lambda: entry.charts_state == "ready", "the chart index")
@@ -181,6 +184,7 @@ def test_a_stop_ends_the_background_read_and_nothing_is_saved(tmp_path, gated):
     cache = SummaryCache(settings, builder_factory=gated)
     entry = cache.get("s")
     assert entry.summary().event_count == 3000
+    assert entry.charts(None) is None
     assert gated.entered.wait(30)
     cache.close()  # the server stops while the worker reads
     gated.gate.set()
@@ -198,9 +202,11 @@ def test_an_evicted_session_drops_its_chart_build(tmp_path, gated):
     cache = SummaryCache(settings, builder_factory=gated)
     first = cache.get("s")
     first.summary()
+    first.charts(None)
     assert gated.entered.wait(30)
     second = cache.get("t")  # evicts "s": its read stops
     second.summary()
+    second.charts(None)
     gated.gate.set()
     wait_for(lambda: second.charts_state == "ready", "the remaining session's charts")
     assert first.charts_state == "stopped"
