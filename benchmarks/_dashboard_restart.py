@@ -6,7 +6,8 @@ first ``GET /api/live/execution/{id}?limit=200`` it answers (HTTP on loopback in
 interpreter start and imports are not: the server is ready when ``/healthz`` answers,
 which opens no session). Then the first session page (HTML: cards, and the charts or
 their "building" note), and how long until the charts are there (``/healthz``
-``charts_pending`` back to 0). Three cases, in this order:
+``charts_pending`` back to 0, asked every :data:`POLL_S` s: the figure is that coarse).
+Three cases, in this order:
 
 * (iii) nothing saved: the first request reads the whole session (charts included) and the
   dashboard saves its state; removed again after each run;
@@ -41,6 +42,9 @@ __all__ = ["restart_rows"]
 TARGET_S = 0.1  # the issue: the dashboard's first request on a summarised 1M session
 LIMIT = 200
 CHARTS_LIMIT_S = 600.0  # a chart build that takes longer is reported as such
+# How often /healthz is asked whether the charts are there (as often as the page's own
+# refresh while they are pending: more often would slow the build it waits for).
+POLL_S = 1.0
 
 
 def _states(base: Path) -> set[Path]:
@@ -68,7 +72,7 @@ def _run(base: Path, sid: str) -> dict:
             if not health["charts_pending"]:
                 charts_s = time.perf_counter() - t0
                 break
-            time.sleep(0.02)
+            time.sleep(POLL_S)
     summary = r.json()["summary"]
     check = {k: summary[k] for k in ("event_count", "kind_counts", "latency", "slippage")}
     return {
