@@ -87,6 +87,7 @@ class SessionSummary:
         self._base, self._max_age_s, self._factory = base, max_age_s, builder_factory
         self._worker = worker
         self._stop = threading.Event()
+        self._start = threading.Lock()  # one job per session, whatever asks at once
         self._started = False
         # The dashboard's own summary (charts included), once it is ready.
         self.charted = self._charted()
@@ -125,10 +126,10 @@ class SessionSummary:
         """The chart index's data for the last ``seconds`` (None: the whole session), or
         None while it is not there yet (call :meth:`summary` first: it reads what is new)."""
         if self.charts_state != "ready":
-            if not self._started:
-                self._started = True
-                if not self._worker.submit(self._run):
-                    self.charts_state = "stopped"
+            with self._start:
+                started, self._started = self._started, True
+            if not started and not self._worker.submit(self._run):
+                self.charts_state = "stopped"
             return None
         builder = self.charted.builder
         assert isinstance(builder, ChartedSummaryBuilder)
