@@ -11,6 +11,10 @@ none re-read from the log.
 Memory: one small dict of counts and one mark per bucket with events (a busy day-long
 session is 17,280 buckets, a few MB; at most :data:`MAX_BUCKETS`); the samples themselves
 are the pairer's.
+
+The index is part of the builder and so of the dashboard's saved summary state
+(:mod:`src.webui.summaries`): plain dicts, lists, sets and ``Counter``s, which the state
+codec saves (it refuses a ``defaultdict``, which once kept the dashboard from saving).
 """
 
 from __future__ import annotations
