@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
+from benchmarks._dashboard_restart import restart_rows
 from benchmarks._load import (
     APPEND_RATE,
     CLIENTS,
@@ -66,6 +67,8 @@ SSE_EVENTS = 20
 SSE_GAP_S = 0.1
 P95_TARGET_MS = 50.0
 SSE_TARGET_MS = 250.0
+# The restart figures (a new server per run: its own state, the CLI's, none saved).
+RESTART_RUNS = int(os.environ.get("BENCH_DASHBOARD_RESTART_RUNS", "3"))
 TIMELINE_ROUTE = "/api/live/execution/{session_id}"
 # $BENCH_DASHBOARD_VARIANTS (comma-separated; default "cached" alone): the server variants
 # to compare (benchmarks/_server.py VARIANTS: the app as shipped, or a cache replaced).
@@ -160,6 +163,10 @@ def main() -> None:
     how = "cached" if took is None else f"generated in {took:.1f} s"
     print(f"  session 1m: {SIZES['1m']:>9,} events {path.stat().st_size / 1e6:9.1f} MB  ({how})")
     sid, events = session_id("1m"), SIZES["1m"]
+    restart = data_dir / f"dashboard-restart-{os.getpid()}"
+    if os.environ.get("BENCH_DASHBOARD_ONLY") == "restart":
+        restart_rows(path, restart, sid, RESTART_RUNS)
+        return
     api = f"/api/live/execution/{sid}"
     params = {"limit": LIMIT}
     variants = [v.strip() for v in os.environ.get("BENCH_DASHBOARD_VARIANTS", "cached").split(",")]
@@ -168,6 +175,7 @@ def main() -> None:
         raise SystemExit(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
     if variants == ["cached"]:
         shipped(data_dir, path, sid, events, api, params)
+        restart_rows(path, restart, sid, RESTART_RUNS)
         return
     compare({v: timeline_phases(data_dir, path, sid, api, params, v) for v in variants})
 

@@ -271,19 +271,10 @@ def _run(ro: Path, grow: Path, alerts: Path, sources: dict[str, Path]) -> None:
     )
     _row("5M saved state", f"{bytes5 / 1e6:8.1f} MB ({bytes5 / SIZES['5m']:.1f} B/event)")
 
-    # -- dashboard first request, 1M summarised before (by the CLI above) ---------------
-    imports = ("import orjson", "from src.query.incremental import IncrementalSummary")
-    dash = [_fresh(imports, _incremental_body(ro, sid1, True)) for _ in range(RUNS)]
-    cold = _fresh(imports, _incremental_body(ro, sid1, False))
-    td = [r["s"] for r in dash]
-    assert all(r["extra"][1] for r in dash), "the dashboard did not resume"
-    _row(
-        "dashboard first request 1M (summary + JSON), new process",
-        _med(td),
-        "<= 100 ms",
-        statistics.median(td) <= 0.1,
-    )
-    _row("  same without saved state (once)", f"{cold['s']:8.2f} s")
+    # -- dashboard first request, 1M: a new server, its own state / the CLI's / none ------
+    from benchmarks._dashboard_restart import restart_rows
+
+    restart_rows(sources["1m"], ro.parent / "dashboard", sid1, RUNS)
 
     # -- alert engine: first evaluation, then after a restart ---------------------------
     logs, state = alerts / "logs", alerts / "alert-state.json"

@@ -13,17 +13,23 @@ rebuild. ``match(kind, symbol, t)`` selects the events the summary accounts for.
 Without ``match``, the summary starts from the session's saved state when the files still
 hold what it covers (:mod:`src.query.summary_state`; one state per kind of builder), and
 saves its own after the first read and then at most every :data:`SAVE_EVERY_S` seconds
-when something new was read (``persist=False``: neither). A state records each file as
+when something new was read (``persist=False``: neither). A builder the state codec cannot
+save turns saving off for that summary: logged as a warning and kept in
+:attr:`IncrementalSummary.persist_error`, never silently. A state records each file as
 the follower read it: how far, and how many bytes it saw (a torn last line beyond that
 point is counted as one, so a line appended after the read must not be taken for it).
 
 Torn last lines are counted as one pass over the files counts them (each a line, invalid,
 torn: an older day's file, a compressed one), except the newest plain file's: that line is
 still being written and is read once complete.
+
+``stop()``: while it returns True, a refresh that is reading lines raises
+:class:`Cancelled` within :data:`_BATCH` lines (the summary is then half-read: drop it).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -44,7 +50,13 @@ from src.query.records import ParseStats
 from src.query.state_codec import StateError
 from src.query.summary_state import Saved, StateStore, mark_of, torn_lines, with_torn
 
-__all__ = ["ChartSamples", "IncrementalSummary"]
+__all__ = ["Cancelled", "ChartSamples", "IncrementalSummary"]
+
+log = logging.getLogger("src.query.incremental")
+
+
+class Cancelled(Exception):
+    """A refresh stopped by the summary's ``stop``; the summary must be dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +87,14 @@ class IncrementalSummary:
         builder_factory: Callable[[], SummaryBuilder] = SummaryBuilder,
         match: Matcher | None = None,
         persist: bool = True,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         self.base = Path(base)
         self.session_id = session_id
         self.max_age_s = max_age_s
         self._factory = builder_factory
         self._match = match
+        self._stop = stop
         self._lock = threading.Lock()
         self._result: Summary | None = None
         self._clock = OrderClock([], [])  # measures _result at another as_of
@@ -90,11 +104,17 @@ class IncrementalSummary:
         self._size = 0  # the session's size in bytes at the last refresh
         self._reset()
         self._store: StateStore | None = None
+        self.persist_error: str | None = None  # why saved state is off, when it failed
         if persist and match is None:
             try:
                 self._store = StateStore(self.base, session_id, self._builder)
-            except StateError:  # a builder this codec cannot save: no saved state
-                self._store = None
+            except StateError as exc:  # a builder this codec cannot save: no saved state
+                self.persist_error = f"{type(self._builder).__name__}: {exc}"
+                log.warning(
+                    "summary state of session %r is off (neither saved nor resumed): %s",
+                    session_id,
+                    self.persist_error,
+                )
         self._resumed = self._store is None
         self.resumed = False  # True when the summary started from a saved state
         self._pending: Saved | None = None  # a saved state whose builder is not decoded yet
@@ -109,6 +129,15 @@ class IncrementalSummary:
         self._builder = self._factory()
         self._sorted = SortedSamples()
         self._stats = ParseStats()
+
+    def resume(self) -> bool:
+        """Start from the saved state now, if one holds (otherwise the first refresh looks):
+        True when the summary starts from it (then nothing of the session was read)."""
+        with self._lock:
+            if not self._resumed:
+                self._resumed = True
+                self._resume()
+            return self.resumed
 
     def refresh(self, *, as_of: float | None = None) -> Summary:
         """Read what is new and return the summary (as ``summarize`` would)."""
@@ -272,7 +301,10 @@ class IncrementalSummary:
     ) -> Iterator[bytes]:
         """The followed lines as blocks of whole lines, for the builder."""
         batch: list[bytes] = []
+        stop = self._stop
         for item in chain((first,), rest):
+            if stop is not None and not batch and stop():
+                raise Cancelled(self.session_id)
             if isinstance(item, Unreadable):  # what decoded before the damage was consumed
                 self._stats.note_unreadable(item.path)
             elif isinstance(item, tuple):

@@ -236,6 +236,7 @@ def healthz(request: Request) -> Response:
         "base_path": str(base),
         "base_path_exists": base.is_dir(),
         "live_clients": request.app.state.hub.clients,
+        **request.app.state.summaries.health(),
     }
     return Response(_json(body), media_type="application/json")
 

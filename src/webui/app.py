@@ -147,6 +147,7 @@ def stop_serving(app: FastAPI) -> None:
     app.state.stopping.set()
     app.state.exports.stop_all()
     app.state.hub.stop()
+    app.state.summaries.close()  # the charts' background reads
 
 
 def _wants_html(request: Request) -> bool:

@@ -11,12 +11,16 @@ none re-read from the log.
 Memory: one small dict of counts and one mark per bucket with events (a busy day-long
 session is 17,280 buckets, a few MB; at most :data:`MAX_BUCKETS`); the samples themselves
 are the pairer's.
+
+The index is part of the builder and so of the dashboard's saved summary state
+(:mod:`src.webui.summaries`): plain dicts, lists, sets and ``Counter``s, which the state
+codec saves (it refuses a ``defaultdict``, which once kept the dashboard from saving).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,14 +75,14 @@ class ChartIndex:
     """
 
     def __init__(self, pairer: Any, newest: Callable[[], float | None]) -> None:
-        self.counts: dict[int, defaultdict[str, int]] = {}  # bucket -> kind -> events
+        self.counts: dict[int, Counter[str]] = {}  # bucket -> kind -> events
         self.marks: dict[int, tuple[int, int]] = {}  # bucket -> latency sample counts
         # symbol -> (buckets, slippage sample counts when each opened), in opening order
         self.symbol_marks: dict[Any, tuple[list[int], list[int]]] = {}
         self.pairer = pairer
         self._newest = newest  # POSIX seconds of the newest event read (None: none yet)
         self._lo = self._hi = 0.0  # the current bucket's span
-        self._row: defaultdict[str, int] = defaultdict(int)
+        self._row: Counter[str] = Counter()
         self._filled: set[Any] = set()  # symbols with fills since the last bucket opened
         self.dropped = False  # the oldest buckets were forgotten (see MAX_BUCKETS)
 
@@ -99,7 +103,7 @@ class ChartIndex:
         if row is None:
             if len(self.counts) >= MAX_BUCKETS:
                 self._drop_oldest()
-            row = self.counts[b] = defaultdict(int)
+            row = self.counts[b] = Counter()
             p = self.pairer  # where the samples stood (this event's own may be in)
             self.marks[b] = (len(p.intent_to_order), len(p.order_to_fill))
             for symbol in self._filled:

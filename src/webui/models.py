@@ -117,6 +117,12 @@ class Health(BaseModel):
     base_path: str
     base_path_exists: bool
     live_clients: int
+    # Sessions opened whose saved summary state could not be used (see the log).
+    summary_state_errors: int = 0
+    # Sessions whose charts are being built or read in the background now.
+    charts_pending: int = 0
+    # Chart builds that failed since the start (each logged).
+    chart_build_failures: int = 0
 
 
 class AlertRow(BaseModel):

@@ -112,9 +112,11 @@ def session_charts(
 
 def live_context(request: Request, session_id: str, range_name: str) -> dict[str, Any]:
     """Summary, session state and charts of one session, for the templates."""
-    incremental = request.app.state.summaries.get(session_id)
-    summary = incremental.refresh()
-    data = incremental.builder.charts.window(RANGES[range_name])
+    entry = request.app.state.summaries.get(session_id)
+    summary = entry.summary()
+    # None while the chart index is decoded or built in the background (src/webui/summaries.py):
+    # the cards are there at once, the charts say so and the page refreshes until they come.
+    data = entry.charts(RANGES[range_name])
     label = "whole session" if range_name == "session" else f"last {range_name}"
     return {
         "session_id": session_id,
@@ -123,7 +125,8 @@ def live_context(request: Request, session_id: str, range_name: str) -> dict[str
         "kinds": KINDS,
         "range": range_name,
         "ranges": list(RANGES),
-        "charts": charts.range_charts(data, label),
+        "charts": None if data is None else charts.range_charts(data, label),
+        "charts_state": entry.charts_state,
     }
 
 

@@ -1,4 +1,5 @@
-"""Per-app state: incremental summaries (a bounded cache) and the live feed hub."""
+"""Per-app state: timeline pages (the live newest page, encoded API pages); the sessions'
+summaries (:class:`SummaryCache`) live in :mod:`src.webui.summaries`."""
 
 from __future__ import annotations
 
@@ -10,16 +11,14 @@ from typing import Any
 
 import orjson
 
-from src.query.analytics.summary_model import Summary
 from src.query.files import session_files
 from src.query.filters import EventFilter
 from src.query.head import LiveHead
-from src.query.incremental import IncrementalSummary
 from src.query.paging import page_back
 from src.query.records import Record
 from src.query.timeline import ExecutionTimelineRow, row_from_record
-from src.webui.chart_index import ChartedSummaryBuilder
 from src.webui.settings import WebSettings
+from src.webui.summaries import SummaryCache
 
 __all__ = ["HeadCache", "PageCache", "SummaryCache", "TimelineRow", "render_row"]
 
@@ -30,34 +29,6 @@ TimelineRow = tuple[ExecutionTimelineRow, bytes]
 def render_row(rec: Record) -> TimelineRow:
     row = row_from_record(rec)
     return row, orjson.dumps(row.to_dict(), default=str, option=orjson.OPT_NON_STR_KEYS)
-
-
-class SummaryCache:
-    """At most ``size`` sessions' incremental summaries, least recently used evicted."""
-
-    def __init__(self, settings: WebSettings) -> None:
-        self._settings = settings
-        self._items: OrderedDict[str, IncrementalSummary] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def summary(self, session_id: str) -> Summary:
-        return self.get(session_id).refresh()
-
-    def get(self, session_id: str) -> IncrementalSummary:
-        with self._lock:
-            item = self._items.get(session_id)
-            if item is None:
-                item = IncrementalSummary(
-                    self._settings.base_path,
-                    session_id,
-                    max_age_s=self._settings.summary_max_age_s,
-                    builder_factory=ChartedSummaryBuilder,  # also keeps the live charts' data
-                )
-                self._items[session_id] = item
-            self._items.move_to_end(session_id)
-            while len(self._items) > self._settings.max_cached_sessions:
-                self._items.popitem(last=False)
-        return item
 
 
 class HeadCache:

@@ -159,3 +159,32 @@ def test_a_file_truncated_and_written_again_is_summarised_anew(tmp_path, count):
         fh.write(b"".join(ev(n, "fill") for n in range(count)))
     full = summarize(tmp_path, EventFilter.build(session_id="s"), as_of=0)
     assert inc.refresh(as_of=0) == full and full.kind_counts == {"fill": count}
+
+
+def test_a_stop_ends_a_read_within_a_batch_of_lines(tmp_path):
+    """``stop()`` is asked before each batch of lines: a read of 3,000 lines whose stop turns
+    True after the first batch raises Cancelled, having handed the builder 1,024 lines."""
+    from src.query.incremental import _BATCH, Cancelled
+
+    (tmp_path / "s.jsonl").write_bytes(b"".join(ev(n) for n in range(3000)))
+    asked = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > 1
+
+    inc = IncrementalSummary(tmp_path, "s", stop=stop, persist=False)
+    with pytest.raises(Cancelled):
+        inc.refresh(as_of=0)
+    assert inc._builder.event_count == _BATCH
+    never = IncrementalSummary(tmp_path, "s", stop=lambda: False, persist=False)
+    assert never.refresh(as_of=0).event_count == 3000
+
+
+def test_resume_says_whether_the_saved_state_answers(tmp_path):
+    (tmp_path / "s.jsonl").write_bytes(b"".join(ev(n) for n in range(10)))
+    assert not IncrementalSummary(tmp_path, "s").resume()  # nothing saved yet
+    IncrementalSummary(tmp_path, "s", max_age_s=0).refresh(as_of=0)  # saves
+    inc = IncrementalSummary(tmp_path, "s")
+    assert inc.resume() and inc.resume()  # once is enough; asking again changes nothing
+    assert inc.refresh(as_of=0).event_count == 10

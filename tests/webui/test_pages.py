@@ -150,7 +150,7 @@ def test_live_parts_read_only_what_was_appended(client, logs):
     """The cards and charts come from one incremental summary per session: refreshing after
     an append keeps the same builder (nothing re-read), whose chart index has the new event."""
     client.get("/live/execution/session_clean/live")
-    incremental = client.app.state.summaries.get("session_clean")
+    incremental = client.app.state.summaries.get("session_clean").charted
     builder = incremental.builder
     before = sum(sum(k.values()) for _, k in builder.charts.window(None).buckets)
     line = json.loads((logs / "session_clean.jsonl").read_text().splitlines()[-1])

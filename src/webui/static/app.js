@@ -55,7 +55,8 @@ const Dash = (function () {
 })();
 
 // The session page's live parts: state, cards and charts, every few seconds, for the
-// chosen time range.
+// chosen time range; every second while the charts are still being built (#charts
+// carries data-pending then).
 (function () {
   const parts = document.getElementById("live-parts");
   if (!parts) return;
@@ -85,7 +86,15 @@ const Dash = (function () {
     }
     refresh();
   });
-  setInterval(refresh, every);
+  function pending() {
+    const box = document.getElementById("charts");
+    return box !== null && (box.dataset.pending === "building" || box.dataset.pending === "decoding");
+  }
+
+  function loop() {
+    refresh().finally(() => setTimeout(loop, pending() ? 1000 : every));
+  }
+  setTimeout(loop, pending() ? 1000 : every);
 })();
 
 // The events table: new events arrive over Server-Sent Events. It holds at most
