@@ -224,20 +224,20 @@ def write_state(base: Path, name: str, data: bytes) -> bool:
         os.close(d)
 
 
-def read_at(d: int, name: str) -> bytes | None:
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=d)
-    except OSError:
+def read_at(d: int, name: str) -> bytes | bytearray | None:
+    """The whole state file ``name`` in the state directory ``d``, opened as every state
+    read is (never blocking on a FIFO, never through a symbolic link; None: not a regular
+    file, too big to be a state, or unreadable)."""
+    fd = _open_at(d, name)
+    if fd is None:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            return fh.read()
+        found = _read_fd(fd, header_only=False)
     except OSError:
         return None
     finally:
         os.close(fd)
+    return None if found is None else found[0]
 
 
 def marks_at(d: int, name: str) -> list[Mark] | None:
