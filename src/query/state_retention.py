@@ -32,9 +32,16 @@ from src.query.state_file import (
     state_prefix,
     unlink_at,
 )
-from src.query.state_marks import last_line_end, mark_of
+from src.query.state_marks import Mark, last_line_end, mark_of
 
-__all__ = ["StateInfo", "file_compressed", "file_removed", "list_states", "remove_state"]
+__all__ = [
+    "StateInfo",
+    "file_compressed",
+    "file_removed",
+    "kept_when_compressed",
+    "list_states",
+    "remove_state",
+]
 
 _NAME = re.compile(r"([0-9a-f]{24})-[0-9a-f]{24}" + re.escape(SUFFIX))
 
@@ -47,9 +54,17 @@ class StateInfo:
     size: int
     mtime: float
     prefix: str  # its session's: state_prefix(session id)
-    # the log files it covers (relative to the root) and how far each was read (a
-    # compressed one: its size); None: the header is unreadable
-    covers: dict[str, int] | None
+    # the log files it covers (relative to the root) with their marks (how far each was
+    # read, the file's identity); None: the header is unreadable
+    covers: dict[str, Mark] | None
+
+
+def kept_when_compressed(mark: Mark, dev: int, ino: int, line_end: int) -> bool:
+    """The one rule retention's plan and its apply share: a state covering a plain file
+    that is compressed keeps it (the mark moves to the ``.gz``) when it read that very file
+    (``dev``, ``ino``) to its last line end ``line_end`` (:func:`last_line_end`: a torn
+    last line is in no state); any other state covering the file is removed."""
+    return (mark.dev, mark.ino) == (dev, ino) and mark.offset == line_end
 
 
 def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
@@ -76,7 +91,7 @@ def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
             if not stat.S_ISREG(st.st_mode):
                 continue
             header = header_at(d, name)
-            covers = None if header is None else {m.name: m.offset for m in header.marks}
+            covers = None if header is None else {m.name: m for m in header.marks}
             found.append(StateInfo(name, st.st_size, st.st_mtime, match.group(1), covers))
     finally:
         os.close(d)
@@ -102,7 +117,15 @@ def _states_of(d: int, session_id: str) -> list[str]:
         names = os.listdir(d)
     except OSError:
         return []
-    return [n for n in names if n.startswith(prefix) and n.endswith(SUFFIX)]
+    return [n for n in names if n.startswith(prefix) and n.endswith(SUFFIX) and _regular(d, n)]
+
+
+def _regular(d: int, name: str) -> bool:
+    """A regular file (anything else named like a state is not ours: left alone)."""
+    try:
+        return stat.S_ISREG(os.stat(name, dir_fd=d, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _session_of(rel_name: str) -> str | None:
@@ -167,9 +190,8 @@ def file_compressed(
             index = next((i for i, m in enumerate(header.marks) if m.name == rel_name), None)
             if index is None:
                 continue
-            mark = header.marks[index]
             st = os.fstat(plain_fd)
-            if (mark.dev, mark.ino) != (st.st_dev, st.st_ino) or mark.offset != end:
+            if not kept_when_compressed(header.marks[index], st.st_dev, st.st_ino, end):
                 unlink_at(d, name)
                 continue
             marks = list(header.marks)

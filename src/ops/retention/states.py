@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from src.query.state_file import STATE_DIR, state_prefix
-from src.query.state_retention import StateInfo, list_states
+from src.query.state_marks import Mark
+from src.query.state_retention import StateInfo, kept_when_compressed, list_states
 
 if TYPE_CHECKING:
     from .inventory import LogFile
@@ -32,7 +33,7 @@ class StateFile:
     size: int
     mtime: float
     session_id: str | None  # None: no session under the root has it (an orphan)
-    covers: dict[str, int] | None  # log files it covers -> offset read to; None: unknown
+    covers: dict[str, Mark] | None  # log files it covers -> their marks; None: unknown
 
     @property
     def rel(self) -> str:
@@ -45,11 +46,14 @@ class StateFile:
 
     def goes_with_compressed(self, f: LogFile, *, merged: bool) -> bool:
         """Compressing its session's log ``f`` removes this state: merged into an existing
-        ``.gz``, or covering less than the whole file (else it moves to the ``.gz``)."""
+        ``.gz``, or not kept by the rule the apply follows (:func:`kept_when_compressed`:
+        it must have read that very file to its last line end)."""
         if self.covers is None:
             return True
-        offset = self.covers.get(f.rel)
-        return offset is not None and (merged or offset < f.size)
+        mark = self.covers.get(f.rel)
+        return mark is not None and (
+            merged or not kept_when_compressed(mark, f.dev, f.ino, f.line_end)
+        )
 
 
 def scan_states(
