@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +30,14 @@ from src.query.state_file import (
     pack,
     read_at,
     split,
+    state_lock,
     state_prefix,
     unlink_at,
 )
 from src.query.state_marks import Mark, last_line_end, mark_of
 
 __all__ = [
+    "STALE_TEMP_S",
     "StateInfo",
     "file_compressed",
     "file_removed",
@@ -44,6 +47,11 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"([0-9a-f]{24})-[0-9a-f]{24}" + re.escape(SUFFIX))
+# A save's temporary file (src.common.atomicfile): ".<state name>.<pid>.tmp"
+_TEMP = re.compile(r"\.(([0-9a-f]{24})-[0-9a-f]{24}" + re.escape(SUFFIX) + r")\.([0-9]+)\.tmp")
+STALE_TEMP_S = 600.0
+"""A save's temporary file this old (or whose process is gone) is left from a save that
+did not finish (killed, out of memory): retention removes it, under the state's lock."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,8 @@ class StateInfo:
     # the log files it covers (relative to the root) with their marks (how far each was
     # read, the file's identity); None: the header is unreadable
     covers: dict[str, Mark] | None
+    temp: bool = False  # a save's temporary file (``.<state>.<pid>.tmp``), not a state
+    stale: bool = False  # a temp whose save did not finish (its process gone, or old)
 
 
 def kept_when_compressed(mark: Mark, dev: int, ino: int, line_end: int) -> bool:
@@ -82,13 +92,21 @@ def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
             return []
         for name in names:
             match = _NAME.fullmatch(name)
-            if match is None:
+            temp = _TEMP.fullmatch(name) if match is None else None
+            if match is None and temp is None:
                 continue
             try:
                 st = os.stat(name, dir_fd=d, follow_symlinks=False)
             except OSError:
                 continue
             if not stat.S_ISREG(st.st_mode):
+                continue
+            if match is None:
+                assert temp is not None
+                stale = _stale(int(temp.group(3)), st.st_mtime)
+                found.append(
+                    StateInfo(name, st.st_size, st.st_mtime, temp.group(2), None, True, stale)
+                )
                 continue
             header = header_at(d, name)
             covers = None if header is None else {m.name: m for m in header.marks}
@@ -99,16 +117,42 @@ def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
 
 
 def remove_state(base: str | os.PathLike[str] | int, name: str) -> bool:
-    """Delete state file ``name`` (False: it was not there, or is not a state's name)."""
-    if _NAME.fullmatch(name) is None:
+    """Delete state file ``name``, or a save's temporary file whose save did not finish
+    (False: it was not there, is not a state's name, or a save is writing it)."""
+    temp = _TEMP.fullmatch(name)
+    if _NAME.fullmatch(name) is None and temp is None:
         return False
     d = open_dir(_root(base), create=False)
     if d is None:
         return False
     try:
-        return bool(unlink_at(d, name))
+        if temp is None:
+            return bool(unlink_at(d, name))
+        with state_lock(d, temp.group(1)) as held:  # no save of that state under way
+            try:
+                st = os.stat(name, dir_fd=d, follow_symlinks=False)
+            except OSError:
+                return False
+            if not held or not stat.S_ISREG(st.st_mode):
+                return False
+            if not _stale(int(temp.group(3)), st.st_mtime):
+                return False
+            return bool(unlink_at(d, name))
     finally:
         os.close(d)
+
+
+def _stale(pid: int, mtime: float) -> bool:
+    """A temp left by a save that did not finish: its process is gone, or it is old."""
+    if time.time() - mtime > STALE_TEMP_S:
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process (can be)
+        return True
+    except OSError:
+        return False  # alive, another user's
+    return False
 
 
 def _states_of(d: int, session_id: str) -> list[str]:
@@ -178,30 +222,34 @@ def file_compressed(
         size = os.fstat(plain_fd).st_size
         end = last_line_end(plain_fd, size)
         for name in _states_of(d, session_id):
-            data = read_at(d, name)
-            parts = split(data) if data is not None else None
-            try:
-                header = msgspec.msgpack.decode(parts[0], type=Header) if parts else None
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                header = None
-            if header is None or parts is None:
-                unlink_at(d, name)
-                continue
-            index = next((i for i, m in enumerate(header.marks) if m.name == rel_name), None)
-            if index is None:
-                continue
-            st = os.fstat(plain_fd)
-            if not kept_when_compressed(header.marks[index], st.st_dev, st.st_ino, end):
-                unlink_at(d, name)
-                continue
-            marks = list(header.marks)
-            marks[index] = mark_of(gz_fd, gz_rel_name, offset=0, gz=True, torn=size > end)
-            head = pack(msgspec.structs.replace(header, marks=marks))
-            try:
-                write_atomic_at(d, name, head + parts[1], durable=False)
-                kept += 1
-            except OSError:
-                unlink_at(d, name)
+            with state_lock(d, name) as held:  # the lock its savers take
+                if not held:  # being saved right now: removed (rebuilt), never overwritten
+                    unlink_at(d, name)
+                    continue
+                data = read_at(d, name)
+                parts = split(data) if data is not None else None
+                try:
+                    header = msgspec.msgpack.decode(parts[0], type=Header) if parts else None
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    header = None
+                if header is None or parts is None:
+                    unlink_at(d, name)
+                    continue
+                index = next((i for i, m in enumerate(header.marks) if m.name == rel_name), None)
+                if index is None:
+                    continue
+                st = os.fstat(plain_fd)
+                if not kept_when_compressed(header.marks[index], st.st_dev, st.st_ino, end):
+                    unlink_at(d, name)
+                    continue
+                marks = list(header.marks)
+                marks[index] = mark_of(gz_fd, gz_rel_name, offset=0, gz=True, torn=size > end)
+                head = pack(msgspec.structs.replace(header, marks=marks))
+                try:
+                    write_atomic_at(d, name, head + parts[1], durable=False)
+                    kept += 1
+                except OSError:
+                    unlink_at(d, name)
     finally:
         os.close(d)
     return kept

@@ -1,11 +1,15 @@
 """Saved summary states in retention's accounting.
 
 Readers keep each session's summary state under ``<root>/.summary/``
-(:mod:`src.query.summary_state`): about 20 bytes per event, so they count against the size
-cap with the logs. A state goes when retention deletes a log file it covers (the apply
-removes it with the file, :func:`src.query.state_retention.file_removed`); a state whose
-session has no file left under the root (an orphan) is deleted on its own. The plan lists
-both, so a dry run names every state that would go.
+(:mod:`src.query.summary_state`): about 20 bytes per event, plus about 330 per order still
+open, so they count against the size cap with the logs. A state goes when retention
+deletes a log file it covers (the apply removes it with the file,
+:func:`src.query.state_retention.file_removed`); a state whose session has no file left
+under the root (an orphan) is deleted on its own. The plan lists both, so a dry run names
+every state that would go. A save's temporary file (``.<state>.<pid>.tmp``) counts too;
+one left by a save that did not finish (its process gone, or older than
+:data:`~src.query.state_retention.STALE_TEMP_S`) is removed, one being written never (the
+apply takes the state's lock first).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class StateFile:
     mtime: float
     session_id: str | None  # None: no session under the root has it (an orphan)
     covers: dict[str, Mark] | None  # log files it covers -> their marks; None: unknown
+    temp: bool = False  # a save's temporary file, not a state (counted, never a cache)
+    stale: bool = False  # a temp whose save did not finish: removed by housekeeping
 
     @property
     def rel(self) -> str:
@@ -65,6 +71,6 @@ def scan_states(
     or not) or None."""
     by_prefix = {state_prefix(sid): sid for sid in session_ids}
     return tuple(
-        StateFile(s.name, s.size, s.mtime, by_prefix.get(s.prefix), s.covers)
+        StateFile(s.name, s.size, s.mtime, by_prefix.get(s.prefix), s.covers, s.temp, s.stale)
         for s in (list_states(root) if found is None else found)
     )

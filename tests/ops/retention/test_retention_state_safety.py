@@ -8,11 +8,12 @@ import json
 import os
 import subprocess
 import sys
+from collections import namedtuple
 from pathlib import Path
 
 from src.query.engine import summarize
 from src.query.filters import EventFilter
-from src.query.state_file import STATE_DIR, state_prefix
+from src.query.state_file import LOCK_NAME, STATE_DIR, state_prefix
 from tests.ops.conftest import event_lines
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "ops" / "telemetry_retention.py"
@@ -45,7 +46,9 @@ def _one_pass(root: Path, sid: str):
 
 
 def _states(root: Path) -> list[str]:
-    return sorted(p.name for p in (root / STATE_DIR).iterdir() if p.is_file())
+    return sorted(
+        p.name for p in (root / STATE_DIR).iterdir() if p.is_file() and p.name != LOCK_NAME
+    )
 
 
 def test_a_fifo_named_like_a_state_or_the_run_record_never_hangs_retention(root, age):
@@ -97,3 +100,85 @@ def test_a_file_with_a_torn_last_line_keeps_its_state_when_compressed(root, age)
     after, read = _read(root, "s")
     assert read == 0 and after == _one_pass(root, "s")
     assert after.parse.invalid_lines == before.parse.invalid_lines == 1
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(done.stdout)
+
+
+_SAVING = """
+import os, sys
+from src.query.state_file import state_lock
+d = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+with state_lock(d, sys.argv[2]) as held:
+    tmp = f".{sys.argv[2]}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=d)
+    os.write(fd, b"y" * 3000)
+    os.utime(tmp, (1, 1), dir_fd=d)  # old, yet being written: never removed
+    print("held" if held else "busy", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_temp_files_of_unfinished_saves_are_counted_and_removed_but_never_one_being_written(
+    root, age
+):
+    """A save killed midway leaves ``.<state>.<pid>.tmp``: retention and the health check
+    count it, retention removes it (its process gone, or old); a temp whose save still
+    holds the state's lock stays, however old."""
+    from src.common.units import human_bytes
+    from src.ops.health.checks import HealthThresholds, check_disk
+
+    Usage = namedtuple("Usage", "total used free")
+
+    path = root / "s.jsonl"
+    path.write_bytes(event_lines("s", range(1, 30)))
+    _read(root, "s")
+    (state,) = _states(root)
+    d = root / STATE_DIR
+    dead = d / f".{state_prefix('s')}-{'2' * 24}.state.{_dead_pid()}.tmp"
+    dead.write_bytes(b"x" * 5000)
+    other = f"{state_prefix('gone')}-{'1' * 24}.state"  # any state's, even an orphan's
+    old = d / f".{other}.{os.getpid()}.tmp"
+    old.write_bytes(b"z" * 7000)
+    os.utime(old, (1, 1))
+    saving = subprocess.Popen(
+        [sys.executable, "-c", _SAVING, str(d), state],
+        cwd=Path(__file__).resolve().parents[3],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert saving.stdout is not None and saving.stdout.readline() == "held\n"
+        (busy,) = [p for p in d.iterdir() if p.name.endswith(f".{saving.pid}.tmp")]
+        temps = 5000 + 7000 + 3000
+        every = sum(p.stat().st_size for p in d.iterdir())
+
+        dry = _retention(root, "--json")
+        assert dry.returncode == 0, dry.stderr
+        plan = json.loads(dry.stdout)
+        assert plan["summary_states"] == 1 and plan["summary_state_bytes"] == every
+        assert plan["size_before_bytes"] == path.stat().st_size + every
+        planned = {a["path"]: a for a in plan["actions"]}
+        assert set(planned) == {f"{STATE_DIR}/{n}" for n in (dead.name, old.name, busy.name)}
+        assert all(a["phase"] == "housekeeping" for a in planned.values())
+
+        usage = lambda _p: Usage(100, 10, 90)  # noqa: E731
+        found = check_disk(root, HealthThresholds(size_cap_mb=1), usage=usage)[1]
+        without = human_bytes(path.stat().st_size + every - temps)
+        assert human_bytes(path.stat().st_size + every) in found.message
+        assert without not in found.message and "and 1 saved summary state " in found.message
+
+        done = _retention(root, "--apply", "--json")
+        report = json.loads(done.stdout)
+        assert done.returncode == 0, done.stderr
+        status = {a["path"]: a["status"] for a in report["actions"]}
+        assert status[f"{STATE_DIR}/{busy.name}"] == "skipped"
+        assert not dead.exists() and not old.exists() and busy.exists()
+        assert _states(root) == sorted([state, busy.name])
+    finally:
+        saving.communicate("", timeout=60)
+    again = _retention(root, "--apply", "--json")
+    assert json.loads(again.stdout)["actions"][0]["status"] == "done"
+    assert _states(root) == [state]
