@@ -67,8 +67,10 @@ def test_a_fifo_named_like_a_state_or_the_run_record_never_hangs_retention(root,
     assert done.returncode == 0, done.stderr
     assert "Applied: 0 deleted, 1 compressed, 0 skipped, 0 failed" in done.stdout
     assert fifo.exists() and _states(root) == [state]
-    after, read = _read(root, "s")
-    assert read == 0 and after == _one_pass(root, "s")  # the state covers the .gz
+    moved = (root / STATE_DIR / state).read_bytes()
+    after, _ = _read(root, "s")
+    assert after == _one_pass(root, "s")
+    assert (root / STATE_DIR / state).read_bytes() == moved  # used as moved, not rebuilt
     assert json.loads((root / ".retention-state.json").read_text())["last_run_ok"]
 
 
@@ -97,8 +99,10 @@ def test_a_file_with_a_torn_last_line_keeps_its_state_when_compressed(root, age)
     assert done.returncode == 0 and [a["status"] for a in report["actions"]] == ["done"]
     assert not old.exists() and old.with_name("s.jsonl.gz").exists()
     assert _states(root) == [state]
-    after, read = _read(root, "s")
-    assert read == 0 and after == _one_pass(root, "s")
+    moved = (root / STATE_DIR / state).read_bytes()
+    after, _ = _read(root, "s")
+    assert after == _one_pass(root, "s")
+    assert (root / STATE_DIR / state).read_bytes() == moved  # used as moved, not rebuilt
     assert after.parse.invalid_lines == before.parse.invalid_lines == 1
 
 
@@ -182,3 +186,38 @@ def test_temp_files_of_unfinished_saves_are_counted_and_removed_but_never_one_be
     again = _retention(root, "--apply", "--json")
     assert json.loads(again.stdout)["actions"][0]["status"] == "done"
     assert _states(root) == [state]
+
+
+_HOLDING = """
+import os, sys
+from src.query.state_file import state_lock
+d = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+with state_lock(d, sys.argv[2]) as held:
+    print("held" if held else "busy", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_retention_never_overwrites_a_state_being_saved(root, age):
+    """Compressing a file whose state another process is saving right now (it holds the
+    state's lock): retention removes the state instead of rewriting it under the saver;
+    the next reader rebuilds it exactly."""
+    path = root / "s.jsonl"
+    path.write_bytes(event_lines("s", range(1, 40)))
+    _read(root, "s")
+    age(path, 10)
+    (state,) = _states(root)
+    saver = subprocess.Popen(
+        [sys.executable, "-c", _HOLDING, str(root / STATE_DIR), state],
+        cwd=Path(__file__).resolve().parents[3],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert saver.stdout is not None and saver.stdout.readline() == "held\n"
+        done = _retention(root, "--apply")
+        assert done.returncode == 0, done.stderr
+        assert "1 compressed" in done.stdout and _states(root) == []
+    finally:
+        saver.communicate("", timeout=60)
+    after, _ = _read(root, "s")
+    assert after == _one_pass(root, "s") and _states(root) == [state]  # rebuilt, saved
