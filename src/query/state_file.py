@@ -239,7 +239,7 @@ def state_lock(d: int, name: str) -> Iterator[bool]:
     file cannot be opened for writing (then nothing may write the state here)."""
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(LOCK_NAME, flags, 0o644, dir_fd=d)
+        fd = os.open(LOCK_NAME, flags, 0o666, dir_fd=d)  # the umask decides who shares it
     except OSError:
         fd = None
     if fd is None:
