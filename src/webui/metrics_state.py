@@ -78,7 +78,7 @@ _CODE_MODULES = (
     "src.webui.metrics_state",
 )
 
-Followed = tuple[Path, int, int, int, bool]
+Followed = tuple[Path, int, int, int, bool, bool]  # as SessionFollower.adopt takes
 """A file a follower read: path, device, inode, offset read to (gzip: its size), gzip."""
 
 
@@ -188,7 +188,7 @@ def _session_files(
             ):
                 return None
             path = base.joinpath(*rel.parts)
-            own.append(((path, mark.dev, mark.ino, mark.offset, mark.gz), mark))
+            own.append(((path, mark.dev, mark.ino, mark.offset, mark.gz, bool(mark.torn)), mark))
         at += n
     return out
 
@@ -208,7 +208,7 @@ def save_state(
     base: Path,
     metrics: MetricsSnapshot,
     lines: dict[str, tuple[float, float]],
-    followed: dict[str, list[tuple[Path, int, int, int, bool, bytes]]],
+    followed: dict[str, list[tuple[Path, int, int, int, bool, bytes, int, bool]]],
 ) -> bool:
     """Save the state (False: not saved - a read-only root, a busy directory, a file that
     changed since it was read, which the next poll will see; never raises for I/O).
@@ -218,8 +218,8 @@ def save_state(
     for sid, files in followed.items():
         if not files:
             continue
-        for path, dev, ino, offset, gz, guard in files:
-            mark = _mark(base, path, dev, ino, offset, gz, guard)
+        for path, dev, ino, offset, gz, guard, seen, torn in files:
+            mark = _mark(base, path, dev, ino, offset, gz, guard, seen, torn)
             if mark is None:
                 return False
             marks.append(mark)
@@ -242,9 +242,18 @@ def save_state(
 
 
 def _mark(
-    base: Path, path: Path, dev: int, ino: int, offset: int, gz: bool, guard: bytes
+    base: Path,
+    path: Path,
+    dev: int,
+    ino: int,
+    offset: int,
+    gz: bool,
+    guard: bytes,
+    seen: int,
+    torn: bool,
 ) -> Mark | None:
-    """The mark of a followed file, if it is still what the follower read."""
+    """The mark of a followed file, if it is still what the follower read (sized as the
+    follower saw it, not as it is now: lines appended since were not read)."""
     try:
         rel = path.relative_to(base).as_posix()
     except ValueError:
@@ -262,7 +271,10 @@ def _mark(
                 return None
         elif guard and bytes_before(fd, offset, len(guard)) != guard:
             return None
-        return mark_of(fd, rel, offset=offset, gz=gz)
+        if gz:
+            return mark_of(fd, rel, offset=offset, gz=True, torn=torn)
+        mark = mark_of(fd, rel, offset=offset, gz=False)
+        return msgspec.structs.replace(mark, size=max(seen, offset))
     except OSError:
         return None
     finally:

@@ -305,7 +305,8 @@ def _rewrite_state(root: Path, edit) -> None:
     assert loaded.state is not None and loaded.files is not None
     state = loaded.state
     followed = {
-        sid: [(*f, _guard(f[0], f[3], f[4])) for f in files] for sid, files in loaded.files.items()
+        sid: [(*f[:5], _guard(f[0], f[3], f[4]), f[3], f[5]) for f in files]
+        for sid, files in loaded.files.items()
     }
     metrics, lines, followed = edit(state.metrics, dict(state.lines), followed)
     assert save_state(root, metrics, lines, followed)
