@@ -270,7 +270,7 @@ def read_at(d: int, name: str) -> bytes | bytearray | None:
     if fd is None:
         return None
     try:
-        found = _read_fd(fd, header_only=False)
+        found = read_fd(fd, header_only=False)
     except OSError:
         return None
     finally:
