@@ -8,11 +8,38 @@ write by the same process id, or by whoever owns the directory).
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from src.common.fdio import write_all
 
-__all__ = ["temp_sibling", "write_atomic", "write_atomic_at"]
+__all__ = ["read_regular", "temp_sibling", "write_atomic", "write_atomic_at"]
+
+
+def read_regular(path: str | os.PathLike[str], *, limit: int) -> bytes | None:
+    """The content of ``path`` when it is a regular file of at most ``limit`` bytes (None:
+    missing, another kind of file, a symbolic link, bigger, unreadable). Opened without
+    blocking (a FIFO put there never hangs the reader) and read to ``limit`` at most."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, limit + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return None  # grew meanwhile
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def temp_sibling(path: str | os.PathLike[str]) -> Path:

@@ -38,6 +38,7 @@ __all__ = [
     "release_write_guard",
     "take_write_guard",
     "try_lock_exclusive",
+    "try_lock_range",
     "try_lock_shared",
     "try_write_guard",
 ]
@@ -70,6 +71,22 @@ def try_lock_exclusive(fd: int, *, strict: bool = False) -> bool:
     except OSError as exc:
         if strict and exc.errno not in _BUSY:
             raise
+        return False
+    return True
+
+
+def try_lock_range(fd: int, start: int) -> bool:
+    """Take the exclusive lock of byte ``start`` of ``fd`` (open for writing) without
+    waiting; False when another holds it. One file then carries a lock per key. The lock
+    belongs to the open file description (``F_OFD_SETLK``: two threads each with their own
+    descriptor exclude each other too) and goes when it is closed. Where such locks do not
+    exist, the exclusive ``flock`` of the whole file stands in (one lock for every key)."""
+    if _F_OFD_SETLK is None:
+        return try_lock_exclusive(fd)
+    request = struct.pack("=hh4xqqi4x", fcntl.F_WRLCK, os.SEEK_SET, start, 1, 0)
+    try:
+        fcntl.fcntl(fd, _F_OFD_SETLK, request)
+    except OSError:
         return False
     return True
 

@@ -8,13 +8,16 @@ the line number (1-based, blank lines counted, as ``sed -n Np`` counts) and the 
 ``logs/app.log`` (README, "Logging"), the runbook's ``grep ERROR logs/app.log | grep
 execution_bridge`` finds them.
 
-What it costs: files are checked incrementally, from where the previous check stopped.
-A summary triggers a check only when it counted more invalid lines than before, so a clean
-session costs nothing; a timeline checks only the newest file, starting at most
-``TAIL_WINDOW`` bytes from its end the first time (line numbers are then unknown until a
-summary checks the rest; the byte offset is always given). At most one record per
-``interval_s``; lines found meanwhile go into the next one. Nothing here ever raises into
-the caller.
+What it costs: only what is new. A file is checked from where the previous check of this
+process stopped. A summary triggers a check only when it counted more invalid lines than
+before (a clean session costs nothing); a timeline checks the newest file. The first look
+of a process at a session reads at most ``TAIL_WINDOW`` bytes in all: the end of the
+newest file, then of older ones while the window lasts (a ``.gz``: from its start); lines
+before that are left to the summary's count and the runbook's search (the saved summary
+state means a new process does not read them either). A line found where the first look
+started mid-file gets its number from one count of the newlines before it (no decoding).
+At most one record per ``interval_s``; lines found meanwhile go into the next one.
+Nothing here ever raises into the caller.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from src.query.files import GZIP_ERRORS, open_segment
@@ -44,10 +47,9 @@ _MAX_LINE_SHOWN = 120  # characters of a bad line quoted in the record
 class _Seen:
     identity: tuple[int, int]  # (st_dev, st_ino)
     stamp: tuple[int, int]  # (size, mtime) at the last check
-    start: int  # checked bytes: [start, end) (decompressed for .gz)
-    end: int
-    lines_before: int | None  # lines before ``start`` (None: not counted yet)
-    lines: int  # lines in [start, end)
+    end: int  # the next check starts here (decompressed for .gz)
+    mid: bool  # ``end`` may be inside a line (a first look's start): skip to the next one
+    lines: int | None  # lines before ``end`` (None: not counted yet)
 
 
 @dataclass(slots=True, frozen=True)
@@ -108,22 +110,30 @@ class SkippedLineLog:
         _bounded_put(self._counted, session_id, invalid)  # fewer: retention removed a file
         if invalid <= known:
             return
-        for path in files:
-            self._check(Path(path), window=None)
+        budget = TAIL_WINDOW  # for files this process has not looked at yet, newest first
+        found: list[list[_Found]] = []
+        for path in reversed(list(files)):
+            taken, got = self._check(Path(path), window=budget)
+            budget = max(0, budget - taken)
+            found.append(got)
+        for got in reversed(found):  # reported oldest file first
+            self._add(got)
         self._emit()
 
     def _after_timeline(self, files: Iterable[Path]) -> None:
-        newest = list(files)[-1:]
-        for path in newest:
-            self._check(Path(path), window=TAIL_WINDOW)
+        for path in list(files)[-1:]:
+            self._add(self._check(Path(path), window=TAIL_WINDOW)[1])
         self._emit()
 
-    def _check(self, path: Path, window: int | None) -> None:
+    def _check(self, path: Path, window: int) -> tuple[int, list[_Found]]:
+        """Check what is new in ``path``: from where this process stopped, or (a file not
+        seen yet) its last ``window`` bytes (a ``.gz``: its first ``window`` decompressed
+        bytes). Returns the bytes a first look read and the invalid lines found."""
         try:
             st = path.stat()
         except OSError:
             self._seen.pop(path, None)
-            return
+            return 0, []
         identity, stamp = (st.st_dev, st.st_ino), (st.st_size, st.st_mtime_ns)
         gz = path.name.endswith(".gz")
         seen = self._seen.get(path)
@@ -131,24 +141,28 @@ class SkippedLineLog:
             seen.identity != identity or st.st_size < (seen.stamp[0] if gz else seen.end)
         ):
             seen = None  # replaced or truncated: a new file
+        stop = None
         if seen is None:
-            start = 0 if window is None or gz else max(0, st.st_size - window)
-            seen = _Seen(identity, (-1, -1), start, start, 0 if start == 0 else None, 0)
+            start = 0 if gz else max(0, st.st_size - window)
+            seen = _Seen(identity, (-1, -1), start, start > 0, 0 if start == 0 else None)
             _bounded_put(self._seen, path, seen)
-        if window is None and seen.start > 0:  # a summary: what a timeline's window skipped
-            found, n, prefix_end = _scan(path, 0, seen.start, first_line=1)
-            self._add(found)
-            if seen.end == seen.start:  # the window found no line start: go on from the prefix
-                seen.end = prefix_end
-            seen.start, seen.lines_before, seen.lines = 0, 0, n + seen.lines
+            first_look = True
+            stop = window if gz else None
         elif seen.stamp == stamp:
-            return  # nothing new (the usual case)
+            return 0, []  # nothing new (the usual case)
+        else:
+            first_look = False
         seen.stamp = stamp
-        first = None if seen.lines_before is None else seen.lines_before + seen.lines + 1
-        align = seen.end == seen.start > 0
-        found, n, seen.end = _scan(path, seen.end, None, first_line=first, align=align)
-        seen.lines += n
-        self._add(found)
+        start = seen.end
+        first = None if seen.lines is None else seen.lines + 1
+        found, n, seen.end = _scan(path, start, stop, first_line=first, align=seen.mid)
+        seen.mid = seen.mid and seen.end == start  # still inside an unfinished line
+        if seen.lines is not None:
+            seen.lines += n
+        elif found:  # number them: one count of the newlines before each (no decoding)
+            found, seen.lines = _numbered(path, found, seen.end)
+        taken = (seen.end if gz else st.st_size - start) if first_look else 0
+        return taken, found
 
     def _add(self, found: list[_Found]) -> None:
         self._pending_total += len(found)
@@ -225,6 +239,32 @@ def _scan(
     except (FileNotFoundError, *GZIP_ERRORS):
         pass
     return found, count, pos
+
+
+def _numbered(path: Path, found: list[_Found], end: int) -> tuple[list[_Found], int]:
+    """``found`` (in a plain file, by offset) with their line numbers, and the number of
+    lines before ``end``: newlines counted in one pass over the file's first ``end`` bytes."""
+    numbered: list[_Found] = []
+    pos = lines = 0
+    with open(path, "rb", buffering=0) as fh:
+        for f in found:
+            lines += _newlines(fh, pos, f.offset)
+            pos = f.offset
+            numbered.append(replace(f, line=lines + 1))
+        lines += _newlines(fh, pos, end)
+    return numbered, lines
+
+
+def _newlines(fh, start: int, stop: int) -> int:
+    count = 0
+    fh.seek(start)
+    while start < stop:
+        chunk = fh.read(min(stop - start, 1 << 20))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        start += len(chunk)
+    return count
 
 
 def _discard(fh, n: int) -> None:  # gzip cannot seek cheaply forward beyond reading

@@ -5,28 +5,33 @@ preamble (magic, header length, hash of the header), a msgpack :class:`Header` (
 code versions, the session, the file marks, the saved summary, the blob's hash and size),
 then the blob (the encoded builder). Files are opened relative to the root's ``.summary``
 directory, never through a symbolic link, and must be regular files of bounded size;
-writes are atomic and happen under a non-blocking lock (a busy or read-only directory
-means no save, never an error).
+writes are atomic and happen under the state's own non-blocking lock (a byte of
+``.summary/.lock`` picked by the state's name, :func:`state_lock`): a save of the same state
+under way, or a read-only directory, means no save, never an error; saves of other states
+go on. Retention takes the same lock before it rewrites a state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 
 from src.common.atomicfile import write_atomic_at
-from src.common.locks import try_lock_exclusive
+from src.common.locks import try_lock_range
 from src.query.state_marks import Mark
 
 __all__ = [
     "FORMAT_VERSION",
     "HEADER_SIZE",
+    "LOCK_NAME",
     "MAX_STATE_BYTES",
     "STATE_DIR",
     "SUFFIX",
@@ -41,6 +46,7 @@ __all__ = [
     "read_fd",
     "read_state",
     "split",
+    "state_lock",
     "state_prefix",
     "unlink_at",
     "write_state",
@@ -53,6 +59,7 @@ MAX_STATE_BYTES = 512 << 20
 _MAGIC = b"ETSUMST\x01"
 _HEADER = struct.Struct("<8sI16s")  # magic, header length, hash of the header
 SUFFIX = ".state"
+LOCK_NAME = ".lock"  # in STATE_DIR: one byte of it locked per state being written
 HEADER_SIZE = _HEADER.size
 
 
@@ -224,30 +231,51 @@ def write_state(base: Path, name: str, data: bytes) -> bool:
     if d is None:
         return False
     try:
-        if not try_lock_exclusive(d):
-            return False  # another process is saving: its state will do
-        write_atomic_at(d, name, data, durable=False)
-        return True
+        with state_lock(d, name) as held:
+            if not held:
+                return False  # another process or thread is saving this state: it will do
+            write_atomic_at(d, name, data, durable=False)
+            return True
     except OSError:  # read-only, no permission, disk full: readers still work
         return False
     finally:
         os.close(d)
 
 
-def read_at(d: int, name: str) -> bytes | None:
+@contextlib.contextmanager
+def state_lock(d: int, name: str) -> Iterator[bool]:
+    """Hold the lock of state ``name`` (in the state directory ``d``) for the block, taken
+    without waiting: yields False when another process or thread holds it, or when the lock
+    file cannot be opened for writing (then nothing may write the state here)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=d)
+        fd = os.open(LOCK_NAME, flags, 0o666, dir_fd=d)  # the umask decides who shares it
     except OSError:
+        fd = None
+    if fd is None:
+        yield False
+        return
+    try:
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=7).digest(), "big")
+        yield stat.S_ISREG(os.fstat(fd).st_mode) and try_lock_range(fd, key)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def read_at(d: int, name: str) -> bytes | bytearray | None:
+    """The whole state file ``name`` in the state directory ``d``, opened as every state
+    read is (never blocking on a FIFO, never through a symbolic link; None: not a regular
+    file, too big to be a state, or unreadable)."""
+    fd = _open_at(d, name)
+    if fd is None:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            return fh.read()
+        found = read_fd(fd, header_only=False)
     except OSError:
         return None
     finally:
         os.close(fd)
+    return None if found is None else found[0]
 
 
 def marks_at(d: int, name: str) -> list[Mark] | None:

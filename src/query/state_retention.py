@@ -13,8 +13,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,6 @@ import msgspec
 
 from src.common.atomicfile import write_atomic_at
 from src.query.files import parse_file_name
-from src.query.lines import last_line_end
 from src.query.state_file import (
     SUFFIX,
     Header,
@@ -32,14 +30,28 @@ from src.query.state_file import (
     pack,
     read_at,
     split,
+    state_lock,
     state_prefix,
     unlink_at,
 )
-from src.query.state_marks import mark_of
+from src.query.state_marks import Mark, last_line_end, mark_of
 
-__all__ = ["StateInfo", "file_compressed", "file_removed", "list_states", "remove_state"]
+__all__ = [
+    "STALE_TEMP_S",
+    "StateInfo",
+    "file_compressed",
+    "file_removed",
+    "kept_when_compressed",
+    "list_states",
+    "remove_state",
+]
 
 _NAME = re.compile(r"([0-9a-f]{24})-[0-9a-f]{24}" + re.escape(SUFFIX))
+# A save's temporary file (src.common.atomicfile): ".<state name>.<pid>.tmp"
+_TEMP = re.compile(r"\.(([0-9a-f]{24})-[0-9a-f]{24}" + re.escape(SUFFIX) + r")\.([0-9]+)\.tmp")
+STALE_TEMP_S = 600.0
+"""A save's temporary file this old (or whose process is gone) is left from a save that
+did not finish (killed, out of memory): retention removes it, under the state's lock."""
 
 
 @dataclass(frozen=True)
@@ -50,26 +62,38 @@ class StateInfo:
     size: int
     mtime: float
     prefix: str  # its session's: state_prefix(session id)
-    # the log files it covers (relative to the root) and how far each was read (a
-    # compressed one: its size); None: the header is unreadable
-    covers: dict[str, int] | None
+    # the log files it covers (relative to the root) with their marks (how far each was
+    # read, the file's identity); None: the header is unreadable
+    covers: dict[str, Mark] | None
+    temp: bool = False  # a save's temporary file (``.<state>.<pid>.tmp``), not a state
+    stale: bool = False  # a temp whose save did not finish (its process gone, or old)
+
+
+def kept_when_compressed(mark: Mark, dev: int, ino: int, line_end: int) -> bool:
+    """The one rule retention's plan and its apply share: a state covering a plain file
+    that is compressed keeps it (the mark moves to the ``.gz``) when it read that very file
+    (``dev``, ``ino``) to its last line end ``line_end`` (:func:`last_line_end`: a torn
+    last line is in no state); any other state covering the file is removed."""
+    return (mark.dev, mark.ino) == (dev, ino) and mark.offset == line_end
 
 
 def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
     """The state files under the root ``base`` (its path or an open descriptor), by name.
     Only regular files named like a state are listed; nothing is followed through a
     symbolic link; a header that cannot be read gives ``covers=None``."""
+    d = open_dir(_root(base), create=False)
+    if d is None:
+        return []
     found: list[StateInfo] = []
-    with _state_dir(base) as d:
-        if d is None:
-            return []
+    try:
         try:
             names = sorted(os.listdir(d))
         except OSError:
             return []
         for name in names:
             match = _NAME.fullmatch(name)
-            if match is None:
+            temp = _TEMP.fullmatch(name) if match is None else None
+            if match is None and temp is None:
                 continue
             try:
                 st = os.stat(name, dir_fd=d, follow_symlinks=False)
@@ -77,18 +101,58 @@ def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue
+            if match is None:
+                assert temp is not None
+                stale = _stale(int(temp.group(3)), st.st_mtime)
+                found.append(
+                    StateInfo(name, st.st_size, st.st_mtime, temp.group(2), None, True, stale)
+                )
+                continue
             header = header_at(d, name)
-            covers = None if header is None else {m.name: m.offset for m in header.marks}
+            covers = None if header is None else {m.name: m for m in header.marks}
             found.append(StateInfo(name, st.st_size, st.st_mtime, match.group(1), covers))
+    finally:
+        os.close(d)
     return found
 
 
 def remove_state(base: str | os.PathLike[str] | int, name: str) -> bool:
-    """Delete state file ``name`` (False: it was not there, or is not a state's name)."""
-    if _NAME.fullmatch(name) is None:
+    """Delete state file ``name``, or a save's temporary file whose save did not finish
+    (False: it was not there, is not a state's name, or a save is writing it)."""
+    temp = _TEMP.fullmatch(name)
+    if _NAME.fullmatch(name) is None and temp is None:
         return False
-    with _state_dir(base) as d:
-        return d is not None and bool(unlink_at(d, name))
+    d = open_dir(_root(base), create=False)
+    if d is None:
+        return False
+    try:
+        if temp is None:
+            return bool(unlink_at(d, name))
+        with state_lock(d, temp.group(1)) as held:  # no save of that state under way
+            try:
+                st = os.stat(name, dir_fd=d, follow_symlinks=False)
+            except OSError:
+                return False
+            if not held or not stat.S_ISREG(st.st_mode):
+                return False
+            if not _stale(int(temp.group(3)), st.st_mtime):
+                return False
+            return bool(unlink_at(d, name))
+    finally:
+        os.close(d)
+
+
+def _stale(pid: int, mtime: float) -> bool:
+    """A temp left by a save that did not finish: its process is gone, or it is old."""
+    if time.time() - mtime > STALE_TEMP_S:
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process (can be)
+        return True
+    except OSError:
+        return False  # alive, another user's
+    return False
 
 
 def _states_of(d: int, session_id: str) -> list[str]:
@@ -97,7 +161,15 @@ def _states_of(d: int, session_id: str) -> list[str]:
         names = os.listdir(d)
     except OSError:
         return []
-    return [n for n in names if n.startswith(prefix) and n.endswith(SUFFIX)]
+    return [n for n in names if n.startswith(prefix) and n.endswith(SUFFIX) and _regular(d, n)]
+
+
+def _regular(d: int, name: str) -> bool:
+    """A regular file (anything else named like a state is not ours: left alone)."""
+    try:
+        return stat.S_ISREG(os.stat(name, dir_fd=d, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _session_of(rel_name: str) -> str | None:
@@ -105,43 +177,27 @@ def _session_of(rel_name: str) -> str | None:
     return parsed[0] if parsed else None
 
 
-@contextmanager
-def _state_dir(base: str | os.PathLike[str] | int) -> Iterator[int | None]:
-    """The root's state directory, open for the block and closed after it (None: none)."""
-    d = open_dir(base if isinstance(base, int) else Path(base), create=False)
-    try:
-        yield d
-    finally:
-        if d is not None:
-            os.close(d)
-
-
-@contextmanager
-def _session_states(
-    base: str | os.PathLike[str] | int, rel_name: str
-) -> Iterator[tuple[int, list[str]] | None]:
-    """The open state directory and the names of the states of the session that log file
-    ``rel_name`` belongs to (None: not a log file's name, or no state directory)."""
-    session_id = _session_of(rel_name)
-    if session_id is None:
-        yield None
-        return
-    with _state_dir(base) as d:
-        yield None if d is None else (d, _states_of(d, session_id))
+def _root(base: str | os.PathLike[str] | int) -> Path | int:
+    return base if isinstance(base, int) else Path(base)
 
 
 def file_removed(base: str | os.PathLike[str] | int, rel_name: str) -> int:
     """``rel_name`` (a log file, relative to the root ``base``: its path or an open
     descriptor) was deleted: remove every state covering it. Returns how many were."""
+    session_id = _session_of(rel_name)
+    d = open_dir(_root(base), create=False)
+    if session_id is None or d is None:
+        if d is not None:
+            os.close(d)
+        return 0
     removed = 0
-    with _session_states(base, rel_name) as found:
-        if found is None:
-            return 0
-        d, names = found
-        for name in names:
+    try:
+        for name in _states_of(d, session_id):
             marks = marks_at(d, name)
             if marks is None or any(m.name == rel_name for m in marks):
                 removed += unlink_at(d, name)
+    finally:
+        os.close(d)
     return removed
 
 
@@ -155,37 +211,45 @@ def file_compressed(
     """``rel_name`` was compressed into ``gz_rel_name`` (both still open, the plain file as
     it was compressed): states that cover it to its last line move to the compressed file;
     those that covered less are removed (they would be rebuilt). Returns states kept."""
+    session_id = _session_of(rel_name)
+    d = open_dir(_root(base), create=False)
+    if session_id is None or d is None:
+        if d is not None:
+            os.close(d)
+        return 0
     kept = 0
-    with _session_states(base, rel_name) as found:
-        if found is None:
-            return 0
-        d, names = found
+    try:
         size = os.fstat(plain_fd).st_size
         end = last_line_end(plain_fd, size)
-        for name in names:
-            data = read_at(d, name)
-            parts = split(data) if data is not None else None
-            try:
-                header = msgspec.msgpack.decode(parts[0], type=Header) if parts else None
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                header = None
-            if header is None or parts is None:
-                unlink_at(d, name)
-                continue
-            index = next((i for i, m in enumerate(header.marks) if m.name == rel_name), None)
-            if index is None:
-                continue
-            mark = header.marks[index]
-            st = os.fstat(plain_fd)
-            if (mark.dev, mark.ino) != (st.st_dev, st.st_ino) or mark.offset != end:
-                unlink_at(d, name)
-                continue
-            marks = list(header.marks)
-            marks[index] = mark_of(gz_fd, gz_rel_name, offset=0, gz=True, torn=size > end)
-            head = pack(msgspec.structs.replace(header, marks=marks))
-            try:
-                write_atomic_at(d, name, head + parts[1], durable=False)
-                kept += 1
-            except OSError:
-                unlink_at(d, name)
+        for name in _states_of(d, session_id):
+            with state_lock(d, name) as held:  # the lock its savers take
+                if not held:  # being saved right now: removed (rebuilt), never overwritten
+                    unlink_at(d, name)
+                    continue
+                data = read_at(d, name)
+                parts = split(data) if data is not None else None
+                try:
+                    header = msgspec.msgpack.decode(parts[0], type=Header) if parts else None
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    header = None
+                if header is None or parts is None:
+                    unlink_at(d, name)
+                    continue
+                index = next((i for i, m in enumerate(header.marks) if m.name == rel_name), None)
+                if index is None:
+                    continue
+                st = os.fstat(plain_fd)
+                if not kept_when_compressed(header.marks[index], st.st_dev, st.st_ino, end):
+                    unlink_at(d, name)
+                    continue
+                marks = list(header.marks)
+                marks[index] = mark_of(gz_fd, gz_rel_name, offset=0, gz=True, torn=size > end)
+                head = pack(msgspec.structs.replace(header, marks=marks))
+                try:
+                    write_atomic_at(d, name, head + parts[1], durable=False)
+                    kept += 1
+                except OSError:
+                    unlink_at(d, name)
+    finally:
+        os.close(d)
     return kept

@@ -111,30 +111,61 @@ def test_a_clean_session_is_never_read_again(tmp_path, records, monkeypatch):
     assert opened == [] and records() == []
 
 
-def test_timeline_reads_only_the_end_and_a_summary_fills_in_the_rest(
+def test_a_first_look_reads_only_the_end_and_numbers_what_it_finds(
     tmp_path, records, monkeypatch
 ):
-    """The first timeline look covers the newest file's tail window only (byte offset for
-    what it finds there); a summary then reports the earlier line with its line number."""
+    """A process's first look at a session (here a summary: a torn tail and an old bad line
+    counted) reads only the newest file's last window: the old line, long reported by
+    whichever process read it first, is not read again; a new one is named with its true
+    line number (newlines counted, nothing decoded) and later ones follow on from it."""
     monkeypatch.setattr(skipped_lines, "TAIL_WINDOW", 4096)
+    older = tmp_path / "2025-01-01" / "s1.jsonl"
+    older.parent.mkdir()
+    older.write_text(f"{event(0)}\nold garbage in an old file\n")
     path = tmp_path / "s1.jsonl"
     body = [event(0), "early garbage"] + [event(i) for i in range(200)]
-    path.write_text("\n".join(body) + "\n")
+    path.write_text("\n".join(body) + '\n{"torn')
     clock = Clock()
     skipped = SkippedLineLog(clock=clock)
-    skipped.after_timeline([path])
-    assert records() == []  # the bad line is far before the window
+    skipped.after_summary("s1", [older, path], 3)
+    assert records() == []  # the bad lines are far before the window; the torn one waits
+    skipped.after_summary("s1", [older, path], 3)  # same count: nothing is looked at
     offset = path.stat().st_size
     with path.open("a") as fh:
-        fh.write("late garbage\n")
-    skipped.after_timeline([path])
-    [late] = records()
-    assert f"{path}: byte {offset}: 'late garbage'" in late
+        fh.write("\nlate garbage\n")
     clock.now += 61
-    skipped.after_summary("s1", [path], 2)
-    [early] = records()
-    assert f"{path}: line 2 (byte {len(event(0)) + 1}): 'early garbage'" in early
-    assert "late garbage" not in early
+    skipped.after_summary("s1", [older, path], 5)
+    [late] = records()
+    assert "skipped 2 invalid line(s)" in late
+    assert f"{path}: line 203 (byte {offset - 6}): '{{\"torn'" in late
+    assert f"{path}: line 204 (byte {offset + 1}): 'late garbage'" in late
+    assert "early garbage" not in late and "old garbage" not in late
+    with path.open("a") as fh:
+        fh.write("more garbage\n")
+    clock.now += 61
+    skipped.after_timeline([older, path])
+    [more] = records()
+    assert f"{path}: line 205 (byte " in more and "late garbage" not in more
+
+
+def test_the_first_look_shares_its_window_newest_file_first(tmp_path, records, monkeypatch):
+    """What the newest file leaves of the window goes to the older files (a .gz from its
+    start), so a small session is read whole and every bad line named."""
+    monkeypatch.setattr(skipped_lines, "TAIL_WINDOW", 4096)
+    old = tmp_path / "2025-01-01" / "s1.jsonl"
+    old.parent.mkdir()
+    old.write_text("\n".join([event(0), "out of the window"] + [event(i) for i in range(60)]))
+    mid = tmp_path / "2025-01-02" / "s1.jsonl.gz"
+    mid.parent.mkdir()
+    with gzip.open(mid, "wt") as fh:
+        fh.write(f"{event(0)}\nin the window\n")
+    new = tmp_path / "2025-01-03" / "s1.jsonl"
+    new.parent.mkdir()
+    new.write_text("\n".join([event(i) for i in range(20)] + ["newest garbage", ""]))
+    SkippedLineLog().after_summary("s1", [old, mid, new], 3)
+    [msg] = records()
+    assert f"{mid}: line 2 (byte " in msg and f"{new}: line 21 (byte " in msg
+    assert "out of the window" not in msg and "skipped 2 invalid line(s)" in msg
 
 
 def test_gzip_and_daily_files_are_named_with_their_lines(tmp_path, records):
@@ -179,8 +210,8 @@ def test_reporting_never_raises(tmp_path, records):
 
 
 def test_a_window_inside_an_unfinished_line_reports_no_fragment(tmp_path, records, monkeypatch):
-    """A timeline window starting inside a line still being written reports nothing; the
-    summary after it names whole lines only, with their true numbers and offsets."""
+    """A first look starting inside a line still being written never reports the part of
+    it in the window as a line; the next bad line is named whole, with its true number."""
     monkeypatch.setattr(skipped_lines, "TAIL_WINDOW", 10)
     path = tmp_path / "s1.jsonl"
     unfinished = '{"ts": "2025-01-01T12:00:00Z", "kind": "intent", "payl'
@@ -188,13 +219,11 @@ def test_a_window_inside_an_unfinished_line_reports_no_fragment(tmp_path, record
     clock = Clock()
     skipped = SkippedLineLog(clock=clock)
     skipped.after_timeline([path])
-    assert records() == []
     skipped.after_summary("s1", [path], 2)
-    [msg] = records()
-    assert f"{path}: line 2 (byte {len(event(0)) + 1}): 'garbage'" in msg and "line 3" not in msg
+    assert records() == []  # line 2 lies before the window
     with path.open("a") as fh:
-        fh.write("\n")
-    clock.now += 61
-    skipped.after_summary("s1", [path], 3)
+        fh.write("oad\nbad\n")
+    skipped.after_summary("s1", [path], 4)
     [msg] = records()
-    assert f'{path}: line 3 (byte {len(event(0)) + 9}): \'{{"ts"' in msg
+    size = path.stat().st_size
+    assert f"{path}: line 4 (byte {size - 4}): 'bad'" in msg and "skipped 1 invalid" in msg

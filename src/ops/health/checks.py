@@ -96,11 +96,11 @@ def check_disk(
         )
     ]
     sessions = list_sessions(root)
-    states = list_states(root)  # saved summary states count against the cap too
+    states = list_states(root)  # saved summary states (and saves' temp files) count too
     size = sum(s.size_bytes for s in sessions) + sum(s.size for s in states)
     what = plural(len(sessions), "session")
-    if states:
-        what += f" and {plural(len(states), 'saved summary state')}"
+    if saved := sum(1 for s in states if not s.temp):
+        what += f" and {plural(saved, 'saved summary state')}"
     cap = t.size_cap_mb * 2**20
     if cap and size > cap:
         findings.append(

@@ -26,6 +26,7 @@ from pathlib import Path
 from src.common.locks import try_lock_exclusive
 from src.execution.telemetry.heartbeat import WRITERS_DIR
 from src.query.files import list_sessions
+from src.query.state_marks import last_line_end
 from src.query.state_retention import list_states
 
 from .ownership import is_session_log_fd
@@ -58,6 +59,7 @@ class LogFile:
     dev: int
     ino: int
     live: str | None  # why a writer may still append to it; None when it is closed
+    line_end: int  # just after its last newline (a .gz: its size): what a state can cover
 
     @property
     def rel(self) -> str:
@@ -180,6 +182,7 @@ def _inspect(
         if not is_session_log_fd(fd, session_id, gz):
             return (rel, st.st_size, "not a session log of this project")
         live = _live_reason(fd, directory, st.st_mtime, now, grace_s, today, gz, probe_locks)
+        line_end = st.st_size if gz else last_line_end(fd, st.st_size)
     finally:
         os.close(fd)
     return LogFile(
@@ -194,6 +197,7 @@ def _inspect(
         dev=st.st_dev,
         ino=st.st_ino,
         live=live,
+        line_end=line_end,
     )
 
 

@@ -11,8 +11,9 @@ file, then id), so the same inventory always gives the same plan:
 3. **size** - while the estimated total is above ``max_total_mb``, the oldest session that
    is neither protected nor live is deleted whole. If the cap still cannot be met, the plan
    says so and why (protected and live sessions are never given up to meet it).
-4. **housekeeping** - heartbeat files of writers not heard from for ``max_age_days``, and
-   saved summary states whose session has no file left (counted off before the size cap).
+4. **housekeeping** - heartbeat files of writers not heard from for ``max_age_days``, saved
+   summary states whose session has no file left, and temporary files of state saves that
+   did not finish (these two counted off before the size cap).
 
 Saved summary states (``.summary/``, :mod:`.states`) count in the total; a state is deleted
 with its session's files (age: when a file it covers goes; compress: when the file goes
@@ -94,6 +95,7 @@ class Plan:
     states: int = 0  # saved summary states found
     state_bytes: int = 0
     orphan_states: int = 0
+    stale_temps: int = 0  # temporary files of saves that did not finish
 
 
 def make_plan(
@@ -112,14 +114,14 @@ def make_plan(
         size_before=inv.size,
         estimated_after=inv.size,
         compression_ratio=compression_ratio,
-        states=len(inv.states),
+        states=sum(1 for st in inv.states if not st.temp),
         state_bytes=inv.state_size,
     )
     chosen: dict[str, Action] = {}
     total = inv.size
     states_of: dict[str, list[StateFile]] = {}
     for st in inv.states:
-        if st.session_id is not None:
+        if st.session_id is not None and not st.temp:
             states_of.setdefault(st.session_id, []).append(st)
 
     def retire_states(s: Session, phase: str, reason: str) -> None:
@@ -216,7 +218,14 @@ def make_plan(
 
     # 4 (counted before the size cap). saved summary states of sessions that are gone
     for st in inv.states:
-        if st.session_id is None:
+        if st.temp:
+            if st.stale:
+                plan.stale_temps += 1
+                chosen[st.rel] = _state_action(
+                    st, "housekeeping", "temporary file of a save that did not finish"
+                )
+                total -= st.size
+        elif st.session_id is None:
             plan.orphan_states += 1
             chosen[st.rel] = _state_action(
                 st, "housekeeping", "saved summary state of a session with no log file left"

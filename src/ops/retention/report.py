@@ -33,10 +33,12 @@ def render_plan(report: RunReport, out: TextIO) -> None:
         f"Sessions: {plan.sessions} in {plural(plan.files, 'file')} "
         f"({plan.protected_sessions} protected by --keep-last-n, {plan.live_sessions} live)\n"
     )
-    if plan.states:
+    if plan.states or plan.state_bytes:
         orphans = ""
         if plan.orphan_states:
             orphans = f"; {plan.orphan_states} without a session log left"
+        if plan.stale_temps:
+            orphans += f"; {plural(plan.stale_temps, 'unfinished save')} to remove"
         w(
             f"States:   {plural(plan.states, 'saved summary state')} in .summary/ "
             f"({human_bytes(plan.state_bytes)}), counted in the size{orphans}\n"

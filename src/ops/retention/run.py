@@ -229,6 +229,10 @@ def _act(dirs: RootDirs, action: Action, pending: list[Retired], extra: bool) ->
             name = action.rel.split("/", 1)[1]
             if remove_state(dirs.root_fd, name):
                 return Outcome(action, "done", extra=extra)
+            if name.startswith("."):  # a save's temporary file: being written again
+                return Outcome(
+                    action, "skipped", "a save is writing it (or it is gone)", extra=extra
+                )
             return Outcome(action, "done", "already removed with its log file", extra=extra)
         if action.file is None:  # a heartbeat file
             name = action.rel.split("/", 1)[1]

@@ -11,22 +11,23 @@ import json
 from pathlib import Path
 from typing import Any
 
-from src.common.atomicfile import write_atomic
+from src.common.atomicfile import read_regular, write_atomic
 
 __all__ = ["STATE_FILE", "read_state", "record_run"]
 
 STATE_FILE = ".retention-state.json"
 VERSION = 1
+MAX_BYTES = 1 << 20  # a record is a few hundred bytes
 
 
 def read_state(root: Path) -> dict[str, Any] | None:
     """The recorded state, or ``None`` when retention never ran here (or it is unreadable)."""
-    path = root / STATE_FILE
-    if path.is_symlink():
+    raw = read_regular(root / STATE_FILE, limit=MAX_BYTES)  # no FIFO, no link, bounded
+    if raw is None:
         return None
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        data = json.loads(raw)
+    except ValueError:
         return None
     return data if isinstance(data, dict) and data.get("version") == VERSION else None
 

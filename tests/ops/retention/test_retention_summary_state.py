@@ -22,7 +22,7 @@ def _summary(root, sid):
 
 def _states(root):
     d = root / summary_state.STATE_DIR
-    return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
+    return sorted(p.name for p in d.glob("*.state")) if d.is_dir() else []
 
 
 def test_compression_keeps_the_state_valid_and_deletion_removes_it(root, make_session):
