@@ -161,17 +161,13 @@ class SummaryBuilder:
         match: Matcher | None = None,
         *,
         progress: LineProgress | None = None,
-        seq_base: int | None = None,
     ) -> None:
         """Decode and account for the lines in consecutive blocks of one file's bytes.
 
         Blocks may split lines anywhere; a last line without its newline is counted as
-        torn. ``seq_base`` restarts order numbering (when re-reading a part of a parallel
-        read whose merge failed: its orders must sort after the parts merged before).
+        torn.
         """
         self.pairer.start_changes()
-        if seq_base is not None:
-            self.pairer.next_seq = seq_base
         # The scan decoder of src.query.records: every key our logger writes, typed as a
         # scalar (so whatever it accepts is valid but for the time range, checked below).
         # One record class for every kind: the loop's attribute caches stay monomorphic.
