@@ -261,6 +261,8 @@ class StateStore:
         """Save (False when it could not or need not be: never raises for I/O)."""
         if stats.unreadable_files or stats.torn_lines or not marks:
             return False
+        # Ids as indexes: the next reader looks them up instead of rebuilding the sets.
+        builder.pairer.index_ids()
         try:
             blob = encode((builder, stats, kept))
             summary_blob = encode((summary, clock))

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Collection, Hashable, Iterable
 from typing import Any, cast
 
-from src.query.analytics import pairing_state
+from src.query.analytics import pairing_ids, pairing_state
 from src.query.analytics.pairing_model import (
     COMPLETED,
     MISSING,
@@ -84,7 +84,11 @@ class Pairer:
         self._orders: dict[Any, dict[Any, Any]] = {}
         self._intent_fifo: dict[tuple[Any, Any, Any], Any] = {}
         self._order_fifo: dict[tuple[Any, Any], Any] = {}
-        self._fill_ids: set[Any] = set()
+        self._fill_ids: set[Any] = set()  # an IndexedSet beside _fill_index, when there is one
+        # A resumed state's fill ids and completed order ids (by session), looked up where
+        # they are (see pairing_ids): the sets and maps hold only what came since.
+        self._fill_index: pairing_ids.IdIndex | None = None
+        self._done_index: dict[Any, pairing_ids.IdIndex] = {}
         self._sid: Any = MISSING  # the session of the maps below
         self._sid_intents: dict[Any, Any] = {}
         self._sid_orders: dict[Any, Any] = {}
@@ -118,6 +122,12 @@ class Pairer:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._sid_intents, self._sid_orders = {}, {}
+        index = self._fill_index
+        if index is not None:
+            index.check()
+            for done in self._done_index.values():
+                done.check()
+            self._fill_ids = pairing_ids.IndexedSet(index, self._fill_ids)
         self.forget_session()
 
     def unpack(
@@ -125,12 +135,21 @@ class Pairer:
         fill_ids: set[Hashable] | None = None,
         order_keys: Iterable[tuple[Hashable, Hashable]] = (),
     ) -> None:
-        """Restore state packed for sending (:mod:`~src.query.analytics.pairing_state`)."""
+        """Restore state packed for sending (:mod:`~src.query.analytics.pairing_state`),
+        and indexed ids into the set and maps (:mod:`~src.query.analytics.pairing_ids`)."""
         if self._packed is not None:
             pairing_state.unpack(self, fill_ids, order_keys)
+        if self._fill_index is not None or self._done_index:
+            pairing_ids.materialize(self)
+
+    def index_ids(self) -> None:
+        """Keep fill ids and completed order ids as indexes (before the state is saved)."""
+        pairing_ids.index_ids(self)
 
     def packed_fill_ids(self) -> Collection[Hashable]:
         """Every fill id seen, for membership scans (a list while still packed)."""
+        if self._fill_index is not None:
+            return [*self._fill_index.ids(), *self._fill_ids]
         if self._packed is None:
             return self._fill_ids
         return pairing_state.packed_fill_ids(self)
@@ -166,7 +185,8 @@ class Pairer:
         """Called before anything is added: refuses after a last merge; forgets open_keys."""
         if self.last_merged:
             raise RuntimeError("this pairer was merged as the last part: only result() is left")
-        self.unpack()
+        if self._packed is not None:
+            pairing_state.unpack(self, None, ())  # indexed ids stay indexed
         self.open_keys = None
         self.forget_session()
 
@@ -323,14 +343,14 @@ class Pairer:
                 if self.ranged:
                     self._defer_fill(rec, sid, p.intent_id, order=(sid, client_id))
                     return
+                if self._done_index and self._completed_before(sid, client_id):
+                    self._fill_of_filled(event_id)
+                    return
             elif order.__class__ is not Order:
                 if order is TAINTED:
                     self._defer_fill(rec, sid, p.intent_id, order=(sid, client_id))
                     return
-                if event_id is not None:  # COMPLETED: a fill for a filled order
-                    self._fill_ids.add(event_id)
-                self.fills += 1
-                self.duplicate_fills += 1
+                self._fill_of_filled(event_id)  # COMPLETED
                 return
         elif self.ranged:
             self._defer_fill(rec, sid, p.intent_id, order_queue=(sid, rec.symbol))
@@ -411,6 +431,18 @@ class Pairer:
             elif queue is not None:  # always: without a client id the order came from it
                 queue.popleft()
 
+    def _completed_before(self, sid: Any, client_id: Any) -> bool:
+        """The order was filled completely before the resumed state was saved."""
+        index = self._done_index.get(sid)
+        return index is not None and client_id in index
+
+    def _fill_of_filled(self, event_id: Any) -> None:
+        """A fill for an order filled completely: a duplicate."""
+        if event_id is not None:
+            self._fill_ids.add(event_id)
+        self.fills += 1
+        self.duplicate_fills += 1
+
     def lifecycle(self, rec: ScanRecord) -> None:
         """An ``ack``, ``partial_fill``, ``cancel``, ``expire`` or ``reject``, or an
         execute-stage ``error`` (the caller checks the stage): pairs with its order by
@@ -430,7 +462,11 @@ class Pairer:
         if order.__class__ is not Order:
             if self.ranged and order is not COMPLETED:  # the order may be in an earlier part
                 self._defer(("lifecycle", rec), order=(sid, client_id))
-            elif order is None and ends:
+            elif (
+                order is None
+                and ends
+                and not (self._done_index and self._completed_before(sid, client_id))
+            ):
                 self.unmatched += 1
             return  # an event after the order ended changes nothing
         if kind == "ack":

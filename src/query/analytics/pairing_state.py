@@ -22,7 +22,7 @@ from src.query.analytics.pairing_model import COMPLETED
 if TYPE_CHECKING:
     from src.query.analytics.pairing import Pairer
 
-__all__ = ["pack", "pack_samples", "packed_fill_ids", "unpack"]
+__all__ = ["pack", "pack_samples", "packed_fill_ids", "packed_lists", "unpack"]
 
 _LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill", "order_to_ack", "order_to_cancel")
 
@@ -30,11 +30,15 @@ _encode = msgspec.msgpack.Encoder().encode
 
 
 def pack(pairer: Pairer) -> dict[str, object]:
-    """The pairer's pickle state, with fill ids and completed order ids packed."""
+    """The pairer's pickle state, with fill ids and completed order ids packed (or
+    indexed: :mod:`~src.query.analytics.pairing_ids`, the ids since kept as they are)."""
     state = pairer.__dict__.copy()
     state["_unpacked"] = None
     for name in ("_sid", "_sid_intents", "_sid_orders"):  # see Pairer.__setstate__
         del state[name]
+    if pairer._fill_index is not None:
+        state["_fill_ids"] = set(pairer._fill_ids)  # an IndexedSet again when unpickled
+        return state
     if pairer._packed is not None:
         return state
     completed = []
@@ -61,6 +65,11 @@ def pack_samples(pairer: Pairer) -> None:
 
 
 _Lists = tuple[list[Any], list[tuple[Any, list[Any]]]]
+
+
+def packed_lists(pairer: Pairer) -> _Lists:
+    """(fill ids, [(session, completed order ids)]) of a packed pairer, decoded."""
+    return _lists(pairer)
 
 
 def _lists(pairer: Pairer) -> _Lists:
