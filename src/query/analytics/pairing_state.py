@@ -17,12 +17,21 @@ from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
-from src.query.analytics.pairing_model import COMPLETED
+from src.query.analytics import pairing_ids
+from src.query.analytics.pairing_model import COMPLETED, Order
 
 if TYPE_CHECKING:
     from src.query.analytics.pairing import Pairer
 
-__all__ = ["pack", "pack_samples", "packed_fill_ids", "packed_lists", "unpack"]
+__all__ = [
+    "finish_part",
+    "pack",
+    "pack_samples",
+    "packed_fill_ids",
+    "packed_lists",
+    "restore",
+    "unpack",
+]
 
 _LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill", "order_to_ack", "order_to_cancel")
 
@@ -53,6 +62,37 @@ def pack(pairer: Pairer) -> dict[str, object]:
         return state
     state.update(_orders=others, _fill_ids=set(), _packed=packed)
     return state
+
+
+def restore(pairer: Pairer, state: dict[str, object]) -> None:
+    """Set the pairer from what :func:`pack` gave (its ``__setstate__``); an id index is
+    checked first (a saved state's data is not trusted to be well formed)."""
+    pairer.__dict__.update(state)
+    pairer._sid_intents, pairer._sid_orders = {}, {}
+    index = pairer._fill_index
+    if index is not None:
+        index.check()
+        for done in pairer._done_index.values():
+            done.check()
+        pairer._fill_ids = pairing_ids.IndexedSet(index, pairer._fill_ids)
+    pairer.forget_session()
+
+
+def finish_part(pairer: Pairer) -> None:
+    """Prepare a part summarised on its own for merging, in its worker: sort the samples,
+    packed as arrays (merging sorted runs later is linear, where sorting everything in one
+    process is not), and note which orders are open."""
+    pairer.open_keys = [
+        (sid, cid)
+        for sid, orders in pairer._orders.items()
+        for cid, v in orders.items()
+        if v.__class__ is Order
+    ]
+    for leg in _LEGS:
+        setattr(pairer, leg, array("d", sorted(getattr(pairer, leg))))
+    slippage = pairer.slippage
+    for symbol, values in slippage.items():
+        slippage[symbol] = array("d", sorted(values))
 
 
 def pack_samples(pairer: Pairer) -> None:

@@ -24,6 +24,7 @@ import msgspec
 from src.query.analytics.gates import GateStats
 from src.query.analytics.pairing import Pairer
 from src.query.analytics.pairing_ranges import RangePairer
+from src.query.analytics.pairing_report import report
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary_model import (
     ErrorCount,
@@ -439,7 +440,7 @@ class SummaryBuilder:
         (:meth:`OrderClock.age`) for a reader that keeps the summary."""
         as_of = time.time() if as_of is None else as_of
         has_events = self.event_count > 0
-        pairing = self.pairer.result(as_of, keep, blocked=sum(self.gates.blocks.values()))
+        pairing = report(self.pairer, as_of, keep, blocked=sum(self.gates.blocks.values()))
         top = sorted(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         summary = Summary(
             found=parse.files > 0,
