@@ -7,7 +7,7 @@ set and dicts cost a new process resuming a saved state several times what a tho
 appended events do. So a saved state keeps them as :class:`IdIndex` es, read as they are:
 the ids are spread over buckets by a stable hash, each bucket one msgpack array, all of
 them one msgpack array of arrays (one blob, bucket offsets beside it). A lookup hashes the
-id, decodes its one bucket (32 ids at most on average) and compares with Python's ``==``: the
+id, decodes its one bucket (16 to 64 ids) and compares with Python's ``==``: the
 meaning of the set and dicts it stands for, where ``1 == 1.0 == True`` (the hash is of a
 canonical form, equal numbers hash alike). Ids seen since the state was opened go into an
 ordinary set beside it (:class:`IndexedSet`) or stay in the pairer's order maps; the indexes
