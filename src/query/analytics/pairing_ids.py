@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["IdIndex", "IndexedSet", "index_ids", "materialize"]
 
 LOAD = 32
-"""Ids per bucket, on average, when an index is built; at twice that it is rebuilt bigger."""
+"""Ids per bucket when an index is built: at most this many on average (at least half);
+merges add to the buckets until they hold twice as many, then it is built again, bigger."""
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.decode
@@ -128,7 +129,7 @@ class IdIndex:
     def __len__(self) -> int:
         return self.count
 
-    def ids(self) -> list[Any]:
+    def ids(self) -> list[Hashable]:
         """Every id (decoded: for merges and tests, not for lookups)."""
         return list(itertools.chain.from_iterable(_decode(self.blob)))
 
@@ -155,14 +156,14 @@ class IdIndex:
         return IdIndex._of(pieces, self.count + len(new))
 
 
-class IndexedSet(set[Any]):
+class IndexedSet(set[Hashable]):
     """The fill ids seen since a saved state was opened (the set itself), and those of
     its index (looked up). Only ``in`` and ``add`` are meant: anything else sees the new
     ids alone (:func:`materialize` first)."""
 
     __slots__ = ("index",)
 
-    def __init__(self, index: IdIndex, values: Iterable[Any] = ()) -> None:
+    def __init__(self, index: IdIndex, values: Iterable[Hashable] = ()) -> None:
         super().__init__(values)
         self.index = index
 
