@@ -52,7 +52,9 @@ __all__ = [
     "write_state",
 ]
 
-FORMAT_VERSION = 3  # 2: the summary is saved with its OrderClock; 3: the blob's CRC-32
+FORMAT_VERSION = 4
+"""2: the summary is saved with its OrderClock; 3: the blob's CRC-32; 4: the pairer's fill
+and completed order ids as id indexes (src.query.analytics.pairing_ids)."""
 STATE_DIR = ".summary"
 MAX_STATE_BYTES = 512 << 20
 """A state bigger than this is not saved (a 5M-event session's state is about 100 MB)."""

@@ -342,6 +342,8 @@ class StateStore:
         before = self._saved_header()
         if before is not None and _estimate(before[0], marks) > MAX_STATE_BYTES:
             return False
+        # Ids as indexes: the next reader looks them up instead of rebuilding the sets.
+        builder.pairer.index_ids()
         try:
             blob = encode((builder, stats, kept))
             summary_blob = encode((summary, clock))

@@ -15,6 +15,7 @@ import msgspec
 import pytest
 
 from src.query import state_file, summary_state
+from src.query.analytics.pairing_model import COMPLETED
 from src.query.analytics.summary import SummaryBuilder
 from src.query.engine import summarize
 from src.query.filters import EventFilter
@@ -136,6 +137,7 @@ def test_a_state_is_not_trusted_once_its_file_changed(tmp_path, change):
         "blob bit 9/10",
         "other code",
         "format 2",
+        "format 3",
     ],
 )
 def test_a_damaged_or_foreign_state_is_ignored_and_rebuilt(tmp_path, damage):
@@ -162,8 +164,8 @@ def test_a_damaged_or_foreign_state_is_ignored_and_rebuilt(tmp_path, damage):
     else:  # saved by another version of the code, or in another format
         head, blob = state_file.split(data)
         header = msgspec.msgpack.decode(head, type=state_file.Header)
-        if damage == "format 2":
-            header = msgspec.structs.replace(header, format=2)
+        if damage.startswith("format"):  # 3: the ids as sets, not indexes
+            header = msgspec.structs.replace(header, format=int(damage.split()[1]))
         else:
             header = msgspec.structs.replace(header, code="0" * 32)
         data = state_file.pack(header) + blob
@@ -356,3 +358,44 @@ def test_every_query_module_the_read_path_imports_decides_the_code_version():
                 imported.add(module.name)
                 todo.append(module)
     assert imported - hashed == set()
+
+
+def _event(kind: str, payload: dict, **top: object) -> bytes:
+    event = {"kind": kind, "step": 5, "session_id": "s", "symbol": "X", "mono_ns": 0}
+    return msgspec.json.encode(event | top | {"payload": payload})
+
+
+def test_a_resumed_state_looks_ids_up_in_its_indexes(tmp_path):
+    """Fill ids and filled orders from before the save point are found in the state's id
+    indexes, not rebuilt into sets: duplicates, late fills and cancels count as in one pass."""
+    path = tmp_path / "s.jsonl"
+    first = [
+        _event("order", {"client_id": "c1", "quantity": 1}),
+        _event("fill", {"client_id": "c1", "filled_quantity": 1, "fill_price": 1.0}, event_id=1),
+        _event("order", {"client_id": 7, "quantity": 2}),
+    ]
+    path.write_bytes(b"".join(line + b"\n" for line in stamped(first)))
+    read(tmp_path)  # saved: fill id 1, order c1 filled, order 7 open
+    inc = IncrementalSummary(tmp_path, "s")
+    inc.refresh(as_of=AS_OF)
+    later = [
+        _event("fill", {"client_id": 7.0, "filled_quantity": 1, "fill_price": 1.0}, event_id=True),
+        _event("fill", {"client_id": "c1", "filled_quantity": 1, "fill_price": 1.0}, event_id=2),
+        _event("cancel", {"client_id": "c1"}),
+        _event("fill", {"client_id": 7, "filled_quantity": 2, "fill_price": 1.0}, event_id=3.0),
+    ]
+    with path.open("ab") as fh:
+        fh.write(b"".join(line + b"\n" for line in stamped(first + later)[len(first) :]))
+    got = inc.refresh(as_of=AS_OF)
+    pairer = inc.builder.pairer
+    assert inc.resumed and pairer._fill_index is not None  # the ids were not rebuilt...
+    assert set(pairer._fill_ids) == {2, 3.0}  # ...only those read since are in the set
+    assert pairer._orders["s"] == {7: COMPLETED}  # c1 is in the index only
+    fresh = IncrementalSummary(tmp_path, "s", persist=False)  # one pass over the lines
+    assert got == fresh.refresh(as_of=AS_OF)
+    # True is fill id 1 again; c1 was filled before the save point: both duplicates.
+    assert got.fills.duplicate_fills == 2 and got.orders.unmatched == 0
+    assert got.fills.filled_orders == 2 and got.orders.open == 0
+    summary, read_now = read(tmp_path)
+    assert read_now == 4 and summary == one_pass(tmp_path)
+    assert summary.fills == got.fills

@@ -21,7 +21,8 @@ import orjson
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from src.query import parallel, saved_scan, summary_state
+from src.query import incremental, parallel, saved_scan, summary_state
+from src.query.analytics import pairing_ids
 from src.query.analytics.summary import SummaryBuilder
 from src.query.analytics.timestamps import DEFAULT_GAP_THRESHOLD_S
 from src.query.engine import summarize
@@ -296,3 +297,69 @@ def _event(kind: str, n: int, payload: dict) -> bytes:
             "payload": payload,
         }
     )
+
+
+# Ids equal as Python keys though typed apart (1 == 1.0 == True, 0 == -0.0 == False), and
+# near misses: a resumed state looks them up in its id indexes (pairing_ids) as a set would.
+KEYS = st.sampled_from([1, 1.0, True, "1", 2, 2.0, 0, -0.0, False, "a", "b", 2.5])
+
+
+@st.composite
+def colliding_trips(draw: st.DrawFn) -> list[bytes]:
+    """Round trips with few, colliding ids of every scalar type: fills repeated under one
+    event id, fills and cancels for orders already filled, ids placed again once filled."""
+    out = []
+    for _ in range(draw(st.integers(1, 30))):
+        cid, iid = draw(KEYS), draw(KEYS)
+        trip = [
+            ("intent", {"intent_id": iid, "side": "buy", "current_price": 100}),
+            ("order", {"intent_id": iid, "client_id": cid, "quantity": 1}),
+        ]
+        for kind in draw(st.lists(st.sampled_from(["fill", "fill", "cancel", "ack"]), max_size=3)):
+            payload = {"client_id": cid if draw(st.integers(0, 3)) else draw(KEYS)}
+            payload |= {"filled_quantity": 1, "fill_price": 100.5, "intent_id": iid}
+            event = {"kind": kind, "payload": payload}
+            if kind == "fill" and draw(st.integers(0, 4)):
+                event["event_id"] = draw(KEYS)
+            trip.append(event if kind == "fill" else (kind, payload))
+        for item in trip:
+            event = item if isinstance(item, dict) else {"kind": item[0], "payload": item[1]}
+            event |= {"session_id": draw(st.sampled_from(["s", "s", 1, 1.0])), "symbol": "X"}
+            event |= {"step": draw(st.sampled_from([0, 1, 30])), "mono_ns": 0}
+            out.append(orjson.dumps(event))
+    return out
+
+
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    colliding_trips(),
+    st.lists(st.tuples(st.integers(1, 3000), st.sampled_from(["append", "rotate"])), max_size=6),
+)
+def test_ids_looked_up_in_a_saved_state_are_a_sets(tmp_path_factory, monkeypatch, lines, steps):
+    """Cut anywhere, saved and resumed again and again (a running reader saving on every
+    refresh too): the same summary and the same builder state as one pass."""
+    monkeypatch.setattr(incremental, "SAVE_EVERY_S", 0.0)
+    monkeypatch.setattr(pairing_ids, "LOAD", 1)  # many buckets: ids land apart by hash
+    base = tmp_path_factory.mktemp("ids")
+    body = b"".join(line + b"\n" for line in stamped(lines))
+    session = Session(base)
+    lived = IncrementalSummary(base, "s", max_age_s=0)
+    done = 0
+    for size, action in [*steps, (len(body), "append")]:
+        if action == "rotate":
+            session.rotate()
+        session.append(body[done : done + size])
+        done += size
+        one_pass = summarize(base, FLT, as_of=AS_OF, saved_state=False, workers=1).to_dict()
+        assert summarize(base, FLT, as_of=AS_OF).to_dict() == one_pass
+        states = _saved_builder_state(base)
+        if states is not None:
+            assert states[0] == states[1]
+        followed = _incremental(base, persist=False)  # complete lines only: no torn one
+        assert _incremental(base, persist=True) == followed
+        assert lived.refresh(as_of=AS_OF).to_dict() == followed
+    shutil.rmtree(base)

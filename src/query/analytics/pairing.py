@@ -30,12 +30,11 @@ part of a file on its own and merges it in, for parallel scans.
 
 from __future__ import annotations
 
-from array import array
 from collections import deque
 from collections.abc import Collection, Hashable, Iterable
 from typing import Any, cast
 
-from src.query.analytics import pairing_state
+from src.query.analytics import pairing_ids, pairing_state
 from src.query.analytics.pairing_model import (
     COMPLETED,
     MISSING,
@@ -46,8 +45,6 @@ from src.query.analytics.pairing_model import (
     as_number,
     as_side,
 )
-from src.query.analytics.pairing_report import PairingReport, report
-from src.query.analytics.sorted_samples import SortedSamples
 from src.query.intervals import interval_ms_of, producer_of
 from src.query.lifecycle import status_after
 from src.query.records import EMPTY_PAYLOAD, ScanRecord
@@ -59,7 +56,8 @@ _SCALARS = (str, int, float, bool)
 
 
 class Pairer:
-    """Feed intent/gate/order/fill records in file order; read :meth:`result` at the end.
+    """Feed intent/gate/order/fill records in file order; at the end, its report is
+    :func:`~src.query.analytics.pairing_report.report`'s.
 
     Pending intents and orders are kept per session, in maps keyed by id: no key tuple
     to build, hash and free per event. ``sid`` arguments pass the record's session id as
@@ -73,7 +71,7 @@ class Pairer:
 
     def __init__(self, seq_base: int = 0) -> None:
         self.ranged = False
-        self.last_merged = False  # only result() may follow (see RangePairer.merge_into)
+        self.last_merged = False  # only its report may follow (see RangePairer.merge_into)
         self.open_keys: list[tuple[Any, Any]] | None = None  # set by finish_part()
         self._packed: bytes | None = None  # see pairing_state
         self._unpacked: Any = None
@@ -84,7 +82,11 @@ class Pairer:
         self._orders: dict[Any, dict[Any, Any]] = {}
         self._intent_fifo: dict[tuple[Any, Any, Any], Any] = {}
         self._order_fifo: dict[tuple[Any, Any], Any] = {}
-        self._fill_ids: set[Any] = set()
+        self._fill_ids: set[Any] = set()  # an IndexedSet beside _fill_index, when there is one
+        # A resumed state's fill ids and completed order ids (by session), looked up where
+        # they are (see pairing_ids): the sets and maps hold only what came since.
+        self._fill_index: pairing_ids.IdIndex | None = None
+        self._done_index: dict[Any, pairing_ids.IdIndex] = {}
         self._sid: Any = MISSING  # the session of the maps below
         self._sid_intents: dict[Any, Any] = {}
         self._sid_orders: dict[Any, Any] = {}
@@ -116,21 +118,28 @@ class Pairer:
         return pairing_state.pack(self)
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        self._sid_intents, self._sid_orders = {}, {}
-        self.forget_session()
+        pairing_state.restore(self, state)
 
     def unpack(
         self,
         fill_ids: set[Hashable] | None = None,
         order_keys: Iterable[tuple[Hashable, Hashable]] = (),
     ) -> None:
-        """Restore state packed for sending (:mod:`~src.query.analytics.pairing_state`)."""
+        """Restore state packed for sending (:mod:`~src.query.analytics.pairing_state`),
+        and indexed ids into the set and maps (:mod:`~src.query.analytics.pairing_ids`)."""
         if self._packed is not None:
             pairing_state.unpack(self, fill_ids, order_keys)
+        if self._fill_index is not None or self._done_index:
+            pairing_ids.materialize(self)
+
+    def index_ids(self) -> None:
+        """Keep fill ids and completed order ids as indexes (before the state is saved)."""
+        pairing_ids.index_ids(self)
 
     def packed_fill_ids(self) -> Collection[Hashable]:
         """Every fill id seen, for membership scans (a list while still packed)."""
+        if self._fill_index is not None:
+            return [*self._fill_index.ids(), *self._fill_ids]
         if self._packed is None:
             return self._fill_ids
         return pairing_state.packed_fill_ids(self)
@@ -162,11 +171,22 @@ class Pairer:
     ) -> None:
         raise NotImplementedError  # only a RangePairer defers
 
+    # Only a RangePairer (self.ranged) calls these: see pairing_ranges.
+    def _settled_here(self, intents: Any, orders: Any, rec: Any, iid: Any, cid: Any) -> bool:
+        raise NotImplementedError
+
+    def _order_keys(self, rec: ScanRecord, client_id: Any, side: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _defer_fill(self, rec: ScanRecord, sid: Any, iid: Any, **keys: Any) -> None:
+        raise NotImplementedError
+
     def start_changes(self) -> None:
         """Called before anything is added: refuses after a last merge; forgets open_keys."""
         if self.last_merged:
-            raise RuntimeError("this pairer was merged as the last part: only result() is left")
-        self.unpack()
+            raise RuntimeError("this pairer was merged as the last part: only its report is left")
+        if self._packed is not None:
+            pairing_state.unpack(self, None, ())  # indexed ids stay indexed
         self.open_keys = None
         self.forget_session()
 
@@ -281,32 +301,6 @@ class Pairer:
                 queue = self._order_fifo[key] = deque()
             queue.append(order)
 
-    def _settled_here(
-        self, intents: dict[Any, Any], orders: dict[Any, Any], rec: Any, iid: Any, cid: Any
-    ) -> bool:
-        """Ranged: can this order be paired from this part's state alone?"""
-        if iid is None:
-            return False  # an intent queue may hold older intents from an earlier part
-        if intents.get(iid, MISSING) in (MISSING, TAINTED):
-            return False
-        if cid is not None:
-            return orders.get(cid) is not TAINTED
-        return self._order_fifo.get((rec.session_id, rec.symbol)) is not TAINTED
-
-    def _order_keys(self, rec: ScanRecord, client_id: Any, side: Any) -> dict[str, Any]:
-        p = rec.payload or EMPTY_PAYLOAD
-        sid = rec.session_id
-        keys: dict[str, Any] = {}
-        if p.intent_id is not None:
-            keys["intent"] = (sid, p.intent_id)
-        else:
-            keys["intent_queue"] = (sid, rec.symbol, side)
-        if client_id is not None:
-            keys["order"] = (sid, client_id)
-        else:
-            keys["order_queue"] = (sid, rec.symbol)
-        return keys
-
     def fill(self, rec: ScanRecord, sid: Hashable = MISSING) -> None:
         if sid is MISSING:
             sid = rec.session_id
@@ -323,14 +317,14 @@ class Pairer:
                 if self.ranged:
                     self._defer_fill(rec, sid, p.intent_id, order=(sid, client_id))
                     return
+                if self._done_index and self._completed_before(sid, client_id):
+                    self._fill_of_filled(event_id)
+                    return
             elif order.__class__ is not Order:
                 if order is TAINTED:
                     self._defer_fill(rec, sid, p.intent_id, order=(sid, client_id))
                     return
-                if event_id is not None:  # COMPLETED: a fill for a filled order
-                    self._fill_ids.add(event_id)
-                self.fills += 1
-                self.duplicate_fills += 1
+                self._fill_of_filled(event_id)  # COMPLETED
                 return
         elif self.ranged:
             self._defer_fill(rec, sid, p.intent_id, order_queue=(sid, rec.symbol))
@@ -411,6 +405,18 @@ class Pairer:
             elif queue is not None:  # always: without a client id the order came from it
                 queue.popleft()
 
+    def _completed_before(self, sid: Any, client_id: Any) -> bool:
+        """The order was filled completely before the resumed state was saved."""
+        index = self._done_index.get(sid)
+        return index is not None and client_id in index
+
+    def _fill_of_filled(self, event_id: Any) -> None:
+        """A fill for an order filled completely: a duplicate."""
+        if event_id is not None:
+            self._fill_ids.add(event_id)
+        self.fills += 1
+        self.duplicate_fills += 1
+
     def lifecycle(self, rec: ScanRecord) -> None:
         """An ``ack``, ``partial_fill``, ``cancel``, ``expire`` or ``reject``, or an
         execute-stage ``error`` (the caller checks the stage): pairs with its order by
@@ -430,7 +436,11 @@ class Pairer:
         if order.__class__ is not Order:
             if self.ranged and order is not COMPLETED:  # the order may be in an earlier part
                 self._defer(("lifecycle", rec), order=(sid, client_id))
-            elif order is None and ends:
+            elif (
+                order is None
+                and ends
+                and not (self._done_index and self._completed_before(sid, client_id))
+            ):
                 self.unmatched += 1
             return  # an event after the order ended changes nothing
         if kind == "ack":
@@ -471,13 +481,6 @@ class Pairer:
             side = order.side or as_side(getattr(p, "side", None))
             self._slippage(rec.symbol, side, reference, order.partial_notional / order.partial_qty)
         orders[client_id] = COMPLETED
-
-    def _defer_fill(self, rec: ScanRecord, sid: Any, iid: Any, **keys: Any) -> None:
-        """Ranged: defer a fill whose order may be in an earlier part. Without one it pairs
-        by intent id, so that intent's state goes to the replay as well."""
-        if iid is not None:
-            keys["intent"] = (sid, iid)
-        self._defer(("fill", rec), event_id=rec.event_id, **keys)
 
     def _unordered_fill(self, rec: ScanRecord, sid: Any, p: Any, price: Any) -> None:
         """A fill without an order (never ranged: those are deferred): pair it with its
@@ -526,34 +529,6 @@ class Pairer:
         values.append(bps)
 
     def finish_part(self) -> None:
-        """Prepare a part summarised on its own for merging, in its worker: sort the
-        samples, packed as arrays (merging sorted runs later is linear, where sorting
-        everything in one process is not), and note which orders are open."""
-        self.open_keys = [
-            (sid, cid)
-            for sid, orders in self._orders.items()
-            for cid, v in orders.items()
-            if v.__class__ is Order
-        ]
-        self.intent_to_order = array("d", sorted(self.intent_to_order))
-        self.order_to_fill = array("d", sorted(self.order_to_fill))
-        self.intent_to_fill = array("d", sorted(self.intent_to_fill))
-        self.order_to_ack = array("d", sorted(self.order_to_ack))
-        self.order_to_cancel = array("d", sorted(self.order_to_cancel))
-        for symbol, values in self.slippage.items():
-            self.slippage[symbol] = array("d", sorted(values))
-
-    def open_orders(self) -> list[Order]:
-        orders = [o for m in self._orders.values() for o in m.values() if o.__class__ is Order]
-        for queue in self._order_fifo.values():
-            orders.extend(queue)
-        orders.sort(key=lambda o: (o.ts, o.seq))
-        return orders
-
-    def result(
-        self, as_of: float, keep: SortedSamples | None = None, *, blocked: int = 0
-    ) -> PairingReport:
-        """Latency, slippage, fill and order statistics (``as_of``: POSIX seconds, for
-        ages; ``keep``: sorted samples kept between results, for a reader that asks often;
-        ``blocked``: intents a gate stopped)."""
-        return report(self, as_of, keep, blocked=blocked)
+        """Prepare a part summarised on its own for merging, in its worker (see
+        :func:`~src.query.analytics.pairing_state.finish_part`)."""
+        pairing_state.finish_part(self)

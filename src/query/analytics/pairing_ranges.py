@@ -31,6 +31,7 @@ from typing import Any
 
 from src.query.analytics.pairing import Pairer
 from src.query.analytics.pairing_model import MISSING, TAINTED, Order
+from src.query.records import EMPTY_PAYLOAD, ScanRecord
 
 __all__ = ["RangePairer"]
 
@@ -86,6 +87,39 @@ class RangePairer(Pairer):
             )
         self._deferred.append(op)
 
+    def _settled_here(
+        self, intents: dict[Any, Any], orders: dict[Any, Any], rec: Any, iid: Any, cid: Any
+    ) -> bool:
+        """Can this order be paired from this part's state alone?"""
+        if iid is None:
+            return False  # an intent queue may hold older intents from an earlier part
+        if intents.get(iid, MISSING) in (MISSING, TAINTED):
+            return False
+        if cid is not None:
+            return orders.get(cid) is not TAINTED
+        return self._order_fifo.get((rec.session_id, rec.symbol)) is not TAINTED
+
+    def _order_keys(self, rec: ScanRecord, client_id: Any, side: Any) -> dict[str, Any]:
+        p = rec.payload or EMPTY_PAYLOAD
+        sid = rec.session_id
+        keys: dict[str, Any] = {}
+        if p.intent_id is not None:
+            keys["intent"] = (sid, p.intent_id)
+        else:
+            keys["intent_queue"] = (sid, rec.symbol, side)
+        if client_id is not None:
+            keys["order"] = (sid, client_id)
+        else:
+            keys["order_queue"] = (sid, rec.symbol)
+        return keys
+
+    def _defer_fill(self, rec: ScanRecord, sid: Any, iid: Any, **keys: Any) -> None:
+        """Defer a fill whose order may be in an earlier part. Without one it pairs by
+        intent id, so that intent's state goes to the replay as well."""
+        if iid is not None:
+            keys["intent"] = (sid, iid)
+        self._defer(("fill", rec), event_id=rec.event_id, **keys)
+
     # -- tainting: hand a key's state so far over to the replay ----------------------------
 
     def _taint_intent(self, key: tuple[Any, Any]) -> None:
@@ -129,9 +163,10 @@ class RangePairer(Pairer):
     def merge_into(self, earlier: Pairer, *, last: bool = False) -> None:
         """Replay the deferred operations on ``earlier``, then add this part's own state.
 
-        Call only after :meth:`can_follow` returned True. With ``last``, only what
-        :meth:`Pairer.result` reads is merged (open orders, not pending intents,
-        completed order ids or fill ids): ``earlier`` can then only give its result.
+        Call only after :meth:`can_follow` returned True. With ``last``, only what its
+        report (:mod:`~src.query.analytics.pairing_report`) reads is merged (open orders,
+        not pending intents, completed order ids or fill ids): ``earlier`` can then only
+        give its report.
         """
         self.unpack()
         if last:

@@ -56,7 +56,7 @@ def report(
     """The pairing part of a summary. ``keep``: sorted copies of the samples kept from the
     previous report of this pairer (see :mod:`~src.query.analytics.sorted_samples`);
     ``blocked``: intents a gate stopped (counted by the gate statistics)."""
-    open_orders = pairer.open_orders()
+    open_orders = _open_orders(pairer)
     times = [_times(o) for o in open_orders[:_OPEN_ORDER_LIST_MAX]]
     shown = [_open_order(o, p, d, as_of) for o, (p, d) in zip(open_orders, times, strict=False)]
     clock = _clock(open_orders, times, shown, as_of)
@@ -85,6 +85,15 @@ def report(
         orders=_orders(pairer, open_orders, shown, clock, as_of, blocked),
         clock=clock,
     )
+
+
+def _open_orders(pairer: Pairer) -> list[Order]:
+    """The orders still open, oldest first (ties in file order)."""
+    orders = [o for m in pairer._orders.values() for o in m.values() if o.__class__ is Order]
+    for queue in pairer._order_fifo.values():
+        orders.extend(queue)
+    orders.sort(key=lambda o: (o.ts, o.seq))
+    return orders
 
 
 def _times(o: Order) -> tuple[float, float | None]:

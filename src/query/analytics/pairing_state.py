@@ -17,12 +17,21 @@ from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
-from src.query.analytics.pairing_model import COMPLETED
+from src.query.analytics import pairing_ids
+from src.query.analytics.pairing_model import COMPLETED, Order
 
 if TYPE_CHECKING:
     from src.query.analytics.pairing import Pairer
 
-__all__ = ["pack", "pack_samples", "packed_fill_ids", "unpack"]
+__all__ = [
+    "finish_part",
+    "pack",
+    "pack_samples",
+    "packed_fill_ids",
+    "packed_lists",
+    "restore",
+    "unpack",
+]
 
 _LEGS = ("intent_to_order", "order_to_fill", "intent_to_fill", "order_to_ack", "order_to_cancel")
 
@@ -30,11 +39,15 @@ _encode = msgspec.msgpack.Encoder().encode
 
 
 def pack(pairer: Pairer) -> dict[str, object]:
-    """The pairer's pickle state, with fill ids and completed order ids packed."""
+    """The pairer's pickle state, with fill ids and completed order ids packed (or
+    indexed: :mod:`~src.query.analytics.pairing_ids`, the ids since kept as they are)."""
     state = pairer.__dict__.copy()
     state["_unpacked"] = None
     for name in ("_sid", "_sid_intents", "_sid_orders"):  # see Pairer.__setstate__
         del state[name]
+    if pairer._fill_index is not None:
+        state["_fill_ids"] = set(pairer._fill_ids)  # an IndexedSet again when unpickled
+        return state
     if pairer._packed is not None:
         return state
     completed = []
@@ -51,6 +64,37 @@ def pack(pairer: Pairer) -> dict[str, object]:
     return state
 
 
+def restore(pairer: Pairer, state: dict[str, object]) -> None:
+    """Set the pairer from what :func:`pack` gave (its ``__setstate__``); an id index is
+    checked first (a saved state's data is not trusted to be well formed)."""
+    pairer.__dict__.update(state)
+    pairer._sid_intents, pairer._sid_orders = {}, {}
+    index = pairer._fill_index
+    if index is not None:
+        index.check()
+        for done in pairer._done_index.values():
+            done.check()
+        pairer._fill_ids = pairing_ids.IndexedSet(index, pairer._fill_ids)
+    pairer.forget_session()
+
+
+def finish_part(pairer: Pairer) -> None:
+    """Prepare a part summarised on its own for merging, in its worker: sort the samples,
+    packed as arrays (merging sorted runs later is linear, where sorting everything in one
+    process is not), and note which orders are open."""
+    pairer.open_keys = [
+        (sid, cid)
+        for sid, orders in pairer._orders.items()
+        for cid, v in orders.items()
+        if v.__class__ is Order
+    ]
+    for leg in _LEGS:
+        setattr(pairer, leg, array("d", sorted(getattr(pairer, leg))))
+    slippage = pairer.slippage
+    for symbol, values in slippage.items():
+        slippage[symbol] = array("d", sorted(values))
+
+
 def pack_samples(pairer: Pairer) -> None:
     """The pairer's sample lists as arrays, in the same (file) order."""
     for leg in _LEGS:
@@ -61,6 +105,11 @@ def pack_samples(pairer: Pairer) -> None:
 
 
 _Lists = tuple[list[Any], list[tuple[Any, list[Any]]]]
+
+
+def packed_lists(pairer: Pairer) -> _Lists:
+    """(fill ids, [(session, completed order ids)]) of a packed pairer, decoded."""
+    return _lists(pairer)
 
 
 def _lists(pairer: Pairer) -> _Lists:

@@ -24,6 +24,7 @@ import msgspec
 from src.query.analytics.gates import GateStats
 from src.query.analytics.pairing import Pairer
 from src.query.analytics.pairing_ranges import RangePairer
+from src.query.analytics.pairing_report import report
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary_model import (
     ErrorCount,
@@ -161,17 +162,13 @@ class SummaryBuilder:
         match: Matcher | None = None,
         *,
         progress: LineProgress | None = None,
-        seq_base: int | None = None,
     ) -> None:
         """Decode and account for the lines in consecutive blocks of one file's bytes.
 
         Blocks may split lines anywhere; a last line without its newline is counted as
-        torn. ``seq_base`` restarts order numbering (when re-reading a part of a parallel
-        read whose merge failed: its orders must sort after the parts merged before).
+        torn.
         """
         self.pairer.start_changes()
-        if seq_base is not None:
-            self.pairer.next_seq = seq_base
         # The scan decoder of src.query.records: every key our logger writes, typed as a
         # scalar (so whatever it accepts is valid but for the time range, checked below).
         # One record class for every kind: the loop's attribute caches stay monomorphic.
@@ -443,7 +440,7 @@ class SummaryBuilder:
         (:meth:`OrderClock.age`) for a reader that keeps the summary."""
         as_of = time.time() if as_of is None else as_of
         has_events = self.event_count > 0
-        pairing = self.pairer.result(as_of, keep, blocked=sum(self.gates.blocks.values()))
+        pairing = report(self.pairer, as_of, keep, blocked=sum(self.gates.blocks.values()))
         top = sorted(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         summary = Summary(
             found=parse.files > 0,

@@ -232,3 +232,13 @@ def test_an_order_in_the_log_still_wins_over_the_intent_id(tmp_path):
     assert s.latency.intent_to_fill.count == 1
     assert s.latency.order_to_fill.count == 1
     assert s.fills.fills_without_orders == 0
+
+
+def test_the_pairer_pairs_and_the_report_module_reports():
+    """pairing.py keeps the per-event pairing; the report (open orders included) is built
+    by pairing_report alone."""
+    from src.query.analytics import pairing, pairing_report
+
+    assert not hasattr(pairing.Pairer, "result")
+    assert not hasattr(pairing.Pairer, "open_orders")
+    assert pairing_report.__all__ == ["PairingReport", "report"]

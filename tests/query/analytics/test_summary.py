@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -150,3 +151,14 @@ def test_gate_names_that_are_not_strings_are_shown_as_unknown():
         assert (gates.by_gate["?"].evaluations, gates.by_gate["?"].blocks) == (4, 2)
         assert (gates.by_gate["G"].evaluations, gates.by_gate["G"].blocks) == (2, 1)
     assert builder.gates.result(0) == by_record.gates.result(0)
+
+
+def test_consume_numbers_orders_on_from_the_builder_alone():
+    """consume() takes no order numbering of its own (a re-read part continues the merged
+    numbers); only the constructor's seq_base starts a part's numbers."""
+    order = b'{"ts": "2025-01-01T00:00:00Z", "kind": "order", "payload": {"client_id": "c"}}\n'
+    builder = SummaryBuilder(seq_base=7)
+    builder.consume([order], ParseStats())
+    assert builder.pairer.next_seq == 8
+    with pytest.raises(TypeError):
+        builder.consume([order], ParseStats(), seq_base=0)  # type: ignore[call-arg]
