@@ -29,6 +29,7 @@ from src.query.files import GZIP_ERRORS, SessionFiles, open_segment
 from src.query.lines import cap_lines, iter_blocks, iter_range_blocks
 from src.query.parallel import MAX_OPEN_FILES, ProgressFn, default_workers, scan_ordered
 from src.query.records import ParseStats
+from src.query.state_marks import mark_holds_fd
 from src.query.summary_state import (
     Mark,
     StateStore,
@@ -61,6 +62,7 @@ class _Read:
     marks: list[Mark]
     torn: int  # torn last lines of the files read (not in the builder's stats)
     complete: bool  # every file was read as it is (none vanished nor damaged)
+    moved: bool = False  # the file to go on from is no longer the one its mark covers
 
 
 def summarize_session(
@@ -98,6 +100,7 @@ def summarize_session(
         state = saved.state()
     covered = 0  # bytes the resumed state covered (0: read from the start)
     for exact_steps in (False, True):
+        read: _Read | None = None
         if state is not None and saved is not None:
             builder, stats, kept = state
             marks = saved.marks
@@ -106,20 +109,19 @@ def summarize_session(
             start = [(paths[len(marks) - 1], marks[-1])] + [(p, None) for p in paths[len(marks) :]]
             state = None
             read = _read(store, builder, stats, start, progress, len(paths))
-        else:
+            if read.moved:
+                # Replaced under its name after the state was checked (the retention
+                # hand-off renames a file away and the logger starts a new one): read all.
+                saved, read = None, None
+        if read is None:
             covered = 0
             kept, done = SortedSamples(), []
-            shared = _read_shared(store, paths, gap_threshold_s, exact_steps, progress, workers)
-            if shared is None:
-                builder = SummaryBuilder(gap_threshold_s=gap_threshold_s, exact_steps=exact_steps)
-                stats = ParseStats()
-                read = _read(
-                    store, builder, stats, [(p, None) for p in paths], progress, len(paths)
-                )
-            else:
-                builder, stats, read = shared
+            builder, stats, read = _read_whole(
+                store, paths, gap_threshold_s, exact_steps, progress, workers
+            )
         if not builder.needs_exact_steps:
             break
+    assert read is not None  # every pass reads
     marks = done + read.marks
     torn = torn_lines(marks)
     if torn is None:  # pragma: no cover - every mark made here knows its torn line
@@ -252,6 +254,24 @@ def _read_shared(
             os.close(fd)
 
 
+def _read_whole(
+    store: StateStore,
+    paths: list[Path],
+    gap_threshold_s: float,
+    exact_steps: bool,
+    progress: ProgressFn | None,
+    workers: int,
+) -> tuple[SummaryBuilder, ParseStats, _Read]:
+    """A read of every file from its start (the fork scan when it is worth it)."""
+    shared = _read_shared(store, paths, gap_threshold_s, exact_steps, progress, workers)
+    if shared is not None:
+        return shared
+    builder = SummaryBuilder(gap_threshold_s=gap_threshold_s, exact_steps=exact_steps)
+    stats = ParseStats()
+    read = _read(store, builder, stats, [(p, None) for p in paths], progress, len(paths))
+    return builder, stats, read
+
+
 def _read(
     store: StateStore,
     builder: SummaryBuilder,
@@ -316,6 +336,9 @@ def _read(
             out.complete = False
             continue
         try:
+            if mark is not None and not mark_holds_fd(fd, mark, last=True):
+                out.moved = True
+                return out
             size = os.fstat(fd).st_size
             begin = 0 if mark is None else mark.offset
             end = last_line_end(fd, size, floor=begin)

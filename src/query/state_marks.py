@@ -29,6 +29,7 @@ __all__ = [
     "hash_range",
     "last_line_end",
     "mark_holds",
+    "mark_holds_fd",
     "mark_of",
     "torn_lines",
     "with_torn",
@@ -74,6 +75,15 @@ def mark_holds(path: Path, mark: Mark, *, last: bool) -> bool:
     except OSError:
         return False
     try:
+        return mark_holds_fd(fd, mark, last=last)
+    finally:
+        os.close(fd)
+
+
+def mark_holds_fd(fd: int, mark: Mark, *, last: bool) -> bool:
+    """Open file ``fd`` holds what ``mark`` covers: for a reader about to go on from the mark
+    through that descriptor (a name checked earlier may have been replaced since)."""
+    try:
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != (mark.dev, mark.ino) or not stat.S_ISREG(st.st_mode):
             return False
@@ -91,8 +101,6 @@ def mark_holds(path: Path, mark: Mark, *, last: bool) -> bool:
         )
     except OSError:
         return False
-    finally:
-        os.close(fd)
 
 
 def torn_lines(marks: Sequence[Mark]) -> int | None:

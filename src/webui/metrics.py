@@ -16,6 +16,7 @@ Two groups at ``/metrics``:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ from src.query.files import list_sessions
 from src.query.follow import Reset, SessionFollower, Unreadable
 from src.query.records import decode_record
 from src.webui.metrics_state import Followed, Loaded, MetricsState, load_state, save_state
+
+log = logging.getLogger("src.webui.metrics")
 
 __all__ = ["SAVE_EVERY_S", "SCRAPE_WAIT_S", "LogMetrics", "RequestMetricsMiddleware", "WebMetrics"]
 
@@ -86,6 +89,12 @@ class LogMetrics:
             "Saves of the /metrics state, by outcome (saved; skipped: read-only or busy "
             "root, a file changing meanwhile, or an error).",
             ["outcome"],
+            registry=self._own,
+        )
+        self._read_failures = Counter(
+            "telemetry_dashboard_metrics_read_failures",
+            "Reads of the logs for the execution_* series that failed part way (logged; the "
+            "next scrape reads again, and execution_* stay hidden until one completes).",
             registry=self._own,
         )
         for outcome in ("restored", "missing", "invalid", "changed"):
@@ -202,11 +211,14 @@ class LogMetrics:
                 target = self._wanted
             try:
                 self.refresh()
+                failed = False
             except Exception:  # a scrape never fails for the logs: the values as they were
-                pass
+                failed = True
+                self._read_failures.inc()
+                log.exception("reading the session logs for /metrics failed")
             with self._cond:
                 self._done = target
-                if not self._interrupted:
+                if not self._interrupted and not failed:
                     self._ready = True
                 self._cond.notify_all()
 

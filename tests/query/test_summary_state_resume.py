@@ -287,3 +287,30 @@ def test_an_incremental_reader_saves_a_tail_once_the_wait_is_over(tmp_path, monk
     inc.refresh(as_of=AS_OF)
     got, read_now = read(tmp_path)
     assert read_now == 0 and got == one_pass(tmp_path)
+
+
+def test_a_file_replaced_after_the_state_was_checked_is_read_whole(tmp_path, monkeypatch):
+    """The newest file is replaced under its name between the state's check and the read
+    going on from its mark (the retention hand-off renames a file away and the logger
+    starts a new one): the reader goes by the descriptor it reads through, sees another
+    file and reads it all, instead of reading the new file from the old offset and saving
+    that as a valid state (3,010 events then, for good)."""
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"".join(lines(2000).splitlines(keepends=True)[:1000]))
+    assert read(tmp_path)[0].event_count == 1000
+    real = StateStore.holds
+
+    def holds_then_replaced(self, saved, paths):
+        ok = real(self, saved, paths)
+        other = tmp_path / "s.new"
+        other.write_bytes(lines(3000, start=5000))
+        os.replace(other, path)
+        return ok
+
+    monkeypatch.setattr(StateStore, "holds", holds_then_replaced)
+    got, n = read(tmp_path)
+    monkeypatch.setattr(StateStore, "holds", real)
+    # (its size_bytes is the listing's, taken before the replace)
+    assert n == 3000 and got.event_count == 3000 and got.parse.invalid_lines == 0
+    again, n = read(tmp_path)
+    assert again == one_pass(tmp_path) and again.event_count == 3000

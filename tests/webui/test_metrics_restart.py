@@ -39,6 +39,7 @@ OWN = (
     "telemetry_dashboard_request",
     "telemetry_dashboard_sse",
     "telemetry_dashboard_metrics_state",
+    "telemetry_dashboard_metrics_read_failures",
 )
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]
@@ -544,3 +545,35 @@ def test_real_retention_while_stopped_leaves_the_state_usable(root):
         text = _metrics(b)
     assert _own(text, "telemetry_dashboard_metrics_state_loads_total", "restored") == 1
     assert _values(text) == before
+
+
+def test_a_read_that_fails_part_way_shows_no_partial_counts_and_is_counted(
+    root, monkeypatch, caplog
+):
+    """An error part way through the first read of the logs leaves the execution_* series
+    hidden (ready stays 0: no partial counts a rate would take for a burst), counts the
+    failure and logs it; the next scrape reads again and exposes them."""
+    from src.execution.telemetry.metrics_def import ExecutionMetrics
+
+    _append(root / "alpha.jsonl", [line for i in range(10) for line in _trip("alpha", i)])
+    real = ExecutionMetrics.observe
+    calls = [0]
+
+    def observe(self, event):
+        calls[0] += 1
+        if calls[0] == 5:
+            raise RuntimeError("boom")
+        return real(self, event)
+
+    monkeypatch.setattr(ExecutionMetrics, "observe", observe)
+    lm = LogMetrics(root, persist=False)
+    with caplog.at_level("ERROR", logger="src.webui.metrics"):
+        first = _scrape(lm)
+    assert "telemetry_dashboard_execution_metrics_ready 0.0" in first
+    assert "execution_events_total" not in first
+    assert "telemetry_dashboard_metrics_read_failures_total 1.0" in first
+    assert any("for /metrics failed" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(ExecutionMetrics, "observe", real)
+    second = _scrape(lm)
+    assert "telemetry_dashboard_execution_metrics_ready 1.0" in second
+    assert "execution_events_total" in second
