@@ -21,6 +21,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from src.common.atomicfile import open_regular
+
 __all__ = ["DeliveryLog", "read_deliveries"]
 
 
@@ -52,8 +54,11 @@ class DeliveryLog:
 def read_deliveries(path: str | os.PathLike[str], limit: int = 50) -> list[dict[str, Any]]:
     """The newest ``limit`` records, oldest first (unreadable lines skipped)."""
     keep: deque[dict[str, Any]] = deque(maxlen=limit)
+    fd = open_regular(path)  # a FIFO put there never hangs the reader, no link followed
+    if fd is None:
+        return []
     try:
-        with open(path, "rb") as fh:
+        with open(fd, "rb") as fh:
             for line in fh:
                 try:
                     entry = json.loads(line)
@@ -61,6 +66,6 @@ def read_deliveries(path: str | os.PathLike[str], limit: int = 50) -> list[dict[
                     continue
                 if isinstance(entry, dict):
                     keep.append(entry)
-    except FileNotFoundError:
-        return []
+    except OSError:
+        pass
     return list(keep)

@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from src.alerts.state_schema import FORMAT_VERSION, InvalidState, decode_state, encode_state
-from src.common.atomicfile import write_atomic
+from src.common.atomicfile import read_regular, write_atomic
 from src.common.locks import lock_exclusive, open_lock_file, try_lock_exclusive
 
 __all__ = [
@@ -39,9 +40,14 @@ __all__ = [
     "StateStore",
     "empty_state",
     "load_state",
+    "read_raw",
 ]
 
 log = logging.getLogger("src.alerts")
+
+MAX_STATE_BYTES = 64 << 20
+"""A state file bigger than this is not one the engine wrote (resolved alerts are forgotten
+after a day; the outbox drains): it is taken as damaged, never read whole."""
 
 
 class StateError(Exception):
@@ -80,6 +86,31 @@ def load_state(raw: bytes, path: str | os.PathLike[str]) -> dict[str, Any]:
             f"alert state {str(path)!r} is not a valid state file of version "
             f"{FORMAT_VERSION}: {exc}"
         ) from None
+
+
+def read_raw(path: str | os.PathLike[str]) -> bytes | None:
+    """The bytes of the state file at ``path`` (None: there is none yet). Read as
+    :func:`src.common.atomicfile.read_regular` reads: a FIFO put there never hangs the
+    reader, a symbolic link is not followed, a file is never read past
+    :data:`MAX_STATE_BYTES`. Raises :class:`InvalidStateFile` for something that is not a
+    regular file of at most that size, :class:`StateError` when it cannot be read."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read alert state {str(path)!r}: {exc}") from None
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_STATE_BYTES:
+        raise InvalidStateFile(
+            f"alert state {str(path)!r} is not a valid state file: not a regular file of "
+            f"at most {MAX_STATE_BYTES} bytes"
+        )
+    raw = read_regular(path, limit=MAX_STATE_BYTES)
+    if raw is None:
+        # Replaced since the check (a save renames a whole file in: read the new one at
+        # the next call), or unreadable (permissions): never taken as damaged here.
+        raise StateError(f"cannot read alert state {str(path)!r}: unreadable or replaced")
+    return raw
 
 
 def _move_aside(path: Path) -> Path:
@@ -138,13 +169,8 @@ class StateStore:
 
     def read(self) -> dict[str, Any]:
         """The current state (an empty one when there is no file yet). Takes no lock."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return empty_state()
-        except OSError as exc:
-            raise StateError(f"cannot read alert state {str(self.path)!r}: {exc}") from None
-        return load_state(raw, self.path)
+        raw = read_raw(self.path)
+        return empty_state() if raw is None else load_state(raw, self.path)
 
     @contextlib.contextmanager
     def update(self) -> Iterator[dict[str, Any]]:

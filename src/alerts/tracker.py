@@ -68,6 +68,7 @@ class FileTracker:
             max_age_s=0.0,
             builder_factory=lambda: WindowedBuilder(horizon_s, floor=self._floor),
             match=_until(until),
+            plain_too=True,  # the CLI resumes after the engine (not with --as-of: filtered)
         )
 
     def view(

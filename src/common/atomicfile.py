@@ -13,20 +13,35 @@ from pathlib import Path
 
 from src.common.fdio import write_all
 
-__all__ = ["read_regular", "temp_sibling", "write_atomic", "write_atomic_at"]
+__all__ = ["open_regular", "read_regular", "temp_sibling", "write_atomic", "write_atomic_at"]
 
 
-def read_regular(path: str | os.PathLike[str], *, limit: int) -> bytes | None:
-    """The content of ``path`` when it is a regular file of at most ``limit`` bytes (None:
-    missing, another kind of file, a symbolic link, bigger, unreadable). Opened without
-    blocking (a FIFO put there never hangs the reader) and read to ``limit`` at most."""
+def open_regular(path: str | os.PathLike[str]) -> int | None:
+    """A read-only descriptor of ``path`` when it is a regular file (None: missing, another
+    kind of file, a symbolic link, unreadable). Opened without blocking: a FIFO put there
+    never hangs the reader."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def read_regular(path: str | os.PathLike[str], *, limit: int) -> bytes | None:
+    """The content of ``path`` when it is a regular file of at most ``limit`` bytes (None:
+    missing, another kind of file, a symbolic link, bigger, unreadable). Opened without
+    blocking (:func:`open_regular`) and read to ``limit`` at most."""
+    fd = open_regular(path)
+    if fd is None:
+        return None
+    try:
+        if os.fstat(fd).st_size > limit:
             return None
         chunks: list[bytes] = []
         size = 0

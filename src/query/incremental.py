@@ -23,12 +23,21 @@ Torn last lines are counted as one pass over the files counts them (each a line,
 torn: an older day's file, a compressed one), except the newest plain file's: that line is
 still being written and is read once complete.
 
+``plain_too``: a reader whose builder only adds to the summary's (an observer's extras: the
+dashboard's chart index, the alert engine's windows) also keeps the plain builder's state
+current (the CLI's, the bridge's, exports'), saved from a copy of its builder without the
+extras, so those readers resume after it. Only where that copy is exactly what a plain
+builder would hold: the builder's settings are the plain one's, and no ``match``.
+``defer(job)``: where that extra save runs (the dashboard's background worker, off the
+request path); it is skipped when the summary read more meanwhile (the next save redoes it).
+
 ``stop()``: while it returns True, a refresh that is reading lines raises
 :class:`Cancelled` within :data:`_BATCH` lines (the summary is then half-read: drop it).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -48,7 +57,7 @@ from src.query.follow import Line, Reset, SessionFollower, Unreadable
 from src.query.lines import bytes_before
 from src.query.records import ParseStats
 from src.query.state_codec import StateError
-from src.query.summary_state import Saved, StateStore, mark_of, torn_lines, with_torn
+from src.query.summary_state import Mark, Saved, StateStore, mark_of, torn_lines, with_torn
 
 __all__ = ["Cancelled", "ChartSamples", "IncrementalSummary"]
 
@@ -88,6 +97,8 @@ class IncrementalSummary:
         match: Matcher | None = None,
         persist: bool = True,
         stop: Callable[[], bool] | None = None,
+        plain_too: bool = False,
+        defer: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.base = Path(base)
         self.session_id = session_id
@@ -102,6 +113,8 @@ class IncrementalSummary:
         self._dirty = True
         self._follower = SessionFollower(self.base, session_id)
         self._size = 0  # the session's size in bytes at the last refresh
+        self._generation = 0  # bumped whenever the builder reads lines or starts over
+        self._builder: SummaryBuilder
         self._reset()
         self._store: StateStore | None = None
         self.persist_error: str | None = None  # why saved state is off, when it failed
@@ -115,6 +128,11 @@ class IncrementalSummary:
                     session_id,
                     self.persist_error,
                 )
+        # The plain builder's state, kept current too (see plain_too in the module docstring).
+        self._plain_store: StateStore | None = None
+        self._defer = defer
+        if persist and match is None and plain_too and type(self._builder) is not SummaryBuilder:
+            self._plain_store = _plain_store(self.base, session_id, self._builder)
         self._resumed = self._store is None
         self.resumed = False  # True when the summary started from a saved state
         self._pending: Saved | None = None  # a saved state whose builder is not decoded yet
@@ -125,6 +143,7 @@ class IncrementalSummary:
         self._clean: tuple[Summary, OrderClock, float] | None = None
 
     def _reset(self) -> None:
+        self._generation += 1
         self._dirty = True
         self._builder = self._factory()
         self._sorted = SortedSamples()
@@ -158,9 +177,11 @@ class IncrementalSummary:
         if first is not None and not self._ensure_builder():
             return self._refresh(as_of)  # the saved builder was damaged: read it all
         if first is not None:
+            self._generation += 1
             self._builder.consume(self._blocks(first, items), self._stats, self._match)
             self._dirty = self._unsaved = True
         if self._stats.files != len(self._follower.files):
+            self._generation += 1
             self._stats.files = len(self._follower.files)
             self._dirty = True
         session = self._follower.session
@@ -246,6 +267,7 @@ class IncrementalSummary:
         state = saved.state()
         if state is not None:
             files = self._stats.files  # kept up to date by refresh meanwhile
+            self._generation += 1
             self._builder, self._stats, self._sorted = state
             self._stats.files = files
             return True
@@ -262,39 +284,66 @@ class IncrementalSummary:
             self._refresh(None)
 
     def _save(self, summary: Summary, clock: OrderClock, as_of: float, now: float) -> None:
-        store = self._store
+        store = self._store or self._plain_store
         if store is None:
             return
         self._saved_at, self._unsaved = now, False
+        marks = self._marks(store)
+        if marks is None:
+            return
+        if self._store is not None:
+            self._store.save(marks, self._builder, self._stats, self._sorted, summary, clock, as_of)
+        if self._plain_store is None:
+            return
+        plain_store, generation = self._plain_store, self._generation
+        stats = copy.deepcopy(self._stats)
+
+        def save_plain() -> None:  # under the lock, the builder as it was read for ``marks``
+            builder = _plain(self._builder)
+            plain_store.save(marks, builder, stats, self._sorted, summary, clock, as_of)
+
+        if self._defer is None:
+            save_plain()  # refresh holds the lock
+            return
+
+        def later() -> None:
+            with self._lock:
+                if self._generation == generation:  # else read more since: the next save
+                    save_plain()
+
+        self._defer(later)
+
+    def _marks(self, store: StateStore) -> list[Mark] | None:
+        """The marks of the files as the follower read them (None: one changed since)."""
         marks = []
         for path, dev, ino, offset, gz, guard, seen, torn in self._follower.followed():
             name = store.rel(path)
             if name is None:
-                return
+                return None
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
-                return
+                return None
             try:
                 st = os.fstat(fd)
                 if (st.st_dev, st.st_ino) != (dev, ino):
-                    return
+                    return None
                 if gz:
                     if st.st_size != seen or guard != bytes_before(fd, seen, len(guard)):
-                        return  # rewritten since it was read: the next poll resets
+                        return None  # rewritten since it was read: the next poll resets
                     marks.append(mark_of(fd, name, offset=0, gz=True, torn=torn))
                     continue
                 seen = max(seen, offset)
                 if st.st_size < seen or guard != bytes_before(fd, offset, len(guard)):
-                    return  # rewritten since it was read: the next poll resets
+                    return None  # rewritten since it was read: the next poll resets
                 # Sized as read, not as it is now: lines appended since were not read.
                 mark = mark_of(fd, name, offset=offset, gz=False)
                 marks.append(msgspec.structs.replace(mark, size=seen))
             except OSError:
-                return
+                return None
             finally:
                 os.close(fd)
-        store.save(marks, self._builder, self._stats, self._sorted, summary, clock, as_of)
+        return marks
 
     def _blocks(
         self, first: Line | Reset | Unreadable, rest: Iterator[Line | Reset | Unreadable]
@@ -332,3 +381,37 @@ class IncrementalSummary:
                 order_to_fill=list(pairer.order_to_fill[-last:]),
                 slippage={str(k): list(v[-last:]) for k, v in pairer.slippage.items()},
             )
+
+
+def _plain(builder: SummaryBuilder) -> SummaryBuilder:
+    """``builder``'s summary state as a plain :class:`SummaryBuilder` (its parts shared, not
+    copied): what a subclass keeps besides (an observer and its extras) is left out."""
+    plain = SummaryBuilder.__new__(SummaryBuilder)
+    keys = _plain_keys()
+    plain.__dict__.update({k: v for k, v in builder.__dict__.items() if k in keys})
+    plain.observe = None
+    return plain
+
+
+_keys: frozenset[str] | None = None
+
+
+def _plain_keys() -> frozenset[str]:
+    global _keys
+    if _keys is None:
+        _keys = frozenset(SummaryBuilder().__dict__)
+    return _keys
+
+
+def _plain_store(base: Path, session_id: str, fresh: SummaryBuilder) -> StateStore | None:
+    """The plain builder's store, when a copy of ``fresh`` (a new builder of the reader's
+    kind) is exactly a new plain builder: the same state file, the same content (None:
+    its settings differ, or it cannot be saved)."""
+    try:
+        plain = StateStore(base, session_id, SummaryBuilder())
+        mine = StateStore(base, session_id, _plain(fresh))
+    except StateError:
+        return None
+    if mine.name != plain.name or mine.code != plain.code:
+        return None
+    return plain

@@ -14,6 +14,8 @@ import os
 import re
 import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,7 @@ __all__ = [
     "kept_when_compressed",
     "list_states",
     "remove_state",
+    "state_dir",
 ]
 
 _NAME = re.compile(r"([0-9a-f]{24})-[0-9a-f]{24}" + re.escape(SUFFIX))
@@ -81,11 +84,10 @@ def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
     """The state files under the root ``base`` (its path or an open descriptor), by name.
     Only regular files named like a state are listed; nothing is followed through a
     symbolic link; a header that cannot be read gives ``covers=None``."""
-    d = open_dir(_root(base), create=False)
-    if d is None:
-        return []
     found: list[StateInfo] = []
-    try:
+    with state_dir(base) as d:
+        if d is None:
+            return []
         try:
             names = sorted(os.listdir(d))
         except OSError:
@@ -111,8 +113,6 @@ def list_states(base: str | os.PathLike[str] | int) -> list[StateInfo]:
             header = header_at(d, name)
             covers = None if header is None else {m.name: m for m in header.marks}
             found.append(StateInfo(name, st.st_size, st.st_mtime, match.group(1), covers))
-    finally:
-        os.close(d)
     return found
 
 
@@ -122,10 +122,9 @@ def remove_state(base: str | os.PathLike[str] | int, name: str) -> bool:
     temp = _TEMP.fullmatch(name)
     if _NAME.fullmatch(name) is None and temp is None:
         return False
-    d = open_dir(_root(base), create=False)
-    if d is None:
-        return False
-    try:
+    with state_dir(base) as d:
+        if d is None:
+            return False
         if temp is None:
             return bool(unlink_at(d, name))
         with state_lock(d, temp.group(1)) as held:  # no save of that state under way
@@ -138,8 +137,6 @@ def remove_state(base: str | os.PathLike[str] | int, name: str) -> bool:
             if not _stale(int(temp.group(3)), st.st_mtime):
                 return False
             return bool(unlink_at(d, name))
-    finally:
-        os.close(d)
 
 
 def _stale(pid: int, mtime: float) -> bool:
@@ -177,27 +174,33 @@ def _session_of(rel_name: str) -> str | None:
     return parsed[0] if parsed else None
 
 
-def _root(base: str | os.PathLike[str] | int) -> Path | int:
-    return base if isinstance(base, int) else Path(base)
+@contextmanager
+def state_dir(base: str | os.PathLike[str] | int) -> Iterator[int | None]:
+    """The state directory of the root ``base`` (its path or an open descriptor), open
+    for the block and closed after it, however the block ends (None: there is none, or it
+    is not usable; it is never created here)."""
+    d = open_dir(base if isinstance(base, int) else Path(base), create=False)
+    try:
+        yield d
+    finally:
+        if d is not None:
+            os.close(d)
 
 
 def file_removed(base: str | os.PathLike[str] | int, rel_name: str) -> int:
     """``rel_name`` (a log file, relative to the root ``base``: its path or an open
     descriptor) was deleted: remove every state covering it. Returns how many were."""
     session_id = _session_of(rel_name)
-    d = open_dir(_root(base), create=False)
-    if session_id is None or d is None:
-        if d is not None:
-            os.close(d)
+    if session_id is None:
         return 0
     removed = 0
-    try:
+    with state_dir(base) as d:
+        if d is None:
+            return 0
         for name in _states_of(d, session_id):
             marks = marks_at(d, name)
             if marks is None or any(m.name == rel_name for m in marks):
                 removed += unlink_at(d, name)
-    finally:
-        os.close(d)
     return removed
 
 
@@ -212,13 +215,12 @@ def file_compressed(
     it was compressed): states that cover it to its last line move to the compressed file;
     those that covered less are removed (they would be rebuilt). Returns states kept."""
     session_id = _session_of(rel_name)
-    d = open_dir(_root(base), create=False)
-    if session_id is None or d is None:
-        if d is not None:
-            os.close(d)
+    if session_id is None:
         return 0
     kept = 0
-    try:
+    with state_dir(base) as d:
+        if d is None:
+            return 0
         size = os.fstat(plain_fd).st_size
         end = last_line_end(plain_fd, size)
         for name in _states_of(d, session_id):
@@ -250,6 +252,4 @@ def file_compressed(
                     kept += 1
                 except OSError:
                     unlink_at(d, name)
-    finally:
-        os.close(d)
     return kept

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from src.alerts.format import iso
 from src.alerts.lifecycle import open_alerts
-from src.alerts.state import StateError, load_state
+from src.alerts.state import StateError, load_state, read_raw
 from src.common.units import human_duration
 from src.webui.deps import valid_session_id
 from src.webui.models import AlertsSnapshot, error_responses
@@ -48,7 +48,7 @@ class AlertBoard:
 
     def _load(self) -> tuple[dict[str, Any] | None, str | None]:
         try:
-            st = os.stat(self.path)
+            st = os.lstat(self.path)
         except FileNotFoundError:
             return None, None
         except OSError as exc:
@@ -58,10 +58,9 @@ class AlertBoard:
             if key == self._key:
                 return self._state, self._error
         try:
-            state: dict[str, Any] | None = load_state(self.path.read_bytes(), self.path)
+            raw = read_raw(self.path)  # a FIFO never hangs it, a huge file is not read
+            state: dict[str, Any] | None = None if raw is None else load_state(raw, self.path)
             error = None
-        except OSError as exc:
-            state, error = None, f"cannot read {self.path}: {exc.strerror or exc}"
         except StateError as exc:
             # The engine moves such a file aside at its next evaluation; until then say so.
             state, error = None, str(exc)

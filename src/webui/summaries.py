@@ -13,6 +13,10 @@ CLI's). What the first request of a new dashboard process pays depends on what w
   own summary takes over (it saves its state then, so the next start is the first case);
 * nothing saved: one full read now, which gives both (the first request waits for it).
 
+Each save of the dashboard's state also keeps the plain state current (its builder without
+the chart index; written by the background worker), so a CLI ``--summary`` after the
+dashboard reads only what was appended since.
+
 Meanwhile the charts say so (:attr:`SessionSummary.charts_state`) and the page refreshes
 until they are there. Every summary shown equals one pass over the session, whichever of
 the two answered it.
@@ -111,6 +115,8 @@ class SessionSummary:
             max_age_s=self._max_age_s,
             builder_factory=self._factory,
             stop=self._stopped_here,
+            plain_too=True,  # the CLI, the bridge and exports resume after the dashboard
+            defer=self._worker.submit,  # that extra save runs in the worker, not a request
         )
 
     @property

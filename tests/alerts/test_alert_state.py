@@ -218,3 +218,80 @@ def test_only_one_engine_claims_a_state_file_at_a_time(tmp_path, repo_root):
     first.release()
     first.release()
     assert subprocess.run(args, timeout=60).returncode == 0
+
+
+def _unblock(fifo) -> None:
+    """Release a reader stuck opening ``fifo`` (only when the code under test hangs)."""
+    import os
+
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass
+
+
+def _in_thread(fn, fifo):
+    """``fn()``'s result or exception, from a thread given 10 s (a hang fails the test)."""
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as exc:
+            out["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        _unblock(fifo)
+        t.join(10)
+        pytest.fail("the reader hung on a FIFO at the state path")
+    return out
+
+
+def test_a_fifo_at_the_state_path_does_not_hang_the_engine_and_is_moved_aside(tmp_path):
+    """read() says it is no state file (no hang); update() moves it aside and starts empty."""
+    import os
+
+    path = tmp_path / "state.json"
+    os.mkfifo(path)
+    store = StateStore(path)
+    out = _in_thread(store.read, path)
+    assert isinstance(out.get("error"), InvalidStateFile), out
+    assert "not a regular file" in str(out["error"])
+
+    def bump():
+        with store.update() as state:
+            state["seq"] = 7
+
+    assert "error" not in _in_thread(bump, path)
+    assert store.read()["seq"] == 7
+    (aside,) = [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    assert aside.is_fifo()
+
+
+def test_an_oversized_state_file_is_taken_as_damaged_not_read(tmp_path, monkeypatch):
+    """A file past the cap is never read: read() calls it invalid, update() moves it aside."""
+    path = tmp_path / "state.json"
+    path.write_bytes(json.dumps(empty_state()).encode())
+    with open(path, "r+b") as fh:  # sparse: past the cap without writing 64 MiB
+        fh.truncate(state_module.MAX_STATE_BYTES + 1)
+    store = StateStore(path)
+    with pytest.raises(InvalidStateFile, match="at most"):
+        store.read()
+    with store.update() as state:
+        state["seq"] = 3
+    assert store.read()["seq"] == 3
+    assert len([p for p in tmp_path.iterdir() if ".corrupt-" in p.name]) == 1
+
+
+def test_a_fifo_as_the_delivery_log_does_not_hang_its_reader(tmp_path):
+    """telemetry-alerts deliveries reads the log without blocking: a FIFO gives no records."""
+    import os
+
+    from src.alerts.deliverylog import read_deliveries
+
+    path = tmp_path / "deliveries.jsonl"
+    os.mkfifo(path)
+    assert _in_thread(lambda: read_deliveries(path), path) == {"value": []}

@@ -59,3 +59,32 @@ def test_every_hook_leaves_no_descriptor_open_whatever_it_finds(root, tmp_path_f
     assert open_fds() == before
     assert state_retention.list_states(root) == []
     assert summary_state.STATE_DIR in os.listdir(root)
+
+
+def test_state_dir_closes_the_directory_however_the_block_ends(root, tmp_path_factory):
+    """The one helper the four hooks open the state directory with: the directory (by path
+    or through an open root descriptor) is closed after the block, also when it raises;
+    no state directory gives None and creates none."""
+    empty = tmp_path_factory.mktemp("empty")
+    before = open_fds()
+    with state_retention.state_dir(empty) as d:
+        assert d is None
+    assert summary_state.STATE_DIR not in os.listdir(empty)
+    with pytest.raises(RuntimeError), state_retention.state_dir(root) as d:
+        assert d is not None
+        inside = d
+        assert summary_state.STATE_DIR not in os.listdir(d)  # it is the state dir itself
+        raise RuntimeError("boom")
+    with pytest.raises(OSError):
+        os.fstat(inside)
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with state_retention.state_dir(root_fd) as d:
+            assert d is not None and d != root_fd
+            assert [n for n in os.listdir(d) if n.endswith(".state")] == [
+                s.name for s in state_retention.list_states(root)
+            ]
+        os.fstat(root_fd)  # the caller's root descriptor stays open
+    finally:
+        os.close(root_fd)
+    assert open_fds() == before

@@ -151,3 +151,29 @@ def test_a_state_file_with_wrong_contents_shows_the_error_not_a_500(client, logs
         r = client.get(url)
         assert r.status_code == 200 and "not a valid state file" in r.text, url
     assert path.read_text() == json.dumps(doc).replace('"DEEP"', "[" * 50_000 + "]" * 50_000)
+
+
+def test_a_fifo_or_a_huge_file_at_the_state_path_is_reported_not_waited_on(tmp_path):
+    """The panel never hangs on a FIFO put at the state path, nor reads a file past the
+    engine's cap: both are shown as not a valid state file."""
+    import os
+    import threading
+
+    from src.alerts.state import MAX_STATE_BYTES
+    from src.webui.alerts import AlertBoard
+
+    path = tmp_path / "state.json"
+    os.mkfifo(path)
+    out: dict = {}
+    t = threading.Thread(target=lambda: out.update(AlertBoard(path).snapshot()), daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # release it
+        pytest.fail("the alerts panel hung on a FIFO")
+    assert not out["available"] and "not a valid state file" in out["error"]
+    path.unlink()
+    path.write_bytes(b"{}")
+    os.truncate(path, MAX_STATE_BYTES + 1)
+    snap = AlertBoard(path).snapshot()
+    assert not snap["available"] and "not a valid state file" in snap["error"]
