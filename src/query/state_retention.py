@@ -50,8 +50,11 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"([0-9a-f]{24})-[0-9a-f]{24}" + re.escape(SUFFIX))
-# A save's temporary file (src.common.atomicfile): ".<state name>.<pid>.tmp"
-_TEMP = re.compile(r"\.(([0-9a-f]{24})-[0-9a-f]{24}" + re.escape(SUFFIX) + r")\.([0-9]+)\.tmp")
+# A save's temporary file (src.common.atomicfile): ".<state name>.<pid>.tmp", for a session's
+# state or another saved under the root (the dashboard's "webui-metrics.state").
+_TEMP = re.compile(
+    r"\.((?:([0-9a-f]{24})-[0-9a-f]{24}|[a-z][a-z0-9-]*)" + re.escape(SUFFIX) + r")\.([0-9]+)\.tmp"
+)
 STALE_TEMP_S = 600.0
 """A save's temporary file this old (or whose process is gone) is left from a save that
 did not finish (killed, out of memory): retention removes it, under the state's lock."""

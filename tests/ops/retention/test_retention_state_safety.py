@@ -221,3 +221,23 @@ def test_retention_never_overwrites_a_state_being_saved(root, age):
         saver.communicate("", timeout=60)
     after, _ = _read(root, "s")
     assert after == _one_pass(root, "s") and _states(root) == [state]  # rebuilt, saved
+
+
+def test_an_unfinished_save_of_the_dashboards_metrics_state_is_removed_too(root):
+    """A dashboard killed while saving its /metrics state leaves
+    ``.webui-metrics.state.<pid>.tmp``: retention counts and removes it like a session
+    state's (never the state itself)."""
+    from src.webui.metrics_state import STATE_NAME
+
+    (root / "s.jsonl").write_bytes(event_lines("s", range(1, 30)))
+    d = root / STATE_DIR
+    d.mkdir(exist_ok=True)
+    kept = d / STATE_NAME
+    kept.write_bytes(b"k" * 100)
+    dead = d / f".{STATE_NAME}.{_dead_pid()}.tmp"
+    dead.write_bytes(b"x" * 5000)
+    plan = json.loads(_retention(root, "--json").stdout)
+    assert {a["path"] for a in plan["actions"]} == {f"{STATE_DIR}/{dead.name}"}
+    done = _retention(root, "--apply", "--json")
+    assert done.returncode == 0, done.stderr
+    assert not dead.exists() and kept.read_bytes() == b"k" * 100
