@@ -47,17 +47,15 @@ from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
-import msgspec
-
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import Matcher, SummaryBuilder
 from src.query.analytics.summary_model import OrderClock, Summary
 from src.query.files import session_files
 from src.query.follow import Line, Reset, SessionFollower, Unreadable
-from src.query.lines import bytes_before
 from src.query.records import ParseStats
 from src.query.state_codec import StateError
-from src.query.summary_state import Mark, Saved, StateStore, mark_of, torn_lines, with_torn
+from src.query.state_marks import mark_of_followed
+from src.query.summary_state import Mark, Saved, StateStore, torn_lines, with_torn
 
 __all__ = ["Cancelled", "ChartSamples", "IncrementalSummary"]
 
@@ -316,33 +314,12 @@ class IncrementalSummary:
     def _marks(self, store: StateStore) -> list[Mark] | None:
         """The marks of the files as the follower read them (None: one changed since)."""
         marks = []
-        for path, dev, ino, offset, gz, guard, seen, torn in self._follower.followed():
-            name = store.rel(path)
-            if name is None:
+        for followed in self._follower.followed():
+            name = store.rel(followed[0])
+            mark = None if name is None else mark_of_followed(followed, name)
+            if mark is None:
                 return None
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                return None
-            try:
-                st = os.fstat(fd)
-                if (st.st_dev, st.st_ino) != (dev, ino):
-                    return None
-                if gz:
-                    if st.st_size != seen or guard != bytes_before(fd, seen, len(guard)):
-                        return None  # rewritten since it was read: the next poll resets
-                    marks.append(mark_of(fd, name, offset=0, gz=True, torn=torn))
-                    continue
-                seen = max(seen, offset)
-                if st.st_size < seen or guard != bytes_before(fd, offset, len(guard)):
-                    return None  # rewritten since it was read: the next poll resets
-                # Sized as read, not as it is now: lines appended since were not read.
-                mark = mark_of(fd, name, offset=offset, gz=False)
-                marks.append(msgspec.structs.replace(mark, size=seen))
-            except OSError:
-                return None
-            finally:
-                os.close(fd)
+            marks.append(mark)
         return marks
 
     def _blocks(

@@ -21,16 +21,21 @@ from pathlib import Path
 import msgspec
 
 from src.query.analytics.summary_model import Summary
-from src.query.lines import last_line_end  # re-exported: the states' readers take it from here
+from src.query.lines import (
+    bytes_before,
+    last_line_end,  # re-exported: the states' readers take it from here
+)
 
 __all__ = [
     "HASH_BYTES",
+    "FollowedFile",
     "Mark",
     "hash_range",
     "last_line_end",
     "mark_holds",
     "mark_holds_fd",
     "mark_of",
+    "mark_of_followed",
     "torn_lines",
     "with_torn",
 ]
@@ -66,6 +71,39 @@ def mark_of(fd: int, name: str, *, offset: int, gz: bool, torn: bool | None = No
     head = hash_range(fd, 0, min(HASH_BYTES, offset))
     guard = hash_range(fd, max(0, offset - HASH_BYTES), offset)
     return Mark(name, st.st_dev, st.st_ino, gz, offset, st.st_size, head, guard, torn)
+
+
+FollowedFile = tuple[Path, int, int, int, bool, bytes, int, bool]
+"""A file as :meth:`~src.query.follow.SessionFollower.followed` gives it: path, device,
+inode, offset read to, compressed, the bytes just before the offset, size seen, torn."""
+
+
+def mark_of_followed(followed: FollowedFile, name: str) -> Mark | None:
+    """The mark of a file a follower read, saved as ``name`` (None: the file was replaced
+    or rewritten since it was read; the follower's next poll resets). A plain file is sized
+    as read, not as it is now: lines appended since were not read, and must not be taken
+    later for a torn last line."""
+    path, dev, ino, offset, gz, guard, seen, torn = followed
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (dev, ino):
+            return None
+        if gz:
+            if st.st_size != seen or guard != bytes_before(fd, seen, len(guard)):
+                return None
+            return mark_of(fd, name, offset=0, gz=True, torn=torn)
+        seen = max(seen, offset)
+        if st.st_size < seen or guard != bytes_before(fd, offset, len(guard)):
+            return None
+        return msgspec.structs.replace(mark_of(fd, name, offset=offset, gz=False), size=seen)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def mark_holds(path: Path, mark: Mark, *, last: bool) -> bool:

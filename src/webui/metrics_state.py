@@ -38,7 +38,6 @@ import msgspec
 
 from src.execution.telemetry.metrics_snapshot import MetricsSnapshot
 from src.query.files import parse_file_name
-from src.query.lines import bytes_before
 from src.query.state_file import (
     HEADER_SIZE,
     MAX_STATE_BYTES,
@@ -49,7 +48,7 @@ from src.query.state_file import (
     split,
     write_state,
 )
-from src.query.state_marks import Mark, mark_holds, mark_of
+from src.query.state_marks import FollowedFile, Mark, mark_holds, mark_of_followed
 
 __all__ = [
     "FORMAT_VERSION",
@@ -208,7 +207,7 @@ def save_state(
     base: Path,
     metrics: MetricsSnapshot,
     lines: dict[str, tuple[float, float]],
-    followed: dict[str, list[tuple[Path, int, int, int, bool, bytes, int, bool]]],
+    followed: dict[str, list[FollowedFile]],
 ) -> bool:
     """Save the state (False: not saved - a read-only root, a busy directory, a file that
     changed since it was read, which the next poll will see; never raises for I/O).
@@ -218,8 +217,8 @@ def save_state(
     for sid, files in followed.items():
         if not files:
             continue
-        for path, dev, ino, offset, gz, guard, seen, torn in files:
-            mark = _mark(base, path, dev, ino, offset, gz, guard, seen, torn)
+        for file in files:
+            mark = _mark(base, file)
             if mark is None:
                 return False
             marks.append(mark)
@@ -241,41 +240,10 @@ def save_state(
     return write_state(base, STATE_NAME, pack(header) + blob)
 
 
-def _mark(
-    base: Path,
-    path: Path,
-    dev: int,
-    ino: int,
-    offset: int,
-    gz: bool,
-    guard: bytes,
-    seen: int,
-    torn: bool,
-) -> Mark | None:
-    """The mark of a followed file, if it is still what the follower read (sized as the
-    follower saw it, not as it is now: lines appended since were not read)."""
+def _mark(base: Path, followed: FollowedFile) -> Mark | None:
+    """The mark of a followed file, if it is still what the follower read."""
     try:
-        rel = path.relative_to(base).as_posix()
+        rel = followed[0].relative_to(base).as_posix()
     except ValueError:
         return None
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != (dev, ino):
-            return None
-        if gz:
-            if st.st_size != offset:
-                return None
-        elif guard and bytes_before(fd, offset, len(guard)) != guard:
-            return None
-        if gz:
-            return mark_of(fd, rel, offset=offset, gz=True, torn=torn)
-        mark = mark_of(fd, rel, offset=offset, gz=False)
-        return msgspec.structs.replace(mark, size=max(seen, offset))
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return mark_of_followed(followed, rel)
