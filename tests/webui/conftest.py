@@ -45,24 +45,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(logs):
-    """A real uvicorn server on a free loopback port, stopped after the test."""
-    port = free_port()
-    settings = WebSettings(base_path=logs, port=port, poll_interval_s=0.05, summary_max_age_s=0)
-    config = uvicorn.Config(
-        create_app(settings=settings), host="127.0.0.1", port=port, log_level="warning"
-    )
-    srv = uvicorn.Server(config)
+@contextmanager
+def serving(app, port: int | None = None, *, must_stop: bool = False):
+    """``app`` served by a real uvicorn server in a thread on a loopback port; yields
+    ``(base_url, port)`` and stops the server (its shutdown runs) on leaving; with
+    ``must_stop``, a server still running 10 s later fails the test."""
+    port = free_port() if port is None else port
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert srv.started, "server did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}", port
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        assert not (must_stop and thread.is_alive()), "server did not stop"
+
+
+@pytest.fixture
+def server(logs):
+    """A real uvicorn server on a free loopback port, stopped after the test."""
+    port = free_port()
+    settings = WebSettings(base_path=logs, port=port, poll_interval_s=0.05, summary_max_age_s=0)
+    with serving(create_app(settings=settings), port) as (url, _):
+        yield url
 
 
 class AppProcess:

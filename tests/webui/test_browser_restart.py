@@ -4,14 +4,11 @@ are being built and fill in by themselves once the background read is done."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from tests.webui.conftest import free_port
+from tests.webui.conftest import serving
 from tests.webui.test_browser import ARTIFACTS, CHROMIUM
 from tests.webui.test_summaries import Gated, app_over, cli_summary, session, states
 
@@ -50,21 +47,11 @@ def cli_only(tmp_path: Path, repo_root: Path) -> Path:
 @pytest.fixture
 def gated_server(cli_only: Path, gated):
     """uvicorn in a thread over ``cli_only``; its chart builds wait for ``Gated.gate``."""
-    port = free_port()
-    config = uvicorn.Config(
-        app_over(cli_only, gated), host="127.0.0.1", port=port, log_level="warning"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert srv.started, "server did not start"
-    yield f"http://127.0.0.1:{port}"
-    gated.gate.set()
-    srv.should_exit = True
-    thread.join(10)
+    with serving(app_over(cli_only, gated)) as (url, _):
+        try:
+            yield url
+        finally:
+            gated.gate.set()  # a waiting chart build ends before the server stops
 
 
 def test_cards_at_once_then_the_charts_fill_in(page, gated_server, gated, cli_only):

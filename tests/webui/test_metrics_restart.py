@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,6 @@ from pathlib import Path
 import httpx2 as httpx
 import msgspec
 import pytest
-import uvicorn
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -32,7 +30,7 @@ from src.webui.app import create_app
 from src.webui.metrics import LogMetrics
 from src.webui.metrics_state import STATE_NAME, load_state, save_state
 from src.webui.settings import WebSettings
-from tests.webui.conftest import free_port
+from tests.webui.conftest import free_port, serving
 
 # The dashboard's own series, which a restart starts afresh by design.
 OWN = (
@@ -90,21 +88,12 @@ def _serving(base: Path):
     settings = WebSettings(base_path=base, port=port, summary_max_age_s=0)
     app = create_app(settings=settings)
     app.state.metrics.logs.wait_s = 120  # a slow machine must not make a scrape partial
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert srv.started, "server did not start"
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=130) as client:
-            client.app = app
-            yield client
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-        assert not thread.is_alive()
+    with (
+        serving(app, port, must_stop=True) as (url, _),
+        httpx.Client(base_url=url, timeout=130) as client,
+    ):
+        client.app = app
+        yield client
 
 
 def _metrics(client: httpx.Client) -> str:
