@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import gc
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -218,3 +220,69 @@ def test_the_reserved_numbers_are_given_back_with_the_logger(tmp_path):
     for fd in fds:
         with pytest.raises(OSError):
             os.fstat(fd)  # closed (nothing in this test opens a file meanwhile)
+
+
+CLOSE_WITHOUT_DESCRIPTORS = """
+import os, resource, sys
+from pathlib import Path
+from datetime import UTC, datetime
+from src.execution.events import ExecutionEvent
+from src.execution.telemetry import JsonlExecutionLogger
+
+logs, how = Path(sys.argv[1]), sys.argv[2]
+logger = JsonlExecutionLogger(logs)
+for n, session in enumerate(["a", "b"]):
+    logger.emit(ExecutionEvent(ts=datetime(2025, 1, 1, tzinfo=UTC), session_id=session,
+        symbol="BTC-USD", mode="paper", kind="fill", payload={"n": n}, seq=n, mono_ns=n))
+fds = sorted(logger._fds.values())
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+fillers = []
+if how == "exhausted":  # every number below the limit taken: opening /dev/null fails (EMFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (fds[-1] + 1, hard))
+    try:
+        while True:
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+    except OSError:
+        pass
+else:  # the limit lowered below the logger's numbers: dup2 into them fails (EBADF)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (fds[0], hard))
+logger.close()
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+for fd in fillers:
+    os.close(fd)
+print(logger.stats.emitted, logger.stats.errors, flush=True)
+sys.stdin.readline()  # the logger object (and its reserved numbers) lives until the test says
+"""
+
+
+@pytest.mark.parametrize("how", ["exhausted", "limit_below_the_numbers"])
+def test_close_releases_the_locks_even_when_the_stand_in_cannot_be_put_in_place(tmp_path, how):
+    """No descriptor left for /dev/null at close (or RLIMIT_NOFILE lowered below the logger's
+    numbers): the files stay open under their numbers, but their shared locks are released,
+    so retention, in another process, can take the files while the closed logger lives on."""
+    logs = tmp_path / "logs"
+    root = Path(__file__).resolve().parents[3]
+    with subprocess.Popen(
+        [sys.executable, "-c", CLOSE_WITHOUT_DESCRIPTORS, str(logs), how],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None and child.stdin is not None
+            assert child.stdout.readline().split() == ["2", "0"]
+            paths = sorted(logs.glob("*.jsonl"))
+            assert [p.name for p in paths] == ["a.jsonl", "b.jsonl"]
+            for path in paths:
+                probe = os.open(path, os.O_RDONLY)
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # retention's probe
+                finally:
+                    os.close(probe)
+            child.stdin.write("\n")
+            child.stdin.flush()
+            assert child.wait(30) == 0
+        finally:
+            if child.poll() is None:
+                child.kill()
