@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -220,6 +221,86 @@ def test_the_reserved_numbers_are_given_back_with_the_logger(tmp_path):
     for fd in fds:
         with pytest.raises(OSError):
             os.fstat(fd)  # closed (nothing in this test opens a file meanwhile)
+
+
+def wait_until_close_blocks_or_returns(logger: JsonlExecutionLogger, closer: threading.Thread):
+    """Let close() on ``closer`` go as far as it goes: it returned, or it waits at the gate for
+    an emit in flight (bounded; a synchronisation, not a timed assertion)."""
+    for _ in range(3000):
+        gate = getattr(logger, "_gate", None)
+        if not closer.is_alive() or (gate is not None and gate.shut_down):
+            return
+        time.sleep(0.01)
+
+
+def test_with_fsync_always_close_waits_for_an_emit_between_its_write_and_its_fsync(
+    tmp_path, monkeypatch
+):
+    """fsync="always": the emitter wrote its line, then close() ran on another thread before
+    the emitter's fsync. close() waits, the fsync goes to the session file (not the /dev/null
+    stand-in), and the event is counted emitted: emit returned, so the line is on disk."""
+    logs = tmp_path / "logs"
+    logger = JsonlExecutionLogger(logs, fsync="always", strict=True)
+    first, second = pipeline_event(0), pipeline_event(1)
+    logger.emit(first)
+    pause = Pause()
+    real_fsync = os.fsync
+    fsynced_by_emitter: list[str] = []
+
+    def pausing_fsync(fd: int) -> None:
+        pause()  # the emitter only: its line is written, its fsync not done yet
+        if threading.current_thread() is pause.thread:
+            fsynced_by_emitter.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", pausing_fsync)
+    errors: list[BaseException] = []
+
+    def emit() -> None:
+        try:
+            logger.emit(second)
+        except BaseException as exc:
+            errors.append(exc)
+
+    pause.run(emit)
+    closer = threading.Thread(target=logger.close)
+    closer.start()
+    wait_until_close_blocks_or_returns(logger, closer)
+    pause.release.set()
+    assert pause.thread is not None
+    pause.thread.join(30)
+    closer.join(30)
+    assert not pause.thread.is_alive() and not closer.is_alive() and errors == []
+    assert fsynced_by_emitter == [str(logs / "s.jsonl")]
+    assert (logger.stats.emitted, logger.stats.dropped, logger.stats.errors) == (2, 0, 0)
+    assert (logs / "s.jsonl").read_bytes() == encode_event_line(first) + encode_event_line(second)
+    logger.emit(pipeline_event(2))  # after close: dropped, not written
+    assert (logger.stats.emitted, logger.stats.dropped) == (2, 1)
+
+
+def test_with_fsync_always_a_close_from_inside_emit_neither_hangs_nor_drops_the_written_line(
+    tmp_path, monkeypatch
+):
+    """close() called on the emitting thread itself between its write and its fsync (from a
+    callback, say) does not wait for itself; it fsyncs the file after the line, so the event
+    is counted emitted, not dropped."""
+    logs = tmp_path / "logs"
+    logger = JsonlExecutionLogger(logs, fsync="always", strict=True)
+    first, second = pipeline_event(0), pipeline_event(1)
+    logger.emit(first)
+    real_fsync = os.fsync
+    armed = [True]
+
+    def closing_fsync(fd: int) -> None:
+        if armed[0]:
+            armed[0] = False
+            logger.close()
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", closing_fsync)
+    logger.emit(second)
+    assert (logger.stats.emitted, logger.stats.dropped, logger.stats.errors) == (2, 0, 0)
+    assert (logs / "s.jsonl").read_bytes() == encode_event_line(first) + encode_event_line(second)
 
 
 CLOSE_WITHOUT_DESCRIPTORS = """
