@@ -35,6 +35,7 @@ __all__ = [
     "is_held",
     "lock_exclusive",
     "open_lock_file",
+    "release_lock",
     "release_write_guard",
     "take_write_guard",
     "try_lock_exclusive",
@@ -59,6 +60,15 @@ def try_lock_shared(fd: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def release_lock(fd: int) -> None:
+    """Release the shared or exclusive lock taken through ``fd`` (the descriptor stays open);
+    never raises: at the latest the lock goes with the descriptor."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        pass
 
 
 def try_lock_exclusive(fd: int, *, strict: bool = False) -> bool:

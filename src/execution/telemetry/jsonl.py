@@ -35,7 +35,9 @@ retiring, closing) is :mod:`src.execution.telemetry.session_files`. ``close()`` 
 every file at once but keeps the descriptor numbers reserved, so an ``emit`` racing it on
 another thread (its lock-free fast path fetched a descriptor just before) either writes to
 the session file or is counted as dropped after close: never written to a number the
-process reused for an unrelated file, never raised.
+process reused for an unrelated file, never raised. With ``fsync="always"`` close() first
+waits for the emits between their write and their fsync (:mod:`.close_gate`), so an event
+emit acknowledged is on disk and counted emitted.
 
 With ``heartbeat_interval > 0`` a background thread publishes the logger's counters to
 ``<base>/.writers/`` (see :mod:`src.execution.telemetry.heartbeat`), so the health check,
@@ -61,6 +63,7 @@ from src.execution.events import ExecutionEvent
 from src.execution.jsontypes import JsonObject
 from src.execution.serialization import encode_event_line, line_template
 from src.execution.telemetry.base import ExecutionEventEmitter, guarded
+from src.execution.telemetry.close_gate import CloseGate
 from src.execution.telemetry.heartbeat import HeartbeatWriter
 from src.execution.telemetry.session_files import SessionFiles
 from src.execution.telemetry.session_files import day_of as day_of  # importable from here too
@@ -88,6 +91,7 @@ def _after_fork_in_child() -> None:
     for logger in list(_live_loggers):
         logger._syncer = None
         logger._heartbeat = None  # the child publishes its own, from its next file open
+        logger._gate.after_fork()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -125,6 +129,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         self.rotation = rotation
         self.max_open_files = max_open_files
         self._fsync_always = fsync == "always"
+        self._gate = CloseGate()  # fsync="always": close() waits for writes being fsynced
         self._rotate_daily = rotation == "daily"
         self._syncer: threading.Thread | None = None
         self._stop_syncer = threading.Event()
@@ -212,6 +217,22 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         self._emit_slow(event, ready is None)
 
     def _emit_slow(self, event: ExecutionEvent, settle: bool) -> None:
+        """The general path (below); with fsync="always" (which never takes the fast path)
+        inside the close gate: close() waits for the line's write and fsync, so an event for
+        which emit returned is on disk, and one that close overtook is dropped, not written."""
+        if not self._fsync_always:
+            self._emit_general(event, settle)
+            return
+        gate = self._gate
+        if not gate.enter():
+            self._drop("emit after close")
+            return
+        try:
+            self._emit_general(event, settle)
+        finally:
+            gate.leave()
+
+    def _emit_general(self, event: ExecutionEvent, settle: bool) -> None:
         """Every case but the common one: a new (session, symbol, mode, kind), a file not
         opened yet, daily rotation, a torn line to end, a file retention holds, fsync on
         every line, an event without ``seq``/``mono_ns``, after close. With ``settle``, a
@@ -282,7 +303,13 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         if written != len(line):
             self._repair_short_write(session_id, fd, written, len(line))
         if self._fsync_always:
-            os.fsync(fd)
+            try:
+                os.fsync(fd)
+            except OSError:
+                # Inside the close gate, close() can only have run on this very thread, from
+                # a callback after the write above: it fsynced the file itself. Written.
+                if not self._closed:
+                    raise
 
     def _repair_short_write(self, session_id: str, fd: int, written: int, wanted: int) -> None:
         # A full disk can accept part of a line. End the fragment with a newline so the next
@@ -357,6 +384,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             self._closed = True
             self._stop_syncer.set()
             heartbeat, self._heartbeat = self._heartbeat, None
+        self._gate.shut()  # fsync="always": the emits writing now finish on the real files
         self._files.close(self._sync_on_close if self.fsync != "none" else None)
         if heartbeat is not None:
             heartbeat.stop(final=True)

@@ -22,8 +22,10 @@ file. So:
   the logger counts as dropped after close. The reserved numbers are closed only when the
   table is collected (with its logger: a thread inside ``emit`` holds the logger, so none can
   be about to write then) or by the process exit; a closed logger costs one idle descriptor
-  per file it had open. Where ``/dev/null`` cannot be opened (no descriptor left), the files
-  themselves are kept open until then, which is still safe.
+  per file it had open. Where the swap fails (``/dev/null`` cannot be opened because no
+  descriptor is left, or ``RLIMIT_NOFILE`` was lowered below the number), the file itself is
+  kept open under its number until then, which is still safe, but its shared lock is released
+  all the same: retention must not see a writer in a closed logger.
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from src.common.locks import release_write_guard, try_lock_shared, try_write_guard
+from src.common.locks import (
+    release_lock,
+    release_write_guard,
+    try_lock_shared,
+    try_write_guard,
+)
 from src.execution.session_ids import validate_session_id
 
 __all__ = [
@@ -287,18 +294,23 @@ class SessionFiles:
 
     def _reserve(self, fds: list[int]) -> None:
         """Put a read-only /dev/null in each descriptor's place: its file is let go of, its
-        number stays taken, and a write through it fails with EBADF."""
+        number stays taken, and a write through it fails with EBADF. Where that fails, the
+        file stays under its number but its lock is released."""
         try:
             stand_in = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            stand_in = -1  # no descriptor to spare: keep the files themselves
+            stand_in = -1  # no descriptor to spare: keep the files themselves, unlocked
         try:
             for fd in fds:
+                swapped = False
                 if stand_in >= 0:
                     try:
                         os.dup2(stand_in, fd, inheritable=False)
+                        swapped = True
                     except OSError:
-                        pass  # keep what is there, reserved all the same
+                        pass  # (EBADF: the number is above a lowered RLIMIT_NOFILE)
+                if not swapped:
+                    release_lock(fd)  # retention must not see a writer in a closed logger
                 self._reserved.append(fd)
         finally:
             if stand_in >= 0:

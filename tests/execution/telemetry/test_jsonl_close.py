@@ -11,7 +11,10 @@ from __future__ import annotations
 import fcntl
 import gc
 import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -218,3 +221,149 @@ def test_the_reserved_numbers_are_given_back_with_the_logger(tmp_path):
     for fd in fds:
         with pytest.raises(OSError):
             os.fstat(fd)  # closed (nothing in this test opens a file meanwhile)
+
+
+def wait_until_close_blocks_or_returns(logger: JsonlExecutionLogger, closer: threading.Thread):
+    """Let close() on ``closer`` go as far as it goes: it returned, or it waits at the gate for
+    an emit in flight (bounded; a synchronisation, not a timed assertion)."""
+    for _ in range(3000):
+        gate = getattr(logger, "_gate", None)
+        if not closer.is_alive() or (gate is not None and gate.shut_down):
+            return
+        time.sleep(0.01)
+
+
+def test_with_fsync_always_close_waits_for_an_emit_between_its_write_and_its_fsync(
+    tmp_path, monkeypatch
+):
+    """fsync="always": the emitter wrote its line, then close() ran on another thread before
+    the emitter's fsync. close() waits, the fsync goes to the session file (not the /dev/null
+    stand-in), and the event is counted emitted: emit returned, so the line is on disk."""
+    logs = tmp_path / "logs"
+    logger = JsonlExecutionLogger(logs, fsync="always", strict=True)
+    first, second = pipeline_event(0), pipeline_event(1)
+    logger.emit(first)
+    pause = Pause()
+    real_fsync = os.fsync
+    fsynced_by_emitter: list[str] = []
+
+    def pausing_fsync(fd: int) -> None:
+        pause()  # the emitter only: its line is written, its fsync not done yet
+        if threading.current_thread() is pause.thread:
+            fsynced_by_emitter.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", pausing_fsync)
+    errors: list[BaseException] = []
+
+    def emit() -> None:
+        try:
+            logger.emit(second)
+        except BaseException as exc:
+            errors.append(exc)
+
+    pause.run(emit)
+    closer = threading.Thread(target=logger.close)
+    closer.start()
+    wait_until_close_blocks_or_returns(logger, closer)
+    pause.release.set()
+    assert pause.thread is not None
+    pause.thread.join(30)
+    closer.join(30)
+    assert not pause.thread.is_alive() and not closer.is_alive() and errors == []
+    assert fsynced_by_emitter == [str(logs / "s.jsonl")]
+    assert (logger.stats.emitted, logger.stats.dropped, logger.stats.errors) == (2, 0, 0)
+    assert (logs / "s.jsonl").read_bytes() == encode_event_line(first) + encode_event_line(second)
+    logger.emit(pipeline_event(2))  # after close: dropped, not written
+    assert (logger.stats.emitted, logger.stats.dropped) == (2, 1)
+
+
+def test_with_fsync_always_a_close_from_inside_emit_neither_hangs_nor_drops_the_written_line(
+    tmp_path, monkeypatch
+):
+    """close() called on the emitting thread itself between its write and its fsync (from a
+    callback, say) does not wait for itself; it fsyncs the file after the line, so the event
+    is counted emitted, not dropped."""
+    logs = tmp_path / "logs"
+    logger = JsonlExecutionLogger(logs, fsync="always", strict=True)
+    first, second = pipeline_event(0), pipeline_event(1)
+    logger.emit(first)
+    real_fsync = os.fsync
+    armed = [True]
+
+    def closing_fsync(fd: int) -> None:
+        if armed[0]:
+            armed[0] = False
+            logger.close()
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", closing_fsync)
+    logger.emit(second)
+    assert (logger.stats.emitted, logger.stats.dropped, logger.stats.errors) == (2, 0, 0)
+    assert (logs / "s.jsonl").read_bytes() == encode_event_line(first) + encode_event_line(second)
+
+
+CLOSE_WITHOUT_DESCRIPTORS = """
+import os, resource, sys
+from pathlib import Path
+from datetime import UTC, datetime
+from src.execution.events import ExecutionEvent
+from src.execution.telemetry import JsonlExecutionLogger
+
+logs, how = Path(sys.argv[1]), sys.argv[2]
+logger = JsonlExecutionLogger(logs)
+for n, session in enumerate(["a", "b"]):
+    logger.emit(ExecutionEvent(ts=datetime(2025, 1, 1, tzinfo=UTC), session_id=session,
+        symbol="BTC-USD", mode="paper", kind="fill", payload={"n": n}, seq=n, mono_ns=n))
+fds = sorted(logger._fds.values())
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+fillers = []
+if how == "exhausted":  # every number below the limit taken: opening /dev/null fails (EMFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (fds[-1] + 1, hard))
+    try:
+        while True:
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+    except OSError:
+        pass
+else:  # the limit lowered below the logger's numbers: dup2 into them fails (EBADF)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (fds[0], hard))
+logger.close()
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+for fd in fillers:
+    os.close(fd)
+print(logger.stats.emitted, logger.stats.errors, flush=True)
+sys.stdin.readline()  # the logger object (and its reserved numbers) lives until the test says
+"""
+
+
+@pytest.mark.parametrize("how", ["exhausted", "limit_below_the_numbers"])
+def test_close_releases_the_locks_even_when_the_stand_in_cannot_be_put_in_place(tmp_path, how):
+    """No descriptor left for /dev/null at close (or RLIMIT_NOFILE lowered below the logger's
+    numbers): the files stay open under their numbers, but their shared locks are released,
+    so retention, in another process, can take the files while the closed logger lives on."""
+    logs = tmp_path / "logs"
+    root = Path(__file__).resolve().parents[3]
+    with subprocess.Popen(
+        [sys.executable, "-c", CLOSE_WITHOUT_DESCRIPTORS, str(logs), how],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None and child.stdin is not None
+            assert child.stdout.readline().split() == ["2", "0"]
+            paths = sorted(logs.glob("*.jsonl"))
+            assert [p.name for p in paths] == ["a.jsonl", "b.jsonl"]
+            for path in paths:
+                probe = os.open(path, os.O_RDONLY)
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # retention's probe
+                finally:
+                    os.close(probe)
+            child.stdin.write("\n")
+            child.stdin.flush()
+            assert child.wait(30) == 0
+        finally:
+            if child.poll() is None:
+                child.kill()
