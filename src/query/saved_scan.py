@@ -25,7 +25,7 @@ from src.query import parallel
 from src.query.analytics.sorted_samples import SortedSamples
 from src.query.analytics.summary import SummaryBuilder
 from src.query.analytics.summary_model import Summary
-from src.query.files import GZIP_ERRORS, SessionFiles, open_segment
+from src.query.files import GZIP_ERRORS, SessionFiles, open_segment, session_files
 from src.query.lines import cap_lines, iter_blocks, iter_range_blocks
 from src.query.parallel import MAX_OPEN_FILES, ProgressFn, default_workers, scan_ordered
 from src.query.records import ParseStats
@@ -111,8 +111,13 @@ def summarize_session(
             read = _read(store, builder, stats, start, progress, len(paths))
             if read.moved:
                 # Replaced under its name after the state was checked (the retention
-                # hand-off renames a file away and the logger starts a new one): read all.
+                # hand-off compresses a file away and the logger starts a new one): list
+                # the session's files again (the compressed one is new) and read them all.
                 saved, read = None, None
+                relisted = session_files(base, session.session_id)
+                if relisted is not None:
+                    session = relisted
+                paths = list(session.files)
         if read is None:
             covered = 0
             kept, done = SortedSamples(), []
@@ -162,7 +167,7 @@ def _located(summary: Summary, session: SessionFiles) -> Summary:
 
 def _tail_torn(path: Path, mark: Mark) -> tuple[int, int] | None:
     """(end of the last complete line, 1 if a torn line follows it) of the newest file
-    the state covers (None: unreadable)."""
+    the state covers (None: unreadable, or no longer the file the state covers)."""
     if mark.gz:
         return mark.offset, 1 if mark.torn else 0
     try:
@@ -170,6 +175,8 @@ def _tail_torn(path: Path, mark: Mark) -> tuple[int, int] | None:
     except OSError:
         return None
     try:
+        if not mark_holds_fd(fd, mark, last=True):
+            return None  # replaced since the state was checked: not the state's file
         size = os.fstat(fd).st_size
         end = last_line_end(fd, size, floor=mark.offset)
         return end, 1 if size > end else 0

@@ -314,3 +314,32 @@ def test_a_file_replaced_after_the_state_was_checked_is_read_whole(tmp_path, mon
     assert n == 3000 and got.event_count == 3000 and got.parse.invalid_lines == 0
     again, n = read(tmp_path)
     assert again == one_pass(tmp_path) and again.event_count == 3000
+
+
+@pytest.mark.parametrize("new_events", [3000, 30])
+def test_a_retention_hand_off_after_the_state_was_checked_is_read_as_one_pass(
+    tmp_path, monkeypatch, new_events
+):
+    """Between the state's check and the read, retention compresses the session's file
+    away (``s.jsonl.gz``) and the logger starts a new ``s.jsonl``: the reader lists the
+    session again and reads it all, whether the new file is longer than the state's offset
+    or not (a short one used to be taken for the unchanged file: the saved summary alone)."""
+    path = tmp_path / "s.jsonl"
+    old = b"".join(lines(2000).splitlines(keepends=True)[:1000])
+    path.write_bytes(old)
+    assert read(tmp_path)[0].event_count == 1000
+    real = StateStore.holds
+
+    def holds_then_handed_off(self, saved, paths):
+        ok = real(self, saved, paths)
+        (tmp_path / "s.jsonl.gz").write_bytes(gzip.compress(old))
+        other = tmp_path / "s.new"
+        other.write_bytes(lines(new_events, start=5000))
+        os.replace(other, path)
+        return ok
+
+    monkeypatch.setattr(StateStore, "holds", holds_then_handed_off)
+    got, _ = read(tmp_path)
+    monkeypatch.setattr(StateStore, "holds", real)
+    assert got.event_count == 1000 + new_events
+    assert got == one_pass(tmp_path)
