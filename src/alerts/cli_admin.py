@@ -174,12 +174,15 @@ def _unsnooze(args: argparse.Namespace, store: Any, out: TextIO) -> int:
 
 
 def _deliveries(args: argparse.Namespace, path: Path, out: TextIO) -> int:
-    from src.alerts.deliverylog import read_deliveries
+    from src.alerts.deliverylog import DeliveryLogError, read_deliveries
     from src.alerts.render import render_deliveries
 
     if args.limit < 1:
         return fail(f"invalid --limit {args.limit}: must be > 0")
-    records = read_deliveries(path, args.limit)
+    try:
+        records = read_deliveries(path, args.limit)
+    except DeliveryLogError as exc:
+        return fail(str(exc))
     if args.json:
         for r in records:
             out.write(json.dumps(r, sort_keys=True) + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import socket
 import threading
 
@@ -171,3 +172,38 @@ def test_delivery_log_rotates_past_its_size(tmp_path):
         record.record(id=f"n-{i}", outcome="ok", detail="x" * 50)
     assert (tmp_path / "d.jsonl.1").exists()
     assert read_deliveries(tmp_path / "d.jsonl", limit=1000)[-1]["id"] == "n-99"
+
+
+def test_recording_to_a_fifo_never_blocks_and_counts_the_failure(note, tmp_path, caplog):
+    """A FIFO at the delivery log (nobody reading it): record() and Dispatcher.submit return
+    at once, the records are skipped and counted, the problem logged once; the lock is free
+    again for the next record once the FIFO is replaced by a file."""
+    path = tmp_path / "d.jsonl"
+    os.mkfifo(path)
+    record = DeliveryLog(path)
+    dispatcher = Dispatcher({}, FAST, record)
+    returned = threading.Event()
+
+    def submit_twice() -> None:
+        dispatcher.submit(item(note(), "pager"))
+        record.record(id="n-2", outcome="ok")
+        returned.set()
+
+    worker = threading.Thread(target=submit_twice, daemon=True)
+    with caplog.at_level(logging.ERROR, logger="src.alerts.delivery"):
+        worker.start()
+        if not returned.wait(timeout=30):
+            with open(path, "rb"):  # unblock the stuck writer so the test can end
+                pass
+        worker.join(timeout=30)
+    assert returned.is_set(), "record() blocked on a FIFO"
+    assert record.failures == 2
+    assert path.is_fifo()
+    assert [r.message for r in caplog.records].count(
+        f"cannot write the delivery log {path}: delivery log {str(path)!r} is a FIFO, "
+        "not a regular file (records skipped)"
+    ) == 1
+    path.unlink()
+    record.record(id="n-3", outcome="ok")
+    assert [r["id"] for r in read_deliveries(path)] == ["n-3"]
+    dispatcher.close()

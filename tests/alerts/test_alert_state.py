@@ -287,11 +287,13 @@ def test_an_oversized_state_file_is_taken_as_damaged_not_read(tmp_path, monkeypa
 
 
 def test_a_fifo_as_the_delivery_log_does_not_hang_its_reader(tmp_path):
-    """telemetry-alerts deliveries reads the log without blocking: a FIFO gives no records."""
+    """telemetry-alerts deliveries reads the log without blocking: a FIFO is named as such
+    at once (DeliveryLogError), never waited on."""
     import os
 
-    from src.alerts.deliverylog import read_deliveries
+    from src.alerts.deliverylog import DeliveryLogError, read_deliveries
 
     path = tmp_path / "deliveries.jsonl"
     os.mkfifo(path)
-    assert _in_thread(lambda: read_deliveries(path), path) == {"value": []}
+    error = _in_thread(lambda: read_deliveries(path), path)["error"]
+    assert isinstance(error, DeliveryLogError) and "is a FIFO" in str(error)

@@ -300,3 +300,34 @@ def test_run_starts_with_an_outbox_item_without_a_channel(cfg, logs, session_log
         err = proc.stderr.read()
         assert "moved aside" in err and "Traceback" not in err
         assert len(list(path.parent.glob("state.json.corrupt-*"))) == 1
+
+
+def _deliveries_cli(config: str, repo_root) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(repo_root / "scripts" / "telemetry_alerts.py"), "deliveries",
+         "--config", config],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "symlink"])
+def test_deliveries_on_something_other_than_a_file_is_bad_input(kind, cfg, logs, repo_root):
+    """A FIFO, a directory or a link at the delivery log: one line naming it, exit 3 (not
+    "no deliveries recorded"); the FIFO does not hang the reader."""
+    path = logs / ".alerts" / "deliveries.jsonl"
+    path.parent.mkdir()
+    real = logs / "real.jsonl"
+    real.write_text(json.dumps({"id": "a", "outcome": "ok", "ts": 1}) + "\n")
+    make = {"fifo": os.mkfifo, "directory": os.mkdir, "symlink": lambda p: p.symlink_to(real)}
+    make[kind](path)
+    done = _deliveries_cli(cfg(), repo_root)
+    assert done.returncode == 3, done
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and str(path) in done.stderr
+    assert "not a regular file" in done.stderr
+
+
+def test_deliveries_without_a_log_yet_is_not_an_error(cfg, repo_root):
+    """No delivery log at all: the usual empty answer, exit 0."""
+    done = _deliveries_cli(cfg(), repo_root)
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "no deliveries recorded", "")
