@@ -10,25 +10,40 @@ emits are dropped, they write nothing) and waits until those already inside have
 fsynced their line to the real file. Only that mode pays for the gate; it already pays an
 fsync per event.
 
-A close() called on a thread that is itself inside the gate (from a callback in the middle of
-an emit) does not wait for itself: that emit's write came first, and close fsyncs the file.
+The wait never hangs shutdown:
+
+* it never waits for the calling thread's own emits (a close() from a callback or a signal
+  handler in the middle of an emit): that emit's write came first, and close fsyncs the file;
+* it is bounded (:data:`SHUT_TIMEOUT_S`). Emits still inside after that are not waited for;
+  :meth:`CloseGate.shut` returns how many, and the logger reports them as not confirmed
+  durable (their line may be written, its fsync may have missed the file).
+
+The count is one structure, thread id -> depth inside the gate, changed by a single store
+under the lock: an exception raised between two statements (a ``KeyboardInterrupt`` from a
+signal) can leave a thread counted as still inside, never a count that no thread owns. Such a
+leftover is the interrupted thread's own (not waited for by its own close) and bounded for
+the others. The lock is reentrant, so a signal handler that emits or closes while its thread is
+inside :meth:`enter` or :meth:`leave` does not deadlock on it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
-__all__ = ["CloseGate"]
+__all__ = ["SHUT_TIMEOUT_S", "CloseGate"]
+
+SHUT_TIMEOUT_S = 3.0  # how long close() waits at most for emits between write and fsync
 
 
 class CloseGate:
     """Counts the emits in flight; :meth:`shut` refuses new ones and waits for the rest."""
 
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._inflight = 0
+    def __init__(self, timeout: float | None = None) -> None:
+        self.timeout = SHUT_TIMEOUT_S if timeout is None else float(timeout)
+        self._cond = threading.Condition(threading.RLock())
+        self._inside: dict[int, int] = {}  # thread id -> how deep it is inside the gate
         self._shut = False
-        self._mine = threading.local()  # how deep the current thread is inside the gate
 
     @property
     def shut_down(self) -> bool:
@@ -37,29 +52,44 @@ class CloseGate:
 
     def enter(self) -> bool:
         """Count an emit in; False once the gate is shut (the event is to be dropped)."""
+        me = threading.get_ident()
         with self._cond:
             if self._shut:
                 return False
-            self._inflight += 1
-        self._mine.depth = getattr(self._mine, "depth", 0) + 1
-        return True
+            self._inside[me] = self._inside.get(me, 0) + 1  # the one change
+            return True
 
     def leave(self) -> None:
         """The emit that entered has written and fsynced its line (or failed)."""
-        self._mine.depth -= 1
+        me = threading.get_ident()
         with self._cond:
-            self._inflight -= 1
+            depth = self._inside.get(me, 0) - 1
+            if depth > 0:
+                self._inside[me] = depth  # the one change
+            else:
+                self._inside.pop(me, None)  # the one change
             if self._shut:
                 self._cond.notify_all()
 
-    def shut(self) -> None:
-        """Refuse new emits; return once every emit in flight on other threads has left."""
-        own = getattr(self._mine, "depth", 0)
+    def _others(self, me: int) -> int:
+        return sum(depth for tid, depth in self._inside.items() if tid != me)
+
+    def shut(self) -> int:
+        """Refuse new emits; wait (at most ``timeout`` seconds) until every emit in flight on
+        other threads has left. Returns how many were still inside when the wait gave up."""
+        me = threading.get_ident()
+        deadline = time.monotonic() + self.timeout
         with self._cond:
             self._shut = True
-            self._cond.wait_for(lambda: self._inflight <= own)
+            while (left := self._others(me)) > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return left
+                self._cond.wait(remaining)
+            return 0
 
     def after_fork(self) -> None:
         """In a forked child only the forking thread exists: only its own emits are in flight."""
-        self._cond = threading.Condition(threading.Lock())
-        self._inflight = getattr(self._mine, "depth", 0)
+        self._cond = threading.Condition(threading.RLock())
+        me = threading.get_ident()
+        self._inside = {me: self._inside[me]} if self._inside.get(me) else {}

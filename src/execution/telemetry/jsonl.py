@@ -130,6 +130,9 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         self.max_open_files = max_open_files
         self._fsync_always = fsync == "always"
         self._gate = CloseGate()  # fsync="always": close() waits for writes being fsynced
+        self._closer: int | None = None  # the thread running close()
+        self._close_done = threading.Event()
+        self._unconfirmed_at_close = 0  # emits close() gave up waiting for (see close)
         self._rotate_daily = rotation == "daily"
         self._syncer: threading.Thread | None = None
         self._stop_syncer = threading.Event()
@@ -377,17 +380,38 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
     def close(self) -> None:
         """Let go of every file at once (its lock too); an emit racing close either lands
         in the session file or is counted as dropped, never written to a descriptor number
-        reused meanwhile for another file: see :mod:`src.execution.telemetry.session_files`."""
+        reused meanwhile for another file: see :mod:`src.execution.telemetry.session_files`.
+
+        With ``fsync="always"`` close first waits, at most a few seconds, for the emits on
+        other threads between their write and their fsync; those still there after that are
+        counted in ``unconfirmed_at_close`` (health, heartbeat) as not confirmed durable.
+        A close() while another thread's close() is under way waits for it (as long); one
+        on the closing thread itself (a callback, a signal handler) returns at once."""
+        me = threading.get_ident()
         with self._open_lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._stop_syncer.set()
-            heartbeat, self._heartbeat = self._heartbeat, None
-        self._gate.shut()  # fsync="always": the emits writing now finish on the real files
-        self._files.close(self._sync_on_close if self.fsync != "none" else None)
-        if heartbeat is not None:
-            heartbeat.stop(final=True)
+            closer = self._closer
+            if closer is None:
+                self._closer = me
+                self._closed = True
+                self._stop_syncer.set()
+                heartbeat, self._heartbeat = self._heartbeat, None
+        if closer is not None:
+            if closer != me:
+                self._close_done.wait(self._gate.timeout)
+            return
+        try:
+            unconfirmed = self._gate.shut()  # fsync="always": emits writing now finish first
+            if unconfirmed:
+                self._unconfirmed_at_close += unconfirmed
+                self._report(
+                    f"close: {unconfirmed} emit(s) still writing after {self._gate.timeout:g}s"
+                    " not waited for; not confirmed durable"
+                )
+            self._files.close(self._sync_on_close if self.fsync != "none" else None)
+            if heartbeat is not None:
+                heartbeat.stop(final=True)
+        finally:
+            self._close_done.set()
 
     def _sync_on_close(self, fd: int) -> None:
         try:
@@ -424,6 +448,7 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
             **self.stats.as_dict(),
             "lock_contention": self.lock_contention,
             "open_files": len(self._fds),
+            "unconfirmed_at_close": self._unconfirmed_at_close,
         }
 
     def open_sessions(self) -> list[str]:
@@ -434,4 +459,9 @@ class JsonlExecutionLogger(ExecutionEventEmitter):
         return f"JsonlExecutionLogger({str(self.base_path)!r})"
 
     def health(self) -> JsonObject:
-        return {**super().health(), "base_path": str(self.base_path), "open_files": len(self._fds)}
+        return {
+            **super().health(),
+            "base_path": str(self.base_path),
+            "open_files": len(self._fds),
+            "unconfirmed_at_close": self._unconfirmed_at_close,
+        }

@@ -13,6 +13,7 @@ import gc
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import pytest
 
 from src.execution.events import ExecutionEvent
 from src.execution.serialization import encode_event_line
-from src.execution.telemetry import JsonlExecutionLogger
+from src.execution.telemetry import JsonlExecutionLogger, close_gate
 from src.execution.telemetry import jsonl as jsonl_module
 
 
@@ -367,3 +368,209 @@ def test_close_releases_the_locks_even_when_the_stand_in_cannot_be_put_in_place(
         finally:
             if child.poll() is None:
                 child.kill()
+
+
+# -- the close gate (fsync="always") under signals, repeated close and emits that never finish --
+
+
+def lines_run_by_an_emit() -> list[tuple[str, int]]:
+    """The lines of CloseGate.enter and leave that an emit with fsync="always" runs (a
+    signal can arrive before any of them), found by tracing one."""
+    codes = {getattr(close_gate.CloseGate, n).__code__: n for n in ("enter", "leave")}
+    seen: set[tuple[str, int]] = set()
+
+    def tracer(frame, event, arg):
+        name = codes.get(frame.f_code)
+        if name is None:
+            return None
+
+        def local(frame, event, arg):
+            if event == "line":
+                seen.add((name, frame.f_lineno))
+            return local
+
+        return local
+
+    with tempfile.TemporaryDirectory() as tmp:
+        logger = JsonlExecutionLogger(tmp, fsync="always")
+        sys.settrace(tracer)
+        try:
+            logger.emit(pipeline_event(0))
+        finally:
+            sys.settrace(None)
+        logger.close()
+    return sorted(seen)
+
+
+GATE_POINTS = lines_run_by_an_emit()
+
+
+def act_at(code: object, line: int, action: Callable[[], None]) -> Callable[..., object]:
+    """A trace function that runs ``action`` once, on this thread, just before ``line`` of
+    ``code`` runs: what a signal handler does between two statements."""
+    fired: list[int] = []
+
+    def local(frame, event, arg):
+        if event == "line" and frame.f_lineno == line and not fired:
+            fired.append(1)
+            sys.settrace(None)
+            action()
+        return local
+
+    def tracer(frame, event, arg):
+        return local if frame.f_code is code else None
+
+    return tracer
+
+
+def on_a_thread(target: Callable[[], None]) -> list[BaseException]:
+    """Run ``target`` on a daemon thread; fail (not hang) if it never returns."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "hung"
+    return errors
+
+
+@pytest.mark.parametrize(("name", "line"), GATE_POINTS)
+def test_a_keyboard_interrupt_inside_the_gate_never_strands_close(
+    tmp_path, monkeypatch, name, line
+):
+    """A KeyboardInterrupt (a signal) between any two statements of enter/leave: the thread
+    it hit is never counted as in flight by its own close(), which returns at once (the
+    gate's bound is made huge: returning proves it did not wait), with every line it wrote."""
+    monkeypatch.setattr(close_gate, "SHUT_TIMEOUT_S", 3600.0)
+    logs = tmp_path / "logs"
+    logger = JsonlExecutionLogger(logs, fsync="always")
+    first, last = pipeline_event(0), pipeline_event(2)
+    logger.emit(first)
+    code = getattr(close_gate.CloseGate, name).__code__
+
+    def interrupted_then_close() -> None:
+        def interrupt() -> None:
+            raise KeyboardInterrupt
+
+        sys.settrace(act_at(code, line, interrupt))
+        try:
+            logger.emit(pipeline_event(1))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sys.settrace(None)
+        logger.emit(last)
+        logger.close()
+
+    assert on_a_thread(interrupted_then_close) == []
+    assert logger.closed
+    lines = (logs / "s.jsonl").read_bytes().splitlines(keepends=True)
+    assert lines[0] == encode_event_line(first) and lines[-1] == encode_event_line(last)
+
+
+@pytest.mark.parametrize("what", ["emit", "close"])
+@pytest.mark.parametrize(("name", "line"), GATE_POINTS)
+def test_a_signal_handler_that_emits_or_closes_inside_the_gate_does_not_deadlock(
+    tmp_path, name, line, what
+):
+    """A signal handler runs between two statements of enter/leave (holding the gate's lock,
+    maybe) and emits or closes: neither waits for its own thread, nothing is lost or raised."""
+    logs = tmp_path / "logs"
+    logger = JsonlExecutionLogger(logs, fsync="always", strict=True)
+    logger.emit(pipeline_event(0))
+    code = getattr(close_gate.CloseGate, name).__code__
+
+    ran: list[str] = []
+
+    def handler() -> None:
+        ran.append(what)
+        if what == "emit":
+            logger.emit(pipeline_event(2))
+        else:
+            logger.close()
+
+    def main() -> None:
+        sys.settrace(act_at(code, line, handler))
+        try:
+            logger.emit(pipeline_event(1))
+        finally:
+            sys.settrace(None)
+        logger.close()
+
+    assert on_a_thread(main) == [] and ran == [what]
+    stats = logger.stats
+    assert stats.errors == 0 and stats.emitted + stats.dropped == (3 if what == "emit" else 2)
+    assert (logs / "s.jsonl").read_bytes().count(b"\n") == stats.emitted
+
+
+def stuck_in_fsync(monkeypatch, logger: JsonlExecutionLogger) -> tuple[Pause, list[str]]:
+    """An emit on another thread that has written its line and waits in its fsync (until
+    released); returns the pause and the order in which things finished."""
+    pause = Pause()
+    real_fsync = os.fsync
+    order: list[str] = []
+
+    def pausing_fsync(fd: int) -> None:
+        pause()
+        if threading.current_thread() is pause.thread:
+            order.append("emit fsynced")
+        try:
+            real_fsync(fd)
+        except OSError:
+            if threading.current_thread() is not pause.thread:
+                raise
+
+    monkeypatch.setattr(os, "fsync", pausing_fsync)
+    pause.run(lambda: logger.emit(pipeline_event(1)))
+    return pause, order
+
+
+def test_a_second_close_waits_for_the_first_one_at_the_gate(tmp_path, monkeypatch):
+    """close() on thread B waits at the gate for an emit between write and fsync; close() on
+    thread C meanwhile must not return first (its caller would take the logger for closed
+    and its events for durable)."""
+    logger = JsonlExecutionLogger(tmp_path / "logs", fsync="always")
+    logger.emit(pipeline_event(0))
+    pause, order = stuck_in_fsync(monkeypatch, logger)
+    first = threading.Thread(target=lambda: (logger.close(), order.append("first close")))
+    first.start()
+    wait_until_close_blocks_or_returns(logger, first)
+    second = threading.Thread(target=lambda: (logger.close(), order.append("second close")))
+    second.start()
+    second.join(1)  # a second close that does not wait returns here (the bug)
+    pause.release.set()
+    for thread in (pause.thread, first, second):
+        assert thread is not None
+        thread.join(30)
+        assert not thread.is_alive()
+    assert order[0] == "emit fsynced" and set(order[1:]) == {"first close", "second close"}
+    assert logger.health()["unconfirmed_at_close"] == 0
+    assert (logger.stats.emitted, logger.stats.dropped) == (2, 0)
+
+
+def test_close_waits_for_an_emit_that_never_finishes_only_so_long(tmp_path, monkeypatch):
+    """An emit stuck between its write and its fsync (a hung disk): close() gives up after the
+    gate's bound, lets go of the files and counts that emit as not confirmed durable; the
+    heartbeat's and health()'s counters say so."""
+    monkeypatch.setattr(close_gate, "SHUT_TIMEOUT_S", 0.2)
+    logs = tmp_path / "logs"
+    logger = JsonlExecutionLogger(logs, fsync="always", heartbeat_interval=3600)
+    logger.emit(pipeline_event(0))
+    pause, _order = stuck_in_fsync(monkeypatch, logger)
+    try:
+        assert on_a_thread(logger.close) == []
+        assert logger.closed and logger.open_sessions() == []
+        assert logger.health()["unconfirmed_at_close"] == 1
+        assert logger._heartbeat_counters()["unconfirmed_at_close"] == 1
+        assert files_open_under(logs) == []
+    finally:
+        pause.release.set()
+        assert pause.thread is not None
+        pause.thread.join(30)
+    assert not pause.thread.is_alive()
