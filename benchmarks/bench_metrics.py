@@ -37,18 +37,14 @@ from benchmarks._report import row
 from benchmarks._server import DashboardServer
 from benchmarks._sessions import DEFAULT_DATA_DIR, SIZES, ensure_session
 from src.query.state_file import STATE_DIR
-from src.webui.metrics import LogMetrics
+from src.webui.metrics import RESTARTED_FRESH, LogMetrics
 from src.webui.metrics_state import STATE_NAME
 
 RESTARTS = 3
 SCRAPE_TIMEOUT_S = 10.0  # Prometheus' default
 TARGET_RESTART_S = 0.05
 IN_PROCESS = 5
-OWN = (
-    "telemetry_dashboard_request",
-    "telemetry_dashboard_sse",
-    "telemetry_dashboard_metrics_state",
-)
+OWN = RESTARTED_FRESH  # the dashboard's own series: a restart starts them afresh
 
 
 def _values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -36,7 +36,23 @@ from src.webui.metrics_state import Followed, Loaded, MetricsState, load_state, 
 
 log = logging.getLogger("src.webui.metrics")
 
-__all__ = ["SAVE_EVERY_S", "SCRAPE_WAIT_S", "LogMetrics", "RequestMetricsMiddleware", "WebMetrics"]
+__all__ = [
+    "RESTARTED_FRESH",
+    "SAVE_EVERY_S",
+    "SCRAPE_WAIT_S",
+    "LogMetrics",
+    "RequestMetricsMiddleware",
+    "WebMetrics",
+]
+
+RESTARTED_FRESH = (
+    "telemetry_dashboard_request",
+    "telemetry_dashboard_sse",
+    "telemetry_dashboard_metrics_state",
+    "telemetry_dashboard_metrics_read_failures",
+)
+"""Name prefixes of the dashboard's own series about its own process, which a restart starts
+afresh by design (every other series goes on from the saved state)."""
 
 SAVE_EVERY_S = 60.0
 """The /metrics state is saved at most this often while the logs grow (and at shutdown):

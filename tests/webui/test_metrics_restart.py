@@ -27,18 +27,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from src.query.state_file import STATE_DIR
 from src.webui import metrics_state
 from src.webui.app import create_app
-from src.webui.metrics import LogMetrics
+from src.webui.metrics import RESTARTED_FRESH, LogMetrics
 from src.webui.metrics_state import STATE_NAME, load_state, save_state
 from src.webui.settings import WebSettings
 from tests.webui.conftest import free_port, serving
 
-# The dashboard's own series, which a restart starts afresh by design.
-OWN = (
-    "telemetry_dashboard_request",
-    "telemetry_dashboard_sse",
-    "telemetry_dashboard_metrics_state",
-    "telemetry_dashboard_metrics_read_failures",
-)
+OWN = RESTARTED_FRESH  # the dashboard's own series: a restart starts them afresh
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]
 
