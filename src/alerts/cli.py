@@ -229,6 +229,13 @@ def _check(args: argparse.Namespace, config: AlertsConfig, root: Path, out: Text
                     f"delivered to {channel} (see telemetry-alerts deliveries)",
                     file=sys.stderr,
                 )
+        unrecorded = engine.dispatcher.record.failures
+        if unrecorded:
+            print(
+                f"error: {unrecorded} delivery record(s) could not be written to "
+                f"{engine.dispatcher.record.path} (the notifications went out; see the log)",
+                file=sys.stderr,
+            )
         if not drained:
             print("warning: deliveries still pending; the next run retries them", file=sys.stderr)
     return exit_code(alerts)

@@ -331,3 +331,21 @@ def test_deliveries_without_a_log_yet_is_not_an_error(cfg, repo_root):
     """No delivery log at all: the usual empty answer, exit 0."""
     done = _deliveries_cli(cfg(), repo_root)
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "no deliveries recorded", "")
+
+
+def test_check_says_when_its_deliveries_could_not_be_recorded(cfg, session_log, logs, capsys):
+    """A FIFO at the delivery log: the notification still goes out, and check ends with one
+    line naming the log and how many records were lost (never silently, never blocking)."""
+    config = cfg()
+    log = session_log("s1")
+    now = time.time()
+    for i in range(10):
+        log.trade(now - 60 + i)
+    recent_errors(log)
+    fifo = logs / ".alerts" / "deliveries.jsonl"
+    fifo.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(fifo)
+    code, out = run("check", "--config", config)
+    assert code == 1 and "1 notification(s) to: console" in out
+    err = capsys.readouterr().err
+    assert f"could not be written to {fifo}" in err
