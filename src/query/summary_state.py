@@ -251,20 +251,11 @@ class StateStore:
         if found is None:
             return None
         data, size = found
-        header_blob = split(data)
-        if header_blob is None:
+        own = self._own_header(data)
+        if own is None:
             return None
-        try:
-            header = msgspec.msgpack.decode(header_blob[0], type=Header)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return None
-        if (
-            header.format != FORMAT_VERSION
-            or header.blob_size != size - HEADER_SIZE - len(header_blob[0])
-            or header.code != self.code
-            or header.session_id != self.session_id
-            or header.fingerprint != self.fingerprint
-        ):
+        header, blob_at = own
+        if header.blob_size != size - blob_at:
             return None
         try:
             got = self._decoder.decode(header.summary)
@@ -284,7 +275,7 @@ class StateStore:
             clock,
             header.saved_at,
             fd,
-            HEADER_SIZE + len(header_blob[0]),
+            blob_at,
             header.blob_hash,
             self._decoder,
         )
@@ -292,8 +283,17 @@ class StateStore:
     def _saved_header(self) -> tuple[Header, bool] | None:
         """The header of this reader's saved state, and whether a blob follows it."""
         found = read_state(self.base, self.name, header_only=True)
-        header_blob = split(found[0]) if found is not None else None
-        if found is None or header_blob is None:
+        own = self._own_header(found[0]) if found is not None else None
+        if found is None or own is None:
+            return None
+        header, blob_at = own
+        return header, found[1] > blob_at
+
+    def _own_header(self, data: bytes | bytearray) -> tuple[Header, int] | None:
+        """The header at the start of ``data`` when it is this reader's (format, code,
+        session and builder), and where the blob after it starts."""
+        header_blob = split(data)
+        if header_blob is None:
             return None
         try:
             header = msgspec.msgpack.decode(header_blob[0], type=Header)
@@ -306,7 +306,7 @@ class StateStore:
             or header.fingerprint != self.fingerprint
         ):
             return None
-        return header, found[1] > HEADER_SIZE + len(header_blob[0])
+        return header, HEADER_SIZE + len(header_blob[0])
 
     def holds(self, saved: Saved, paths: Sequence[Path]) -> bool:
         """``paths`` (the session's files now) start with what ``saved`` covers, intact."""
