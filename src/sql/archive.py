@@ -84,10 +84,17 @@ def _sql_type(key: str) -> str:
     return "VARCHAR"
 
 
+def _flat_column(key: str) -> str:
+    cast = f"TRY_CAST(payload->>{_literal(key)} AS {_sql_type(key)})"
+    if key in BOOLEAN_FIELDS:
+        # Only a JSON boolean is one: the string "1" or "true" is not (the summary and the
+        # timeline read a gate whose passed is not true as a block, and so must SQL).
+        cast = f"CASE WHEN json_type(payload->{_literal(key)}) = 'BOOLEAN' THEN {cast} END"
+    return f"{cast} AS {key}"
+
+
 def _flat_from_payload() -> str:
-    return ", ".join(
-        f"TRY_CAST(payload->>{_literal(k)} AS {_sql_type(k)}) AS {k}" for k in FLAT_COLUMNS
-    )
+    return ", ".join(_flat_column(k) for k in FLAT_COLUMNS)
 
 
 # Keys put in front of every line DuckDB reads: the session and the instant, as we read them.

@@ -110,3 +110,20 @@ def test_a_line_over_the_cap_is_not_in_sql(tmp_path):
     parse = summarize(tmp_path, EventFilter()).parse
     assert (parse.valid_events, parse.invalid_lines) == (4, 2)
     assert sql_count(tmp_path) == 4
+
+
+def test_only_a_json_true_passes_a_gate(tmp_path):
+    """A gate whose passed is the string "1" or "true", the number 1 or null blocks, as the
+    summary and the timeline read it; DuckDB's cast alone would take "1" for true."""
+    lines = [
+        f'{{"ts":"2025-01-01T00:00:0{i}+00:00","session_id":"s","symbol":"X","mode":"paper",'
+        f'"kind":"gate","payload":{{"gate_name":"G","passed":{passed}}}}}'
+        for i, passed in enumerate(["true", "false", '"1"', '"true"', "1", "null"])
+    ]
+    (tmp_path / "s.jsonl").write_text("\n".join(lines) + "\n")
+    con = connect(tmp_path, threads=1)
+    try:
+        got = [row[0] for row in con.sql("SELECT passed FROM events ORDER BY ts").fetchall()]
+    finally:
+        con.close()
+    assert got == [True, False, None, None, None, None]
